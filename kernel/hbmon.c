@@ -46,9 +46,7 @@
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
-#include <linux/mount.h>
 #include <linux/mutex.h>
-#include <linux/namei.h>
 #include <linux/netdevice.h>
 #include <linux/pid.h>
 #include <linux/pkt_sched.h>
@@ -67,7 +65,6 @@
 #include <linux/umh.h>
 #include <linux/utsname.h>
 #include <linux/uuid.h>
-#include <linux/version.h>
 #include <linux/workqueue.h>
 #include <net/net_namespace.h>
 
@@ -120,9 +117,6 @@ static ushort hbmon_mode = 0600;
 module_param_named(mode, hbmon_mode, ushort, 0444);
 MODULE_PARM_DESC(mode, "Mode of /dev/hbmon (default 0600)");
 
-static int hbmon_group = -1;
-module_param_named(group, hbmon_group, int, 0444);
-MODULE_PARM_DESC(group, "Group id given to /dev/hbmon, -1 to leave it root (default -1)");
 
 static char hbmon_helper[HBMON_HELPER_LEN] = "/usr/lib/hbmon/hbmon-event";
 module_param_string(helper, hbmon_helper, sizeof(hbmon_helper), 0644);
@@ -957,39 +951,6 @@ static const struct seq_operations hbmon_seq_ops = {
 
 /* ---- init / exit ------------------------------------------------------- */
 
-/*
- * A misc device has a mode but no group, and devtmpfs creates the node
- * before misc_register() returns: give the node its group like chgrp would.
- */
-static int hbmon_set_node_group(kgid_t gid)
-{
-	struct iattr ia = { .ia_valid = ATTR_GID | ATTR_CTIME };
-	struct inode *inode;
-	struct path path;
-	int err;
-
-	err = kern_path(HBMON_DEVICE, LOOKUP_FOLLOW, &path);
-	if (err)
-		return err;
-	inode = d_inode(path.dentry);
-	if (!S_ISCHR(inode->i_mode) ||
-	    inode->i_rdev != hbmon_misc.this_device->devt) {
-		err = -ENODEV;
-		goto out;
-	}
-	ia.ia_vfsgid = VFSGIDT_INIT(gid);
-	inode_lock(inode);
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
-	err = notify_change(&nop_mnt_idmap, path.dentry, &ia, NULL);
-#else
-	err = notify_change(&init_user_ns, path.dentry, &ia, NULL);
-#endif
-	inode_unlock(inode);
-out:
-	path_put(&path);
-	return err;
-}
-
 static void hbmon_free_events(void)
 {
 	struct hbmon_event *ev, *tmp;
@@ -1005,7 +966,6 @@ static void hbmon_free_events(void)
 
 static int __init hbmon_init(void)
 {
-	kgid_t gid = INVALID_GID;
 	int err;
 
 	/* The ABI: same layout for 32-bit and 64-bit user space. */
@@ -1027,13 +987,6 @@ static int __init hbmon_init(void)
 		pr_err("dest_mac %s is not a MAC address\n", hbmon_dest_mac);
 		return -EINVAL;
 	}
-	if (hbmon_group >= 0) {
-		gid = make_kgid(&init_user_ns, hbmon_group);
-		if (!gid_valid(gid)) {
-			pr_err("group %d is not a valid gid\n", hbmon_group);
-			return -EINVAL;
-		}
-	}
 	generate_random_uuid(hbmon_boot_id);
 
 	hbmon_wq = alloc_workqueue("hbmon", WQ_HIGHPRI, 0);
@@ -1050,13 +1003,6 @@ static int __init hbmon_init(void)
 	if (err) {
 		pr_err("cannot register /dev/hbmon: %d\n", err);
 		goto err_proc;
-	}
-
-	if (gid_valid(gid)) {
-		err = hbmon_set_node_group(gid);
-		if (err)
-			pr_warn("cannot set the group of %s to %d: %d\n",
-				HBMON_DEVICE, hbmon_group, err);
 	}
 
 	pr_info("loaded version %s api %d minor %d mode %#o ethertype %#06x\n",

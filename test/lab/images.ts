@@ -1,7 +1,7 @@
 // VM images: built from Debian packages with mmdebstrap, packed with mkfs.ext4 -d (nothing mounted),
 // cached outside the repo and keyed by a hash of the recipe, so a changed recipe means a new image.
 import { createHash } from 'node:crypto'
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, chmodSync, chownSync, symlinkSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, chmodSync, chownSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { $ } from 'zx'
@@ -26,10 +26,22 @@ export interface Image {
 // host, as DKMS would), sshd, rsyslog and logrotate (what hbmon installs into), python3 for Ansible,
 // sudo for the become tests, sparse for compile checks against the VM's own headers.
 const basePackages = [
-  'linux-image-amd64', 'linux-headers-amd64', 'gcc', 'make', 'libc6-dev', 'sparse',
+  'gcc', 'make', 'libc6-dev', 'sparse',
   'openssh-server', 'rsyslog', 'logrotate', 'kmod', 'systemd-sysv', 'udev',
-  'iproute2', 'ifupdown', 'isc-dhcp-client', 'python3', 'sudo',
+  'iproute2', 'python3', 'sudo',
 ]
+
+// Installed last, once everything else is configured: in one apt run, dpkg may configure the kernel (and
+// run the initramfs hooks) before a hook's own tools are usable (seen: dmsetup's hook failing with 127).
+const kernelPackages = ['linux-image-amd64', 'linux-headers-amd64']
+
+// A small initramfs with just what a QEMU virtio guest needs to mount its root: quicker to build and to boot.
+const initramfsHook = [
+  'mkdir -p "$1/etc/initramfs-tools/conf.d"',
+  'echo MODULES=list > "$1/etc/initramfs-tools/conf.d/hbmon-lab.conf"',
+  'printf "virtio_pci\\nvirtio_blk\\next4\\n" >> "$1/etc/initramfs-tools/modules"',
+  `chroot "$1" apt-get install -y -q ${kernelPackages.join(' ')}`,
+].join(' && ')
 
 export const recipes: Record<string, ImageRecipe> = {
   debian12: { name: 'debian12', suite: 'bookworm', packages: basePackages },
@@ -37,7 +49,7 @@ export const recipes: Record<string, ImageRecipe> = {
 }
 
 // Bump when customize() changes what it writes into the tree.
-const customizeVersion = 3
+const customizeVersion = 5
 
 export function cacheDir(): string {
   return process.env.HBMON_LAB_CACHE ?? join(homedir(), '.cache', 'hbmon-lab')
@@ -63,7 +75,7 @@ export async function labKey(): Promise<{ privateKey: string; publicKey: string 
 }
 
 export function recipeHash(recipe: ImageRecipe, publicKey: string): string {
-  const text = JSON.stringify({ ...recipe, publicKey, customizeVersion })
+  const text = JSON.stringify({ ...recipe, publicKey, customizeVersion, kernelPackages, initramfsHook })
   return createHash('sha256').update(text).digest('hex').slice(0, 16)
 }
 
@@ -95,7 +107,7 @@ export async function ensureImage(recipe: ImageRecipe, log: (line: string) => vo
   try {
     const root = join(work, 'root')
     say(`building from Debian ${recipe.suite} with mmdebstrap`)
-    const build = $`mmdebstrap --variant=apt --include=${recipe.packages.join(',')} ${recipe.suite} ${root}`.quiet().nothrow()
+    const build = $`mmdebstrap --variant=apt --include=${recipe.packages.join(',')} --customize-hook=${initramfsHook} ${recipe.suite} ${root}`.quiet().nothrow()
     for await (const line of build.stderr) {
       for (const l of String(line).split('\n')) if (l.startsWith('I: ') || l.startsWith('E: ')) say(l.slice(3))
     }
@@ -103,6 +115,10 @@ export async function ensureImage(recipe: ImageRecipe, log: (line: string) => vo
     if (result.exitCode !== 0) throw new Error(`mmdebstrap ${recipe.suite} failed:\n${result.stderr.slice(-3000)}`)
 
     const kernelRelease = customize(root, publicKey)
+    // systemd-networkd brings eth0 up by DHCP without ifupdown's wait for udev to settle (~30 s in TCG);
+    // timers that would compete for the VM's one emulated CPU during tests are masked.
+    await $`chroot ${root} systemctl enable systemd-networkd.service`.quiet()
+    await $`chroot ${root} systemctl mask systemd-networkd-wait-online.service apt-daily.timer apt-daily-upgrade.timer man-db.timer e2scrub_all.timer fstrim.timer`.quiet()
     say(`packing kernel ${kernelRelease} into an ext4 image`)
     renameSync(join(root, 'boot', `vmlinuz-${kernelRelease}`), join(work, 'vmlinuz'))
     renameSync(join(root, 'boot', `initrd.img-${kernelRelease}`), join(work, 'initrd.img'))
@@ -146,10 +162,10 @@ function customize(root: string, publicKey: string): string {
   write(root, 'etc/hostname', 'hbmon-lab\n')
   write(root, 'etc/hosts', '127.0.0.1 localhost\n')
   // eth0: QEMU user networking (SSH port forward only). eth1: the lab's layer-2 segment, up, no address.
-  write(root, 'etc/network/interfaces', [
-    'auto lo', 'iface lo inet loopback', '',
-    'auto eth0', 'iface eth0 inet dhcp', '',
-    'auto eth1', 'iface eth1 inet manual', '  up ip link set eth1 up', '',
+  write(root, 'etc/systemd/network/10-eth0.network', '[Match]\nName=eth0\n\n[Network]\nDHCP=ipv4\n')
+  write(root, 'etc/systemd/network/20-eth1.network', [
+    '[Match]', 'Name=eth1', '', '[Link]', 'RequiredForOnline=no', '',
+    '[Network]', 'LinkLocalAddressing=no', 'IPv6AcceptRA=no', 'ConfigureWithoutCarrier=yes', '',
   ].join('\n'))
   write(root, 'root/.ssh/authorized_keys', `${publicKey}\n`, 0o600)
   chmodSync(join(root, 'root/.ssh'), 0o700)
@@ -162,12 +178,6 @@ function customize(root: string, publicKey: string): string {
   chmodSync(join(root, 'home/lab/.ssh'), 0o700)
   write(root, 'etc/sudoers.d/lab', 'lab ALL=(ALL) NOPASSWD: ALL\n', 0o440)
   write(root, 'etc/ssh/sshd_config.d/lab.conf', 'UseDNS no\nPasswordAuthentication no\nMaxStartups 100:30:200\n')
-  // Timers that would compete for the VM's one emulated CPU during tests.
-  for (const unit of ['apt-daily.timer', 'apt-daily-upgrade.timer', 'man-db.timer', 'e2scrub_all.timer', 'fstrim.timer']) {
-    const link = join(root, 'etc/systemd/system', unit)
-    rmSync(link, { force: true })
-    symlinkSync('/dev/null', link)
-  }
   const releases = readdirSync(join(root, 'lib/modules'))
   if (releases.length !== 1) throw new Error(`expected one kernel in the image, found ${releases.join(', ')}`)
   return releases[0]!

@@ -8,7 +8,7 @@ import { stringify } from 'yaml'
 import { $ } from 'zx'
 import { ensureImage, labKey, labKeyPath, recipes } from './images.ts'
 import { ensureLightFs, isMountPoint, namespacePids, removeLight, startLight, stopLight, type LightHost } from './light.ts'
-import { alive, signal, sleep, terminate } from './procs.ts'
+import { alive, processState, signal, sleep, terminate } from './procs.ts'
 import { bootVm, consoleTail, ensureSegment, freePort, stopVm, type Segment, type VmHost } from './vms.ts'
 
 export type { LightHost, VmHost }
@@ -226,14 +226,16 @@ export class Lab {
 
   /** Freezes a host (SIGSTOP to QEMU, or to every process of the light host): connections hang. */
   pause(name: string): void {
-    for (const pid of this.hostPids(this.host(name))) signal(pid, 'SIGSTOP')
+    for (const pid of this.processes(name)) signal(pid, 'SIGSTOP')
   }
 
   resume(name: string): void {
-    for (const pid of this.hostPids(this.host(name))) signal(pid, 'SIGCONT')
+    for (const pid of this.processes(name)) signal(pid, 'SIGCONT')
   }
 
-  private hostPids(host: Host): number[] {
+  /** The host's processes as this machine sees them: QEMU, or everything in the light host's namespace. */
+  processes(name: string): number[] {
+    const host = this.host(name)
     return host.kind === 'vm' ? [host.pid] : namespacePids(host)
   }
 
@@ -314,7 +316,7 @@ export class Lab {
   status(): Array<{ name: string; kind: string; address: string; state: string; detail: string }> {
     return this.hosts.map((host) => {
       const running = alive(host.pid)
-      const paused = running && this.hostPids(host).some((pid) => processState(pid) === 'T')
+      const paused = running && this.processes(host.name).some((pid) => processState(pid) === 'T')
       const state = !running ? 'stopped' : paused ? 'paused' : this.state.cut.includes(host.name) ? 'cut' : 'running'
       return host.kind === 'vm'
         ? { name: host.name, kind: 'vm', address: `127.0.0.1:${host.sshPort}`, state, detail: host.kernelRelease }
@@ -362,14 +364,6 @@ function atomicWrite(path: string, text: string): void {
   const tmp = `${path}.tmp${process.pid}`
   writeFileSync(tmp, text)
   renameSync(tmp, path)
-}
-
-function processState(pid: number): string | undefined {
-  try {
-    return readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[0]
-  } catch {
-    return undefined
-  }
 }
 
 function readTail(path: string, lines = 20): string {

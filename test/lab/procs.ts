@@ -1,13 +1,25 @@
+import { readFileSync } from 'node:fs'
+
 // Process helpers for the lab: it only ever signals processes it started, by the pids it recorded.
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
+/** True while the process runs; a zombie (ended, not yet reaped by its parent) counts as gone. */
 export function alive(pid: number | undefined): boolean {
   if (!pid) return false
   try {
     process.kill(pid, 0)
-    return true
   } catch {
     return false
+  }
+  return processState(pid) !== 'Z'
+}
+
+/** The one-letter state from /proc/PID/stat (R, S, T, Z ...), or undefined when there is no such process. */
+export function processState(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[0]
+  } catch {
+    return undefined
   }
 }
 

@@ -56,15 +56,18 @@ export async function bootVm(host: Omit<VmHost, 'pid'>, image: Image, segment: S
   const pidFile = join(host.dir, 'qemu.pid')
   rmSync(pidFile, { force: true })
   const accel = existsSync('/dev/kvm') ? 'kvm' : 'tcg'
-  const append = `root=/dev/vda rw console=ttyS0 net.ifnames=0 quiet systemd.hostname=${host.name}`
-  await $`qemu-system-x86_64 -name ${host.name} -machine q35,accel=${accel} -cpu max -smp 1 -m 1024
-    -kernel ${image.kernel} -initrd ${image.initrd} -append ${append}
-    -drive file=${disk},if=virtio,cache=unsafe
-    -netdev user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:${host.sshPort}-:22 -device virtio-net-pci,netdev=n0
-    -netdev vde,id=n1,sock=${segment.sock} -device virtio-net-pci,netdev=n1,mac=${host.mac}
-    -display none -serial file:${join(host.dir, 'console.log')}
-    -monitor unix:${join(host.dir, 'monitor.sock')},server,nowait
-    -pidfile ${pidFile} -daemonize`
+  const append = `root=/dev/vda rw console=ttyS0 net.ifnames=0 quiet mitigations=off systemd.hostname=${host.name}`
+  const args = [
+    '-name', host.name, '-machine', `q35,accel=${accel}`, '-cpu', 'max', '-smp', '1', '-m', '1024',
+    '-kernel', image.kernel, '-initrd', image.initrd, '-append', append,
+    '-drive', `file=${disk},if=virtio,cache=unsafe`,
+    '-netdev', `user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:${host.sshPort}-:22`, '-device', 'virtio-net-pci,netdev=n0',
+    '-netdev', `vde,id=n1,sock=${segment.sock}`, '-device', `virtio-net-pci,netdev=n1,mac=${host.mac}`,
+    '-display', 'none', '-serial', `file:${join(host.dir, 'console.log')}`,
+    '-monitor', `unix:${join(host.dir, 'monitor.sock')},server,nowait`,
+    '-pidfile', pidFile, '-daemonize',
+  ]
+  await $`qemu-system-x86_64 ${args}`
   return { ...host, pid: Number(readFileSync(pidFile, 'utf8').trim()) }
 }
 

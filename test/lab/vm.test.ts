@@ -1,0 +1,93 @@
+// VM hosts: both Debian kernels boot under QEMU, answer over SSH with their host keys checked, build and
+// load a kbuild module against their own headers, and share a layer-2 segment.
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { $ } from 'zx'
+import { Lab, vmNames } from './lab.ts'
+import { alive } from './procs.ts'
+
+const fixtures = fileURLToPath(new URL('fixtures/', import.meta.url))
+const dir = mkdtempSync(join(tmpdir(), 'hbmon-lab-vm-'))
+const lab = new Lab({ dir, log: (line) => console.log(`  ${line}`) })
+const expectedKernel: Record<string, RegExp> = { debian12: /^6\.1\.0-\d+-amd64$/, debian13: /^6\.12\.\d+\+deb13-amd64$/ }
+
+async function sh(host: string, command: string, input?: string): Promise<string> {
+  const result = await lab.ssh(host, command, { input })
+  assert.is(result.code, 0, `${host}: ${command}\n${result.stderr}${result.stdout}`)
+  return result.stdout
+}
+
+test('up builds or reuses the images and boots both VMs', async () => {
+  const started = Date.now()
+  await lab.up({ vms: vmNames })
+  console.log(`  both VMs up in ${((Date.now() - started) / 1000).toFixed(1)} s`)
+  assert.equal(lab.status().map((row) => [row.name, row.state]), vmNames.map((name) => [name, 'running']))
+})
+
+test('uname -r over SSH, host key checked against the lab known_hosts', async () => {
+  for (const name of vmNames) {
+    const release = (await sh(name, 'uname -r')).trim()
+    assert.match(release, expectedKernel[name]!)
+    assert.is(release, lab.status().find((row) => row.name === name)!.detail)
+  }
+  // The same address with another key in known_hosts (a host that was replaced, or a man in the middle): refused.
+  const host = lab.host(vmNames[0]!)
+  assert.ok(host.kind === 'vm')
+  const otherKey = join(dir, 'other_key')
+  await $({ quiet: true })`ssh-keygen -q -t ed25519 -N ${''} -f ${otherKey}`
+  const wrong = join(dir, 'wrong_known_hosts')
+  writeFileSync(wrong, `[127.0.0.1]:${host.sshPort} ${readFileSync(`${otherKey}.pub`, 'utf8')}`)
+  const args = (await lab.sshArgs(host.name)).map((arg) => arg.replace(lab.knownHostsPath, wrong))
+  const result = await $({ nothrow: true, quiet: true })`ssh ${args} true`
+  assert.is(result.exitCode, 255)
+  assert.match(result.stderr, /REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed/)
+})
+
+test('a trivial kbuild module builds, loads and matches the running kernel in each VM', async () => {
+  const archive = (await $({ quiet: true })`tar -C ${fixtures} -c labhello | base64 -w0`).stdout
+  await Promise.all(
+    vmNames.map(async (name) => {
+      const started = Date.now()
+      await sh(name, 'rm -rf /root/labhello && base64 -d | tar -C /root -x', archive)
+      await sh(name, 'make -C /lib/modules/$(uname -r)/build M=/root/labhello modules')
+      console.log(`  ${name}: module built in ${((Date.now() - started) / 1000).toFixed(1)} s`)
+      await sh(name, 'rmmod labhello 2>/dev/null; insmod /root/labhello/labhello.ko')
+      assert.match(await sh(name, 'lsmod'), /^labhello\s+\d+\s+0/m)
+      const release = (await sh(name, 'uname -r')).trim()
+      const vermagic = (await sh(name, 'modinfo -F vermagic /root/labhello/labhello.ko')).trim()
+      assert.ok(vermagic.startsWith(`${release} `), `${name}: vermagic "${vermagic}" vs uname -r "${release}"`)
+      assert.match(await sh(name, 'dmesg'), /labhello: loaded/)
+      await sh(name, 'rmmod labhello')
+      assert.not.match(await sh(name, 'lsmod'), /^labhello/m)
+    }),
+  )
+})
+
+test('an Ethernet frame with ethertype 0x88B5 crosses the lab segment from one VM to the other', async () => {
+  const [sender, receiver] = vmNames as [string, string]
+  const script = readFileSync(join(fixtures, 'l2frame.py'), 'utf8')
+  for (const name of vmNames) await sh(name, 'cat > /root/l2frame.py', script)
+  const payload = `hello-from-${sender}-${Date.now()}`
+  const receiving = lab.ssh(receiver, 'python3 /root/l2frame.py recv eth1 0x88B5 60')
+  // The receiver needs its socket bound before the first frame: keep sending until it has one.
+  await sh(sender, `python3 /root/l2frame.py send eth1 0x88B5 ${payload} 40`)
+  const received = await receiving
+  assert.is(received.code, 0, received.stderr)
+  assert.is(received.stdout.trim(), payload)
+})
+
+test('down ends QEMU and the switch and removes the overlays', async () => {
+  const pids = lab.hosts.map((host) => host.pid)
+  await lab.down()
+  assert.equal(pids.filter(alive), [])
+  assert.not.ok(existsSync(dir))
+})
+
+// Runs even when a test failed, so no VM or sshd outlives the file; the last test checks `down` itself.
+test.after(() => lab.down())
+
+test.run()

@@ -1,0 +1,161 @@
+// The hbmon module on real kernels: Debian 12 (6.1) and Debian 13 (6.12) in the lab's VMs.
+// One lab for the whole file; every check runs on both VMs, and frames cross the lab segment to the other.
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { $ } from 'zx'
+import { Lab, vmNames } from '../lab/lab.ts'
+
+const kernelDir = fileURLToPath(new URL('../../kernel/', import.meta.url))
+const dir = mkdtempSync(join(tmpdir(), 'hbmon-vm-module-'))
+const lab = new Lab({ dir, log: (line) => console.log(`  ${line}`) })
+const [vmA, vmB] = vmNames as [string, string]
+const other = (name: string) => (name === vmA ? vmB : vmA)
+const src = '/root/hbmon-src'
+
+async function sh(host: string, command: string, input?: string): Promise<string> {
+  const result = await lab.ssh(host, command, { input })
+  assert.is(result.code, 0, `${host}: ${command}\nexit ${result.code}\n${result.stderr}${result.stdout}`)
+  return result.stdout
+}
+
+const both = <T>(fn: (name: string) => Promise<T>) => Promise.all(vmNames.map(fn))
+const jsonLines = (text: string) => text.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>)
+// dmesg lines since a marker we wrote to /dev/kmsg, so each test reads only its own.
+const mark = (host: string, name: string) => sh(host, `echo "hbmon-test: ${name}" > /dev/kmsg`)
+const since = async (host: string, name: string) => (await sh(host, 'dmesg')).split(`hbmon-test: ${name}`).at(-1) ?? ''
+const loadModule = (host: string, params = '') => sh(host, `rmmod hbmon 2>/dev/null; insmod ${src}/hbmon.ko iface=eth1 ${params}`)
+
+test('both VMs boot and build the module (W=1, sparse) and tools with no warning', async () => {
+  await lab.up({ vms: vmNames })
+  const archive = (await $({ quiet: true })`tar -C ${kernelDir} --exclude=*.o --exclude=*.ko -c . | base64 -w0`).stdout
+  await both(async (name) => {
+    await sh(name, `rm -rf ${src} && mkdir -p ${src} && base64 -d | tar -C ${src} -x`, archive)
+    const started = Date.now()
+    const out = await sh(name, `make -C /lib/modules/$(uname -r)/build M=${src} W=1 C=1 modules 2>&1 && make -C ${src} tools USER_CFLAGS='-Wall -Wextra -Werror -O2' 2>&1`)
+    console.log(`  ${name}: built in ${((Date.now() - started) / 1000).toFixed(1)} s`)
+    assert.not.match(out, /warning:/, `${name}:\n${out}`)
+    await sh(name, `install -m 0755 ${src}/hbctl ${src}/hbmon-listen /usr/local/sbin/`)
+  })
+})
+
+test('insmod / rmmod cycles are clean; modinfo shows version, vermagic and srcversion', async () => {
+  await both(async (name) => {
+    await mark(name, 'cycles')
+    for (let i = 0; i < 3; i++) {
+      await loadModule(name)
+      assert.match(await sh(name, 'lsmod'), /^hbmon\s/m)
+      assert.match(await sh(name, 'test -c /dev/hbmon && stat -c %a /dev/hbmon'), /^600$/m)
+      await sh(name, 'rmmod hbmon')
+      assert.not.match(await sh(name, 'lsmod'), /^hbmon\s/m)
+    }
+    const release = (await sh(name, 'uname -r')).trim()
+    const info = await sh(name, `modinfo ${src}/hbmon.ko`)
+    assert.match(info, /^version:\s+\d+\.\d+\.\d+$/m)
+    assert.match(info, new RegExp(`^vermagic:\\s+${release.replace(/[.+]/g, '\\$&')} `, 'm'))
+    const srcversion = /^srcversion:\s+([0-9A-F]+)$/m.exec(info)?.[1]
+    assert.ok(srcversion, info)
+    await loadModule(name)
+    assert.is((await sh(name, 'cat /sys/module/hbmon/srcversion')).trim(), srcversion)
+    const log = await since(name, 'cycles')
+    assert.match(log, /\[hbmon\] loaded/)
+    assert.match(log, /\[hbmon\] unloaded/)
+    assert.not.match(log, /WARNING|BUG|Oops|general protection|leak/i)
+  })
+})
+
+test('a client that stops beating is signalled within deadline + 100 ms, logged, and a HANG frame reaches the other VM', async () => {
+  await both(async (name) => {
+    const listener = lab.ssh(other(name), `hbmon-listen -i eth1 --type hang --count 1 --timeout 60`)
+    await new Promise((resolve) => setTimeout(resolve, 3000)) // the listener's socket is bound
+    await mark(name, 'hang')
+    const lates: number[] = []
+    for (let i = 0; i < 5; i++) {
+      const out = await lab.ssh(name, `hbctl demo --timeout 500 --hang-after 1 --signal SIGUSR1 --name hang${i} ${i === 0 ? '--l2' : ''}`)
+      const signal = jsonLines(out.stdout).find((e) => e.event === 'signal')
+      assert.ok(signal, `${name}: no signal\n${out.stdout}${out.stderr}`)
+      lates.push(Number(signal.late_ms))
+    }
+    console.log(`  ${name}: signal after deadline, ms: ${lates.map((l) => l.toFixed(1)).join(' ')}`)
+    for (const late of lates) assert.ok(late >= 0 && late <= 100, `${name}: signal ${late} ms after the deadline`)
+    const log = await since(name, 'hang')
+    assert.match(log, /\[hbmon\] hang pid=\d+ comm=hbctl name=hang0 since_beat_ms=\d+/)
+    const frame = await listener
+    assert.is(frame.code, 0, frame.stderr)
+    const [event] = jsonLines(frame.stdout)
+    assert.is(event?.type, 'HANG')
+    assert.is(event?.name, 'hang0')
+    assert.is(event?.hostname, name)
+  })
+})
+
+test('SIGKILL produces a CRASH event; a clean UNREGISTER produces none', async () => {
+  await both(async (name) => {
+    const listener = lab.ssh(other(name), `hbmon-listen -i eth1 --type crash --count 1 --timeout 60`)
+    await new Promise((resolve) => setTimeout(resolve, 3000))
+    await mark(name, 'crash')
+    await sh(name, 'hbctl demo --timeout 1000 --name clean --l2 --exit-after 1')
+    await sh(name, '(hbctl demo --timeout 1000 --name victim --l2 >/dev/null & echo $! > /tmp/victim.pid; wait) & sleep 1; kill -KILL $(cat /tmp/victim.pid); sleep 1')
+    const log = await since(name, 'crash')
+    assert.match(log, /\[hbmon\] unregister pid=\d+ comm=hbctl name=clean/)
+    assert.not.match(log, /\[hbmon\] crash [^\n]*name=clean/)
+    assert.match(log, /\[hbmon\] crash pid=\d+ comm=hbctl name=victim/)
+    const frame = await listener
+    assert.is(frame.code, 0, frame.stderr)
+    assert.is(jsonLines(frame.stdout)[0]?.name, 'victim')
+  })
+})
+
+test('the restart helper runs with the event, pid and name', async () => {
+  await both(async (name) => {
+    await sh(name, `mkdir -p /usr/lib/hbmon && printf '#!/bin/sh\\necho "$@" >> /tmp/helper.log\\n' > /usr/lib/hbmon/hbmon-event && chmod 755 /usr/lib/hbmon/hbmon-event && rm -f /tmp/helper.log`)
+    const out = await lab.ssh(name, 'hbctl demo --timeout 300 --hang-after 0 --signal SIGTERM --helper --name helped')
+    const pid = jsonLines(out.stdout).find((e) => e.event === 'registered')?.pid
+    assert.ok(pid, out.stdout)
+    await new Promise((resolve) => setTimeout(resolve, 1500))
+    const calls = (await sh(name, 'cat /tmp/helper.log')).trim().split('\n')
+    assert.ok(calls.includes(`hang ${pid} helped`), calls.join('|'))
+  })
+})
+
+test('bad input as an unprivileged user gets the documented errno and no WARN, BUG or oops', async () => {
+  await both(async (name) => {
+    await loadModule(name, 'mode=0666')
+    await mark(name, 'probe')
+    const out = await lab.ssh(name, 'sudo -u lab /usr/local/sbin/hbctl probe')
+    const cases = jsonLines(out.stdout).filter((e) => 'case' in e)
+    assert.ok(cases.length >= 10, out.stdout)
+    const wrong = cases.filter((e) => e.ok !== true)
+    assert.equal(wrong, [], `${name}: ${JSON.stringify(wrong)}`)
+    assert.is(out.code, 0)
+    assert.not.match(await since(name, 'probe'), /WARNING|BUG|Oops|general protection|Call Trace/)
+  })
+})
+
+test('1000 clients beating at 10 Hz for 30 s: no false hang', async () => {
+  await both(async (name) => {
+    await loadModule(name)
+    const out = await lab.ssh(name, 'ulimit -n 4096; hbctl swarm --clients 1000 --hz 10 --seconds 30 --timeout 1000')
+    const [summary] = jsonLines(out.stdout)
+    console.log(`  ${name}: ${JSON.stringify(summary)}`)
+    assert.is(summary?.false_hangs, 0)
+    assert.is(summary?.ok, true, out.stderr)
+  })
+})
+
+test('the module unloads cleanly after all of it, and the lab goes down', async () => {
+  await both(async (name) => {
+    await mark(name, 'final')
+    await sh(name, 'rmmod hbmon')
+    assert.not.match(await since(name, 'final'), /WARNING|BUG|Oops/)
+  })
+  await lab.down()
+})
+
+// Runs even when a test failed, so no VM or sshd outlives the file; the last test checks `down` itself.
+test.after(() => lab.down())
+
+test.run()
