@@ -754,65 +754,100 @@ static int cmd_probe(void)
 
 /* ---- swarm: many clients beating, no false hang allowed ----------------- */
 
+/*
+ * Each client is one open file with its own registration. A few threads
+ * share the clients (a thread per client would measure the scheduler, not
+ * hbmon: 1000 threads waking 10 times a second swamp one emulated CPU). A
+ * thread wakes every tick and beats each of its clients whose slot came;
+ * the slots are spread over the period so the beats arrive evenly.
+ */
 struct swarm_client {
-	pthread_t thread;
 	int index;
 	int fd;
 	int reg_err;
 	int beat_errs;
 	int status_err;
+	long long next_ns;
+	double last_ms;
 	unsigned long long beats;
 	unsigned long long misses;
 	double max_gap_ms;
 };
 
-static unsigned long sw_hz, sw_timeout;
+struct swarm_thread {
+	pthread_t thread;
+	struct swarm_client *clients;
+	unsigned long count;
+};
+
+static unsigned long sw_hz, sw_timeout, sw_clients;
 static double sw_seconds;
 static pthread_barrier_t sw_barrier;
 
+static long long ts_ns(const struct timespec *ts)
+{
+	return ts->tv_sec * 1000000000LL + ts->tv_nsec;
+}
+
 static void *swarm_thread(void *arg)
 {
-	struct swarm_client *c = arg;
+	struct swarm_thread *th = arg;
 	long long period = 1000000000LL / (long long)sw_hz;
-	struct timespec next, end;
+	long long tick = period < 10000000LL ? period : 10000000LL;
+	struct timespec next;
 	struct hbmon_status st;
-	double last = 0;
 	char name[HBMON_NAME_LEN];
+	long long start, end;
+	unsigned long j;
 
-	snprintf(name, sizeof(name), "swarm-%d", c->index);
-	/* register after the barrier: starting 1000 threads takes a while */
 	pthread_barrier_wait(&sw_barrier);
-	c->reg_err = -hbmon_register(c->fd, name, (unsigned int)sw_timeout, 0, 0);
-	if (c->reg_err)
-		return NULL;
-	last = now_ms();
-
 	clock_gettime(CLOCK_MONOTONIC, &next);
-	end = next;
-	ts_add_ns(&end, (long long)(sw_seconds * 1e9));
-	/* spread the clients over one period */
-	ts_add_ns(&next, period * (c->index % 1000) / 1000);
-	for (;;) {
-		double t;
+	start = ts_ns(&next);
+	end = start + (long long)(sw_seconds * 1e9);
+	for (j = 0; j < th->count; j++) {
+		struct swarm_client *c = &th->clients[j];
 
-		sleep_until(&next);
-		if (next.tv_sec > end.tv_sec ||
-		    (next.tv_sec == end.tv_sec && next.tv_nsec >= end.tv_nsec))
-			break;
-		t = now_ms();
-		if (t - last > c->max_gap_ms)
-			c->max_gap_ms = t - last;
-		if (hbmon_beat(c->fd))
-			c->beat_errs++;
-		else
-			c->beats++;
-		last = t;
-		ts_add_ns(&next, period);
+		snprintf(name, sizeof(name), "swarm-%d", c->index);
+		c->reg_err = -hbmon_register(c->fd, name, (unsigned int)sw_timeout, 0, 0);
+		c->last_ms = now_ms();
+		c->next_ns = start + period * c->index / (long long)sw_clients;
 	}
-	c->status_err = -hbmon_status(c->fd, &st);
-	if (!c->status_err)
-		c->misses = st.misses;
-	hbmon_unregister(c->fd);
+	for (;;) {
+		long long now;
+
+		ts_add_ns(&next, tick);
+		sleep_until(&next);
+		now = ts_ns(&next);
+		if (now >= end)
+			break;
+		for (j = 0; j < th->count; j++) {
+			struct swarm_client *c = &th->clients[j];
+			double t;
+
+			if (c->reg_err || c->next_ns > now)
+				continue;
+			t = now_ms();
+			if (t - c->last_ms > c->max_gap_ms)
+				c->max_gap_ms = t - c->last_ms;
+			if (hbmon_beat(c->fd))
+				c->beat_errs++;
+			else
+				c->beats++;
+			c->last_ms = t;
+			while (c->next_ns <= now)
+				c->next_ns += period;
+		}
+	}
+	for (j = 0; j < th->count; j++) {
+		struct swarm_client *c = &th->clients[j];
+
+		if (c->reg_err)
+			continue;
+		c->status_err = -hbmon_status(c->fd, &st);
+		if (!c->status_err)
+			c->misses = st.misses;
+		hbmon_unregister(c->fd);
+	}
 	return NULL;
 }
 
@@ -823,9 +858,11 @@ static int cmd_swarm(int argc, char **argv)
 		{ "hz", required_argument, NULL, 'z' },
 		{ "seconds", required_argument, NULL, 's' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "threads", required_argument, NULL, 'T' },
 		{ NULL, 0, NULL, 0 },
 	};
-	unsigned long clients = 1000;
+	unsigned long clients = 1000, nthreads = 10;
+	struct swarm_thread *th;
 	unsigned long long beats = 0, misses = 0;
 	int reg_errs = 0, beat_errs = 0, status_errs = 0, hung = 0, false_hangs = 0, late = 0;
 	struct swarm_client *cl;
@@ -857,16 +894,23 @@ static int cmd_swarm(int argc, char **argv)
 			if (parse_uint(optarg, "timeout", UINT32_MAX, &sw_timeout))
 				return 2;
 			break;
+		case 'T':
+			if (parse_uint(optarg, "threads", 1000, &nthreads))
+				return 2;
+			break;
 		default:
-			fprintf(stderr, "usage: %s swarm --clients N --hz H --seconds S [--timeout MS]\n",
+			fprintf(stderr, "usage: %s swarm --clients N --hz H --seconds S [--timeout MS] [--threads T]\n",
 				prog);
 			return 2;
 		}
 	}
-	if (!clients || !sw_hz || optind != argc) {
-		fprintf(stderr, "%s: swarm: need --clients >= 1 and --hz >= 1\n", prog);
+	if (!clients || !sw_hz || !nthreads || optind != argc) {
+		fprintf(stderr, "%s: swarm: need --clients, --hz and --threads >= 1\n", prog);
 		return 2;
 	}
+	if (nthreads > clients)
+		nthreads = clients;
+	sw_clients = clients;
 
 	/* one descriptor per client */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < clients + 64) {
@@ -885,20 +929,29 @@ static int cmd_swarm(int argc, char **argv)
 		}
 	}
 
-	pthread_barrier_init(&sw_barrier, NULL, (unsigned int)clients + 1);
+	th = calloc(nthreads, sizeof(*th));
+	if (!th)
+		return 1;
+	/* contiguous shares; the first ones take the remainder */
+	for (i = 0, started = 0; i < nthreads; i++) {
+		th[i].clients = &cl[started];
+		th[i].count = clients / nthreads + (i < clients % nthreads);
+		started += th[i].count;
+	}
+	pthread_barrier_init(&sw_barrier, NULL, (unsigned int)nthreads + 1);
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, 64 * 1024);
-	for (i = 0; i < clients; i++) {
-		if (pthread_create(&cl[i].thread, &attr, swarm_thread, &cl[i])) {
+	for (i = 0; i < nthreads; i++) {
+		if (pthread_create(&th[i].thread, &attr, swarm_thread, &th[i])) {
 			fprintf(stderr, "%s: swarm: cannot start thread %lu\n", prog, i);
 			return 1;	/* the barrier would never open */
 		}
-		started++;
 	}
 	pthread_barrier_wait(&sw_barrier);
 	t0 = now_ms();
-	for (i = 0; i < started; i++)
-		pthread_join(cl[i].thread, NULL);
+	for (i = 0; i < nthreads; i++)
+		pthread_join(th[i].thread, NULL);
+	free(th);
 
 	for (i = 0; i < clients; i++) {
 		struct swarm_client *s = &cl[i];
