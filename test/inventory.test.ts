@@ -7,26 +7,11 @@ import { homedir, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { InputError, expandHostPattern, loadInventory, parseInventory, toAnsibleList } from '../src/inventory.ts'
+import { ansibleEnv } from './ansible.ts'
 
 const dir = fileURLToPath(new URL('fixtures/inventories/', import.meta.url))
 const good = readdirSync(dir).filter((f) => f.endsWith('.yml') && !f.startsWith('bad-')).sort()
 
-// A quiet, hermetic Ansible: its own HOME and config, the yaml plugin only, and a parse failure is an error.
-function ansibleEnv(): NodeJS.ProcessEnv {
-  const home = mkdtempSync(join(tmpdir(), 'hbmon-ansible-'))
-  writeFileSync(join(home, 'ansible.cfg'), '')
-  return {
-    PATH: process.env.PATH,
-    HOME: home,
-    LANG: 'C.UTF-8',
-    ANSIBLE_CONFIG: join(home, 'ansible.cfg'),
-    ANSIBLE_INVENTORY_ENABLED: 'yaml',
-    ANSIBLE_INVENTORY_UNPARSED_FAILED: 'true',
-    ANSIBLE_LOCALHOST_WARNING: 'false',
-    ANSIBLE_DEPRECATION_WARNINGS: 'false',
-    ANSIBLE_NOCOLOR: '1',
-  }
-}
 
 function ansibleInventory(file: string, env: NodeJS.ProcessEnv): Promise<unknown> {
   return new Promise((resolve, reject) =>

@@ -8,24 +8,10 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { InputError, loadInventory, parseInventory } from '../src/inventory.ts'
 import { selectHosts, splitPatterns } from '../src/limit.ts'
+import { ansibleEnv } from './ansible.ts'
 
 const dir = fileURLToPath(new URL('fixtures/inventories/', import.meta.url))
 
-function ansibleEnv(): NodeJS.ProcessEnv {
-  const home = mkdtempSync(join(tmpdir(), 'hbmon-ansible-'))
-  writeFileSync(join(home, 'ansible.cfg'), '')
-  return {
-    PATH: process.env.PATH,
-    HOME: home,
-    LANG: 'C.UTF-8',
-    ANSIBLE_CONFIG: join(home, 'ansible.cfg'),
-    ANSIBLE_INVENTORY_ENABLED: 'yaml',
-    ANSIBLE_INVENTORY_UNPARSED_FAILED: 'true',
-    ANSIBLE_LOCALHOST_WARNING: 'false',
-    ANSIBLE_DEPRECATION_WARNINGS: 'false',
-    ANSIBLE_NOCOLOR: '1',
-  }
-}
 
 /** The hosts `ansible all --list-hosts --limit P` prints, in its order, or 'error'. */
 function ansibleLimit(file: string, limit: string, env: NodeJS.ProcessEnv, cwd: string): Promise<string[] | 'error'> {
