@@ -9,7 +9,7 @@ import { $ } from 'zx'
 import { ensureImage, labKey, labKeyPath, recipes } from './images.ts'
 import { ensureLightFs, isMountPoint, namespacePids, removeLight, startLight, stopLight, type LightHost } from './light.ts'
 import { alive, processState, signal, sleep, terminate } from './procs.ts'
-import { bootVm, consoleTail, ensureSegment, freePort, stopVm, type Segment, type VmHost } from './vms.ts'
+import { bootVm, consoleTail, ensureSegment, freePort, panicked, stopVm, type Segment, type VmHost } from './vms.ts'
 
 export type { LightHost, VmHost }
 export type Host = VmHost | LightHost
@@ -160,9 +160,9 @@ export class Lab {
         this.log(`${host.name}: ready in ${((Date.now() - started) / 1000).toFixed(1)} s`)
         return
       }
-      if (!alive(host.pid)) {
+      if (!alive(host.pid) || (host.kind === 'vm' && panicked(host))) {
         const detail = host.kind === 'vm' ? consoleTail(host) : readTail(join(host.dir, 'sshd.log'))
-        throw new Error(`${host.name}: the host process ended before SSH answered\n${detail}`)
+        throw new Error(`${host.name}: the host died before SSH answered\n${detail}`)
       }
       if (Date.now() - started > timeoutMs) {
         const detail = host.kind === 'vm' ? consoleTail(host) : readTail(join(host.dir, 'sshd.log'))
