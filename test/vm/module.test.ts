@@ -109,6 +109,40 @@ test('SIGKILL produces a CRASH event; a clean UNREGISTER produces none', async (
   })
 })
 
+test('SEND logs the value with a timestamp and sends a DATA frame; -s asks for the value when it is missing', async () => {
+  await both(async (name) => {
+    const listener = lab.ssh(other(name), `hbmon-listen -i eth1 --type data --count 1 --timeout 60`)
+    await new Promise((resolve) => setTimeout(resolve, 3000))
+    await mark(name, 'data')
+    assert.match(await sh(name, 'hbctl -s 42'), /sent 42/)
+    assert.match(await sh(name, 'hbctl -s', '-7\n'), /Enter value: sent -7/)
+    const log = await since(name, 'data')
+    assert.match(log, /\[hbmon\] data pid=\d+ comm=hbctl name=- value=42 time=\d+\.\d{6}/)
+    assert.match(log, /\[hbmon\] data pid=\d+ comm=hbctl name=- value=-7 /)
+    const frame = await listener
+    assert.is(frame.code, 0, frame.stderr)
+    assert.is(jsonLines(frame.stdout)[0]?.value, 42)
+  })
+})
+
+test('/proc/hbmon lists each registration and the counters; a hang is logged once, a later beat logs RECOVERED', async () => {
+  await both(async (name) => {
+    await mark(name, 'recover')
+    const demo = lab.ssh(name, 'hbctl demo --timeout 400 --hang-after 1 --hang-for 2 --survive --signal SIGUSR1 --name procdemo --exit-after 5')
+    // The demo runs 5 s; its line shows up once SSH has started it.
+    const proc = await sh(name, 'for i in $(seq 40); do grep -q procdemo /proc/hbmon && break; sleep 0.1; done; cat /proc/hbmon')
+    assert.match(proc, /^hbmon \S+ api=\d+ clients=1 /m)
+    assert.match(proc, /^\d+ \d+ hbctl procdemo (ok|hung) 400 /m)
+    const out = await demo
+    assert.is(out.code, 0, out.stderr)
+    const log = await since(name, 'recover')
+    assert.is(log.match(/\[hbmon\] hang [^\n]*name=procdemo/g)?.length, 1, log)
+    assert.match(log, /\[hbmon\] recovered pid=\d+ comm=hbctl name=procdemo silent_ms=\d+/)
+    assert.match(log, /\[hbmon\] unregister pid=\d+ comm=hbctl name=procdemo/)
+    assert.match(await sh(name, 'cat /proc/hbmon'), /^hbmon \S+ api=\d+ clients=0 [^\n]*recoveries=[1-9]/m)
+  })
+})
+
 test('the restart helper runs with the event, pid and name', async () => {
   await both(async (name) => {
     await sh(name, `mkdir -p /usr/lib/hbmon && printf '#!/bin/sh\\necho "$@" >> /tmp/helper.log\\n' > /usr/lib/hbmon/hbmon-event && chmod 755 /usr/lib/hbmon/hbmon-event && rm -f /tmp/helper.log`)
