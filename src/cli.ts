@@ -1,20 +1,165 @@
-// Placeholder until the engine lands (issue 4): prints usage so `npx deploy --help` works.
-const usage = `Usage: deploy --inventory FILE [PLAYBOOK] [options]
+// `npx deploy`: options → inventory → --limit → tasks → playbook, all checked before anything connects; then
+// the rollout, the report and the exit code (0 all ok, 2 a host failed, 3 a host unreachable and none failed,
+// 4 bad input, 1 internal error).
+import { accessSync, constants, existsSync, realpathSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { InputError, loadInventory, toAnsibleList } from './inventory.ts'
+import { loadPlaybook, parseExtraVars } from './playbook.ts'
+import { Reporter, writeJsonReport } from './report.ts'
+import { planPlays, rollout, shouldRun } from './rollout.ts'
+import { builtinTasks, Registry } from './task.ts'
 
-Rolls hbmon out over SSH: builds the module against each host's kernel headers, installs it with its
-rsyslog rule and logrotate script, loads and verifies it, batch by batch, with rollback.
+export const usage = `Usage: deploy -i INVENTORY [PLAYBOOK] [options]
+
+Runs a playbook over SSH the way ansible-playbook does: batches (serial), max_fail_percentage, handlers,
+--check and --diff. PLAYBOOK defaults to playbooks/deploy.yml.
 
 Options:
-  -i, --inventory FILE   Ansible-style YAML inventory
-  -h, --help             show this help
+  -i, --inventory FILE      Ansible YAML inventory (required)
+  -l, --limit PATTERN       only these hosts: name, group, glob, ~regex, !exclude, &intersect, @file
+  -e, --extra-vars VARS     key=value ..., a YAML/JSON mapping, or @file.yml; repeatable; highest precedence
+  -C, --check               change nothing, report what would change
+  -D, --diff                show the changes made (or, with --check, that would be) to files
+  -f, --forks N             hosts worked on at once within a batch (default: the whole batch)
+  -t, --tags TAGS           only tasks with these tags (comma separated; all, tagged, untagged, always, never)
+      --skip-tags TAGS      skip tasks with these tags
+  -M, --module-path DIR     more task modules (repeatable), besides the built-in tasks/
+  -T, --timeout SECONDS     SSH connection timeout (default 10)
+      --accept-new-host-keys  add the keys of hosts missing from known_hosts (a changed key still fails)
+      --json FILE           write a machine-readable report of the run
+      --list-hosts          print the hosts the playbook would run on, one per line, and exit
+      --list-tasks          print each play's tasks and exit
+      --list-inventory      print the inventory as \`ansible-inventory --list\` does (JSON) and exit
+  -v, --verbose             more output (-vv: task data too)
+  -h, --help                show this help
 
-The engine is not written yet: only --help works.
+Exit codes: 0 every host ok, 2 some host failed, 3 some host unreachable and none failed, 4 bad input
+(nothing was contacted), 1 internal error.
 `
 
-const args = process.argv.slice(2)
-if (args.includes('--help') || args.includes('-h')) {
-  process.stdout.write(usage)
-  process.exit(0)
+const options = {
+  inventory: { type: 'string', short: 'i' },
+  limit: { type: 'string', short: 'l', multiple: true },
+  'extra-vars': { type: 'string', short: 'e', multiple: true },
+  check: { type: 'boolean', short: 'C' },
+  diff: { type: 'boolean', short: 'D' },
+  forks: { type: 'string', short: 'f' },
+  tags: { type: 'string', short: 't', multiple: true },
+  'skip-tags': { type: 'string', multiple: true },
+  'module-path': { type: 'string', short: 'M', multiple: true },
+  timeout: { type: 'string', short: 'T' },
+  'accept-new-host-keys': { type: 'boolean' },
+  json: { type: 'string' },
+  'list-hosts': { type: 'boolean' },
+  'list-tasks': { type: 'boolean' },
+  'list-inventory': { type: 'boolean' },
+  verbose: { type: 'boolean', short: 'v', multiple: true },
+  help: { type: 'boolean', short: 'h' },
+} as const
+
+const packageRoot = fileURLToPath(new URL('..', import.meta.url))
+
+export async function main(argv: string[], out = process.stdout, err = process.stderr): Promise<number> {
+  let parsed
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true })
+  } catch (e) {
+    err.write(`deploy: ${(e as Error).message}\n\n${usage}`)
+    return 4
+  }
+  const { values, positionals } = parsed
+  if (values.help) {
+    out.write(usage)
+    return 0
+  }
+  const warn = (message: string) => err.write(`[WARNING]: ${message}\n`)
+  try {
+    if (!values.inventory) throw new InputError('an inventory is required: -i FILE', 'deploy')
+    if (positionals.length > 1) throw new InputError(`one playbook at a time, got ${positionals.join(' ')}`, 'deploy')
+    const forks = values.forks === undefined ? undefined : Number(values.forks)
+    if (forks !== undefined && !(Number.isInteger(forks) && forks > 0)) throw new InputError(`--forks: expected a positive integer, got ${values.forks}`, 'deploy')
+    const timeout = values.timeout === undefined ? undefined : Number(values.timeout)
+    if (timeout !== undefined && !(timeout > 0)) throw new InputError(`--timeout: expected a number of seconds, got ${values.timeout}`, 'deploy')
+    const inventory = await loadInventory(values.inventory)
+    if (values['list-inventory']) {
+      out.write(`${JSON.stringify(toAnsibleList(inventory), null, 4)}\n`)
+      return 0
+    }
+    const registry = await Registry.load([builtinTasks, ...(values['module-path'] ?? []).map((d) => resolve(d))])
+    const playbookFile = positionals[0] ?? defaultPlaybook()
+    const playbook = await loadPlaybook(playbookFile, registry)
+    const extraVars = parseExtraVars(values['extra-vars'] ?? [])
+    const split = (list: string[] | undefined) => list?.flatMap((t) => t.split(',')).map((t) => t.trim()).filter(Boolean)
+    const tags = split(values.tags)
+    const skipTags = split(values['skip-tags'])
+    const limit = values.limit
+    const plan = planPlays(inventory, playbook, limit, warn)
+    if (values['list-hosts']) {
+      const seen = new Set<string>()
+      for (const { hosts } of plan) for (const h of hosts) if (!seen.has(h.name)) (seen.add(h.name), out.write(`${h.name}\n`))
+      return 0
+    }
+    if (values['list-tasks']) {
+      for (const { play, hosts } of plan) {
+        out.write(`play #${play.index} (${play.hosts.join(',')}): ${play.name}\t${hosts.length} hosts, serial ${JSON.stringify(play.serial.length ? play.serial : 'all')}${play.maxFailPercentage !== undefined ? `, max_fail_percentage ${play.maxFailPercentage}` : ''}\n`)
+        for (const t of play.tasks)
+          if (shouldRun([...play.tags, ...t.tags], tags, skipTags)) out.write(`  ${t.name}\t${t.action}${t.tags.length ? `\tTAGS: [${t.tags.join(', ')}]` : ''}\n`)
+        for (const h of play.handlers) out.write(`  handler: ${h.name}\t${h.action}\n`)
+      }
+      return 0
+    }
+    // Key files are inputs too: a missing one is found now, not as N unreachable hosts.
+    for (const { hosts } of plan)
+      for (const h of hosts) {
+        const key = h.connection.keyFile
+        if (key) {
+          try {
+            accessSync(key, constants.R_OK)
+          } catch {
+            throw new InputError(`${h.name}: cannot read the private key file ${key}`, inventory.file)
+          }
+        }
+      }
+
+    const verbosity = values.verbose?.length ?? 0
+    const reporter = new Reporter({ out, verbosity })
+    const report = await rollout({
+      inventory,
+      playbook,
+      registry,
+      ...(limit ? { limit } : {}),
+      ...(forks ? { forks } : {}),
+      check: values.check ?? false,
+      diff: values.diff ?? false,
+      extraVars,
+      ...(tags ? { tags } : {}),
+      ...(skipTags ? { skipTags } : {}),
+      verbosity,
+      transport: { acceptNewHostKeys: values['accept-new-host-keys'] ?? false, ...(timeout ? { connectTimeoutMs: timeout * 1000 } : {}) },
+      emit: reporter.handle,
+      warn,
+    })
+    if (values.json) await writeJsonReport(values.json, report)
+    return report.exitCode
+  } catch (e) {
+    if (e instanceof InputError) {
+      err.write(`ERROR: ${e.message}\n`)
+      return 4
+    }
+    err.write(`internal error: ${(e as Error).stack ?? e}\n`)
+    return 1
+  }
 }
-process.stderr.write(usage)
-process.exit(4)
+
+function defaultPlaybook(): string {
+  const local = resolve('playbooks/deploy.yml')
+  return existsSync(local) ? local : resolve(packageRoot, 'playbooks/deploy.yml')
+}
+
+// Run when started as bin/deploy.js (npx deploy, a symlink to it) or as src/cli.ts; not when imported.
+const started = process.argv[1] && existsSync(process.argv[1]) ? realpathSync(process.argv[1]) : ''
+if ([fileURLToPath(import.meta.url), resolve(packageRoot, 'bin/deploy.js')].includes(started)) {
+  process.exitCode = await main(process.argv.slice(2))
+}

@@ -1,0 +1,461 @@
+// Runs plays over the fleet the way ansible-playbook's linear strategy does.
+//
+// - Batches (serial) as PlaybookExecutor._get_serialized_batches: a number, "N%" of the play's hosts (rounded
+//   down, at least 1) or a list of them whose last value repeats; 0 or nothing is one batch of every host.
+// - Within a batch each task runs on every live host (up to `forks` at once) before the next task starts.
+//   A host that fails or is unreachable does nothing more in this run (later plays included), as in Ansible.
+// - max_fail_percentage, after each task, per batch: stop when failed / batch size > the percentage (strict >).
+//   The other hosts of the batch stop where they are (no more tasks, no handlers) and no later batch or play
+//   runs. DIFFERENCE: unreachable hosts count as failed here (Ansible counts only failed hosts), because a
+//   host we could not update is a failed rollout step for us. As in Ansible, a batch in which every host
+//   failed or was unreachable stops the rollout even without max_fail_percentage.
+// - Handlers run at the end of each batch (where Ansible flushes them: each batch is a run of the play), in
+//   the order they are defined, once per host that notified them with a change, on hosts still live.
+// - Host key problems are failures, not unreachable (DIFFERENCE: Ansible reports them UNREACHABLE). A wrong
+//   host key is not a host that is down, and retrying it should not look like a transient error.
+// - gather_facts (default true) runs the `facts` task first, as Ansible's implicit setup.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { dirname, resolve } from 'node:path'
+import { $ } from 'zx'
+import { InputError, type Host, type Inventory, type Vars } from './inventory.ts'
+import { selectHosts } from './limit.ts'
+import type { Play, PlayTask, Playbook } from './playbook.ts'
+import { ExecTimeout, HostKeyError, Transport, Unreachable, type Session, type TransportOptions } from './ssh.ts'
+import { makeTarget, RemoteError, type FileDiff, type Registry, type Target, type TaskContext, type TaskResult } from './task.ts'
+import { evaluateCondition, renderValue, TemplateError } from './template.ts'
+
+export type Status = 'ok' | 'changed' | 'failed' | 'skipped' | 'unreachable'
+
+export interface TaskRecord {
+  play: number
+  batch: number // 1-based within the play
+  task: string
+  action: string
+  handler: boolean
+  host: string
+  status: Status
+  ignored?: boolean // failed, but ignore_errors
+  check: boolean
+  msg?: string
+  diff?: string // unified diff (--diff)
+  data?: Record<string, unknown>
+  ms: number
+}
+
+export interface HostStats {
+  ok: number
+  changed: number
+  unreachable: number
+  failed: number
+  skipped: number
+  rescued: number // always 0: no blocks
+  ignored: number
+}
+
+export interface BatchRecord {
+  play: number
+  batch: number
+  hosts: string[]
+  failed: string[]
+  unreachable: string[]
+  /** Hosts that were still live when the rollout stopped in this batch. */
+  stopped: string[]
+}
+
+export interface RunReport {
+  playbook: string
+  inventory: string
+  check: boolean
+  diff: boolean
+  started: string
+  wallMs: number
+  plays: { play: number; name: string; hosts: string[]; batches: string[][] }[]
+  batches: BatchRecord[]
+  results: TaskRecord[]
+  stats: Record<string, HostStats>
+  /** Why the rollout stopped early; absent when every play ran to its end. */
+  stopReason?: string
+  /** Selected hosts on which nothing ran because the rollout stopped first. */
+  notRun: string[]
+  exitCode: 0 | 2 | 3
+}
+
+export type RolloutEvent =
+  | { type: 'play'; play: Play; hosts: string[]; batches: string[][] }
+  | { type: 'batch'; play: number; batch: number; of: number; hosts: string[] }
+  | { type: 'task'; play: number; batch: number; task: PlayTask; handler: boolean; hosts: string[] }
+  | { type: 'host-start'; host: string; task: string }
+  | { type: 'result'; record: TaskRecord }
+  | { type: 'stop'; reason: string }
+  | { type: 'end'; report: RunReport }
+
+export interface RolloutOptions {
+  inventory: Inventory
+  playbook: Playbook
+  registry: Registry
+  limit?: string | string[]
+  /** Hosts worked on at once within a batch; default: the whole batch. */
+  forks?: number
+  check?: boolean
+  diff?: boolean
+  extraVars?: Vars
+  tags?: string[]
+  skipTags?: string[]
+  verbosity?: number
+  transport?: TransportOptions
+  emit?: (event: RolloutEvent) => void
+  warn?: (message: string) => void
+}
+
+/** Ansible's batches for `serial`. */
+export function computeBatches<T>(hosts: T[], serial: (number | string)[] = []): T[][] {
+  const left = [...hosts]
+  const sizes = serial.length ? serial : [0]
+  const batches: T[][] = []
+  for (let i = 0; left.length > 0; i = Math.min(i + 1, sizes.length - 1)) {
+    const size = percentToInt(sizes[i]!, hosts.length)
+    if (size <= 0) {
+      batches.push(left.splice(0))
+      break
+    }
+    batches.push(left.splice(0, size))
+  }
+  return batches
+}
+
+// ansible.utils.helpers.pct_to_int
+function percentToInt(value: number | string, total: number): number {
+  if (typeof value === 'string' && value.trim().endsWith('%')) return Math.trunc((parseInt(value, 10) / 100) * total) || 1
+  return Math.trunc(Number(value))
+}
+
+/** Ansible's Taggable.evaluate_tags. `only` defaults to ["all"]. */
+export function shouldRun(taskTags: string[], only: string[] = ['all'], skip: string[] = []): boolean {
+  const tags = new Set(taskTags.length ? taskTags : ['untagged'])
+  const untagged = tags.size === 1 && tags.has('untagged')
+  const has = (list: string[]) => list.some((t) => tags.has(t))
+  let run = true
+  if (only.length) {
+    if (tags.has('always')) run = true
+    else if (only.includes('all') && !tags.has('never')) run = true
+    else if (has(only)) run = true
+    else if (only.includes('tagged') && !untagged && !tags.has('never')) run = true
+    else run = false
+  }
+  if (run && skip.length) {
+    if (skip.includes('all')) {
+      if (!tags.has('always') || skip.includes('always')) run = false
+    } else if (has(skip)) run = false
+    else if (skip.includes('tagged') && !untagged) run = false
+  }
+  return run
+}
+
+/** The hosts of each play (--limit applied); InputError when --limit leaves none. Nothing connects. */
+export function planPlays(inventory: Inventory, playbook: Playbook, limit?: string | string[], warn?: (m: string) => void) {
+  return playbook.plays.map((play) => {
+    const hosts = selectHosts(inventory, play.hosts, { ...(limit !== undefined ? { limit } : {}), ...(warn ? { warn } : {}) })
+    return { play, hosts, batches: computeBatches(hosts, play.serial) }
+  })
+}
+
+interface HostState {
+  host: Host
+  facts: Vars
+  registered: Vars
+  notified: Set<string>
+  down?: 'failed' | 'unreachable'
+  session?: Promise<Session>
+}
+
+export async function rollout(options: RolloutOptions): Promise<RunReport> {
+  const started = Date.now()
+  const emit = options.emit ?? (() => {})
+  const check = options.check ?? false
+  const transport = new Transport(options.transport)
+  const plan = planPlays(options.inventory, options.playbook, options.limit, options.warn)
+  const report: RunReport = {
+    playbook: options.playbook.file,
+    inventory: options.inventory.file,
+    check,
+    diff: options.diff ?? false,
+    started: new Date(started).toISOString(),
+    wallMs: 0,
+    plays: plan.map(({ play, hosts, batches }) => ({ play: play.index, name: play.name, hosts: hosts.map((h) => h.name), batches: batches.map((b) => b.map((h) => h.name)) })),
+    batches: [],
+    results: [],
+    stats: {},
+    notRun: [],
+    exitCode: 0,
+  }
+  const states = new Map<string, HostState>()
+  const state = (host: Host): HostState => {
+    let s = states.get(host.name)
+    if (!s) states.set(host.name, (s = { host, facts: {}, registered: {}, notified: new Set() }))
+    return s
+  }
+  const stats = (name: string): HostStats => (report.stats[name] ??= { ok: 0, changed: 0, unreachable: 0, failed: 0, skipped: 0, rescued: 0, ignored: 0 })
+  const ran = new Set<string>()
+
+  try {
+    plays: for (const { play, hosts, batches: allBatches } of plan) {
+      // Hosts that failed in an earlier play are out of the run.
+      const batches = allBatches.map((b) => b.filter((h) => !states.get(h.name)?.down)).filter((b) => b.length)
+      emit({ type: 'play', play, hosts: hosts.map((h) => h.name), batches: batches.map((b) => b.map((h) => h.name)) })
+      if (!hosts.length) options.warn?.(`play "${play.name}": no hosts matched "${play.hosts.join(',')}"; skipping it`)
+      const tasks: { task: PlayTask; handler: boolean }[] = [
+        ...(play.gatherFacts ? [{ task: factsTask(play), handler: false }] : []),
+        ...play.tasks.filter((t) => shouldRun([...play.tags, ...t.tags], options.tags, options.skipTags)).map((task) => ({ task, handler: false })),
+      ]
+      for (const [b, batch] of batches.entries()) {
+        const record: BatchRecord = { play: play.index, batch: b + 1, hosts: batch.map((h) => h.name), failed: [], unreachable: [], stopped: [] }
+        report.batches.push(record)
+        emit({ type: 'batch', play: play.index, batch: b + 1, of: batches.length, hosts: record.hosts })
+        const members = batch.map(state)
+        for (const m of members) (ran.add(m.host.name), stats(m.host.name), m.notified.clear())
+        let stop: string | undefined
+        const steps = [...tasks, ...play.handlers.map((task) => ({ task, handler: true }))]
+        for (const { task, handler } of steps) {
+          const live = members.filter((m) => !m.down && (!handler || task.listen.some((n) => m.notified.has(n))))
+          if (!live.length) continue
+          emit({ type: 'task', play: play.index, batch: b + 1, task, handler, hosts: live.map((m) => m.host.name) })
+          const records = await runTask(task, handler, live, { ...options, check, play, batch: b + 1, hosts, batchHosts: record.hosts, transport, emit })
+          for (const r of records) {
+            report.results.push(r)
+            const s = stats(r.host)
+            if (r.status === 'ok' || r.status === 'changed') s.ok++
+            if (r.status === 'changed') s.changed++
+            if (r.status === 'skipped') s.skipped++
+            if (r.status === 'unreachable') s.unreachable++
+            if (r.status === 'failed' && r.ignored) (s.ok++, s.ignored++)
+            else if (r.status === 'failed') s.failed++
+          }
+          for (const m of members) {
+            if (m.down === 'failed' && !record.failed.includes(m.host.name)) record.failed.push(m.host.name)
+            if (m.down === 'unreachable' && !record.unreachable.includes(m.host.name)) record.unreachable.push(m.host.name)
+          }
+          const down = record.failed.length + record.unreachable.length
+          if (play.maxFailPercentage !== undefined && (down / batch.length) * 100 > play.maxFailPercentage) {
+            stop = `play ${play.index} batch ${b + 1}: ${down} of ${batch.length} hosts failed or unreachable (${round((down / batch.length) * 100)}%), over max_fail_percentage ${play.maxFailPercentage}%`
+            break
+          }
+        }
+        const live = members.filter((m) => !m.down)
+        if (!stop && !live.length) stop = `play ${play.index} batch ${b + 1}: every host of the batch failed or was unreachable`
+        await Promise.all(batch.map((h) => transport.close(h.name)))
+        if (stop) {
+          record.stopped = live.map((m) => m.host.name)
+          report.stopReason = stop
+          emit({ type: 'stop', reason: stop })
+          break plays
+        }
+      }
+    }
+  } finally {
+    await transport.closeAll()
+  }
+  for (const p of plan) for (const h of p.hosts) if (!ran.has(h.name) && !report.notRun.includes(h.name)) report.notRun.push(h.name)
+  const all = Object.values(report.stats)
+  report.exitCode = all.some((s) => s.failed > 0) ? 2 : all.some((s) => s.unreachable > 0) ? 3 : 0
+  report.wallMs = Date.now() - started
+  emit({ type: 'end', report })
+  return report
+}
+
+function round(n: number): string {
+  return String(Math.round(n * 10) / 10)
+}
+
+function factsTask(play: Play): PlayTask {
+  return { name: 'Gathering Facts', action: 'facts', args: {}, when: [], notify: [], listen: [], tags: ['always'], ignoreErrors: false, vars: {}, checkMode: false, file: '', line: play.line }
+}
+
+interface RunContext extends Omit<RolloutOptions, 'transport'> {
+  check: boolean
+  play: Play
+  batch: number
+  hosts: Host[]
+  batchHosts: string[]
+  transport: Transport
+  emit: (event: RolloutEvent) => void
+}
+
+/** One task on the live hosts of a batch; marks hosts down; returns one record per host. */
+async function runTask(task: PlayTask, handler: boolean, live: HostState[], rc: RunContext): Promise<TaskRecord[]> {
+  const definition = rc.registry.get(task.action)!
+  const check = task.checkMode ?? rc.check
+  const ctx: TaskContext = {
+    check,
+    diff: rc.diff ?? false,
+    verbosity: rc.verbosity ?? 0,
+    baseDir: dirname(resolve(rc.playbook.file)),
+    shared: new Map(),
+    batchHosts: rc.batchHosts,
+    playHosts: rc.hosts.map((h) => h.name),
+    log: (message) => (rc.verbosity ?? 0) > 0 && process.stderr.write(`${message}\n`),
+  }
+  const base = { play: rc.play.index, batch: rc.batch, task: task.name, action: task.action, handler, check }
+  const records = new Map<string, TaskRecord>()
+  const finish = (m: HostState, record: Omit<TaskRecord, keyof typeof base | 'host'>) => {
+    const full: TaskRecord = { ...base, host: m.host.name, ...record }
+    if (full.status === 'unreachable') m.down = 'unreachable'
+    else if (full.status === 'failed' && !full.ignored) m.down = 'failed'
+    records.set(m.host.name, full)
+    rc.emit({ type: 'result', record: full })
+  }
+
+  // Per host: vars, `when`, rendered and re-checked args; the host's Target once connected.
+  const ready: { m: HostState; vars: Vars; args: Record<string, unknown>; target: Target; started: number }[] = []
+  await forEach(live, rc.forks, async (m) => {
+    const started = Date.now()
+    const vars = hostVars(m, rc, task, check)
+    try {
+      if (!task.when.every((c) => evaluateCondition(c, vars))) return finish(m, { status: 'skipped', ms: 0 })
+      const args = renderValue(task.args, vars) as Record<string, unknown>
+      const problem = rc.registry.check(task.action, args)
+      if (problem) return finish(m, { status: 'failed', msg: `${task.file}:${task.line}: ${[task.action, ...problem.path].join('.')}: ${problem.message}`, ms: 0 })
+      const session = await (m.session ??= rc.transport.session(m.host.name, m.host.connection))
+      ready.push({ m, vars, args, target: makeTarget(m.host.name, vars, m.facts, session), started })
+    } catch (e) {
+      finish(m, failure(e, task, started))
+    }
+  })
+
+  // The batch phase sees every host that is about to run the task.
+  let preset = new Map<string, TaskResult>()
+  if (definition.batch && ready.length) {
+    try {
+      preset = (await definition.batch(ready.map((r) => ({ host: r.target, args: r.args })), ctx)) ?? preset
+    } catch (e) {
+      for (const r of ready) finish(r.m, failure(e, task, r.started))
+      return order(live, records)
+    }
+  }
+
+  await forEach(ready, rc.forks, async ({ m, vars, args, target, started }) => {
+    rc.emit({ type: 'host-start', host: m.host.name, task: task.name })
+    try {
+      let result =
+        preset.get(m.host.name) ??
+        (await withTimeout(definition.run(target, args, ctx), task.timeoutMs, `task timed out after ${(task.timeoutMs ?? 0) / 1000} s`))
+      if (result.facts) Object.assign(m.facts, result.facts)
+      result = await applyConditions(task, result, vars, m)
+      const status: Status = result.failed ? 'failed' : result.skipped ? 'skipped' : result.changed ? 'changed' : 'ok'
+      if (status === 'changed') for (const n of task.notify) m.notified.add(n)
+      const diff = ctx.diff && result.diff?.length ? await unifiedDiff(result.diff) : undefined
+      finish(m, {
+        status,
+        ...(status === 'failed' && task.ignoreErrors ? { ignored: true } : {}),
+        ...(result.msg ? { msg: result.msg } : {}),
+        ...(diff ? { diff } : {}),
+        ...(result.data ? { data: result.data } : {}),
+        ms: Date.now() - started,
+      })
+    } catch (e) {
+      const record = failure(e, task, started)
+      if (task.register) m.registered[task.register] = { changed: false, failed: true, msg: record.msg }
+      finish(m, record)
+    }
+  })
+  return order(live, records)
+}
+
+function order(live: HostState[], records: Map<string, TaskRecord>): TaskRecord[] {
+  return live.map((m) => records.get(m.host.name)).filter((r): r is TaskRecord => !!r)
+}
+
+function failure(e: unknown, task: PlayTask, started: number): Omit<TaskRecord, 'play' | 'batch' | 'task' | 'action' | 'handler' | 'check' | 'host'> {
+  const ms = Date.now() - started
+  if (e instanceof Unreachable) return { status: 'unreachable', msg: e.message, ms }
+  const known = e instanceof HostKeyError || e instanceof ExecTimeout || e instanceof RemoteError || e instanceof TemplateError || e instanceof InputError
+  const msg = known ? (e as Error).message : e instanceof Error ? `${e.name}: ${e.message}` : String(e)
+  return { status: 'failed', msg, ms, ...(task.ignoreErrors ? { ignored: true } : {}) }
+}
+
+/** register, then changed_when / failed_when (which may use the registered result), as in Ansible. */
+async function applyConditions(task: PlayTask, result: TaskResult, vars: Vars, m: HostState): Promise<TaskResult> {
+  const registered = () => ({ changed: result.changed, failed: !!result.failed, skipped: !!result.skipped, ...(result.msg ? { msg: result.msg } : {}), ...result.data })
+  if (task.register) m.registered[task.register] = registered()
+  const scope = task.register ? { ...vars, [task.register]: m.registered[task.register] } : vars
+  if (task.changedWhen) result = { ...result, changed: task.changedWhen.every((c) => evaluateCondition(c, scope)) }
+  if (task.failedWhen) {
+    const failed = task.failedWhen.every((c) => evaluateCondition(c, scope))
+    result = { ...result, failed, ...(failed && !result.msg ? { msg: `failed_when: ${task.failedWhen.join(' and ')}` } : {}) }
+  }
+  if (task.register) m.registered[task.register] = registered()
+  return result
+}
+
+/** Var precedence for the sources we have, as Ansible: inventory < facts < play < task < registered < extra. */
+function hostVars(m: HostState, rc: RunContext, task: PlayTask, check: boolean): Vars {
+  const inventory = rc.inventory
+  const facts = Object.fromEntries(Object.entries(m.facts).map(([k, v]) => [`ansible_${k}`, v]))
+  return {
+    ...m.host.vars,
+    ...facts,
+    ansible_facts: m.facts,
+    ...rc.play.vars,
+    ...task.vars,
+    ...m.registered,
+    ...rc.extraVars,
+    // Magic variables.
+    inventory_hostname: m.host.name,
+    inventory_hostname_short: m.host.name.split('.')[0],
+    group_names: m.host.groups.filter((g) => g !== 'all' && g !== 'ungrouped').sort(),
+    groups: groupsVar(inventory),
+    ansible_check_mode: check,
+    ansible_diff_mode: rc.diff ?? false,
+    ansible_play_hosts: rc.hosts.map((h) => h.name),
+    ansible_play_batch: rc.batchHosts,
+    playbook_dir: dirname(resolve(rc.playbook.file)),
+    inventory_file: inventory.file,
+    inventory_dir: dirname(resolve(inventory.file)),
+  }
+}
+
+// The `groups` magic var (group → its hosts, children included), computed once per inventory.
+const groupsCache = new WeakMap<Inventory, Record<string, string[]>>()
+function groupsVar(inventory: Inventory): Record<string, string[]> {
+  let groups = groupsCache.get(inventory)
+  if (!groups) {
+    groups = Object.fromEntries([...inventory.groups.keys()].map((g) => [g, selectHosts(inventory, g).map((h) => h.name)]))
+    groupsCache.set(inventory, groups)
+  }
+  return groups
+}
+
+async function forEach<T>(items: T[], limit: number | undefined, work: (item: T) => Promise<void>): Promise<void> {
+  const queue = [...items]
+  const workers = Array.from({ length: Math.max(1, Math.min(limit ?? queue.length, queue.length)) }, async () => {
+    for (let item; (item = queue.shift()) !== undefined; ) await work(item)
+  })
+  await Promise.all(workers)
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number | undefined, message: string): Promise<T> {
+  if (!ms) return promise
+  let timer: NodeJS.Timeout
+  return Promise.race([promise, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)))]).finally(() => clearTimeout(timer))
+}
+
+/** Unified diffs with the system's `diff -u`, controller side. */
+export async function unifiedDiff(diffs: FileDiff[]): Promise<string> {
+  const parts: string[] = []
+  for (const d of diffs) {
+    if (d.binary) {
+      parts.push(`Binary file ${d.path} ${d.before === d.after ? 'unchanged' : 'differs'}\n`)
+      continue
+    }
+    const dir = await mkdtemp(resolve(tmpdir(), 'hbmon-diff-'))
+    try {
+      await writeFile(resolve(dir, 'before'), d.before)
+      await writeFile(resolve(dir, 'after'), d.after)
+      const out = await $({ quiet: true, nothrow: true, cwd: dir })`diff -u --label ${`before: ${d.path}`} --label ${`after: ${d.path}`} before after`
+      parts.push(out.stdout)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  }
+  return parts.join('')
+}

@@ -1,0 +1,413 @@
+// The SSH transport: one node-ssh connection per host, reused by every task, with at most `maxSessions`
+// channels open at once on it (sshd refuses the 11th session channel by default: MaxSessions 10); host keys
+// checked against known_hosts before authenticating; ProxyJump through forwarded channels of the jump hosts'
+// own connections; become through `sudo`.
+//
+// Errors: Unreachable when the host cannot be reached or the connection dies (Ansible's UNREACHABLE);
+// HostKeyError when its key is unknown, changed or revoked (a failure, not unreachable: see rollout.ts);
+// ExecTimeout when a command outlives its timeout. A command that exits non-zero is not an error here.
+import { createHash, randomBytes } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { readFile, writeFile } from 'node:fs/promises'
+import { homedir } from 'node:os'
+import { join } from 'node:path'
+import { NodeSSH } from 'node-ssh'
+import type { Connection } from './inventory.ts'
+import { appendKnownHost, checkHostKey, keyType, knownHostName, knownKeyTypes, readKnownHosts } from './known-hosts.ts'
+
+export interface TransportOptions {
+  /** Add the keys of hosts absent from known_hosts instead of refusing them (ssh's accept-new). */
+  acceptNewHostKeys?: boolean
+  connectTimeoutMs?: number // TCP + handshake + authentication; default 10 s (Ansible's `timeout`)
+  keepaliveIntervalMs?: number // default 5 s; after keepaliveCountMax (3) unanswered the host is unreachable
+  keepaliveCountMax?: number
+  maxSessions?: number // channels open at once per connection; default 10, sshd's default MaxSessions
+  agent?: string // ssh-agent socket; default $SSH_AUTH_SOCK
+}
+
+export interface ExecOptions {
+  input?: string | Buffer
+  timeoutMs?: number
+  /** Run through sudo as the become user (default: the host's ansible_become). */
+  become?: boolean
+}
+
+export interface ExecResult {
+  stdout: string
+  stderr: string
+  code: number
+}
+
+export class Unreachable extends Error {
+  override name = 'Unreachable'
+}
+export class HostKeyError extends Error {
+  override name = 'HostKeyError'
+}
+export class ExecTimeout extends Error {
+  override name = 'ExecTimeout'
+}
+
+/**
+ * Quotes a word for the remote shell: POSIX single quotes, since the login shell of a host may be dash or sh.
+ * (zx's own quote() emits bash's $'...' form, which dash reads as a literal `$` — so it is not used remotely.)
+ */
+export function quote(word: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`
+}
+
+/** A counting semaphore: the channel budget of one connection. */
+class Slots {
+  private waiting: (() => void)[] = []
+  constructor(private free: number) {}
+  async acquire(): Promise<() => void> {
+    if (this.free > 0) this.free--
+    else await new Promise<void>((resolve) => this.waiting.push(resolve))
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      const next = this.waiting.shift()
+      if (next) next()
+      else this.free++
+    }
+  }
+}
+
+// Minimal view of ssh2's types (node-ssh's typings refer to ssh2's, which are not installed).
+interface Channel extends NodeJS.EventEmitter {
+  stderr: NodeJS.EventEmitter
+  end(data?: Buffer): void
+  close(): void
+}
+interface Sftp {
+  fastPut(local: string, remote: string, options: { mode?: number }, cb: (err?: Error | null) => void): void
+  fastGet(remote: string, local: string, cb: (err?: Error | null) => void): void
+  writeFile(remote: string, data: Buffer, options: { mode?: number }, cb: (err?: Error | null) => void): void
+  end(): void
+}
+interface Ssh2Client extends NodeJS.EventEmitter {
+  exec(command: string, cb: (err: Error | undefined, channel: Channel) => void): boolean
+  sftp(cb: (err: Error | undefined, sftp: Sftp) => void): boolean
+  end(): void
+}
+
+/** One authenticated connection to one host. */
+export class Session {
+  private dead?: string
+  private slots: Slots
+
+  constructor(
+    readonly target: Connection,
+    private ssh: NodeSSH,
+    maxSessions: number,
+  ) {
+    this.slots = new Slots(maxSessions)
+    const client = this.client
+    client.setMaxListeners(0)
+    client.on('error', (e: Error) => (this.dead ??= e.message))
+    client.on('close', () => (this.dead ??= 'connection closed'))
+  }
+
+  private get client(): Ssh2Client {
+    return this.ssh.connection as unknown as Ssh2Client
+  }
+
+  get alive(): boolean {
+    return !this.dead
+  }
+
+  /** Runs a shell command line on the host; resolves with its output and exit code, whatever the code. */
+  async exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
+    const result = await this.run(command, options)
+    return { stdout: result.stdout.toString('utf8'), stderr: result.stderr.toString('utf8'), code: result.code }
+  }
+
+  /** Writes a local file or a buffer to `remote` (mode applies to a newly created file). */
+  async put(source: string | Buffer, remote: string, options: { mode?: number; become?: boolean } = {}): Promise<void> {
+    if (this.becomes(options.become)) {
+      // SFTP runs as the login user: write through sudo instead.
+      const data = typeof source === 'string' ? await readFile(source) : source
+      const mode = options.mode === undefined ? '' : `umask ${(~options.mode & 0o777).toString(8)}; `
+      const result = await this.run(`${mode}cat > ${quote(remote)}`, { input: data, become: true })
+      if (result.code !== 0) throw new Error(`cannot write ${remote}: ${result.stderr.toString().trim()}`)
+      return
+    }
+    await this.withSftp(
+      (sftp, done) => {
+        const mode = options.mode === undefined ? {} : { mode: options.mode }
+        if (typeof source === 'string') sftp.fastPut(source, remote, mode, done)
+        else sftp.writeFile(remote, source, mode, done)
+      },
+      `cannot write ${remote}`,
+    )
+  }
+
+  /** Copies `remote` to the local path `local`. */
+  async get(remote: string, local: string, options: { become?: boolean } = {}): Promise<void> {
+    if (this.becomes(options.become)) {
+      const result = await this.run(`cat ${quote(remote)}`, { become: true })
+      if (result.code !== 0) throw new Error(`cannot read ${remote}: ${result.stderr.toString().trim()}`)
+      await writeFile(local, result.stdout)
+      return
+    }
+    await this.withSftp((sftp, done) => sftp.fastGet(remote, local, done), `cannot read ${remote}`)
+  }
+
+  /**
+   * A direct-tcpip channel to host:port, the `sock` of the next hop's connection (ProxyJump). Not a session
+   * channel: sshd's MaxSessions does not count it, so it takes no slot.
+   */
+  forward(host: string, port: number): Promise<unknown> {
+    this.check()
+    return this.ssh.forwardOut('127.0.0.1', 0, host, port)
+  }
+
+  close(): void {
+    this.dead ??= 'closed'
+    this.ssh.dispose()
+  }
+
+  private becomes(become: boolean | undefined): boolean {
+    return (become ?? this.target.become) && this.target.becomeUser !== (this.target.user ?? 'root')
+  }
+
+  private async withSftp(work: (sftp: Sftp, done: (err?: Error | null) => void) => void, what: string): Promise<void> {
+    const release = await this.slots.acquire()
+    try {
+      this.check()
+      const sftp = await new Promise<Sftp>((resolve, reject) => {
+        const attempt = (retries: number) =>
+          this.client.sftp((err, sftp) => {
+            if (err && retries > 0 && !this.dead && /open failed/i.test(err.message)) return void setTimeout(() => attempt(retries - 1), 20)
+            return err ? reject(this.lost(err)) : resolve(sftp)
+          })
+        attempt(50)
+      })
+      try {
+        await new Promise<void>((resolve, reject) => work(sftp, (err) => (err ? reject(this.lost(err, what)) : resolve())))
+      } finally {
+        sftp.end()
+      }
+    } finally {
+      release()
+    }
+  }
+
+  private check(): void {
+    if (this.dead) throw new Unreachable(`${this.target.host}: connection lost: ${this.dead}`)
+  }
+
+  /** An error while the connection is gone means the host is gone; otherwise it is the operation's own. */
+  private lost(err: Error, what?: string): Error {
+    if (this.dead) return new Unreachable(`${this.target.host}: connection lost: ${this.dead}`)
+    return what ? new Error(`${what}: ${err.message}`) : err
+  }
+
+  private async run(command: string, options: ExecOptions): Promise<{ stdout: Buffer; stderr: Buffer; code: number }> {
+    const become = this.becomes(options.become)
+    const password = become ? this.target.becomePassword : undefined
+    // With a password, sudo prompts on stderr and a marker on stdout says the command has started: only then
+    // does the command's own input go in (so the password never reaches the command, as in Ansible).
+    const marker = password !== undefined ? `HBMON-BECOME-${randomBytes(8).toString('hex')}` : undefined
+    const prompt = `[sudo via hbmon, ${marker}] password:`
+    const line = !become
+      ? command
+      : marker
+        ? `sudo -S -p ${quote(prompt)} -u ${quote(this.target.becomeUser)} -- sh -c ${quote(`echo ${marker}; ${command}`)}`
+        : `sudo -n -u ${quote(this.target.becomeUser)} -- sh -c ${quote(command)}`
+    const release = await this.slots.acquire()
+    try {
+      this.check()
+      // Listeners go on inside exec's callback: ssh2 may handle the command's output, exit status and close
+      // in the same tick as the callback, and an 'exit' emitted before a listener exists is lost.
+      return await new Promise((resolve, reject) => {
+        const attempt = (retries: number) =>
+          this.client.exec(line, (error, channel) => {
+            if (error && retries > 0 && !this.dead && /open failed/i.test(error.message))
+              // sshd counts a closed session until it collects it; a new one can race that: retry shortly.
+              return void setTimeout(() => attempt(retries - 1), 20)
+            if (error) return reject(this.lost(error))
+            this.collect(channel, command, options, marker, prompt, password).then(resolve, reject)
+          })
+        attempt(50)
+      })
+    } finally {
+      release()
+    }
+  }
+
+  private collect(channel: Channel, command: string, options: ExecOptions, marker: string | undefined, prompt: string, password: string | undefined) {
+    return new Promise<{ stdout: Buffer; stderr: Buffer; code: number }>((resolve, reject) => {
+      const out: Buffer[] = []
+      const err: Buffer[] = []
+      let code: number | undefined
+      let signal: string | undefined
+      let started = !marker
+      let timer: NodeJS.Timeout | undefined
+      if (options.timeoutMs)
+        timer = setTimeout(() => {
+          channel.close()
+          reject(new ExecTimeout(`command timed out after ${options.timeoutMs! / 1000} s: ${command}`))
+        }, options.timeoutMs)
+      const input = options.input === undefined ? undefined : Buffer.from(options.input)
+      channel.on('data', (chunk: Buffer) => {
+        if (!started) {
+          const text = Buffer.concat([...out, chunk]).toString('latin1')
+          const at = text.indexOf(`${marker}\n`)
+          if (at < 0) return void out.push(chunk)
+          started = true
+          out.length = 0
+          const rest = Buffer.from(text.slice(at + marker!.length + 1), 'latin1')
+          if (rest.length) out.push(rest)
+          channel.end(input)
+          return
+        }
+        out.push(chunk)
+      })
+      channel.stderr.on('data', (chunk: Buffer) => {
+        if (!started && chunk.toString().includes(prompt)) return void (channel as unknown as { write(b: string): void }).write(`${password}\n`)
+        err.push(chunk)
+      })
+      channel.on('exit', (c: number | null, sig?: string) => ((code = c ?? undefined), (signal = sig)))
+      channel.on('close', () => {
+        clearTimeout(timer)
+        if (code === undefined && this.dead) return reject(new Unreachable(`${this.target.host}: connection lost: ${this.dead}`))
+        const stderr = Buffer.concat(err)
+        // Killed by a signal: a shell would say 128+N; we say 255 and name the signal.
+        resolve({ stdout: Buffer.concat(out), stderr: signal ? Buffer.concat([stderr, Buffer.from(`\nkilled by ${signal}\n`)]) : stderr, code: code ?? 255 })
+      })
+      if (!marker) channel.end(input)
+    })
+  }
+}
+
+/** Connections by host, made once and shared by every task; jump hosts are shared between their targets. */
+export class Transport {
+  private sessions = new Map<string, Promise<Session>>()
+  private jumps = new Map<string, Promise<Session>>()
+  private options: Required<Omit<TransportOptions, 'agent'>> & { agent?: string }
+
+  constructor(options: TransportOptions = {}) {
+    this.options = {
+      acceptNewHostKeys: options.acceptNewHostKeys ?? false,
+      connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
+      keepaliveIntervalMs: options.keepaliveIntervalMs ?? 5_000,
+      keepaliveCountMax: options.keepaliveCountMax ?? 3,
+      maxSessions: options.maxSessions ?? 10,
+      ...((options.agent ?? process.env.SSH_AUTH_SOCK) ? { agent: options.agent ?? process.env.SSH_AUTH_SOCK } : {}),
+    }
+  }
+
+  /** The host's session, connecting on first use. */
+  session(name: string, target: Connection): Promise<Session> {
+    let session = this.sessions.get(name)
+    if (!session) {
+      session = this.connect(target)
+      session.catch(() => {})
+      this.sessions.set(name, session)
+    }
+    return session
+  }
+
+  /** Closes one host's connection (the jump connections stay until closeAll). */
+  async close(name: string): Promise<void> {
+    const session = this.sessions.get(name)
+    this.sessions.delete(name)
+    await session?.then((s) => s.close(), () => {})
+  }
+
+  async closeAll(): Promise<void> {
+    const all = [...this.sessions.values(), ...this.jumps.values()]
+    this.sessions.clear()
+    this.jumps.clear()
+    await Promise.all(all.map((s) => s.then((s) => s.close(), () => {})))
+  }
+
+  private async connect(target: Connection): Promise<Session> {
+    if (target.connection !== 'ssh') throw new Unreachable(`ansible_connection "${target.connection}" is not supported (only ssh)`)
+    let sock: unknown
+    let via: Connection | undefined
+    for (const hop of target.proxyJump) {
+      const jumpTarget: Connection = { ...target, host: hop.host, port: hop.port, user: hop.user ?? target.user, proxyJump: [], become: false }
+      const key = `${jumpTarget.user ?? ''}@${hop.host}:${hop.port}`
+      let jump = this.jumps.get(key)
+      if (!jump) {
+        jump = this.open(jumpTarget, sock)
+        jump.catch(() => {})
+        this.jumps.set(key, jump)
+      }
+      const session = await jump.catch((e: Error) => {
+        throw e instanceof HostKeyError ? e : new Unreachable(`jump host ${hop.host}:${hop.port}: ${e.message}`)
+      })
+      via = jumpTarget
+      sock = await session.forward(target.host, target.port).catch((e: Error) => {
+        throw new Unreachable(`cannot reach ${target.host}:${target.port} through ${via!.host}: ${e.message}`)
+      })
+    }
+    return this.open(target, sock)
+  }
+
+  private async open(target: Connection, sock: unknown): Promise<Session> {
+    const name = knownHostName(target.host, target.port)
+    const knownHosts = await readKnownHosts(target.knownHostsFile)
+    let refused: HostKeyError | undefined
+    let accepted: Buffer | undefined
+    const types = knownKeyTypes(knownHosts, name).flatMap((t) => hostKeyAlgorithms[t] ?? [])
+    const ssh = new NodeSSH()
+    const identity = target.keyFile ?? (this.options.agent || target.password ? undefined : defaultIdentity())
+    try {
+      await ssh.connect({
+        host: target.host,
+        port: target.port,
+        username: target.user ?? process.env.USER ?? 'root',
+        ...(sock ? { sock } : {}),
+        ...(identity ? { privateKeyPath: identity } : {}),
+        ...(this.options.agent ? { agent: this.options.agent } : {}),
+        ...(target.password !== undefined ? { password: target.password } : {}),
+        readyTimeout: this.options.connectTimeoutMs,
+        keepaliveInterval: this.options.keepaliveIntervalMs,
+        keepaliveCountMax: this.options.keepaliveCountMax,
+        // Ask for the key types known_hosts has for the host, as ssh does, so a known host is checked against
+        // the key it is known by rather than reported as new for another type.
+        ...(types.length ? { algorithms: { serverHostKey: types } } : {}),
+        hostVerifier: (key: Buffer) => {
+          const verdict = checkHostKey(knownHosts, name, key)
+          const described = `${keyType(key)} SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`
+          if (verdict.status === 'known') return true
+          if (verdict.status === 'unknown' && this.options.acceptNewHostKeys) {
+            accepted = key
+            return true
+          }
+          refused = new HostKeyError(
+            verdict.status === 'unknown'
+              ? `host key for ${name} is not in ${target.knownHostsFile} (${described}): verify it and add it, or run with --accept-new-host-keys`
+              : verdict.status === 'changed'
+                ? `HOST KEY CHANGED for ${name}: it presented ${described}, which does not match ${target.knownHostsFile}:${verdict.line}; refusing to connect (possible man-in-the-middle; if the host was reinstalled, remove the old line)`
+                : `host key ${described} of ${name} is marked @revoked in ${target.knownHostsFile}:${verdict.line}`,
+          )
+          return false
+        },
+      } as Parameters<NodeSSH['connect']>[0])
+    } catch (e) {
+      ssh.dispose()
+      if (refused) throw refused
+      throw new Unreachable(`${name}: ${(e as Error).message}`)
+    }
+    if (accepted) await appendKnownHost(target.knownHostsFile, name, accepted)
+    return new Session(target, ssh, this.options.maxSessions)
+  }
+}
+
+// The SSH algorithm names that present a key of a known_hosts key type.
+const hostKeyAlgorithms: Record<string, string[]> = {
+  'ssh-ed25519': ['ssh-ed25519'],
+  'ssh-rsa': ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'],
+  'ecdsa-sha2-nistp256': ['ecdsa-sha2-nistp256'],
+  'ecdsa-sha2-nistp384': ['ecdsa-sha2-nistp384'],
+  'ecdsa-sha2-nistp521': ['ecdsa-sha2-nistp521'],
+}
+
+function defaultIdentity(): string | undefined {
+  return ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((f) => join(homedir(), '.ssh', f)).find((f) => existsSync(f))
+}

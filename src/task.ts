@@ -1,0 +1,245 @@
+// What a task is and what it sees. A task is a module in tasks/ (or a -M directory) that default-exports a
+// Task; the registry loads every module there, and a playbook entry's key (`copy:`) picks one, as in Ansible.
+// The engine never imports a task by name.
+//
+// A task decides from facts it reads on the host what it would change, and applies the change only when
+// !ctx.check: --check, --diff and `changed` come from the same code path.
+import { readdir } from 'node:fs/promises'
+import { extname, resolve } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { Ajv, type ValidateFunction } from 'ajv'
+import { InputError, type Connection, type Vars } from './inventory.ts'
+import { quote, type ExecResult, type Session } from './ssh.ts'
+import { render } from './template.ts'
+
+export interface Task<Args = any> {
+  /** The playbook key that selects it: `copy:`. Lower case, digits and `_`. */
+  name: string
+  /** One line for --help and --list-tasks -v. */
+  description?: string
+  /** JSON Schema of the args, checked before anything connects (after templating, again per host). */
+  schema: object
+  /** The arg a plain string value stands for (`command: ls /` is `command: { cmd: ls / }`). */
+  freeForm?: string
+  /**
+   * Optional phase that sees the whole batch once, before `run` is called for each host (e.g. build once per
+   * kernel release). It may return results for some hosts: those are final and `run` is not called for them.
+   * Throwing fails the task on every host of the batch.
+   */
+  batch?(targets: BatchTarget<Args>[], ctx: TaskContext): Promise<Map<string, TaskResult> | void>
+  /** Does (or, under ctx.check, only decides) the work on one host. Throwing is a failure. */
+  run(host: Target, args: Args, ctx: TaskContext): Promise<TaskResult>
+}
+
+export interface BatchTarget<Args> {
+  host: Target
+  args: Args
+}
+
+export interface TaskResult {
+  changed: boolean
+  failed?: boolean
+  skipped?: boolean
+  msg?: string
+  /** What changed (or would), for --diff: one entry per file. */
+  diff?: FileDiff[]
+  /** Registered with the result (`register:`), and written to the --json report. */
+  data?: Record<string, unknown>
+  /** Merged into the host's facts (ansible_facts, and ansible_NAME vars) for the rest of the run. */
+  facts?: Vars
+}
+
+export interface FileDiff {
+  path: string
+  before: string // '' when the file does not exist yet
+  after: string // '' when it will be removed
+  /** Set instead of before/after for content that is not text. */
+  binary?: boolean
+}
+
+export interface TaskContext {
+  /** Say what would change, change nothing (--check, or the task's check_mode). */
+  check: boolean
+  /** --diff: return FileDiffs. */
+  diff: boolean
+  verbosity: number
+  /** Where relative controller paths (copy's src, fetch's dest) are resolved: the playbook's directory. */
+  baseDir: string
+  /** The same Map for `batch` and every `run` of this task in this batch: state shared between them. */
+  shared: Map<string, unknown>
+  /** Host names of the current batch, and of the whole play. */
+  batchHosts: string[]
+  playHosts: string[]
+  /** A line of output shown at -v and above. */
+  log(message: string): void
+}
+
+/** Options for host.$ (also a call: host.$({ nothrow: true })`...`). */
+export interface RemoteOptions {
+  /** Resolve with the result instead of throwing when the exit code is not 0. */
+  nothrow?: boolean
+  input?: string | Buffer
+  timeoutMs?: number
+  /** Run through sudo as the become user (default: the host's ansible_become). */
+  become?: boolean
+}
+
+export interface RemoteShell {
+  (pieces: TemplateStringsArray, ...values: unknown[]): Promise<ExecResult>
+  (options: RemoteOptions): RemoteShell
+}
+
+/** A command that exited non-zero on the host. */
+export class RemoteError extends Error {
+  override name = 'RemoteError'
+  constructor(
+    readonly command: string,
+    readonly result: ExecResult,
+  ) {
+    const detail = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-5).join('\n')
+    super(`\`${command}\` exited with ${result.code}${detail ? `: ${detail}` : ''}`)
+  }
+}
+
+/** The host as a task sees it. */
+export interface Target {
+  name: string
+  /** Every var for this host at this task (inventory, facts, play, task, registered, extra and magic vars). */
+  vars: Vars
+  facts: Vars
+  connection: Connection
+  /** Runs a command on the host; each interpolated value is quoted for sh (arrays: each element). */
+  $: RemoteShell
+  /** Writes a local file (path) or content (Buffer) to a remote path. */
+  put(source: string | Buffer, remote: string, options?: { mode?: number }): Promise<void>
+  /** Copies a remote file to a local path. */
+  get(remote: string, local: string): Promise<void>
+  /** Renders a template with the host's vars (or the given ones). See template.ts for the language. */
+  render(text: string, vars?: Vars): string
+}
+
+/** Builds the Target for a host from its session. */
+export function makeTarget(name: string, vars: Vars, facts: Vars, session: Session): Target {
+  const shell = (options: RemoteOptions): RemoteShell =>
+    ((first: TemplateStringsArray | RemoteOptions, ...values: unknown[]) => {
+      if (!Array.isArray(first)) return shell({ ...options, ...(first as RemoteOptions) })
+      const pieces = first as TemplateStringsArray
+      const command = pieces.reduce((line, piece, i) => line + piece + (i < values.length ? quoteValue(values[i]) : ''), '')
+      return session
+        .exec(command, {
+          ...(options.input !== undefined ? { input: options.input } : {}),
+          ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
+          ...(options.become !== undefined ? { become: options.become } : {}),
+        })
+        .then((result) => {
+          if (result.code !== 0 && !options.nothrow) throw new RemoteError(command, result)
+          return result
+        })
+    }) as RemoteShell
+  return {
+    name,
+    vars,
+    facts,
+    connection: session.target,
+    $: shell({}),
+    put: (source, remote, options) => session.put(source, remote, options),
+    get: (remote, local) => session.get(remote, local),
+    render: (text, given) => render(text, given ?? vars),
+  }
+}
+
+// zx's rule: every value is quoted (for POSIX sh, see ssh.ts quote); arrays become their quoted elements.
+function quoteValue(value: unknown): string {
+  if (Array.isArray(value)) return value.map(quoteValue).join(' ')
+  if (value === undefined || value === null) throw new TypeError(`host.$: cannot interpolate ${value}`)
+  return quote(String(value))
+}
+
+/** Identity, for typing a task module's default export. */
+export function defineTask<Args>(task: Task<Args>): Task<Args> {
+  return task
+}
+
+/** The tasks found in some directories, each with its compiled schema. */
+export class Registry {
+  private tasks = new Map<string, { task: Task; validate: ValidateFunction; file: string }>()
+  private ajv = new Ajv({ allErrors: true, verbose: true, strict: true, strictRequired: false, allowUnionTypes: true, useDefaults: true })
+
+  /** Loads every .ts/.js module of the directories (files starting with `_` are helpers, not tasks). */
+  static async load(dirs: string[]): Promise<Registry> {
+    const registry = new Registry()
+    for (const dir of dirs) {
+      let entries: string[]
+      try {
+        entries = (await readdir(dir)).sort()
+      } catch (e) {
+        throw new InputError(`cannot read the task directory: ${(e as Error).message}`, dir)
+      }
+      for (const entry of entries) {
+        if (!['.ts', '.js', '.mjs'].includes(extname(entry)) || entry.startsWith('_') || entry.endsWith('.d.ts') || entry.endsWith('.test.ts')) continue
+        const file = resolve(dir, entry)
+        const module = (await import(pathToFileURL(file).href)) as { default?: Task }
+        registry.add(module.default, file)
+      }
+    }
+    return registry
+  }
+
+  add(task: Task | undefined, file = '(added)'): void {
+    if (!task || typeof task !== 'object' || typeof task.run !== 'function' || typeof task.name !== 'string' || !task.schema)
+      throw new InputError('a task module must default-export { name, schema, run(host, args, ctx) }', file)
+    if (!/^[a-z_][a-z0-9_]*$/.test(task.name)) throw new InputError(`bad task name "${task.name}": lower case, digits and _`, file)
+    const known = this.tasks.get(task.name)
+    if (known) throw new InputError(`task "${task.name}" is defined twice (also in ${known.file})`, file)
+    let validate: ValidateFunction
+    try {
+      validate = this.ajv.compile(task.schema)
+    } catch (e) {
+      throw new InputError(`the schema of task "${task.name}" is invalid: ${(e as Error).message}`, file)
+    }
+    this.tasks.set(task.name, { task, validate, file })
+  }
+
+  get(name: string): Task | undefined {
+    return this.tasks.get(name)?.task
+  }
+
+  names(): string[] {
+    return [...this.tasks.keys()].sort()
+  }
+
+  /**
+   * Checks (and fills defaults into) args; returns the path and message of the first problem. With `ignore`,
+   * problems at the paths it accepts are not counted (a `{{ template }}` is checked once rendered, per host).
+   */
+  check(name: string, args: unknown, ignore?: (path: string[]) => boolean): { path: string[]; message: string } | undefined {
+    const entry = this.tasks.get(name)!
+    if (entry.validate(args)) return undefined
+    const pathOf = (e: { instancePath: string }) => e.instancePath.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    const errors = entry.validate.errors!.filter((e) => !ignore?.(pathOf(e)))
+    const error = pickError(errors)
+    if (!error) return undefined
+    const path = pathOf(error)
+    if (error.keyword === 'additionalProperties') {
+      const key = (error.params as { additionalProperty: string }).additionalProperty
+      const allowed = Object.keys((entry.task.schema as { properties?: object }).properties ?? {})
+      return { path: [...path, key], message: `unknown argument "${key}" for ${name} (it takes: ${allowed.join(', ')})` }
+    }
+    if (error.keyword === 'required') {
+      const key = (error.params as { missingProperty: string }).missingProperty
+      return { path, message: `${name} needs "${key}"` }
+    }
+    const described = (error.parentSchema as { description?: string } | undefined)?.description
+    return { path, message: described ? `expected ${described}` : (error.message ?? 'invalid') }
+  }
+}
+
+/** The ajv error to show: the deepest one, and of those the summary rather than an anyOf/oneOf branch's. */
+export function pickError<E extends { instancePath: string; schemaPath: string }>(errors: E[]): E | undefined {
+  const depth = (e: E) => e.instancePath.split('/').length
+  const deepest = errors.filter((e) => depth(e) === Math.max(...errors.map(depth)))
+  return deepest.find((e) => !/\/(?:anyOf|oneOf)\/\d+\//.test(e.schemaPath)) ?? deepest.at(-1)
+}
+
+/** The package's own tasks/ directory. */
+export const builtinTasks = fileURLToPath(new URL('../tasks/', import.meta.url))

@@ -1,0 +1,344 @@
+// A small, safe subset of Jinja for templates, task arguments and `when`: no code runs, nothing is looked up
+// outside the vars given. Templates are `{{ expr }}` and `{# comment #}`; `{% ... %}` blocks are refused.
+//
+// Expressions:  names and dotted/indexed access (a.b, a['b'], a[0]); literals ('s', "s", 12, 1.5, true/True,
+//   false/False, none/None, [lists]); (parentheses); `not`, `and`, `or`; == != < <= > >= `in` `not in`;
+//   `~` (string concatenation); tests `is [not] defined|undefined|none|true|false|string|number`;
+//   filters `| default(x[, true])` (alias `d`), `bool`, `int`, `string`, `lower`, `upper`, `trim`, `length`,
+//   `join(sep)`, `quote` (POSIX shell quoting, as Ansible's).
+// Like Jinja with Ansible's StrictUndefined: an undefined value can be tested and defaulted, but printing it or
+// using it in a comparison is an error naming it. Truthiness is Python's ("" [] {} 0 none false are false),
+// so a string "false" is true: write `var | bool` as in Ansible.
+import { quote } from './ssh.ts'
+
+export type Vars = Record<string, unknown>
+
+export class TemplateError extends Error {
+  override name = 'TemplateError'
+}
+
+/** What an expression yields when a name or attribute does not exist. */
+class Undefined {
+  constructor(readonly what: string) {}
+}
+
+/** Renders `{{ }}` in `text` with `vars`. */
+export function render(text: string, vars: Vars): string {
+  return renderParts(text, vars, false) as string
+}
+
+/** Renders every string in a value (deeply); a string that is exactly one `{{ expr }}` keeps the type of expr. */
+export function renderValue(value: unknown, vars: Vars): unknown {
+  if (typeof value === 'string') return renderParts(value, vars, true)
+  if (Array.isArray(value)) return value.map((v) => renderValue(v, vars))
+  if (value && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, renderValue(v, vars)]))
+  return value
+}
+
+/** Whether a string holds template syntax at all. */
+export function isTemplated(text: string): boolean {
+  return /\{\{|\{%|\{#/.test(text)
+}
+
+/** A `when` condition: a bare expression (Ansible's `when: x is defined`), or a boolean. */
+export function evaluateCondition(condition: string | boolean, vars: Vars): boolean {
+  if (typeof condition === 'boolean') return condition
+  const text = condition.trim()
+  // Ansible accepts `when: "{{ x }}"` too (with a warning).
+  const inner = /^\{\{(.*)\}\}$/s.exec(text)?.[1] ?? text
+  return truthy(strict(evaluate(inner, vars), inner))
+}
+
+/** Evaluates one expression; undefined results come back as undefined. */
+export function evaluate(expression: string, vars: Vars): unknown {
+  const value = new Parser(expression, vars).parse()
+  return value instanceof Undefined ? undefined : value
+}
+
+/** Checks template syntax without vars (every name undefined): for errors at load time, before connecting. */
+export function checkTemplate(text: string): void {
+  for (const expr of expressions(text)) new Parser(expr, {}, true).parse()
+}
+
+function expressions(text: string): string[] {
+  if (/\{%/.test(text)) throw new TemplateError('{% %} blocks are not supported (only {{ expression }} and {# comments #})')
+  const found: string[] = []
+  const re = /\{\{(.*?)\}\}/gs
+  for (let m; (m = re.exec(text)); ) found.push(m[1]!)
+  return found
+}
+
+function renderParts(text: string, vars: Vars, native: boolean): unknown {
+  if (!isTemplated(text)) return text
+  if (/\{%/.test(text)) throw new TemplateError('{% %} blocks are not supported (only {{ expression }} and {# comments #})')
+  const stripped = text.replace(/\{#.*?#\}/gs, '')
+  const whole = /^\{\{((?:(?!\}\}).)*)\}\}$/s.exec(stripped)
+  if (native && whole) return strict(new Parser(whole[1]!, vars).parse(), whole[1]!)
+  return stripped.replace(/\{\{(.*?)\}\}/gs, (_, expr: string) => toText(strict(new Parser(expr, vars).parse(), expr)))
+}
+
+function strict(value: unknown, expr: string): unknown {
+  if (value instanceof Undefined) throw new TemplateError(`'${value.what}' is undefined (in "${expr.trim()}")`)
+  return value
+}
+
+/** How Jinja prints a value (Python's str for scalars, JSON for lists and mappings). */
+export function toText(value: unknown): string {
+  if (value === null || value === undefined) return ''
+  if (typeof value === 'boolean') return value ? 'True' : 'False'
+  if (typeof value === 'object') return JSON.stringify(value)
+  return String(value)
+}
+
+export function truthy(value: unknown): boolean {
+  if (value instanceof Undefined || value === null || value === undefined) return false
+  if (Array.isArray(value)) return value.length > 0
+  if (typeof value === 'object') return Object.keys(value).length > 0
+  return Boolean(value)
+}
+
+/** Ansible's `bool` filter. */
+function toBool(value: unknown): boolean {
+  if (typeof value === 'boolean') return value
+  if (typeof value === 'number') return value === 1
+  return /^(?:y|yes|on|1|true|t)$/i.test(String(value ?? '').trim())
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+type Token = { kind: 'name' | 'number' | 'string' | 'op' | 'end'; text: string; value?: unknown }
+
+function tokenize(source: string): Token[] {
+  const tokens: Token[] = []
+  const re = /\s*(?:([A-Za-z_][A-Za-z0-9_]*)|([0-9]+(?:\.[0-9]+)?)|'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)"|(==|!=|<=|>=|[<>()[\].,|~:]))/y
+  let pos = 0
+  while (pos < source.length) {
+    if (/^\s*$/.test(source.slice(pos))) break
+    re.lastIndex = pos
+    const m = re.exec(source)
+    if (!m) throw new TemplateError(`unexpected "${source.slice(pos).trim().slice(0, 20)}" in "${source.trim()}"`)
+    pos = re.lastIndex
+    if (m[1] !== undefined) tokens.push({ kind: 'name', text: m[1] })
+    else if (m[2] !== undefined) tokens.push({ kind: 'number', text: m[2], value: Number(m[2]) })
+    else if (m[3] !== undefined || m[4] !== undefined)
+      tokens.push({ kind: 'string', text: '', value: (m[3] ?? m[4]!).replace(/\\(.)/g, (_, c: string) => ({ n: '\n', t: '\t' })[c] ?? c) })
+    else tokens.push({ kind: 'op', text: m[5]! })
+  }
+  tokens.push({ kind: 'end', text: '' })
+  return tokens
+}
+
+const filters: Record<string, (value: unknown, args: unknown[], expr: string) => unknown> = {
+  default: (v, [fallback = '', ifFalsy]) => (v instanceof Undefined || (ifFalsy === true && !truthy(v)) ? fallback : v),
+  bool: (v) => toBool(v),
+  int: (v) => {
+    const n = parseInt(String(v), 10)
+    return Number.isNaN(n) ? 0 : n
+  },
+  string: (v) => toText(v),
+  lower: (v) => toText(v).toLowerCase(),
+  upper: (v) => toText(v).toUpperCase(),
+  trim: (v) => toText(v).trim(),
+  length: (v) => (Array.isArray(v) || typeof v === 'string' ? v.length : v && typeof v === 'object' ? Object.keys(v).length : 0),
+  join: (v, [sep = '']) => (Array.isArray(v) ? v.map(toText).join(toText(sep)) : toText(v)),
+  quote: (v) => quote(toText(v)),
+}
+filters.d = filters.default!
+
+const tests: Record<string, (value: unknown) => boolean> = {
+  defined: (v) => !(v instanceof Undefined),
+  undefined: (v) => v instanceof Undefined,
+  none: (v) => v === null,
+  true: (v) => v === true,
+  false: (v) => v === false,
+  string: (v) => typeof v === 'string',
+  number: (v) => typeof v === 'number',
+}
+
+class Parser {
+  private tokens: Token[]
+  private i = 0
+
+  constructor(
+    private source: string,
+    private vars: Vars,
+    private syntaxOnly = false,
+  ) {
+    this.tokens = tokenize(source)
+  }
+
+  parse(): unknown {
+    if (this.peek().kind === 'end') throw new TemplateError(`empty expression in "{{${this.source}}}"`)
+    const value = this.or()
+    if (this.peek().kind !== 'end') this.fail(`unexpected "${this.peek().text || this.peek().value}"`)
+    return value
+  }
+
+  private peek(offset = 0): Token {
+    return this.tokens[Math.min(this.i + offset, this.tokens.length - 1)]!
+  }
+  private next(): Token {
+    return this.tokens[this.i++]!
+  }
+  private accept(text: string): boolean {
+    const t = this.peek()
+    if ((t.kind === 'op' || t.kind === 'name') && t.text === text) {
+      this.i++
+      return true
+    }
+    return false
+  }
+  private expect(text: string): void {
+    if (!this.accept(text)) this.fail(`expected "${text}"`)
+  }
+  private fail(reason: string): never {
+    throw new TemplateError(`${reason} in "${this.source.trim()}"`)
+  }
+  /** A value used by an operator must exist (StrictUndefined). */
+  private use(value: unknown): unknown {
+    if (value instanceof Undefined && !this.syntaxOnly) throw new TemplateError(`'${value.what}' is undefined (in "${this.source.trim()}")`)
+    return value
+  }
+
+  private or(): unknown {
+    let left = this.and()
+    while (this.accept('or')) {
+      const right = this.and()
+      left = truthy(this.use(left)) ? left : right
+    }
+    return left
+  }
+  private and(): unknown {
+    let left = this.not()
+    while (this.accept('and')) {
+      const right = this.not()
+      left = truthy(this.use(left)) ? right : left
+    }
+    return left
+  }
+  private not(): unknown {
+    if (this.accept('not')) return !truthy(this.use(this.not()))
+    return this.comparison()
+  }
+  private comparison(): unknown {
+    let left = this.concat()
+    for (;;) {
+      const t = this.peek()
+      const op = t.kind === 'op' && ['==', '!=', '<', '<=', '>', '>='].includes(t.text) ? t.text : undefined
+      if (op) {
+        this.i++
+        const right = this.concat()
+        left = compare(op, this.use(left), this.use(right))
+      } else if (this.accept('in')) {
+        left = contains(this.use(this.concat()), this.use(left))
+      } else if (t.kind === 'name' && t.text === 'not' && this.peek(1).text === 'in') {
+        this.i += 2
+        left = !contains(this.use(this.concat()), this.use(left))
+      } else if (this.accept('is')) {
+        const negate = this.accept('not')
+        const name = this.next()
+        const test = tests[name.text]
+        if (name.kind !== 'name' || !test) this.fail(`unknown test "${name.text}" (known: ${Object.keys(tests).join(', ')})`)
+        left = test!(left) !== negate
+      } else return left
+    }
+  }
+  private concat(): unknown {
+    let left = this.filtered()
+    while (this.accept('~')) left = toText(this.use(left)) + toText(this.use(this.filtered()))
+    return left
+  }
+  private filtered(): unknown {
+    let value = this.postfix()
+    while (this.accept('|')) {
+      const name = this.next()
+      const filter = filters[name.text]
+      if (name.kind !== 'name' || !filter) this.fail(`unknown filter "${name.text}" (known: ${Object.keys(filters).join(', ')})`)
+      const args = this.accept('(') ? this.list(')') : []
+      if (name.text !== 'default' && name.text !== 'd') value = this.use(value)
+      value = this.syntaxOnly && value instanceof Undefined ? value : filter!(value, args, this.source)
+    }
+    return value
+  }
+  private postfix(): unknown {
+    let value = this.primary()
+    for (;;) {
+      if (this.accept('.')) {
+        const name = this.next()
+        if (name.kind !== 'name' && name.kind !== 'number') this.fail('expected an attribute name after "."')
+        value = member(value, name.text)
+      } else if (this.accept('[')) {
+        const key = this.or()
+        this.expect(']')
+        value = member(value, this.use(key))
+      } else return value
+    }
+  }
+  private primary(): unknown {
+    const t = this.next()
+    if (t.kind === 'number' || t.kind === 'string') return t.value
+    if (t.kind === 'op' && t.text === '(') {
+      const value = this.or()
+      this.expect(')')
+      return value
+    }
+    if (t.kind === 'op' && t.text === '[') return this.list(']')
+    if (t.kind === 'name') {
+      const literal: Record<string, unknown> = { true: true, True: true, false: false, False: false, none: null, None: null }
+      if (t.text in literal) return literal[t.text]
+      if (!Object.hasOwn(this.vars, t.text)) return new Undefined(t.text)
+      return this.syntaxOnly ? this.vars[t.text] : expand(this.vars[t.text], this.vars, t.text)
+    }
+    this.fail(t.kind === 'end' ? 'unexpected end' : `unexpected "${t.text}"`)
+  }
+  private list(close: string): unknown[] {
+    const items: unknown[] = []
+    if (this.accept(close)) return items
+    do items.push(this.or())
+    while (this.accept(','))
+    this.expect(close)
+    return items
+  }
+}
+
+// Vars may hold templates themselves (`dest: "{{ base }}/x"`): they are rendered when used, as in Ansible.
+let depth = 0
+function expand(value: unknown, vars: Vars, name: string): unknown {
+  if (typeof value !== 'string' || !isTemplated(value)) return value
+  if (depth > 20) throw new TemplateError(`recursive template in '${name}'`)
+  depth++
+  try {
+    return renderParts(value, vars, true)
+  } finally {
+    depth--
+  }
+}
+
+function member(value: unknown, key: unknown): unknown {
+  const what = `${value instanceof Undefined ? value.what : '…'}.${String(key)}`
+  if (value instanceof Undefined) return new Undefined(what)
+  if (value !== null && typeof value === 'object' && Object.hasOwn(value, String(key))) return (value as Record<string, unknown>)[String(key)]
+  if (typeof value === 'string' && typeof key === 'number') return value[key] ?? new Undefined(what)
+  return new Undefined(what)
+}
+
+function compare(op: string, a: unknown, b: unknown): boolean {
+  if (op === '==') return equal(a, b)
+  if (op === '!=') return !equal(a, b)
+  if (typeof a !== typeof b || (typeof a !== 'number' && typeof a !== 'string'))
+    throw new TemplateError(`cannot compare ${toText(a)} ${op} ${toText(b)}: both sides must be numbers or both strings`)
+  const [x, y] = [a as number | string, b as number | string]
+  return op === '<' ? x < y : op === '<=' ? x <= y : op === '>' ? x > y : x >= y
+}
+
+function equal(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b)
+}
+
+function contains(container: unknown, item: unknown): boolean {
+  if (typeof container === 'string') return container.includes(toText(item))
+  if (Array.isArray(container)) return container.some((x) => equal(x, item))
+  if (container && typeof container === 'object') return Object.hasOwn(container, toText(item))
+  throw new TemplateError(`"in" needs a string, list or mapping on its right, got ${toText(container)}`)
+}

@@ -1,0 +1,71 @@
+// What command and shell share: their args, creates/removes decided on the host, and running the line.
+import { quote as quoteWord } from '../src/ssh.ts'
+import type { Target, TaskContext, TaskResult } from '../src/task.ts'
+
+export { quoteWord }
+
+export interface CommandArgs {
+  cmd?: string
+  argv?: string[]
+  chdir?: string
+  creates?: string
+  removes?: string
+  stdin?: string
+}
+
+export const commonProperties = {
+  cmd: { type: 'string', description: 'a command line' },
+  chdir: { type: 'string', description: 'a remote directory' },
+  creates: { type: 'string', description: 'a remote path (glob)' },
+  removes: { type: 'string', description: 'a remote path (glob)' },
+  stdin: { type: 'string', description: 'text for the standard input' },
+}
+
+/** creates/removes, decided on the host; the shared part of command and shell. */
+export async function runCommand(host: Target, line: string, args: CommandArgs, ctx: TaskContext): Promise<TaskResult> {
+  const would = ctx.check ? 'Would' : 'Did'
+  const exists = async (glob: string) => (await host.$({ nothrow: true })`sh -c ${`for f in ${glob}; do [ -e "$f" ] && exit 0; done; exit 1`}`).code === 0
+  if (args.creates && (await exists(args.creates))) return { changed: false, msg: `${would} not run: ${args.creates} exists` }
+  if (args.removes && !(await exists(args.removes))) return { changed: false, msg: `${would} not run: ${args.removes} does not exist` }
+  if (ctx.check) {
+    const decided = args.creates !== undefined || args.removes !== undefined
+    return decided ? { changed: true, msg: `would run: ${line}` } : { changed: false, skipped: true, msg: `would run: ${line} (commands do not run under --check)` }
+  }
+  const full = args.chdir ? `cd ${quoteWord(args.chdir)} && ${line}` : line
+  const result = await host.$({ nothrow: true, ...(args.stdin !== undefined ? { input: args.stdin } : {}) })`sh -c ${full}`
+  const stdout = result.stdout.replace(/[\r\n]+$/, '')
+  const stderr = result.stderr.replace(/[\r\n]+$/, '')
+  const data = { cmd: line, rc: result.code, stdout, stderr, stdout_lines: stdout ? stdout.split('\n') : [] }
+  if (result.code !== 0) return { changed: true, failed: true, msg: `non-zero return code ${result.code}${stderr ? `: ${stderr.split('\n').slice(-3).join(' | ')}` : ''}`, data }
+  return { changed: true, data }
+}
+
+
+/** Splits a command line into words like sh (quotes and backslashes), without expanding anything. */
+export function splitWords(line: string): string[] {
+  const words: string[] = []
+  let word: string | undefined
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!
+    if (/\s/.test(c)) {
+      if (word !== undefined) words.push(word)
+      word = undefined
+    } else if (c === "'") {
+      const end = line.indexOf("'", i + 1)
+      if (end < 0) throw new Error(`unterminated ' in: ${line}`)
+      word = (word ?? '') + line.slice(i + 1, end)
+      i = end
+    } else if (c === '"') {
+      word ??= ''
+      for (i++; line[i] !== '"'; i++) {
+        if (i >= line.length) throw new Error(`unterminated " in: ${line}`)
+        if (line[i] === '\\' && '"\\$`'.includes(line[i + 1] ?? '')) i++
+        word += line[i]
+      }
+    } else if (c === '\\') word = (word ?? '') + (line[++i] ?? '')
+    else word = (word ?? '') + c
+  }
+  if (word !== undefined) words.push(word)
+  return words
+}
+

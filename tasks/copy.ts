@@ -1,0 +1,56 @@
+// copy: a local file (src) or literal content to a host file (dest). Compares sha256 on the host first, writes
+// a temporary file beside dest and renames it over (never a half-written dest), sets mode/owner/group, shows
+// a diff for text files. `src` is looked up like Ansible: absolute, PLAYBOOK_DIR/files/src, PLAYBOOK_DIR/src.
+import { basename } from 'node:path'
+import { defineTask } from '../src/task.ts'
+import { findLocal, modeSchema, parseMode, putFile } from './_files.ts'
+
+interface CopyArgs {
+  src?: string
+  content?: string
+  dest: string
+  mode?: string | number
+  owner?: string
+  group?: string
+  validate?: string
+  force?: boolean
+}
+
+export default defineTask<CopyArgs>({
+  name: 'copy',
+  description: 'copy a local file or content to the host (by checksum; atomic; mode, owner, group)',
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['dest'],
+    properties: {
+      src: { type: 'string', description: 'a local file' },
+      content: { type: 'string', description: 'the file content (a string)' },
+      dest: { type: 'string', minLength: 1, description: 'a remote path' },
+      mode: modeSchema,
+      owner: { type: 'string', description: 'a user name or uid' },
+      group: { type: 'string', description: 'a group name or gid' },
+      validate: { type: 'string', description: 'a command with %s for the new file' },
+      force: { type: 'boolean', description: 'a boolean' },
+    },
+    oneOf: [{ required: ['src'] }, { required: ['content'] }],
+  },
+  async run(host, args, ctx) {
+    const source = args.content !== undefined ? Buffer.from(args.content) : findLocal(ctx, args.src!, 'files')
+    const mode = parseMode(args.mode)
+    return putFile(
+      host,
+      {
+        dest: args.dest,
+        source,
+        ...(args.src ? { name: basename(args.src) } : {}),
+        ...(mode !== undefined ? { mode } : {}),
+        ...(args.owner !== undefined ? { owner: args.owner } : {}),
+        ...(args.group !== undefined ? { group: args.group } : {}),
+        ...(args.validate !== undefined ? { validate: args.validate } : {}),
+        ...(args.force !== undefined ? { force: args.force } : {}),
+      },
+      ctx,
+    )
+  },
+})

@@ -1,0 +1,55 @@
+// file: a path's state — directory (created with parents), absent (removed, recursively), touch (created if
+// missing, times updated: always changed, as in Ansible), file (must exist; attributes only) — and its
+// mode/owner/group.
+import { defineTask } from '../src/task.ts'
+import { attributeChanges, modeSchema, parseMode, statFile } from './_files.ts'
+
+interface FileArgs {
+  path: string
+  state?: 'file' | 'directory' | 'absent' | 'touch'
+  mode?: string | number
+  owner?: string
+  group?: string
+}
+
+export default defineTask<FileArgs>({
+  name: 'file',
+  description: 'make a path a directory, a touched file or absent; set mode, owner, group',
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['path'],
+    properties: {
+      path: { type: 'string', minLength: 1, description: 'a remote path' },
+      state: { enum: ['file', 'directory', 'absent', 'touch'], description: 'one of file, directory, absent, touch' },
+      mode: modeSchema,
+      owner: { type: 'string', description: 'a user name or uid' },
+      group: { type: 'string', description: 'a group name or gid' },
+    },
+  },
+  async run(host, args, ctx) {
+    const state = args.state ?? 'file'
+    const path = args.path.replace(/(.)\/+$/, '$1')
+    const file = await statFile(host, path)
+    const mode = parseMode(args.mode)
+    const want = { ...(mode !== undefined ? { mode } : {}), ...(args.owner ? { owner: args.owner } : {}), ...(args.group ? { group: args.group } : {}) }
+    if (state === 'absent') {
+      if (!file.exists) return { changed: false }
+      if (!ctx.check) await host.$`rm -rf -- ${path}`
+      return { changed: true, msg: `${path}: removed`, diff: [{ path, before: `${file.type}\n`, after: 'absent\n' }] }
+    }
+    if (state === 'file' && !file.exists) throw new Error(`${path} does not exist (use state: touch to create it)`)
+    if (state === 'directory' && file.exists && file.type !== 'directory') throw new Error(`${path} exists and is not a directory (${file.type})`)
+    if (state === 'touch' && file.type === 'directory') throw new Error(`${path} is a directory`)
+    const create = !file.exists
+    // A path that does not exist yet gets every wanted attribute.
+    const attributes = attributeChanges(create ? { exists: false } : file, want)
+    const what = [...(create ? [`created ${state === 'directory' ? 'directory' : 'file'}`] : state === 'touch' ? ['touched'] : []), ...attributes.what.filter(() => !create)]
+    const result = { changed: what.length > 0, ...(what.length ? { msg: `${path}: ${what.join(', ')}` } : {}), ...(create ? { diff: [{ path, before: 'absent\n', after: `${state === 'directory' ? 'directory' : 'file'}\n` }] } : {}) }
+    if (ctx.check || !result.changed) return result
+    if (state === 'directory' && create) await host.$`mkdir -p -- ${path}`
+    if (state === 'touch') await host.$`touch -- ${path}`
+    await attributes.apply(host, path)
+    return result
+  },
+})

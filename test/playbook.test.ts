@@ -1,0 +1,135 @@
+// Playbooks: parsed into typed plays; every mistake is an InputError naming file:line and the path.
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { InputError } from '../src/inventory.ts'
+import { parseExtraVars, parsePlaybook } from '../src/playbook.ts'
+import { builtinTasks, Registry } from '../src/task.ts'
+
+const registry = await Registry.load([builtinTasks])
+
+function error(text: string): InputError {
+  try {
+    parsePlaybook(text, 'site.yml', registry)
+  } catch (e) {
+    if (e instanceof InputError) return e
+    throw e
+  }
+  throw new Error('expected an InputError')
+}
+
+test('the built-in tasks are registered from tasks/', () => {
+  assert.equal(registry.names(), ['command', 'copy', 'facts', 'fetch', 'file', 'shell', 'template'])
+})
+
+test('a play with tasks, handlers and keywords becomes typed data', () => {
+  const { plays } = parsePlaybook(
+    `- name: Web
+  hosts: web:&prod
+  serial: [1, "25%", 100%]
+  max_fail_percentage: 30
+  gather_facts: no
+  vars: { port: 80 }
+  tasks:
+    - name: Config
+      ansible.builtin.copy: { content: "x", dest: /etc/x, mode: "0644" }
+      notify: restart
+      tags: [config]
+      when: port == 80
+    - command: echo hi
+      register: out
+      changed_when: false
+      args: { chdir: /tmp }
+  handlers:
+    - name: restart
+      shell: "true"
+`,
+    'site.yml',
+    registry,
+  )
+  const play = plays[0]!
+  assert.is(play.name, 'Web')
+  assert.equal(play.hosts, ['web:&prod'])
+  assert.equal(play.serial, [1, '25%', '100%'])
+  assert.is(play.maxFailPercentage, 30)
+  assert.is(play.gatherFacts, false)
+  assert.equal(play.vars, { port: 80 })
+  const [copy, command] = play.tasks
+  assert.is(copy!.action, 'copy')
+  assert.equal(copy!.notify, ['restart'])
+  assert.equal(copy!.when, ['port == 80'])
+  assert.is(copy!.line, 8)
+  assert.equal(command!.args, { cmd: 'echo hi', chdir: '/tmp' })
+  assert.is(command!.name, 'command')
+  assert.is(command!.register, 'out')
+  assert.equal(command!.changedWhen, [false])
+  assert.equal(play.handlers[0]!.listen, ['restart'])
+})
+
+test('unknown task, with file:line and the list of tasks', () => {
+  const e = error(`- hosts: all\n  tasks:\n    - name: x\n      cpoy: { dest: /x }\n`)
+  assert.is(e.file, 'site.yml')
+  assert.is(e.line, 4)
+  assert.match(e.message, /site\.yml:4:7: 0\.tasks\.0\.cpoy: unknown task "cpoy" \(known: command, copy/)
+})
+
+test('bad task args are checked with the task schema', () => {
+  let e = error(`- hosts: all\n  gather_facts: false\n  tasks:\n    - copy:\n        dest: /x\n        content: y\n        mode: rwx\n`)
+  assert.is(e.line, 7)
+  assert.match(e.message, /0\.tasks\.0\.copy\.mode: expected an octal mode/)
+  e = error(`- hosts: all\n  tasks:\n    - file: { path: /x, stat: directory }\n`)
+  assert.match(e.message, /:3:.*unknown argument "stat" for file \(it takes: path, state, mode, owner, group\)/)
+  e = error(`- hosts: all\n  tasks:\n    - copy: { content: x }\n`)
+  assert.match(e.message, /:3:.*copy needs "dest"/)
+  e = error(`- hosts: all\n  tasks:\n    - file: /tmp/x\n`)
+  assert.match(e.message, /file takes a mapping of arguments, not a string/)
+})
+
+test('a templated arg is checked per host once rendered, but its syntax now', () => {
+  assert.not.throws(() => parsePlaybook(`- hosts: all\n  tasks:\n    - copy: { content: x, dest: /x, mode: "{{ m }}" }\n`, 'p.yml', registry))
+  const e = error(`- hosts: all\n  tasks:\n    - copy: { content: x, dest: "{{ a b }}" }\n`)
+  assert.is(e.line, 3)
+  assert.match(e.message, /unexpected "b"/)
+  assert.match(error(`- hosts: all\n  tasks:\n    - command: "true"\n      when: x ==\n`).message, /:4:.*when: unexpected end/)
+})
+
+test('notify must name a handler of the play', () => {
+  const e = error(`- hosts: all\n  tasks:\n    - command: "true"\n      notify: [restart, reload]\n  handlers:\n    - name: restart\n      command: "true"\n`)
+  assert.is(e.line, 4)
+  assert.match(e.message, /no handler named "reload" in this play \(handlers: restart\)/)
+})
+
+test('play keywords: unknown, unsupported, wrong types, missing hosts', () => {
+  assert.match(error(`- hosts: all\n  seriall: 2\n`).message, /site\.yml:2:3: 0\.seriall: unknown play keyword "seriall"/)
+  assert.match(error(`- hosts: all\n  roles: [x]\n`).message, /"roles" is not supported/)
+  assert.match(error(`- hosts: all\n  serial: "a lot"\n`).message, /:2:.*serial: expected a number of hosts/)
+  assert.match(error(`- hosts: all\n  max_fail_percentage: 150\n`).message, /:2:.*max_fail_percentage: expected a percentage between 0 and 100/)
+  assert.match(error(`- name: x\n  tasks: []\n`).message, /site\.yml:1:3: 0: a play needs "hosts"/)
+  assert.match(error(`- hosts: all\n  tasks:\n    - command: a\n      shell: b\n`).message, /:4:.*one task per entry, found "command" and "shell"/)
+  assert.match(error(`- hosts: all\n  tasks:\n    - name: nothing\n`).message, /:3:.*no task given/)
+  assert.match(error(`- hosts: all\n  tasks:\n    - command: a\n      loop: [1]\n`).message, /:4:.*"loop" is not supported/)
+})
+
+test('YAML errors and non-lists keep their line', () => {
+  const e = error(`- hosts: all\n  tasks:\n    - command: "unclosed\n`)
+  assert.ok(e.line >= 3, e.message)
+  assert.match(error(`hosts: all\n`).message, /expected a list of plays \(put "- " before "hosts:"\)/)
+  assert.match(error(``).message, /the playbook is empty/)
+  assert.match(error(`- hosts: all\n  vars: { a: 1, a: 2 }\n`).message, /:2:.*duplicate key "a"/)
+})
+
+test('-e: key=value strings, JSON/YAML, @file; later wins', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hbmon-ev-'))
+  writeFileSync(join(dir, 'vars.yml'), 'count: 3\nlist: [a, b]\nname: from-file\n')
+  const vars = parseExtraVars(['name=one other="two words"', '@vars.yml', '{"json": true}', "last='x y'"], dir)
+  assert.equal(vars, { name: 'from-file', other: 'two words', count: 3, list: ['a', 'b'], json: true, last: 'x y' })
+  assert.equal(parseExtraVars(['n=5']), { n: '5' }) // strings, as in Ansible
+  writeFileSync(join(dir, 'bad.yml'), 'ok: 1\nbad: [\n')
+  assert.throws(() => parseExtraVars(['@bad.yml'], dir), (e: Error) => e instanceof InputError && /bad\.yml:\d+/.test(e.message))
+  assert.throws(() => parseExtraVars(['novalue']), /expected key=value/)
+  assert.throws(() => parseExtraVars(['@missing.yml'], dir), /cannot read the extra vars file/)
+})
+
+test.run()
