@@ -78,19 +78,20 @@ const patterns: Record<string, string[]> = {
     'nomatch', 'nomatch,app3', 'app3,app1', 'app3:app1', ' app3 , app1 ', '~[', 'ungrouped',
   ],
   'diamond.yml': [
-    'top', 'bottom', 'left:right', 'left:&right', 'top:!bottom', 'extra', 'lonely', 'lonely:b1', 'b*', '~b', 'top[1]',
-    'top[0:1]', 'ungrouped', 'l1,b2,b1', 'extra:!left', 'all:!top', '!extra', '*:!b?',
+    'top', 'bottom', 'left:right', 'left:&right', 'top:!bottom', 'extra', 'lonely', 'lonely:b1', 'b*', '~b',
+    'ungrouped', 'l1,b2,b1', 'extra:!left', 'all:!top', '!extra', '*:!b?',
   ],
   'nested.yml': [
-    'europe', 'europe:!paris', 'france:&paris', 'e*', 'america:europe', 'par*', '~.*1$', 'europe[2]', 'all[1:2]',
-    '!europe', 'paris:germany:east', 'east,paris', 'france[-1]',
+    'europe', 'europe:!paris', 'france:&paris', 'e*', 'america:europe', 'par*', '~.*1$',
+    '!europe', 'paris:germany:east', 'east,paris',
   ],
   'allvars.yml': ['ungrouped', 'all:!ungrouped', 'real', 'direct*', 'moved', 'loose:moved', 'all[0]'],
   'ordering.yml': ['10', '3', '1', '10:&3', 'later', '*', 'defined_after[1:]', '00?', '[0-9]*'],
 }
 
 // Ansible walks a group's grand-children through a Python set, so the host order of inventories nested deeper
-// than all → group → child varies with object addresses; for those, the same hosts in any order is the contract.
+// than all → group → child varies with object addresses; for those, the same hosts in any order is the contract,
+// and subscripts (`group[1:2]`), which pick by that order, are compared only on the fixtures with a stable one.
 const ordered = new Set(['ranges.yml', 'allvars.yml'])
 
 for (const [name, list] of Object.entries(patterns)) {
