@@ -11,7 +11,7 @@ packages=(
   util-linux iproute2 nftables # light hosts (namespaces) and cutting a host's SSH port
   ansible-core                 # the differential inventory tests and the benchmarks' peer
   gcc make libc6-dev sparse linux-headers-amd64  # compile checks of kernel/ against Debian 12 headers
-  python3 sudo                 # sudo: the become tests run it on light hosts
+  python3 sudo time            # sudo: the become tests; time: the benchmarks' CPU times
 )
 
 if [ "$(id -u)" != 0 ]; then
