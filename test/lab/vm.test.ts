@@ -80,6 +80,30 @@ test('an Ethernet frame with ethertype 0x88B5 crosses the lab segment from one V
   assert.is(received.stdout.trim(), payload)
 })
 
+test('fault controls on a VM: pause and cut make SSH time out until resume and restore', async () => {
+  const name = vmNames[1]!
+  lab.pause(name)
+  assert.is(lab.status().find((row) => row.name === name)!.state, 'paused')
+  assert.is((await lab.ssh(name, 'true', { connectTimeout: 3 })).code, 255)
+  lab.resume(name)
+  assert.is((await lab.ssh(name, 'hostname')).stdout, `${name}\n`)
+  await lab.cut(name)
+  const cut = await lab.ssh(name, 'true', { connectTimeout: 3 })
+  assert.is(cut.code, 255)
+  assert.match(cut.stderr, /timed out/)
+  await lab.restore(name)
+  assert.is((await lab.ssh(name, 'hostname')).stdout, `${name}\n`)
+})
+
+test('a killed VM comes back with `up`, its disk as it was', async () => {
+  const name = vmNames[0]!
+  await sh(name, 'echo kept > /root/mark && sync')
+  await lab.kill(name)
+  assert.is(lab.status().find((row) => row.name === name)!.state, 'stopped')
+  await lab.up({ vms: vmNames })
+  assert.is(await sh(name, 'cat /root/mark'), 'kept\n')
+})
+
 test('down ends QEMU and the switch and removes the overlays', async () => {
   const pids = lab.hosts.map((host) => host.pid)
   await lab.down()
