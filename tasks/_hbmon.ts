@@ -1,0 +1,416 @@
+// What the hbmon tasks share: the host facts (one command, one parser), the files the toolkit installs, the
+// release history under /var/lib/hbmon, and the operations that load, verify and roll back the module — so
+// that load and verify can roll a host back themselves before they report it failed.
+import { createHash, randomBytes } from 'node:crypto'
+import { homedir } from 'node:os'
+import { join } from 'node:path'
+import { RemoteError, type Target, type TaskContext } from '../src/task.ts'
+import { statFiles } from './_files.ts'
+
+export const stateDir = '/var/lib/hbmon'
+export const releasesDir = `${stateDir}/releases`
+export const currentPointer = `${stateDir}/current`
+export const historyFile = `${stateDir}/history`
+export const defaultLogFile = '/var/log/hbmon.log'
+export const rsyslogRule = '/etc/rsyslog.d/30-hbmon.conf'
+export const udevRule = '/etc/udev/rules.d/60-hbmon.rules'
+export const toolsDir = '/usr/local/sbin'
+export const helperPath = '/usr/lib/hbmon/hbmon-event'
+
+/** The module's path for a kernel release: `updates/` wins over the distribution's tree in depmod's order. */
+export const modulePath = (kernel: string) => `/lib/modules/${kernel}/updates/hbmon.ko`
+
+/** Every file the toolkit may install on a host running `kernel` (what a release records and uninstall removes). */
+export function managedFiles(kernel: string): string[] {
+  return [
+    modulePath(kernel),
+    `${toolsDir}/hbctl`,
+    `${toolsDir}/hbmon-listen`,
+    helperPath,
+    rsyslogRule,
+    '/etc/logrotate.d/hbmon',
+    '/etc/modprobe.d/hbmon.conf',
+    '/etc/modules-load.d/hbmon.conf',
+    udevRule,
+  ]
+}
+
+/** Ansible's `bool` for vars that may come from -e as strings ("true", "yes"). */
+export function truthyVar(value: unknown): boolean {
+  if (typeof value === 'boolean') return value
+  if (typeof value === 'number') return value !== 0
+  return /^(?:y|yes|on|1|true|t)$/i.test(String(value ?? '').trim())
+}
+
+export function logFileOf(host: Target): string {
+  return String(host.vars.hbmon_log_file ?? defaultLogFile)
+}
+
+export function artifactCacheRoot(host: Target): string {
+  const configured = host.vars.hbmon_artifact_cache
+  return typeof configured === 'string' && configured ? configured.replace(/^~(?=\/|$)/, homedir()) : join(homedir(), '.cache/hbmon/artifacts')
+}
+
+// ---- facts ------------------------------------------------------------------------------------------------
+
+export interface HbmonFacts {
+  kernel: string
+  arch: string
+  distribution: string
+  distribution_version: string
+  /** /lib/modules/$(uname -r)/build exists: kbuild can build against the running kernel. */
+  headers: boolean
+  headers_package: string
+  gcc: string
+  /** enabled | disabled | unsupported (mokutil says so) | unknown (no mokutil). */
+  secure_boot: string
+  /** The kernel loads modules at all (/proc/modules exists). */
+  module_support: boolean
+  /** srcversion of the loaded hbmon, '' when it is not loaded. */
+  loaded_srcversion: string
+  /** The release /var/lib/hbmon/current points to, '' when none. */
+  current_release: string
+}
+
+// key=value lines, so that a missing tool leaves an empty value instead of shifting the others.
+const factsProbe = `r=$(uname -r)
+echo "kernel=$r"
+echo "arch=$(uname -m)"
+( . /etc/os-release 2>/dev/null; echo "distribution=\${ID:-}"; echo "distribution_version=\${VERSION_ID:-}" )
+[ -d "/lib/modules/$r/build" ] && echo headers=yes || echo headers=no
+echo "gcc=$(gcc -dumpfullversion 2>/dev/null || gcc -dumpversion 2>/dev/null)"
+if command -v mokutil >/dev/null 2>&1; then echo "secure_boot=$(mokutil --sb-state 2>&1 | head -n 1)"; else echo secure_boot=; fi
+[ -e /proc/modules ] && echo modules=yes || echo modules=no
+echo "loaded=$(cat /sys/module/hbmon/srcversion 2>/dev/null)"
+echo "current=$(cat ${currentPointer} 2>/dev/null)"`
+
+export function parseFacts(stdout: string): HbmonFacts {
+  const kv = new Map<string, string>()
+  for (const line of stdout.split('\n')) {
+    const eq = line.indexOf('=')
+    if (eq > 0) kv.set(line.slice(0, eq), line.slice(eq + 1).trim())
+  }
+  const sb = kv.get('secure_boot') ?? ''
+  const kernel = kv.get('kernel') ?? ''
+  return {
+    kernel,
+    arch: kv.get('arch') ?? '',
+    distribution: kv.get('distribution') ?? '',
+    distribution_version: kv.get('distribution_version') ?? '',
+    headers: kv.get('headers') === 'yes',
+    headers_package: `linux-headers-${kernel}`,
+    gcc: kv.get('gcc') ?? '',
+    secure_boot: !sb ? 'unknown' : /enabled/i.test(sb) ? 'enabled' : /disabled/i.test(sb) ? 'disabled' : /support/i.test(sb) ? 'unsupported' : 'unknown',
+    module_support: kv.get('modules') === 'yes',
+    loaded_srcversion: kv.get('loaded') ?? '',
+    current_release: kv.get('current') ?? '',
+  }
+}
+
+export async function gatherHbmonFacts(host: Target): Promise<HbmonFacts> {
+  return parseFacts((await host.$`sh -c ${factsProbe}`).stdout)
+}
+
+/** The facts an earlier hbmon_facts task left, else gathered now. */
+export async function factsOf(host: Target): Promise<HbmonFacts> {
+  const known = host.facts.hbmon as HbmonFacts | undefined
+  return known?.kernel ? known : gatherHbmonFacts(host)
+}
+
+/** What the build task leaves for install and verify (ansible_facts.hbmon_artifact). */
+export interface Artifact {
+  dir: string
+  kernel: string
+  arch: string
+  source_hash: string
+  srcversion: string
+  built_on: string
+}
+
+export function artifactOf(host: Target): Artifact | undefined {
+  return host.facts.hbmon_artifact as Artifact | undefined
+}
+
+// ---- module state ----------------------------------------------------------------------------------------
+
+export interface ModuleState {
+  loaded: string // srcversion of the loaded module, '' if none
+  file: string // srcversion of the file modprobe would load, '' if none
+  refcnt: number
+  holders: { pid: number; comm: string }[]
+}
+
+// Holders: every process with /dev/hbmon open (what keeps refcnt above 0). Looked for only when the loaded
+// module is not the file's (a reload is coming): walking /proc is slow on a small VM.
+const moduleProbe = `loaded=$(cat /sys/module/hbmon/srcversion 2>/dev/null); file=$(modinfo -F srcversion hbmon 2>/dev/null)
+echo "loaded=$loaded"; echo "file=$file"
+echo "refcnt=$(cat /sys/module/hbmon/refcnt 2>/dev/null || echo 0)"
+if [ -n "$loaded" ] && [ "$loaded" != "$file" -o "$1" = all ]; then
+  find /proc/[0-9]*/fd -maxdepth 1 -lname /dev/hbmon 2>/dev/null | cut -d/ -f3 | sort -u | while read -r pid; do
+    echo "holder=$pid $(cat /proc/$pid/comm 2>/dev/null)"
+  done
+fi; true`
+
+export async function moduleState(host: Target, holders: 'all' | 'when-reloading' = 'when-reloading'): Promise<ModuleState> {
+  const { stdout } = await host.$`sh -c ${moduleProbe} sh ${holders}`
+  const state: ModuleState = { loaded: '', file: '', refcnt: 0, holders: [] }
+  for (const line of stdout.split('\n')) {
+    const [key, value = ''] = [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]
+    if (key === 'loaded') state.loaded = value.trim()
+    if (key === 'file') state.file = value.trim()
+    if (key === 'refcnt') state.refcnt = Number(value) || 0
+    if (key === 'holder') {
+      const [pid, ...comm] = value.split(' ')
+      state.holders.push({ pid: Number(pid), comm: comm.join(' ') })
+    }
+  }
+  return state
+}
+
+export const describeHolders = (holders: ModuleState['holders']) => holders.map((h) => `${h.pid} (${h.comm})`).join(', ')
+
+/** Stops the processes that hold /dev/hbmon: TERM, then KILL after 5 s (their supervisors restart them). */
+async function stopHolders(host: Target, holders: ModuleState['holders']): Promise<void> {
+  const pids = holders.map((h) => String(h.pid))
+  await host.$({ nothrow: true })`sh -c ${'kill -TERM "$@" 2>/dev/null; for i in $(seq 50); do kill -0 "$@" 2>/dev/null || exit 0; sleep 0.1; done; kill -KILL "$@" 2>/dev/null; sleep 0.2'} sh ${pids}`
+}
+
+/**
+ * Brings the loaded module to the file modprobe finds: load it when absent, reload it when another srcversion
+ * is loaded. Throws when it cannot (holders and no permission to stop them, modprobe failing) — the caller
+ * rolls back. Returns what it did, or undefined when nothing was needed.
+ */
+export async function ensureLoaded(host: Target, restartHolders: boolean, check: boolean): Promise<string | undefined> {
+  const state = await moduleState(host)
+  if (!state.file) throw new Error('modprobe finds no hbmon module file (was it installed and depmod run?)')
+  if (state.loaded === state.file) return undefined
+  if (!state.loaded) {
+    if (!check) await modprobe(host)
+    return `loaded ${state.file}`
+  }
+  if (state.holders.length || state.refcnt > 0) {
+    const who = state.holders.length ? describeHolders(state.holders) : `refcnt ${state.refcnt}, no process found with /dev/hbmon open`
+    if (!restartHolders) throw new HoldersError(`hbmon ${state.loaded} is in use by ${who}; not reloading it (set hbmon_restart_holders: true to stop them)`)
+    if (!check) await stopHolders(host, state.holders)
+  }
+  if (!check) {
+    const rm = await host.$({ nothrow: true })`rmmod hbmon`
+    if (rm.code !== 0) throw new HoldersError(`rmmod hbmon failed: ${(rm.stderr || rm.stdout).trim()}`)
+    await modprobe(host)
+  }
+  return `reloaded ${state.loaded} → ${state.file}${state.holders.length ? ` (stopped ${describeHolders(state.holders)})` : ''}`
+}
+
+/** Raised when the module is busy: the running module is untouched, so the caller need not reload anything. */
+export class HoldersError extends Error {}
+
+async function modprobe(host: Target): Promise<void> {
+  const r = await host.$({ nothrow: true })`modprobe hbmon`
+  if (r.code !== 0) throw new Error(`modprobe hbmon failed: ${(r.stderr || r.stdout).trim()}`)
+}
+
+// ---- verify ------------------------------------------------------------------------------------------------
+
+export interface Verification {
+  ok: boolean
+  problems: string[]
+  srcversion: string
+  log_ms?: number
+}
+
+// One command for the static checks; each check prints key=value.
+const verifyProbe = `r=$(uname -r)
+echo "release=$r"
+echo "vermagic=$(modinfo -F vermagic hbmon 2>/dev/null)"
+echo "file_srcversion=$(modinfo -F srcversion hbmon 2>/dev/null)"
+echo "filename=$(modinfo -n hbmon 2>/dev/null)"
+lsmod | grep -q '^hbmon ' && echo lsmod=yes || echo lsmod=no
+echo "sys_srcversion=$(cat /sys/module/hbmon/srcversion 2>/dev/null)"
+[ -c /dev/hbmon ] && echo dev=yes || echo dev=no
+out=$(hbctl selftest 2>&1) && echo selftest=ok || echo "selftest=failed: $(echo "$out" | tail -n 1)"`
+
+// The log check: a value only this run knows goes through the module (SEND) and must reach the log file.
+const logProbe = `v=$1 log=$2
+hbctl -s "$v" >/dev/null 2>&1 || { echo "hbctl -s failed"; exit 1; }
+i=0; while [ $i -lt 100 ]; do
+  grep -q "value=$v " "$log" 2>/dev/null && { echo "found after $i"; exit 0; }
+  sleep 0.1; i=$((i+1))
+done
+echo "no line with value=$v in $log after 10 s"; exit 1`
+
+/** Checks the loaded module against the file, the expected srcversion, the device, hbctl and the log file. */
+export async function verifyModule(host: Target, expectedSrcversion: string | undefined): Promise<Verification> {
+  const kv = new Map<string, string>()
+  for (const line of (await host.$({ nothrow: true })`sh -c ${verifyProbe}`).stdout.split('\n')) {
+    const eq = line.indexOf('=')
+    if (eq > 0) kv.set(line.slice(0, eq), line.slice(eq + 1).trim())
+  }
+  const problems: string[] = []
+  const release = kv.get('release') ?? ''
+  const fileSrc = kv.get('file_srcversion') ?? ''
+  if (!(kv.get('vermagic') ?? '').startsWith(`${release} `)) problems.push(`vermagic "${kv.get('vermagic')}" does not start with ${release}`)
+  if (expectedSrcversion && fileSrc !== expectedSrcversion) problems.push(`srcversion of ${kv.get('filename') || 'the module file'} is ${fileSrc || 'none'}, built ${expectedSrcversion}`)
+  if (kv.get('lsmod') !== 'yes') problems.push('lsmod does not list hbmon')
+  if (kv.get('sys_srcversion') !== fileSrc) problems.push(`loaded srcversion ${kv.get('sys_srcversion') || 'none'} differs from the file's ${fileSrc || 'none'}`)
+  if (kv.get('dev') !== 'yes') problems.push('/dev/hbmon is not a character device')
+  if (kv.get('selftest') !== 'ok') problems.push(`hbctl selftest: ${kv.get('selftest') ?? 'did not run'}`)
+  let log_ms: number | undefined
+  if (!problems.length) {
+    const value = String(randomBytes(4).readUInt32BE(0) % 1_000_000_000)
+    const started = Date.now()
+    const r = await host.$({ nothrow: true })`sh -c ${logProbe} sh ${value} ${logFileOf(host)}`
+    if (r.code !== 0) problems.push(`log: ${r.stdout.trim() || r.stderr.trim()}`)
+    else log_ms = Date.now() - started
+  }
+  return { ok: problems.length === 0, problems, srcversion: fileSrc, ...(log_ms !== undefined ? { log_ms } : {}) }
+}
+
+// ---- releases ------------------------------------------------------------------------------------------------
+
+export interface ManifestEntry {
+  sha256: string
+  mode: number
+  path: string
+}
+
+/** `sha256 mode path` lines, sorted by path: the release's id is a hash of it, so one content is one release. */
+export function formatManifest(entries: ManifestEntry[]): string {
+  return [...entries]
+    .sort((a, b) => (a.path < b.path ? -1 : 1))
+    .map((e) => `${e.sha256} ${e.mode.toString(8).padStart(4, '0')} ${e.path}\n`)
+    .join('')
+}
+
+export function parseManifest(text: string): ManifestEntry[] {
+  return text
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => {
+      const [sha256 = '', mode = '0', ...path] = l.split(' ')
+      return { sha256, mode: parseInt(mode, 8), path: path.join(' ') }
+    })
+}
+
+export const releaseId = (manifest: string) => createHash('sha256').update(manifest).digest('hex').slice(0, 12)
+
+/** The files of `kernel`'s managed set that exist now, as a manifest. */
+export async function installedManifest(host: Target, kernel: string): Promise<ManifestEntry[]> {
+  const paths = managedFiles(kernel)
+  const stats = await statFiles(host, paths, true)
+  return paths.flatMap((path, i) => (stats[i]!.exists && stats[i]!.type === 'file' ? [{ path, sha256: stats[i]!.sha256!, mode: stats[i]!.mode! }] : []))
+}
+
+export interface History {
+  current: string
+  /** Oldest first; the last one is current when a deploy recorded it. */
+  ids: string[]
+}
+
+export async function readHistory(host: Target): Promise<History> {
+  const { stdout } = await host.$`sh -c ${`cat ${currentPointer} 2>/dev/null; echo ---; cat ${historyFile} 2>/dev/null; true`}`
+  const [current = '', rest = ''] = stdout.split('---\n')
+  return { current: current.trim(), ids: rest.split('\n').map((s) => s.trim()).filter(Boolean) }
+}
+
+export async function readReleaseManifest(host: Target, id: string): Promise<ManifestEntry[]> {
+  const r = await host.$({ nothrow: true })`cat ${`${releasesDir}/${id}/manifest`}`
+  if (r.code !== 0) throw new Error(`release ${id} has no manifest on the host (${releasesDir}/${id}/manifest)`)
+  return parseManifest(r.stdout)
+}
+
+// Writes the history and the pointer atomically (temp + rename), then removes releases beyond the last KEEP.
+const writePointerScript = `set -e
+cd ${stateDir}
+printf '%s\\n' "$@" | awk 'NF' > history.tmp && mv -f history.tmp history
+printf '%s\\n' "$CURRENT" > current.tmp && mv -f current.tmp current
+keep=$(tail -n "$KEEP" history)
+for d in releases/*/; do d=\${d%/}; id=\${d#releases/}; [ -d "$d" ] || continue
+  echo "$keep" | grep -qx "$id" || [ "$id" = "$CURRENT" ] || rm -rf -- "$d"
+done`
+
+export async function writeHistory(host: Target, ids: string[], current: string, keep: number): Promise<void> {
+  await host.$`env CURRENT=${current} KEEP=${String(Math.max(1, keep))} sh -c ${writePointerScript} sh ${ids}`
+}
+
+// Copies each file of the manifest into releases/ID/files/PATH (cp -p keeps the mode), then the manifest;
+// the folder appears under its name only when complete.
+const recordScript = `set -e
+id=$1; shift
+dir=${releasesDir}/$id
+[ -f "$dir/manifest" ] && exit 0
+rm -rf "$dir.tmp"; mkdir -p "$dir.tmp/files"
+for p in "$@"; do mkdir -p "$dir.tmp/files\${p%/*}"; cp -p -- "$p" "$dir.tmp/files$p"; done
+cat > "$dir.tmp/manifest"
+rm -rf "$dir"; mv "$dir.tmp" "$dir"`
+
+export async function recordRelease(host: Target, entries: ManifestEntry[]): Promise<string> {
+  const manifest = formatManifest(entries)
+  const id = releaseId(manifest)
+  await host.$({ input: manifest })`sh -c ${recordScript} sh ${id} ${entries.map((e) => e.path)}`
+  return id
+}
+
+// Restores one release byte for byte: each file checked against the manifest, copied beside its place and
+// renamed over it; files the toolkit manages but the release lacks are removed. Prints the paths it changed.
+const restoreScript = `set -e
+dir=${releasesDir}/$1; shift
+while read -r sum mode path; do
+  [ -n "$path" ] || continue
+  src="$dir/files$path"
+  [ "$(sha256sum < "$src" | cut -c1-64)" = "$sum" ] || { echo "corrupt copy: $src" >&2; exit 3; }
+  if [ -f "$path" ] && [ "$(sha256sum < "$path" | cut -c1-64)" = "$sum" ] && [ "$(stat -c %a "$path")" = "$(echo $mode | sed 's/^0*//')" ]; then continue; fi
+  mkdir -p "\${path%/*}"
+  cp -p -- "$src" "$path.hbmon-restore" && chmod "$mode" "$path.hbmon-restore" && mv -f -- "$path.hbmon-restore" "$path"
+  echo "$path"
+done < "$dir/manifest"
+for p in "$@"; do
+  grep -q " $p\$" "$dir/manifest" && continue
+  [ -e "$p" ] || continue
+  rm -f -- "$p"; echo "$p"
+done`
+
+/**
+ * Makes release `id` the installed one: files, depmod, rsyslog and udev when their files changed, the module
+ * reloaded when its srcversion differs. Returns the changed paths. The module reload may throw (holders).
+ */
+export async function restoreRelease(host: Target, id: string, kernel: string, options: { restartHolders: boolean }): Promise<string[]> {
+  const r = await host.$({ nothrow: true })`sh -c ${restoreScript} sh ${id} ${managedFiles(kernel)}`
+  if (r.code !== 0) throw new Error(`restoring release ${id} failed: ${(r.stderr || r.stdout).trim()}`)
+  const changed = r.stdout.split('\n').filter(Boolean)
+  await afterFilesChanged(host, changed, kernel)
+  await ensureLoaded(host, options.restartHolders, false)
+  return changed
+}
+
+/** The follow-ups of changed files: depmod for the module, rsyslog for its rule, udev for its rule. */
+export async function afterFilesChanged(host: Target, changed: string[], kernel: string): Promise<void> {
+  if (changed.includes(modulePath(kernel))) await host.$`depmod -a ${kernel}`
+  if (changed.includes(rsyslogRule)) await host.$`systemctl restart rsyslog`
+  if (changed.includes(udevRule)) await host.$({ nothrow: true })`udevadm control --reload`
+}
+
+/**
+ * The automatic rollback of load and verify: back to the host's current release (the last one that was
+ * verified: a deploy records its release only after verify), verified again. Returns a sentence for the
+ * failure message; never throws.
+ */
+export async function rollBackToCurrent(host: Target, ctx: TaskContext, restartHolders: boolean): Promise<string> {
+  if (ctx.check) return 'would roll back to the current release'
+  try {
+    const facts = await factsOf(host)
+    const { current } = await readHistory(host)
+    if (!current) {
+      // Nothing verified ever ran here: take the broken module out rather than leave it half working.
+      await host.$({ nothrow: true })`rmmod hbmon`
+      return 'no earlier release to roll back to; hbmon unloaded'
+    }
+    const changed = await restoreRelease(host, current, facts.kernel, { restartHolders })
+    const manifest = await readReleaseManifest(host, current)
+    const ko = manifest.find((e) => e.path === modulePath(facts.kernel))
+    const check = await verifyModule(host, undefined)
+    const what = `rolled back to release ${current} (${changed.length} files restored${ko ? '' : ', no module in it'})`
+    return check.ok ? `${what}, verified` : `${what}, but it does not verify either: ${check.problems.join('; ')}`
+  } catch (e) {
+    return `rollback failed: ${e instanceof RemoteError || e instanceof Error ? e.message : String(e)}`
+  }
+}
