@@ -34,7 +34,7 @@ import { readFile } from 'node:fs/promises'
 import { readFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { resolve } from 'node:path'
-import { Ajv, type ErrorObject } from 'ajv'
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
 import { LineCounter, parseDocument, isAlias, isMap, isScalar, isSeq, type Document, type Node, type ScalarTag, type YAMLMap, type YAMLSeq } from 'yaml'
 
 export type Vars = Record<string, unknown>
@@ -403,26 +403,41 @@ export function parseYaml(text: string, file: string): Yaml {
 // ---------------------------------------------------------------------------------------------------------
 // Schema
 
-let validate: ReturnType<Ajv['compile']> | undefined
+/** A JSON Schema from src/schemas/, compiled on first use. */
+export function schemaValidator(name: string, options: { allErrors: boolean }): () => ValidateFunction {
+  let validate: ValidateFunction | undefined
+  return () => {
+    if (!validate) {
+      const schema = JSON.parse(readFileSync(new URL(`./schemas/${name}`, import.meta.url), 'utf8'))
+      validate = new Ajv({ allErrors: options.allErrors, verbose: true, strict: true, allowUnionTypes: true }).compile(schema)
+    }
+    return validate
+  }
+}
+
+/** Where an ajv error points, as YAML keys. */
+export function schemaErrorPath(error: ErrorObject): Path {
+  return error.instancePath.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+}
+
+/** "expected <the schema's description>, got <what the value is>". */
+export function expectedGot(error: ErrorObject): string {
+  const schema = error.parentSchema as { description?: string } | undefined
+  return `expected ${schema?.description ?? error.message ?? 'something else'}, got ${describe(error.data)}`
+}
+
+const inventorySchema = schemaValidator('inventory.schema.json', { allErrors: false })
 
 function checkSchema(yaml: Yaml): void {
-  if (!validate) {
-    const schema = JSON.parse(readFileSync(new URL('./schemas/inventory.schema.json', import.meta.url), 'utf8'))
-    validate = new Ajv({ allErrors: false, verbose: true, strict: true, allowUnionTypes: true }).compile(schema)
-  }
+  const validate = inventorySchema()
   if (validate(yaml.value)) return
   const error = validate.errors!.at(-1)!
-  const path: Path = error.instancePath.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+  const path = schemaErrorPath(error)
   if (error.keyword === 'additionalProperties') {
     const key = (error.params as { additionalProperty: string }).additionalProperty
     yaml.fail([...path, key], `unexpected key "${key}": a group has only hosts, children and vars`, 'key')
   }
-  yaml.fail(path, `expected ${describeSchema(error)}, got ${describe(error.data)}`)
-}
-
-function describeSchema(error: ErrorObject): string {
-  const schema = error.parentSchema as { description?: string } | undefined
-  return schema?.description ?? error.message ?? 'something else'
+  yaml.fail(path, expectedGot(error))
 }
 
 function describe(value: unknown): string {

@@ -10,8 +10,7 @@
 import { readFile } from 'node:fs/promises'
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { Ajv, type ErrorObject } from 'ajv'
-import { InputError, parseYaml, type Vars, type Yaml } from './inventory.ts'
+import { expectedGot, InputError, parseYaml, schemaErrorPath, schemaValidator, type Vars, type Yaml } from './inventory.ts'
 import { pickError, type Registry } from './task.ts'
 import { checkTemplate, isTemplated, TemplateError } from './template.ts'
 
@@ -215,17 +214,13 @@ function checkTemplates(yaml: Yaml, path: (string | number)[], value: unknown, m
 
 // ---------------------------------------------------------------------------------------------------------
 
-let validate: ReturnType<Ajv['compile']> | undefined
+const playbookSchema = schemaValidator('playbook.schema.json', { allErrors: true })
 
 function checkSchema(yaml: Yaml): void {
-  if (!validate) {
-    const schema = JSON.parse(readFileSync(new URL('./schemas/playbook.schema.json', import.meta.url), 'utf8'))
-    validate = new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true }).compile(schema)
-  }
+  const validate = playbookSchema()
   if (validate(yaml.value)) return
-  const errors = validate.errors!
-  const error = pickError(errors)!
-  const path = error.instancePath.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+  const error = pickError(validate.errors!)!
+  const path = schemaErrorPath(error)
   if (error.keyword === 'additionalProperties') {
     const key = (error.params as { additionalProperty: string }).additionalProperty
     const hint = unsupported.has(key) ? `"${key}" is not supported by this engine` : `unknown play keyword "${key}"`
@@ -233,19 +228,7 @@ function checkSchema(yaml: Yaml): void {
   }
   if (error.keyword === 'required') yaml.fail(path, `a play needs "${(error.params as { missingProperty: string }).missingProperty}"`)
   if (error.keyword === 'propertyNames') yaml.fail([...path, (error.params as { propertyName: string }).propertyName], 'not a valid variable name', 'key')
-  yaml.fail(path, `expected ${describeSchema(error)}, got ${describe(error.data)}`)
-}
-
-function describeSchema(error: ErrorObject): string {
-  return (error.parentSchema as { description?: string } | undefined)?.description ?? error.message ?? 'something else'
-}
-
-function describe(value: unknown): string {
-  if (value === null || value === undefined) return 'nothing'
-  if (Array.isArray(value)) return 'a list'
-  if (typeof value === 'object') return 'a mapping'
-  if (typeof value === 'string') return `a string (${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)})`
-  return `a ${typeof value} (${String(value)})`
+  yaml.fail(path, expectedGot(error))
 }
 
 // ---------------------------------------------------------------------------------------------------------
