@@ -1,11 +1,18 @@
 // Debian's Ansible as the peer the tests compare with: run hermetically and quietly.
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
-/** Its own HOME and config, the yaml inventory plugin only, and a parse failure is an error. */
+let home: string | undefined
+
+/** Its own HOME and config (one per process, removed at exit), the yaml inventory plugin only, and a parse
+ * failure is an error. */
 export function ansibleEnv(): NodeJS.ProcessEnv {
-  const home = mkdtempSync(join(tmpdir(), 'hbmon-ansible-'))
+  if (!home) {
+    const dir = mkdtempSync(join(tmpdir(), 'hbmon-ansible-'))
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }))
+    home = dir
+  }
   writeFileSync(join(home, 'ansible.cfg'), '')
   return {
     PATH: process.env.PATH,
