@@ -36,6 +36,7 @@ import { homedir } from 'node:os'
 import { resolve } from 'node:path'
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
 import { LineCounter, parseDocument, isAlias, isMap, isScalar, isSeq, type Document, type Node, type ScalarTag, type YAMLMap, type YAMLSeq } from 'yaml'
+import { splitWords } from './ssh.ts'
 
 export type Vars = Record<string, unknown>
 
@@ -780,7 +781,12 @@ function parseSshArgs(sources: ([string, unknown] | undefined)[], fail: (name: s
   for (const source of sources) {
     if (!source) continue
     const [name, value] = source
-    const words = shellWords(String(value), (r) => fail(name, r))
+    let words: string[]
+    try {
+      words = splitWords(String(value))
+    } catch (e) {
+      fail(name, (e as Error).message)
+    }
     for (let i = 0; i < words.length; i++) {
       const word = words[i]!
       let option: string | undefined
@@ -801,33 +807,6 @@ function parseSshArgs(sources: ([string, unknown] | undefined)[], fail: (name: s
     }
   }
   return { options, origins }
-}
-
-function shellWords(text: string, fail: (reason: string) => never): string[] {
-  const words: string[] = []
-  let word: string | undefined
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!
-    if (/\s/.test(c)) {
-      if (word !== undefined) words.push(word)
-      word = undefined
-    } else if (c === "'") {
-      const end = text.indexOf("'", i + 1)
-      if (end < 0) fail('unterminated quote')
-      word = (word ?? '') + text.slice(i + 1, end)
-      i = end
-    } else if (c === '"') {
-      word ??= ''
-      for (i++; text[i] !== '"'; i++) {
-        if (i >= text.length) fail('unterminated quote')
-        if (text[i] === '\\' && '"\\$`'.includes(text[i + 1] ?? '')) i++
-        word += text[i]
-      }
-    } else if (c === '\\') word = (word ?? '') + (text[++i] ?? '')
-    else word = (word ?? '') + c
-  }
-  if (word !== undefined) words.push(word)
-  return words
 }
 
 /** `[user@]host[:port]` or `ssh://[user@]host[:port]`, comma separated. */

@@ -411,3 +411,31 @@ const hostKeyAlgorithms: Record<string, string[]> = {
 function defaultIdentity(): string | undefined {
   return ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((f) => join(homedir(), '.ssh', f)).find((f) => existsSync(f))
 }
+
+/** Splits a command line into words like sh (quotes and backslashes), without expanding anything. */
+export function splitWords(line: string): string[] {
+  const words: string[] = []
+  let word: string | undefined
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!
+    if (/\s/.test(c)) {
+      if (word !== undefined) words.push(word)
+      word = undefined
+    } else if (c === "'") {
+      const end = line.indexOf("'", i + 1)
+      if (end < 0) throw new Error(`unterminated ' in: ${line}`)
+      word = (word ?? '') + line.slice(i + 1, end)
+      i = end
+    } else if (c === '"') {
+      word ??= ''
+      for (i++; line[i] !== '"'; i++) {
+        if (i >= line.length) throw new Error(`unterminated " in: ${line}`)
+        if (line[i] === '\\' && '"\\$`'.includes(line[i + 1] ?? '')) i++
+        word += line[i]
+      }
+    } else if (c === '\\') word = (word ?? '') + (line[++i] ?? '')
+    else word = (word ?? '') + c
+  }
+  if (word !== undefined) words.push(word)
+  return words
+}

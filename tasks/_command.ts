@@ -1,8 +1,8 @@
 // What command and shell share: their args, creates/removes decided on the host, and running the line.
-import { quote as quoteWord } from '../src/ssh.ts'
+import { quote as quoteWord, splitWords } from '../src/ssh.ts'
 import type { Target, TaskContext, TaskResult } from '../src/task.ts'
 
-export { quoteWord }
+export { quoteWord, splitWords }
 
 export interface CommandArgs {
   cmd?: string
@@ -38,34 +38,5 @@ export async function runCommand(host: Target, line: string, args: CommandArgs, 
   const data = { cmd: line, rc: result.code, stdout, stderr, stdout_lines: stdout ? stdout.split('\n') : [] }
   if (result.code !== 0) return { changed: true, failed: true, msg: `non-zero return code ${result.code}${stderr ? `: ${stderr.split('\n').slice(-3).join(' | ')}` : ''}`, data }
   return { changed: true, data }
-}
-
-
-/** Splits a command line into words like sh (quotes and backslashes), without expanding anything. */
-export function splitWords(line: string): string[] {
-  const words: string[] = []
-  let word: string | undefined
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i]!
-    if (/\s/.test(c)) {
-      if (word !== undefined) words.push(word)
-      word = undefined
-    } else if (c === "'") {
-      const end = line.indexOf("'", i + 1)
-      if (end < 0) throw new Error(`unterminated ' in: ${line}`)
-      word = (word ?? '') + line.slice(i + 1, end)
-      i = end
-    } else if (c === '"') {
-      word ??= ''
-      for (i++; line[i] !== '"'; i++) {
-        if (i >= line.length) throw new Error(`unterminated " in: ${line}`)
-        if (line[i] === '\\' && '"\\$`'.includes(line[i + 1] ?? '')) i++
-        word += line[i]
-      }
-    } else if (c === '\\') word = (word ?? '') + (line[++i] ?? '')
-    else word = (word ?? '') + c
-  }
-  if (word !== undefined) words.push(word)
-  return words
 }
 
