@@ -3,6 +3,7 @@
 // for those. Changed unless `creates` exists / `removes` is absent (or changed_when says otherwise); under
 // --check it only reports what it would run, as Ansible does.
 import { defineTask } from '../src/task.ts'
+import { isTemplated } from '../src/template.ts'
 import { commonProperties, quoteWord, runCommand, splitWords, type CommandArgs } from './_command.ts'
 
 export default defineTask<CommandArgs>({
@@ -14,6 +15,9 @@ export default defineTask<CommandArgs>({
     additionalProperties: false,
     properties: { ...commonProperties, argv: { type: 'array', items: { type: 'string' }, minItems: 1, description: 'a list of words' } },
     oneOf: [{ required: ['cmd'] }, { required: ['argv'] }],
+  },
+  checkInputs(args) {
+    if (args.cmd !== undefined && !isTemplated(args.cmd)) splitWords(args.cmd)
   },
   run: (host, args, ctx) => runCommand(host, (args.argv ?? splitWords(args.cmd!)).map(quoteWord).join(' '), args, ctx),
 })
