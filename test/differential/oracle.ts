@@ -1,0 +1,276 @@
+// The differential harness: each case's playbook and inventory run by Debian's ansible-playbook and by
+// `npx deploy`, against twin sets of light hosts (the same inventory names, h1..hN; Ansible's reach light01..04,
+// ours light05..08), and the outcomes compared: exit code, per-host recap (ok/changed/failed/skipped/
+// unreachable/ignored), and every file the run left under the case's directory on each host (type, mode, owner,
+// group, content; registered values are printed into files by the playbooks). A case that we refuse must be
+// refused before anything connects: exit 4, a message naming the file, the line and the feature, and no
+// connection to the (listening) host the inventory names.
+import { spawn } from 'node:child_process'
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs'
+import { createServer, type Server } from 'node:net'
+import { join } from 'node:path'
+import { parse, stringify } from 'yaml'
+import { ansibleEnv } from '../ansible.ts'
+import { root } from '../fleet/_fleet.ts'
+import { labKeyPath } from '../lab/images.ts'
+import { Lab, lightName } from '../lab/lab.ts'
+
+export interface Case {
+  name: string
+  /** The playbook; `$D` stands for the case's own directory on the hosts (/srv/diff/NAME). */
+  playbook: string
+  /** An Ansible YAML inventory over hosts h1..h8 (default: h1 and h2 in `all`). The harness adds the address,
+   * key and known_hosts of each host unless the case sets ansible_host itself; `ansible_host: DOWN` is an
+   * address where nothing listens. */
+  inventory?: string
+  /** More arguments for both tools (-e, --check, -l, -t ...); ADDR(hN) is hN's address on each side. */
+  args?: string[]
+  /** Files beside the playbook (templates/x.j2, files/y). */
+  files?: Record<string, string>
+  /** We refuse this playbook: deploy must exit 4 before connecting, with a message matching this. */
+  refused?: RegExp
+  /** Why ours differs from Ansible here on purpose (listed in README's table); the case must still run. */
+  deliberate?: string
+}
+
+export interface Outcome {
+  code: number | null
+  stats: Record<string, Record<string, number>>
+  files: Record<string, Record<string, string>>
+  stdout: string
+  stderr: string
+}
+
+export interface Verdict {
+  name: string
+  agree: boolean
+  differences: string[]
+  deliberate?: string
+  seconds: number
+}
+
+const pool = 4
+const DOWN = '127.0.49.254' // nothing listens there (the lab's nets are ours: 127.0.42-49)
+const REFUSE_NET = '127.0.49.253' // a listener that counts connections, for refused cases
+
+export class Oracle {
+  readonly lab: Lab
+  private listener?: Server
+  private refusedConnections = 0
+
+  constructor(
+    readonly dir: string,
+    net = '127.0.42',
+  ) {
+    this.lab = new Lab({ dir: join(dir, 'lab'), net })
+  }
+
+  /** Eight light hosts, users for the become cases, and the connection counter for refused cases. */
+  async up(): Promise<void> {
+    await this.lab.up({ light: 2 * pool })
+    const setup = [
+      'mkdir -p /srv/diff',
+      'id deployer >/dev/null 2>&1 || useradd -m -s /bin/sh -p "*" deployer',
+      'install -d -o deployer -m 700 /home/deployer/.ssh && install -o deployer -m 600 /root/.ssh/authorized_keys /home/deployer/.ssh/',
+      'echo "deployer ALL=(ALL) NOPASSWD: ALL" > /etc/sudoers.d/deployer',
+      'id carol >/dev/null 2>&1 || useradd -m -s /bin/sh carol',
+      'echo carol:carol-sudo-pw | chpasswd',
+      'install -d -o carol -m 700 /home/carol/.ssh && install -o carol -m 600 /root/.ssh/authorized_keys /home/carol/.ssh/',
+      'echo "carol ALL=(ALL) ALL" > /etc/sudoers.d/carol',
+    ].join(' && ')
+    await Promise.all(
+      this.lab.hosts.map(async (h) => {
+        const r = await this.lab.ssh(h.name, setup)
+        if (r.code !== 0) throw new Error(`${h.name}: setup failed: ${r.stderr}`)
+      }),
+    )
+    this.listener = createServer((socket) => {
+      this.refusedConnections++
+      socket.destroy()
+    })
+    await new Promise<void>((resolve, reject) => this.listener!.once('error', reject).listen(22, REFUSE_NET, resolve))
+  }
+
+  async down(): Promise<void> {
+    await new Promise((resolve) => (this.listener ? this.listener.close(resolve) : resolve(undefined)))
+    await this.lab.down()
+  }
+
+  /** The case's inventory for one side: every hN gets its twin's address unless the case set one. */
+  inventoryFor(c: Case, side: 'ansible' | 'deploy', address?: string): string {
+    const data = (parse(c.inventory ?? 'all:\n  hosts:\n    h1:\n    h2:\n') ?? {}) as Record<string, any>
+    const offset = side === 'ansible' ? 0 : pool
+    const visit = (group: Record<string, any> | null) => {
+      if (!group) return
+      for (const [name, vars] of Object.entries(group.hosts ?? {})) {
+        const n = Number(/^h(\d+)\b/.exec(name)?.[1] ?? 0)
+        const v = (vars ?? {}) as Record<string, unknown>
+        if (v.ansible_host === 'DOWN') v.ansible_host = DOWN
+        else if (v.ansible_host === undefined && n > 0) v.ansible_host = address ?? this.address(lightName(((n - 1) % pool) + 1 + offset))
+        group.hosts[name] = v
+      }
+      for (const child of Object.values(group.children ?? {})) visit(child as Record<string, any> | null)
+    }
+    for (const group of Object.values(data)) visit(group)
+    data.all ??= {}
+    data.all.vars = {
+      ansible_user: 'root',
+      ansible_ssh_private_key_file: labKeyPath(),
+      ansible_ssh_common_args: `-o UserKnownHostsFile=${this.lab.knownHostsPath} -o StrictHostKeyChecking=yes`,
+      ansible_python_interpreter: '/usr/bin/python3',
+      ...data.all.vars,
+    }
+    return stringify(data, { lineWidth: 0 })
+  }
+
+  private args(c: Case, offset: number): string[] {
+    return (c.args ?? []).map((a) => a.replace(/ADDR\(h(\d+)\)/g, (_, n: string) => this.address(lightName(((Number(n) - 1) % pool) + 1 + offset))).replaceAll('$D', `/srv/diff/${c.name}`))
+  }
+
+  private address(name: string): string {
+    const host = this.lab.host(name)
+    return host.kind === 'light' ? host.address : '127.0.0.1'
+  }
+
+  /** Writes the case's files for one side; returns the directory. */
+  private prepare(c: Case, side: 'ansible' | 'deploy', address?: string): string {
+    const dir = join(this.dir, 'cases', c.name, side)
+    mkdirSync(dir, { recursive: true })
+    writeFileSync(join(dir, 'playbook.yml'), c.playbook.replaceAll('$D', `/srv/diff/${c.name}`))
+    writeFileSync(join(dir, 'inventory.yml'), this.inventoryFor(c, side, address))
+    for (const [path, text] of Object.entries(c.files ?? {})) {
+      mkdirSync(join(dir, path, '..'), { recursive: true })
+      writeFileSync(join(dir, path), text.replaceAll('$D', `/srv/diff/${c.name}`))
+    }
+    return dir
+  }
+
+  async ansible(c: Case): Promise<Outcome> {
+    const dir = this.prepare(c, 'ansible')
+    const statsFile = join(dir, 'stats.json')
+    const env = {
+      ...ansibleEnv(),
+      ANSIBLE_CALLBACK_PLUGINS: join(import.meta.dirname, 'callback_plugins'),
+      ANSIBLE_CALLBACKS_ENABLED: 'hbmon_stats',
+      HBMON_STATS_FILE: statsFile,
+      ANSIBLE_PIPELINING: 'true',
+      ANSIBLE_FORKS: '20',
+      ANSIBLE_SSH_ARGS: '-o ControlMaster=auto -o ControlPersist=60s',
+    }
+    const r = await run('ansible-playbook', ['-i', 'inventory.yml', 'playbook.yml', ...this.args(c, 0)], dir, env)
+    const stats: Outcome['stats'] = {}
+    if (existsSync(statsFile))
+      for (const [host, s] of Object.entries(JSON.parse(readFileSync(statsFile, 'utf8')) as Record<string, Record<string, number>>))
+        stats[host] = { ok: s.ok!, changed: s.changed!, failed: s.failures!, skipped: s.skipped!, unreachable: s.unreachable!, ignored: s.ignored! }
+    return { ...r, stats, files: this.files(c, 0) }
+  }
+
+  async deploy(c: Case): Promise<Outcome & { connections: number }> {
+    const before = this.refusedConnections
+    const dir = this.prepare(c, 'deploy', c.refused ? REFUSE_NET : undefined)
+    const json = join(dir, 'report.json')
+    const r = await run(process.execPath, [join(root, 'bin/deploy.js'), '-i', 'inventory.yml', 'playbook.yml', '--json', json, ...this.args(c, pool)], dir, { ...process.env, CI: '1', SSH_AUTH_SOCK: '' })
+    const stats: Outcome['stats'] = {}
+    if (existsSync(json)) {
+      const report = JSON.parse(readFileSync(json, 'utf8'))
+      for (const [host, h] of Object.entries(report.hosts as Record<string, { stats: Record<string, number> }>)) {
+        const { ok, changed, failed, skipped, unreachable, ignored } = h.stats
+        stats[host] = { ok: ok!, changed: changed!, failed: failed!, skipped: skipped!, unreachable: unreachable!, ignored: ignored! }
+      }
+    }
+    return { ...r, stats, files: this.files(c, pool), connections: this.refusedConnections - before }
+  }
+
+  /** Per host name, every path under the case's directory: "type mode owner:group" and content. */
+  private files(c: Case, offset: number): Record<string, Record<string, string>> {
+    const out: Record<string, Record<string, string>> = {}
+    for (let i = 1; i <= pool; i++) {
+      const name = lightName(i + offset)
+      const base = join(this.lab.dir, 'light', name, 'upper', 'srv/diff', c.name)
+      const found: Record<string, string> = {}
+      const walk = (dir: string, rel: string) => {
+        for (const entry of readdirSync(dir).sort()) {
+          const path = join(dir, entry)
+          const st = lstatSync(path)
+          const key = rel ? `${rel}/${entry}` : entry
+          const attrs = `${(st.mode & 0o7777).toString(8).padStart(4, '0')} ${st.uid}:${st.gid}`
+          if (st.isDirectory()) {
+            found[key] = `dir ${attrs}`
+            walk(path, key)
+          } else if (st.isSymbolicLink()) found[key] = `link -> ${readlinkSync(path)}`
+          else if (st.isCharacterDevice()) continue // an overlay whiteout: removed
+          else found[key] = `file ${attrs} ${JSON.stringify(readFileSync(path, 'utf8'))}`
+        }
+      }
+      if (existsSync(base)) walk(base, '')
+      out[`h${i}`] = found
+    }
+    return out
+  }
+
+  /** Runs one case with both tools and compares. */
+  async check(c: Case): Promise<Verdict> {
+    const started = Date.now()
+    const differences: string[] = []
+    if (c.refused) {
+      const ours = await this.deploy(c)
+      const message = ours.stderr + ours.stdout
+      if (ours.code !== 4) differences.push(`deploy exit ${ours.code}, want 4 (refused)`)
+      if (!/playbook\.yml:\d+|inventory\.yml:\d+|\.j2|-e|--json|\S+:\d+:\d+/.test(message)) differences.push(`the message names no file and line: ${message.trim().slice(0, 200)}`)
+      if (!c.refused.test(message)) differences.push(`the message does not match ${c.refused}: ${message.trim().slice(0, 300)}`)
+      if (ours.connections) differences.push(`deploy connected ${ours.connections} times before refusing`)
+      return { name: c.name, agree: differences.length === 0, differences, seconds: (Date.now() - started) / 1000 }
+    }
+    const [theirs, ours] = await Promise.all([this.ansible(c), this.deploy(c)])
+    // Deliberate (README): ansible-playbook exits 4 both for unreachable hosts and for bad input; we exit 3 for
+    // unreachable hosts so that 4 always means "refused, nothing was contacted".
+    const unreachable = Object.values(theirs.stats).some((s) => s.unreachable! > 0)
+    const code = theirs.code === 4 && unreachable && ours.code === 3 ? 3 : theirs.code
+    if (code !== ours.code) differences.push(`exit: ansible ${theirs.code}, deploy ${ours.code}`)
+    const hosts = [...new Set([...Object.keys(theirs.stats), ...Object.keys(ours.stats)])].sort()
+    for (const h of hosts) {
+      const a = JSON.stringify(theirs.stats[h] ?? null)
+      const d = JSON.stringify(ours.stats[h] ?? null)
+      if (a !== d) differences.push(`${h} recap: ansible ${a}, deploy ${d}`)
+    }
+    for (const h of Object.keys(theirs.files)) {
+      const a = theirs.files[h]!
+      const d = ours.files[h]!
+      for (const path of [...new Set([...Object.keys(a), ...Object.keys(d)])].sort())
+        if (a[path] !== d[path]) differences.push(`${h}:${path}: ansible ${a[path] ?? 'absent'}, deploy ${d[path] ?? 'absent'}`)
+    }
+    if (differences.length && process.env.HBMON_DIFF_VERBOSE)
+      differences.push(`ansible stderr: ${theirs.stderr.slice(-600)}`, `ansible stdout: ${theirs.stdout.slice(0, 3000)}`, `deploy: ${ours.stdout.slice(-1500)}${ours.stderr.slice(-600)}`)
+    return { name: c.name, agree: differences.length === 0, differences, ...(c.deliberate ? { deliberate: c.deliberate } : {}), seconds: (Date.now() - started) / 1000 }
+  }
+}
+
+function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (c: Buffer) => (stdout += c))
+    child.stderr.on('data', (c: Buffer) => (stderr += c))
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000)
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      resolve({ code, stdout, stderr })
+    })
+  })
+}
+
+/** Runs the cases `concurrency` at a time; returns their verdicts in order. */
+export async function checkAll(oracle: Oracle, cases: Case[], concurrency = 3, progress?: (v: Verdict) => void): Promise<Verdict[]> {
+  const verdicts: Verdict[] = new Array(cases.length)
+  let next = 0
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      for (let i; (i = next++) < cases.length; ) {
+        verdicts[i] = await oracle.check(cases[i]!)
+        progress?.(verdicts[i]!)
+      }
+    }),
+  )
+  return verdicts
+}
