@@ -134,6 +134,15 @@ function percentToInt(value: number | string, total: number): number {
   return Math.trunc(Number(value))
 }
 
+/**
+ * Whether `failed` hosts of a batch of `size` are over max_fail_percentage: Ansible's linear strategy computes
+ * failed / batch_size > pct / 100.0 in floating point, and so does this (not failed * 100 / size > pct, whose
+ * rounding differs: 7 of 100 at 7 % continues in Ansible).
+ */
+export function overMaxFail(failed: number, size: number, percent: number): boolean {
+  return failed / size > percent / 100
+}
+
 /** Ansible's Taggable.evaluate_tags. `only` defaults to ["all"]. */
 export function shouldRun(taskTags: string[], only: string[] = ['all'], skip: string[] = []): boolean {
   const tags = new Set(taskTags.length ? taskTags : ['untagged'])
@@ -256,8 +265,7 @@ export async function rollout(options: RolloutOptions): Promise<RunReport> {
             if (m.down === 'unreachable' && !record.unreachable.includes(m.host.name)) record.unreachable.push(m.host.name)
           }
           const down = record.failed.length + record.unreachable.length
-          // The same float arithmetic as Ansible's linear strategy: failed / batch_size > pct / 100.0.
-          if (play.maxFailPercentage !== undefined && down / batch.length > play.maxFailPercentage / 100) {
+          if (play.maxFailPercentage !== undefined && overMaxFail(down, batch.length, play.maxFailPercentage)) {
             stop = `play ${play.index} batch ${b + 1}: ${down} of ${batch.length} hosts failed or unreachable (${round((down / batch.length) * 100)}%), over max_fail_percentage ${play.maxFailPercentage}%`
             break
           }
@@ -411,7 +419,8 @@ function failure(e: unknown, task: PlayTask, started: number): Omit<TaskRecord, 
 
 /** register, then changed_when / failed_when (which may use the registered result), as in Ansible. */
 async function applyConditions(task: PlayTask, result: TaskResult, vars: Vars, m: HostState): Promise<TaskResult> {
-  const registered = () => ({ changed: result.changed, failed: !!result.failed, skipped: !!result.skipped, ...(result.msg ? { msg: result.msg } : {}), ...result.data })
+  // As Ansible registers it: changed and failed always, skipped only when true.
+  const registered = () => ({ changed: result.changed, failed: !!result.failed, ...(result.skipped ? { skipped: true } : {}), ...(result.msg ? { msg: result.msg } : {}), ...result.data })
   if (task.register) m.registered[task.register] = registered()
   // Ansible evaluates changed_when/failed_when only on results that were not skipped (--check on a command).
   if (result.skipped) return result

@@ -4,7 +4,8 @@
 // with `deliberate` differ from Ansible on purpose (README, "Deliberate differences").
 import type { Case } from './oracle.ts'
 
-/** A play over `hosts` with gather_facts off that first makes $D; `tasks` is YAML, indented by 4. */
+/** A play over all hosts with gather_facts off that first makes sure of $D (the harness made it already, so
+ * that hosts sharing an address do not race to create it); `tasks` is YAML, indented by 4. */
 function play(tasks: string, head = ''): string {
   return `- hosts: all\n  gather_facts: false\n${head}  tasks:\n    - file: {path: $D, state: directory}\n${tasks}`
 }
@@ -17,8 +18,7 @@ function hosts(n: number, vars = ''): string {
 /** Hosts whose names are in `failing` fail on the command (max_fail_percentage cases). */
 function failing(n: number, fail: number[], head: string): Case['playbook'] {
   return play(
-    `    - shell: "exit {{ 1 if false else 0 }}"\n      when: false\n` +
-      `    - command: /bin/false\n      when: inventory_hostname in [${fail.map((i) => `'h${i}'`).join(', ')}]\n` +
+    `    - command: /bin/false\n      when: inventory_hostname in [${fail.map((i) => `'h${i}'`).join(', ')}]\n` +
       `    - copy: {dest: "$D/{{ inventory_hostname }}", content: "reached\\n"}\n`,
     head,
   )
@@ -84,7 +84,6 @@ export const cases: Case[] = [
   { name: 'mfp-3-of-10-at-30', inventory: hosts(10), playbook: failing(10, [2, 5, 9], '  max_fail_percentage: 30\n') },
   { name: 'mfp-4-of-10-at-30', inventory: hosts(10), playbook: failing(10, [2, 5, 8, 9], '  max_fail_percentage: 30\n') },
   { name: 'mfp-1-of-14-at-7', inventory: hosts(14), playbook: failing(14, [3], '  max_fail_percentage: 7\n') },
-  { name: 'mfp-7-of-100-at-7', inventory: hosts(100), playbook: failing(100, [1, 12, 23, 34, 45, 56, 67], '  max_fail_percentage: 7\n') },
   { name: 'mfp-0-one-fails', inventory: hosts(4), playbook: failing(4, [4], '  max_fail_percentage: 0\n') },
   { name: 'mfp-serial-batches', inventory: hosts(6), playbook: failing(6, [2, 5], '  serial: 3\n  max_fail_percentage: 34\n') },
   { name: 'mfp-string-percent', inventory: hosts(5), playbook: failing(5, [1], '  max_fail_percentage: "20%"\n') },
@@ -109,7 +108,8 @@ export const cases: Case[] = [
   },
   {
     name: 'changed-when-on-rc',
-    playbook: play(`    - shell: "exit {{ 0 if inventory_hostname == 'h1' else 3 }}"\n      register: r\n      changed_when: r.rc == 0\n      failed_when: r.rc not in [0, 3]\n    - copy: {dest: $D/r, content: "{{ r.rc }} {{ r.changed }} {{ r.failed }}\\n"}\n`),
+    inventory: hosts(3, `  vars:\n    codes: {h1: 0, h2: 3, h3: 4}\n`),
+    playbook: play(`    - shell: "exit {{ codes[inventory_hostname] }}"\n      register: r\n      changed_when: r.rc == 0\n      failed_when: r.rc not in [0, 3]\n    - copy: {dest: $D/r, content: "{{ r.rc }} {{ r.changed }} {{ r.failed }}\\n"}\n`),
   },
   {
     name: 'failed-when-stdout',

@@ -22,7 +22,7 @@ test('the corpus: at least 60 cases, unique names', () => {
 test('ansible-playbook and npx deploy agree, or we refuse before connecting, or the difference is deliberate', async () => {
   try {
     const started = Date.now()
-    await oracle.up()
+    await oracle.up(selected)
     const verdicts: Verdict[] = await checkAll(oracle, selected, Number(process.env.HBMON_DIFF_JOBS ?? 3), (v) =>
       console.log(`${v.agree ? 'agree   ' : v.deliberate ? 'differ* ' : 'DIFFER  '} ${v.name} (${v.seconds.toFixed(1)} s)${v.agree ? '' : `\n    ${v.differences.join('\n    ')}`}`),
     )

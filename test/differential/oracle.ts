@@ -65,11 +65,12 @@ export class Oracle {
     this.lab = new Lab({ dir: join(dir, 'lab'), net })
   }
 
-  /** Eight light hosts, users for the become cases, and the connection counter for refused cases. */
-  async up(): Promise<void> {
+  /** Eight light hosts, each case's directory, users for the become cases, and the connection counter for
+   * refused cases. */
+  async up(cases: Case[]): Promise<void> {
     await this.lab.up({ light: 2 * pool })
     const setup = [
-      'mkdir -p /srv/diff',
+      `mkdir -p ${cases.map((c) => `/srv/diff/${c.name}`).join(' ')}`,
       'id deployer >/dev/null 2>&1 || useradd -m -s /bin/sh -p "*" deployer',
       'install -d -o deployer -m 700 /home/deployer/.ssh && install -o deployer -m 600 /root/.ssh/authorized_keys /home/deployer/.ssh/',
       'echo "deployer ALL=(ALL) NOPASSWD: ALL" > /etc/sudoers.d/deployer',
