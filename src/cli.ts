@@ -97,7 +97,6 @@ export async function main(argv: string[], out = process.stdout, err = process.s
     // Several --limit options: Ansible keeps the last one.
     const limit = values.limit?.at(-1)
     const plan = planPlays(inventory, playbook, limit, warn, extraVars)
-    const jsonFile = values.json === undefined ? undefined : await checkJsonPath(values.json)
     if (values['list-hosts']) {
       const seen = new Set<string>()
       for (const { hosts } of plan) for (const h of hosts) if (!seen.has(h.name)) (seen.add(h.name), out.write(`${h.name}\n`))
@@ -125,6 +124,8 @@ export async function main(argv: string[], out = process.stdout, err = process.s
         }
       }
 
+    // The report's path is an input too: found unwritable now, not after the run.
+    const jsonFile = values.json === undefined ? undefined : await checkJsonPath(values.json)
     const verbosity = values.verbose?.length ?? 0
     const reporter = new Reporter({ out, verbosity })
     const report = await rollout({

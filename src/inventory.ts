@@ -102,6 +102,8 @@ export interface Inventory {
   file: string
   hosts: Map<string, Host> // in the order Ansible first met them
   groups: Map<string, Group> // all, ungrouped, then the order Ansible first met them
+  /** Where the winning value of a host's var was set (for errors found later, such as per play). */
+  locate?(host: string, name: string): { line: number; column: number } | undefined
 }
 
 /** `ansible-inventory --list`: the shape, not the formatting. */
@@ -130,7 +132,11 @@ export function parseInventory(text: string, file = 'inventory.yml'): Inventory 
     const origins = built.origins.get(host.name)!
     host.connection = resolveConnection(host.name, host.vars, (name, reason) => yaml.fail(origins.get(name) ?? [], reason))
   }
-  return { file, hosts: built.hosts, groups: built.groups }
+  const locate = (host: string, name: string) => {
+    const path = built.origins.get(host)?.get(name)
+    return path ? yaml.locate(path) : undefined
+  }
+  return { file, hosts: built.hosts, groups: built.groups, locate }
 }
 
 /** What `ansible-inventory -i FILE --list` prints for the same file (after JSON.parse). */

@@ -181,7 +181,10 @@ export function jsonReport(report: RunReport) {
 export async function checkJsonPath(file: string): Promise<string> {
   const path = resolve(file)
   try {
-    await mkdir(dirname(path), { recursive: true })
+    // Missing directories are made one by one (a recursive mkdir under /proc never returns in Node 20).
+    const missing: string[] = []
+    for (let dir = dirname(path); !(await stat(dir).catch(() => undefined)); dir = dirname(dir)) missing.unshift(dir)
+    for (const dir of missing) await mkdir(dir)
     if ((await stat(path).catch(() => undefined))?.isDirectory()) throw new Error('it is a directory')
     const probe = `${path}.${process.pid}.tmp`
     await writeFile(probe, '', { mode: 0o600 })

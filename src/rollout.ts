@@ -36,6 +36,7 @@ export interface TaskRecord {
   host: string
   status: Status
   ignored?: boolean // failed, but ignore_errors
+  changed?: boolean // a failed result that also changed something (counted as changed when ignored)
   check: boolean
   msg?: string
   diff?: string // unified diff (--diff)
@@ -179,7 +180,8 @@ export function planPlays(inventory: Inventory, playbook: Playbook, limit?: stri
       const fail = (name: string, reason: string): never => {
         if (name in extraVars) throw new InputError(`${name}: ${reason}`, '-e')
         if (name in play.vars) throw new InputError(`play vars: ${name}: ${reason}`, playbook.file, play.line)
-        throw new InputError(`${h.name}: ${name}: ${reason}`, inventory.file)
+        const at = inventory.locate?.(h.name, name)
+        throw new InputError(`${h.name}: ${name}: ${reason}`, inventory.file, at?.line, at?.column)
       }
       const connection = overrides ? resolveConnection(h.name, { ...h.vars, ...play.vars, ...extraVars }, fail) : h.connection
       if (!['ssh', 'smart'].includes(connection.connection)) fail('ansible_connection', `"${connection.connection}" is not supported by this engine (only ssh)`)
@@ -257,7 +259,8 @@ export async function rollout(options: RolloutOptions): Promise<RunReport> {
             if (r.status === 'changed') s.changed++
             if (r.status === 'skipped') s.skipped++
             if (r.status === 'unreachable') s.unreachable++
-            if (r.status === 'failed' && r.ignored) (s.ok++, s.ignored++)
+            // As Ansible: an ignored failure counts as ok and ignored, and as changed when its result changed.
+            if (r.status === 'failed' && r.ignored) (s.ok++, s.ignored++, r.changed && s.changed++)
             else if (r.status === 'failed') s.failed++
           }
           for (const m of members) {
@@ -391,6 +394,7 @@ async function runTask(task: PlayTask, handler: boolean, live: HostState[], rc: 
       finish(m, {
         status,
         ...(status === 'failed' && task.ignoreErrors ? { ignored: true } : {}),
+        ...(status === 'failed' && result.changed ? { changed: true } : {}),
         ...(result.msg ? { msg: result.msg } : {}),
         ...(diff ? { diff } : {}),
         ...(result.data ? { data: result.data } : {}),

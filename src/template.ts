@@ -88,14 +88,42 @@ function excerpt(text: string): string {
 
 function renderParts(text: string, vars: Vars, native: boolean): unknown {
   if (!isTemplated(text)) return text
+  // Ansible's Templar.template: a string that is exactly one bare variable keeps a number, bool or none as is.
+  const single = native ? /^\{\{\s*(\w*)\s*\}\}$/.exec(text) : null
+  if (single && Object.hasOwn(vars, single[1]!)) {
+    const value = vars[single[1]!]
+    if (value === null || typeof value === 'boolean' || typeof value === 'number' || value instanceof PyFloat) return value
+  }
   const stripped = stripComments(text)
-  const whole = /^\{\{((?:(?!\}\}).)*)\}\}$/s.exec(stripped)
-  if (native && whole) return strict(new Parser(whole[1]!, vars).parse(), whole[1]!)
   // Ansible's finalize: a None printed at the top of an expression is '' (inside one, `~` and `string` say None).
-  return stripped.replace(/\{\{(.*?)\}\}/gs, (_, expr: string) => {
+  const out = stripped.replace(/\{\{(.*?)\}\}/gs, (_, expr: string) => {
     const value = strict(new Parser(expr, vars).parse(), expr)
     return value === null ? '' : toText(value)
   })
+  if (!native) return out
+  // Task args and vars (convert_data): Jinja drops the template's last newline; text that looks like a list,
+  // a dict or a bool becomes one (ansible_eval_concat's literal_eval); a string gets its newlines back.
+  const body = text.endsWith('\n') ? out.replace(/\n$/, '') : out
+  if (/^[{[]/.test(body) || body === 'True' || body === 'False') {
+    const literal = pyLiteral(body)
+    if (literal !== undefined) return literal
+  }
+  const missing = trailingNewlines(text) - trailingNewlines(body)
+  return missing > 0 ? body + '\n'.repeat(missing) : body
+}
+
+function trailingNewlines(text: string): number {
+  return /\n*$/.exec(text)![0].length
+}
+
+/** Python's ast.literal_eval of a list, dict, string, number, bool or None (JSON's true/false/null too), or
+ * undefined when the text is not one. */
+export function pyLiteral(text: string): unknown {
+  try {
+    return new Parser(text, {}, false, true).parse()
+  } catch {
+    return undefined
+  }
 }
 
 function strict(value: unknown, expr: string): unknown {
@@ -220,7 +248,7 @@ type Token = { kind: 'name' | 'number' | 'string' | 'op' | 'end'; text: string; 
 
 function tokenize(source: string): Token[] {
   const tokens: Token[] = []
-  const re = /\s*(?:([A-Za-z_][A-Za-z0-9_]*)|([0-9]+(?:\.[0-9]+)?)|'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)"|(==|!=|<=|>=|[<>()[\].,|~:]))/y
+  const re = /\s*(?:([A-Za-z_][A-Za-z0-9_]*)|([0-9]+(?:\.[0-9]+)?)|'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)"|(==|!=|<=|>=|[<>()[\].,|~:{}-]))/y
   let pos = 0
   while (pos < source.length) {
     if (/^\s*$/.test(source.slice(pos))) break
@@ -273,12 +301,18 @@ class Parser {
     private source: string,
     private vars: Vars,
     private syntaxOnly = false,
+    private literalOnly = false,
   ) {
     this.tokens = tokenize(source)
   }
 
   parse(): unknown {
     if (this.peek().kind === 'end') throw new TemplateError(`empty expression in "{{${this.source}}}"`)
+    if (this.literalOnly) {
+      const value = this.primary()
+      if (this.peek().kind !== 'end') this.fail('not a literal')
+      return value
+    }
     const value = this.or()
     if (this.peek().kind !== 'end') this.fail(`unexpected "${this.peek().text || this.peek().value}"`)
     return value
@@ -310,6 +344,11 @@ class Parser {
     return value
   }
 
+  /** Checking syntax only, with no vars: an operation on an undefined value is not evaluated. */
+  private unknown(...values: unknown[]): boolean {
+    return this.syntaxOnly && values.some((v) => v instanceof Undefined)
+  }
+
   private or(): unknown {
     let left = this.and()
     while (this.accept('or')) {
@@ -338,12 +377,14 @@ class Parser {
       if (op) {
         this.i++
         const right = this.concat()
-        left = compare(op, this.use(left), this.use(right))
+        left = this.unknown(left, right) ? left : compare(op, this.use(left), this.use(right))
       } else if (this.accept('in')) {
-        left = contains(this.use(this.concat()), this.use(left))
+        const right = this.concat()
+        left = this.unknown(left, right) ? left : contains(this.use(right), this.use(left))
       } else if (t.kind === 'name' && t.text === 'not' && this.peek(1).text === 'in') {
         this.i += 2
-        left = !contains(this.use(this.concat()), this.use(left))
+        const right = this.concat()
+        left = this.unknown(left, right) ? left : !contains(this.use(right), this.use(left))
       } else if (this.accept('is')) {
         const negate = this.accept('not')
         const name = this.next()
@@ -397,9 +438,15 @@ class Parser {
       return value
     }
     if (t.kind === 'op' && t.text === '[') return this.list(']')
+    if (t.kind === 'op' && t.text === '{') return this.dict()
+    if (t.kind === 'op' && t.text === '-' && this.peek().kind === 'number') {
+      const n = this.next().value
+      return n instanceof PyFloat ? new PyFloat(-n.value) : -(n as number)
+    }
     if (t.kind === 'name') {
-      const literal: Record<string, unknown> = { true: true, True: true, false: false, False: false, none: null, None: null }
-      if (t.text in literal) return literal[t.text]
+      const literal: Record<string, unknown> = { true: true, True: true, false: false, False: false, none: null, None: null, null: null }
+      if (t.text in literal && (t.text !== 'null' || this.literalOnly)) return literal[t.text]
+      if (this.literalOnly) this.fail(`"${t.text}" is not a literal`)
       if (!Object.hasOwn(this.vars, t.text)) {
         if (this.syntaxOnly && unsupportedNames.has(t.text)) this.fail(`"${t.text}" is not supported by this engine`)
         return new Undefined(t.text)
@@ -408,6 +455,19 @@ class Parser {
     }
     this.fail(t.kind === 'end' ? 'unexpected end' : `unexpected "${t.text}"`)
   }
+  private dict(): Record<string, unknown> {
+    const dict: Record<string, unknown> = {}
+    if (this.accept('}')) return dict
+    do {
+      if (this.peek().kind === 'op' && this.peek().text === '}') break // a trailing comma
+      const key = this.use(this.or())
+      this.expect(':')
+      Object.defineProperty(dict, toText(key), { value: this.or(), enumerable: true, writable: true, configurable: true })
+    } while (this.accept(','))
+    this.expect('}')
+    return dict
+  }
+
   private list(close: string): unknown[] {
     const items: unknown[] = []
     if (this.accept(close)) return items

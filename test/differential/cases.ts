@@ -357,7 +357,7 @@ export const cases: Case[] = [
   { name: 'refuse-unclosed-quote', refused: /unterminated '/, playbook: play(`    - command: echo 'oops\n`) },
   { name: 'refuse-connection-local', refused: /ansible_connection.*"local" is not supported/, inventory: `all:\n  hosts:\n    h1:\n      ansible_connection: local\n`, playbook: play('') },
   { name: 'refuse-ssh-option', refused: /ssh option Ciphers is not supported/, inventory: `all:\n  hosts:\n    h1:\n      ansible_ssh_extra_args: -o Ciphers=aes128-ctr\n`, playbook: play('') },
-  { name: 'refuse-strict-host-key-off', refused: /StrictHostKeyChecking=no is not supported/, inventory: `all:\n  hosts:\n    h1:\n      ansible_ssh_extra_args: -o StrictHostKeyChecking=no\n`, playbook: play('') },
+  { name: 'refuse-strict-host-key-off', refused: /StrictHostKeyChecking=no is not supported/, inventory: `all:\n  hosts:\n    h1:\n      ansible_ssh_common_args: -o StrictHostKeyChecking=no\n`, playbook: play('') },
   { name: 'refuse-loop', refused: /"loop" is not supported/, playbook: play(`    - file: {path: "$D/{{ item }}", state: touch}\n      loop: [a, b]\n`) },
   { name: 'refuse-with-items', refused: /"with_dict" is not supported/, playbook: play(`    - file: {path: "$D/{{ item.key }}", state: touch}\n      with_dict: {a: 1}\n`) },
   { name: 'refuse-block', refused: /"block" is not supported/, playbook: play(`    - block:\n        - file: {path: $D/x, state: touch}\n`) },

@@ -51,12 +51,11 @@ export interface Verdict {
 
 const pool = 4
 const DOWN = '127.0.49.254' // nothing listens there (the lab's nets are ours: 127.0.42-49)
-const REFUSE_NET = '127.0.49.253' // a listener that counts connections, for refused cases
+const refuseAddress = (i: number) => `127.0.49.${10 + (i % 200)}` // a listener per refused case counts connections
 
 export class Oracle {
   readonly lab: Lab
-  private listener?: Server
-  private refusedConnections = 0
+  private listeners = 0
 
   constructor(
     readonly dir: string,
@@ -85,15 +84,9 @@ export class Oracle {
         if (r.code !== 0) throw new Error(`${h.name}: setup failed: ${r.stderr}`)
       }),
     )
-    this.listener = createServer((socket) => {
-      this.refusedConnections++
-      socket.destroy()
-    })
-    await new Promise<void>((resolve, reject) => this.listener!.once('error', reject).listen(22, REFUSE_NET, resolve))
   }
 
   async down(): Promise<void> {
-    await new Promise((resolve) => (this.listener ? this.listener.close(resolve) : resolve(undefined)))
     await this.lab.down()
   }
 
@@ -167,8 +160,19 @@ export class Oracle {
   }
 
   async deploy(c: Case): Promise<Outcome & { connections: number }> {
-    const before = this.refusedConnections
-    const dir = this.prepare(c, 'deploy', c.refused ? REFUSE_NET : undefined)
+    // A refused case's hosts all point at a listener of its own, which counts the connections it gets.
+    let connections = 0
+    let listener: Server | undefined
+    let address: string | undefined
+    if (c.refused) {
+      address = refuseAddress(this.listeners++)
+      listener = createServer((socket) => {
+        connections++
+        socket.destroy()
+      })
+      await new Promise<void>((resolve, reject) => listener!.once('error', reject).listen(22, address, resolve))
+    }
+    const dir = this.prepare(c, 'deploy', address)
     const json = join(dir, 'report.json')
     const r = await run(process.execPath, [join(root, 'bin/deploy.js'), '-i', 'inventory.yml', 'playbook.yml', '--json', json, ...this.args(c, pool)], dir, { ...process.env, CI: '1', SSH_AUTH_SOCK: '' })
     const stats: Outcome['stats'] = {}
@@ -179,7 +183,8 @@ export class Oracle {
         stats[host] = { ok: ok!, changed: changed!, failed: failed!, skipped: skipped!, unreachable: unreachable!, ignored: ignored! }
       }
     }
-    return { ...r, stats, files: this.files(c, pool), connections: this.refusedConnections - before }
+    if (listener) await new Promise((resolve) => listener!.close(resolve))
+    return { ...r, stats, files: this.files(c, pool), connections }
   }
 
   /** Per host name, every path under the case's directory: "type mode owner:group" and content. */
