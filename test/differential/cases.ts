@@ -4,10 +4,10 @@
 // with `deliberate` differ from Ansible on purpose (README, "Deliberate differences").
 import type { Case } from './oracle.ts'
 
-/** A play over all hosts with gather_facts off that first makes sure of $D (the harness made it already, so
- * that hosts sharing an address do not race to create it); `tasks` is YAML, indented by 4. */
+/** A play over all hosts with gather_facts off; `tasks` is YAML, indented by 4. $D exists already (the
+ * harness makes it: hosts sharing an address would race to create it, and each task costs Ansible time). */
 function play(tasks: string, head = ''): string {
-  return `- hosts: all\n  gather_facts: false\n${head}  tasks:\n    - file: {path: $D, state: directory}\n${tasks}`
+  return `- hosts: all\n  gather_facts: false\n${head}  tasks:\n${tasks || '    - command: "true"\n'}`
 }
 
 /** h1..hN in `all` (N beyond 4 share the four twin addresses: files must be named per host). */
@@ -150,17 +150,17 @@ export const cases: Case[] = [
   {
     name: 'check-copy-file',
     args: ['--check'],
-    playbook: play(`    - copy: {dest: $D/x, content: "x\\n"}\n    - file: {path: $D/sub, state: directory}\n`).replace('    - file: {path: $D, state: directory}\n', '    - file: {path: $D, state: directory}\n      check_mode: false\n'),
+    playbook: play(`    - copy: {dest: $D/x, content: "x\\n"}\n    - file: {path: $D/sub, state: directory}\n`),
   },
   {
     name: 'check-mode-false-task',
     args: ['--check'],
-    playbook: play(`    - command: touch $D/touched\n      check_mode: false\n    - copy: {dest: $D/not, content: "x\\n"}\n`).replace('    - file: {path: $D, state: directory}\n', '    - file: {path: $D, state: directory}\n      check_mode: false\n'),
+    playbook: play(`    - command: touch $D/touched\n      check_mode: false\n    - copy: {dest: $D/not, content: "x\\n"}\n`),
   },
   {
     name: 'check-creates',
     args: ['--check'],
-    playbook: play(`    - command: touch $D/a\n      args: {creates: $D/nope}\n    - command: touch $D/b\n      args: {removes: $D/nope}\n`).replace('    - file: {path: $D, state: directory}\n', '    - file: {path: $D, state: directory}\n      check_mode: false\n'),
+    playbook: play(`    - command: touch $D/a\n      args: {creates: $D/nope}\n    - command: touch $D/b\n      args: {removes: $D/nope}\n`),
   },
   // --- creates / removes -----------------------------------------------------------------------------------
   {
@@ -198,7 +198,7 @@ export const cases: Case[] = [
   {
     name: 'tags-only',
     args: ['--tags', 'b'],
-    playbook: play(`    - copy: {dest: $D/a, content: "a\\n"}\n      tags: [a]\n    - copy: {dest: $D/b, content: "b\\n"}\n      tags: [b]\n    - copy: {dest: $D/u, content: "u\\n"}\n    - copy: {dest: $D/always, content: "x\\n"}\n      tags: [always]\n`).replace('    - file: {path: $D, state: directory}\n', '    - file: {path: $D, state: directory}\n      tags: [b]\n'),
+    playbook: play(`    - copy: {dest: $D/a, content: "a\\n"}\n      tags: [a]\n    - copy: {dest: $D/b, content: "b\\n"}\n      tags: [b]\n    - copy: {dest: $D/u, content: "u\\n"}\n    - copy: {dest: $D/always, content: "x\\n"}\n      tags: [always]\n`),
   },
   {
     name: 'tags-skip',
@@ -343,6 +343,59 @@ export const cases: Case[] = [
     args: ['-l', 'all:!a'],
     playbook: play(`    - copy: {dest: $D/x, content: "x\\n"}\n`),
   },
+  // --- more rollout behaviour -----------------------------------------------------------------------------------
+  {
+    name: 'handlers-per-batch',
+    inventory: hosts(3),
+    playbook: play(`    - copy: {dest: $D/a, content: "a\\n"}\n      notify: h\n`, '  serial: 2\n') + `  handlers:\n    - name: h\n      copy: {dest: $D/handled, content: "{{ ansible_play_batch | join(',') }}\\n"}\n`,
+  },
+  {
+    name: 'changed-when-false-no-notify',
+    playbook: play(`    - command: echo x\n      changed_when: false\n      notify: h\n`) + `  handlers:\n    - name: h\n      command: touch $D/handled\n`,
+  },
+  {
+    name: 'check-diff',
+    args: ['--check', '--diff'],
+    playbook: play(`    - copy: {dest: $D/a, content: "a\\n"}\n    - file: {path: $D/d, state: directory}\n    - file: {path: $D/gone, state: absent}\n`),
+  },
+  {
+    name: 'gather-facts',
+    inventory: hosts(1),
+    playbook: `- hosts: all\n  tasks:\n    - copy: {dest: $D/facts, content: "{{ ansible_hostname }} {{ ansible_kernel }} {{ ansible_architecture }} {{ ansible_facts.hostname }}\\n"}\n`,
+  },
+  {
+    name: 'failed-when-list',
+    playbook: play(`    - command: echo out\n      register: r\n      failed_when:\n        - r.rc == 0\n        - inventory_hostname == 'h2'\n    - copy: {dest: $D/after, content: "x\\n"}\n`),
+  },
+  {
+    name: 'when-on-registered',
+    inventory: hosts(3, `  vars:\n    codes: {h1: 0, h2: 1, h3: 2}\n`),
+    playbook: play(`    - shell: "exit {{ codes[inventory_hostname] }}"\n      register: r\n      ignore_errors: true\n    - copy: {dest: $D/ok, content: "{{ r.rc }}\\n"}\n      when: r.rc == 0 or r.rc is not defined\n    - copy: {dest: $D/failed, content: "{{ r.failed }}\\n"}\n      when: r is failed\n`),
+  },
+  {
+    name: 'extra-vars-beat-registered',
+    args: ['-e', 'r=extra'],
+    playbook: play(`    - command: echo reg\n      register: r\n    - copy: {dest: $D/v, content: "{{ r }}\\n"}\n`),
+  },
+  {
+    name: 'timeout-and-stdin-free-form',
+    playbook: play(`    - shell: cat\n      args: {stdin: "a\\nb"}\n      register: r\n      timeout: 20\n    - copy: {dest: $D/r, content: "{{ r.stdout_lines | length }} {{ r.stdout_lines }}\\n"}\n`),
+  },
+  {
+    name: 'unreachable-counts-for-max-fail',
+    inventory: `all:\n  hosts:\n    h1:\n    h2:\n    h3:\n      ansible_host: DOWN\n`,
+    playbook: play(`    - copy: {dest: $D/x, content: "x\\n"}\n    - copy: {dest: $D/y, content: "y\\n"}\n`, '  max_fail_percentage: 20\n'),
+    deliberate: 'unreachable hosts count towards max_fail_percentage: a host we could not update is a failed rollout step',
+  },
+  {
+    name: 'unknown-host-key-fails',
+    inventory: `all:\n  hosts:\n    h1:\n      ansible_ssh_common_args: -o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes\n    h2:\n`,
+    playbook: play(`    - copy: {dest: $D/x, content: "x\\n"}\n`),
+    deliberate: 'a host key that is unknown, changed or revoked fails the host (Ansible: UNREACHABLE): it is not a host that is down',
+  },
+  { name: 'refuse-vars-files', refused: /"vars_files" is not supported/, playbook: play('', '  vars_files: [vars.yml]\n') },
+  { name: 'refuse-become-keyword', refused: /"become" is not supported/, playbook: play(`    - command: id\n      become: true\n`) },
+  { name: 'refuse-conditional-expression', refused: /unexpected "if"/, playbook: play(`    - command: "echo {{ 1 if true else 2 }}"\n`) },
   // --- refused before anything connects -------------------------------------------------------------------------
   { name: 'refuse-vault', refused: /!vault is not supported/, playbook: play(`    - copy: {dest: $D/x, content: "{{ secret }}"}\n`, `  vars:\n    secret: !vault |\n      $ANSIBLE_VAULT;1.1;AES256\n      6231\n`) },
   { name: 'refuse-unsafe', refused: /!unsafe is not supported/, playbook: play(`    - copy: {dest: $D/x, content: "{{ raw }}"}\n`, `  vars:\n    raw: !unsafe "{{ not a template }}"\n`) },
