@@ -21,11 +21,17 @@
 // - ansible_group_priority must be an integer (Ansible int()s whatever it gets, floats included).
 // - Connection vars are checked before anything connects: ansible_port 1-65535, ansible_become a real boolean
 //   (Ansible treats unknown strings as false), become method sudo only, no Jinja templates in them (we do not
-//   template), ssh args limited to `-o Key=Value` and `-J`, and ProxyCommand refused (use ProxyJump).
+//   template), ssh args limited to `-o Key=Value` and `-J`. Of the -o options, UserKnownHostsFile, ProxyJump,
+//   IdentityFile, User, Port (these three when the ansible_* var is not set: Ansible's own -o come first and
+//   ssh keeps the first), StrictHostKeyChecking (yes/ask, accept-new) and HostKeyAlias are honoured; options
+//   that tune OpenSSH itself (ControlMaster/Persist/Path, BatchMode, LogLevel, ServerAlive*, ConnectTimeout,
+//   which Ansible's own comes before, ...) are accepted without effect; any other option, ProxyCommand and
+//   StrictHostKeyChecking=no are refused. The same rules apply when play vars or -e set connection vars
+//   (src/rollout.ts planPlays); task vars may not set them.
 // - When both ansible_become_password and ansible_become_pass are set, ansible_become_password wins (as in
 //   Ansible's PlayContext; the sudo plugin's own option lookup would take the other).
 // - Not supported: group_vars/ and host_vars/ directories, INI/script/plugin inventories, the implicit
-//   localhost, !vault and !unsafe tags. Magic vars (inventory_file, inventory_hostname, group_names...) are
+//   localhost, !vault and !unsafe tags (refused with their line, in playbooks and -e too). Magic vars (inventory_file, inventory_hostname, group_names...) are
 //   not in Host.vars, exactly as ansible-inventory --list leaves them out.
 // - Python quirks not copied, in keys of nested var mappings only: float keys print as JS numbers ("1", not
 //   "1.0"), and `1:` and `true:` are two keys (Python's 1 == True makes them one). Integers past 2^53 lose

@@ -5,8 +5,10 @@
 // Supported keywords — play: name, hosts, vars, gather_facts (default true), serial, max_fail_percentage,
 // tags, tasks, handlers. Task: name, the task key (`copy:`, `ansible.builtin.copy:` alike), args, when,
 // changed_when, failed_when, notify, tags, check_mode, ignore_errors, register, vars, timeout; handlers
-// also `listen`. Not supported (an error, not ignored): roles, blocks, include/import, loops, vars_files,
-// delegate_to, any_errors_fatal, strategy.
+// also `listen`. Not supported (an error, not ignored): roles, blocks, include/import (import_playbook too),
+// loops (loop, with_*), vars_files, delegate_to, any_errors_fatal, strategy, connection vars in a task's vars.
+// Tasks may check the files their args name (a template parses, a copy src exists) here too: every input is
+// checked before anything connects.
 import { readFile } from 'node:fs/promises'
 import { readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'

@@ -4,7 +4,8 @@
 //   down, at least 1) or a list of them whose last value repeats; 0 or nothing is one batch of every host.
 // - Within a batch each task runs on every live host (up to `forks` at once) before the next task starts.
 //   A host that fails or is unreachable does nothing more in this run (later plays included), as in Ansible.
-// - max_fail_percentage, after each task, per batch: stop when failed / batch size > the percentage (strict >).
+// - max_fail_percentage, after each task, per batch: stop when failed / batch size > percentage / 100, in
+//   floating point as Ansible's linear strategy computes it (overMaxFail).
 //   The other hosts of the batch stop where they are (no more tasks, no handlers) and no later batch or play
 //   runs. DIFFERENCE: unreachable hosts count as failed here (Ansible counts only failed hosts), because a
 //   host we could not update is a failed rollout step for us. As in Ansible, a batch in which every host
@@ -14,6 +15,10 @@
 // - Host key problems are failures, not unreachable (DIFFERENCE: Ansible reports them UNREACHABLE). A wrong
 //   host key is not a host that is down, and retrying it should not look like a transient error.
 // - gather_facts (default true) runs the `facts` task first, as Ansible's implicit setup.
+// - Results as Ansible's TaskExecutor: a task skipped by `when` registers {changed: false, skipped: true};
+//   changed_when/failed_when apply to every result that is not skipped, a task that throws included (it
+//   failed, as a module returning failed: true); ansible_play_hosts/_batch leave out failed and unreachable
+//   hosts. Each play reaches a host with its own connection vars (inventory < play vars < -e).
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, resolve } from 'node:path'

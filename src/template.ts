@@ -2,13 +2,21 @@
 // outside the vars given. Templates are `{{ expr }}` and `{# comment #}`; `{% ... %}` blocks are refused.
 //
 // Expressions:  names and dotted/indexed access (a.b, a['b'], a[0]); literals ('s', "s", 12, 1.5, true/True,
-//   false/False, none/None, [lists]); (parentheses); `not`, `and`, `or`; == != < <= > >= `in` `not in`;
-//   `~` (string concatenation); tests `is [not] defined|undefined|none|true|false|string|number`;
+//   false/False, none/None, [lists], {'dicts': 1}); (parentheses); `not`, `and`, `or`; == != < <= > >= `in` `not in`;
+//   `~` (string concatenation); tests `is [not] defined|undefined|none|true|false|string|number|boolean|integer|
+//   float|mapping|sequence` and Ansible's failed|succeeded|changed|skipped (failure|success|change|skip);
 //   filters `| default(x[, true])` (alias `d`), `bool`, `int`, `string`, `lower`, `upper`, `trim`, `length`,
 //   `join(sep)`, `quote` (POSIX shell quoting, as Ansible's).
 // Like Jinja with Ansible's StrictUndefined: an undefined value can be tested and defaulted, but printing it or
 // using it in a comparison is an error naming it. Truthiness is Python's ("" [] {} 0 none false are false),
 // so a string "false" is true: write `var | bool` as in Ansible.
+//
+// Values print as Jinja prints Python's: lists and dicts as repr() (['a', 1]), a whole float as 1.0 (PyFloat),
+// None as '' at the top of an expression. Task args and vars render as Ansible 2.14's templar with
+// convert_data: a string that is one bare variable keeps a number/bool/none; other results that read as a
+// list, dict or bool (literal_eval) become one; strings keep their trailing newlines. Malformed templates ({{
+// or {# never closed) and Ansible names this engine lacks (hostvars, omit, lookup, ...) are refused when
+// checked. test/differential compares all this with ansible-playbook.
 import { quote } from './ssh.ts'
 
 export type Vars = Record<string, unknown>
@@ -288,6 +296,25 @@ const tests: Record<string, (value: unknown) => boolean> = {
   false: (v) => v === false,
   string: (v) => typeof v === 'string',
   number: (v) => typeof v === 'number' || v instanceof PyFloat,
+  boolean: (v) => typeof v === 'boolean',
+  integer: (v) => typeof v === 'number' && Number.isInteger(v),
+  float: (v) => v instanceof PyFloat || (typeof v === 'number' && !Number.isInteger(v)),
+  mapping: (v) => v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof PyFloat),
+  sequence: (v) => Array.isArray(v) || typeof v === 'string' || (v !== null && typeof v === 'object' && !(v instanceof PyFloat)),
+  // Ansible's tests on registered results.
+  failed: (v) => truthy(result(v, 'failed').failed),
+  succeeded: (v) => !truthy(result(v, 'succeeded').failed),
+  changed: (v) => truthy(result(v, 'changed').changed),
+  skipped: (v) => truthy(result(v, 'skipped').skipped),
+}
+tests.failure = tests.failed!
+tests.success = tests.succeeded!
+tests.change = tests.changed!
+tests.skip = tests.skipped!
+
+function result(v: unknown, test: string): Record<string, unknown> {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new TemplateError(`the "${test}" test expects a registered result (a mapping), got ${pyRepr(v)}`)
+  return v as Record<string, unknown>
 }
 
 // Ansible names this engine does not provide: refused when a template is checked, before anything connects.

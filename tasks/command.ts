@@ -1,6 +1,6 @@
 // command: runs a program on the host without a shell, as Ansible's command: the words of `cmd` (split like
-// a POSIX shell would, quotes respected) are passed literally, so $VAR, *, | and > mean nothing. Use `shell`
-// for those. Changed unless `creates` exists / `removes` is absent (or changed_when says otherwise); under
+// a POSIX shell would, quotes respected) are passed as they are, so *, | and > mean nothing (use `shell`);
+// like Ansible's module, $VAR, ${VAR} and a leading ~ in a word are expanded from the host's environment. Changed unless `creates` exists / `removes` is absent (or changed_when says otherwise); under
 // --check it only reports what it would run, as Ansible does.
 import { defineTask, type Target } from '../src/task.ts'
 import { isTemplated } from '../src/template.ts'

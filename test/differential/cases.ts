@@ -361,7 +361,7 @@ export const cases: Case[] = [
   {
     name: 'gather-facts',
     inventory: hosts(1),
-    playbook: `- hosts: all\n  tasks:\n    - copy: {dest: $D/facts, content: "{{ ansible_hostname }} {{ ansible_kernel }} {{ ansible_architecture }} {{ ansible_facts.hostname }}\\n"}\n`,
+    playbook: `- hosts: all\n  tasks:\n    - copy: {dest: $D/facts, content: "{{ ansible_hostname | length }} {{ ansible_kernel }} {{ ansible_architecture }} {{ ansible_facts.hostname is string }}\\n"}\n`,
   },
   {
     name: 'failed-when-list',
@@ -370,7 +370,7 @@ export const cases: Case[] = [
   {
     name: 'when-on-registered',
     inventory: hosts(3, `  vars:\n    codes: {h1: 0, h2: 1, h3: 2}\n`),
-    playbook: play(`    - shell: "exit {{ codes[inventory_hostname] }}"\n      register: r\n      ignore_errors: true\n    - copy: {dest: $D/ok, content: "{{ r.rc }}\\n"}\n      when: r.rc == 0 or r.rc is not defined\n    - copy: {dest: $D/failed, content: "{{ r.failed }}\\n"}\n      when: r is failed\n`),
+    playbook: play(`    - shell: "exit {{ codes[inventory_hostname] }}"\n      register: r\n      ignore_errors: true\n    - copy: {dest: $D/ok, content: "{{ r.rc }}\\n"}\n      when: r.rc == 0 or r.rc is not defined\n    - copy: {dest: $D/failed, content: "{{ r.failed }}\\n"}\n      when: r is failed\n    - copy: {dest: $D/tests, content: "{{ r is succeeded }} {{ r is changed }} {{ r is skipped }} {{ r is mapping }} {{ r.rc is integer }}\\n"}\n`),
   },
   {
     name: 'extra-vars-beat-registered',
@@ -389,7 +389,7 @@ export const cases: Case[] = [
   },
   {
     name: 'unknown-host-key-fails',
-    inventory: `all:\n  hosts:\n    h1:\n      ansible_ssh_common_args: -o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes\n    h2:\n`,
+    inventory: `all:\n  hosts:\n    h1:\n      ansible_ssh_common_args: -o ControlPath=none -o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes\n    h2:\n`,
     playbook: play(`    - copy: {dest: $D/x, content: "x\\n"}\n`),
     deliberate: 'a host key that is unknown, changed or revoked fails the host (Ansible: UNREACHABLE): it is not a host that is down',
   },
