@@ -21,7 +21,7 @@ export interface Case {
   playbook: string
   /** An Ansible YAML inventory over hosts h1..h8 (default: h1 and h2 in `all`). The harness adds the address,
    * key and known_hosts of each host unless the case sets ansible_host itself; `ansible_host: DOWN` is an
-   * address where nothing listens. */
+   * address where nothing listens; KNOWN_HOSTS and LAB_KEY stand for the lab's known_hosts and key files. */
   inventory?: string
   /** More arguments for both tools (-e, --check, -l, -t ...); ADDR(hN) is hN's address on each side. */
   args?: string[]
@@ -69,7 +69,7 @@ export class Oracle {
   async up(cases: Case[]): Promise<void> {
     await this.lab.up({ light: 2 * pool })
     const setup = [
-      `mkdir -p ${cases.map((c) => `/srv/diff/${c.name}`).join(' ')}`,
+      `mkdir -p ${cases.map((c) => `/srv/diff/${c.name}`).join(' ')} && chmod 1777 /srv/diff/*`,
       'id deployer >/dev/null 2>&1 || useradd -m -s /bin/sh -p "*" deployer',
       'install -d -o deployer -m 700 /home/deployer/.ssh && install -o deployer -m 600 /root/.ssh/authorized_keys /home/deployer/.ssh/',
       'echo "deployer ALL=(ALL) NOPASSWD: ALL" > /etc/sudoers.d/deployer',
@@ -92,7 +92,8 @@ export class Oracle {
 
   /** The case's inventory for one side: every hN gets its twin's address unless the case set one. */
   inventoryFor(c: Case, side: 'ansible' | 'deploy', address?: string): string {
-    const data = (parse(c.inventory ?? 'all:\n  hosts:\n    h1:\n    h2:\n') ?? {}) as Record<string, any>
+    const text = (c.inventory ?? 'all:\n  hosts:\n    h1:\n    h2:\n').replaceAll('KNOWN_HOSTS', this.lab.knownHostsPath).replaceAll('LAB_KEY', labKeyPath())
+    const data = (parse(text) ?? {}) as Record<string, any>
     const offset = side === 'ansible' ? 0 : pool
     const visit = (group: Record<string, any> | null) => {
       if (!group) return
@@ -114,6 +115,8 @@ export class Oracle {
       ansible_python_interpreter: '/usr/bin/python3',
       ...data.all.vars,
     }
+    // A default the case sets to null is left out (to test what happens without it).
+    for (const [k, v] of Object.entries(data.all.vars)) if (v === null) delete data.all.vars[k]
     return stringify(data, { lineWidth: 0 })
   }
 
