@@ -35,11 +35,11 @@ echo "sudo: 3 incorrect password attempts" >&2
 exit 1
 `
 
-function inventory(extra: string): string {
+function inventory(extra: string, user = 'root'): string {
   const file = join(dir, `inventory-${Math.random().toString(36).slice(2)}.yml`)
   writeFileSync(
     file,
-    `all:\n  hosts:\n    light01:\n      ansible_host: 127.0.43.2\n  vars:\n      ansible_user: root\n      ansible_ssh_private_key_file: ${labKeyPath()}\n` +
+    `all:\n  hosts:\n    light01:\n      ansible_host: 127.0.43.2\n  vars:\n      ansible_user: ${user}\n      ansible_ssh_private_key_file: ${labKeyPath()}\n` +
       `      ansible_ssh_common_args: -o UserKnownHostsFile=${lab.knownHostsPath}\n      ansible_password: ${secrets.ssh}\n${extra}`,
   )
   return file
@@ -61,7 +61,7 @@ test('a wrong become password is tried once, fails the host, and is never printe
   const playbook = join(dir, 'become.yml')
   writeFileSync(playbook, '- hosts: all\n  gather_facts: false\n  tasks:\n    - command: id -un\n')
   const json = join(dir, 'out', 'report.json')
-  const inv = inventory(`      ansible_become: true\n      ansible_become_password: ${secrets.become}\n`).replace('ansible_user: root', 'ansible_user: carol')
+  const inv = inventory(`      ansible_become: true\n      ansible_become_password: ${secrets.become}\n`, 'carol')
   const r = await deploy(['-i', inv, playbook, '-vvv'], json)
   assert.is(r.code, 2, r.stdout + r.stderr)
   assert.match(r.stdout, /incorrect password .*tried once/)
