@@ -26,6 +26,11 @@ export interface LabOptions {
   /** Where `up` writes the inventory: default test/lab/inventory.yml for the default lab, else DIR/inventory.yml. */
   inventory?: string
   log?: (line: string) => void
+  /**
+   * Take the lab down when this process gets SIGINT or SIGTERM (default true: tests and the demo clean up
+   * after an interrupt; `npm run lab` keeps what it brought up).
+   */
+  downOnSignal?: boolean
 }
 
 interface State {
@@ -67,6 +72,7 @@ export class Lab {
     const net = options.net ?? process.env.HBMON_LAB_NET ?? '127.0.0'
     if (!/^127\.\d{1,3}\.\d{1,3}$/.test(net)) throw new Error(`lab net must be three octets inside 127.0.0.0/8, got ${net}`)
     this.state = this.load(net)
+    if (options.downOnSignal ?? true) downOnSignal(this)
   }
 
   private get statePath(): string {
@@ -301,6 +307,8 @@ export class Lab {
       `table inet ${this.nftTable}`,
       `delete table inet ${this.nftTable}`,
       `table inet ${this.nftTable} {`,
+      // The comment names the lab's directory: the test runner finds a table a test left behind by it.
+      `  comment ${JSON.stringify(`lab ${this.dir}`)}`,
       '  chain input {',
       '    type filter hook input priority -10; policy accept;',
       ...rules,
@@ -389,6 +397,25 @@ export class Lab {
     }
     return `# Written by \`npm run lab -- up\`: the lab's hosts, grouped by kind.\n${stringify(inventory, { lineWidth: 0 })}`
   }
+}
+
+// Labs to take down if the process is interrupted; a second signal exits at once.
+const labsToDown = new Set<Lab>()
+let interrupted = false
+
+function downOnSignal(lab: Lab): void {
+  if (labsToDown.size === 0) {
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+      process.on(sig, () => {
+        const code = sig === 'SIGINT' ? 130 : 143
+        if (interrupted) process.exit(code)
+        interrupted = true
+        process.stderr.write(`lab: ${sig}: taking the lab down\n`)
+        void Promise.allSettled([...labsToDown].map((l) => l.down())).then(() => process.exit(code))
+      })
+    }
+  }
+  labsToDown.add(lab)
 }
 
 export function lightName(index: number): string {
