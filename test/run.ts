@@ -19,6 +19,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir, userInfo } from 'node:os'
 import { join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { ensurePackages } from './lab/packages.ts'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const progressModule = fileURLToPath(new URL('progress.ts', import.meta.url))
@@ -218,6 +219,9 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     if (current) current.stop(`the run was interrupted (${sig}) in ${runningTest(current.fence)}`)
   })
 }
+
+// On a fresh machine `npm test` is the first command: the Debian packages come first, saying so.
+ensurePackages((line) => process.stdout.write(`${line}\n`))
 
 let passed = 0
 let failed = 0

@@ -8,6 +8,7 @@ import { stringify } from 'yaml'
 import { $ } from 'zx'
 import { ensureImage, labKey, labKeyPath, recipes } from './images.ts'
 import { ensureLightFs, isMountPoint, namespacePids, removeLight, startLight, stopLight, type LightHost } from './light.ts'
+import { ensurePackages } from './packages.ts'
 import { alive, processState, signal, sleep, terminate } from './procs.ts'
 import { chooseAccel, type AccelChoice } from './accel.ts'
 import { bannerSeen, bootVm, ensureSegment, freePort, panicked, stopVm, vmDiagnostics, type Segment, type VmHost } from './vms.ts'
@@ -104,6 +105,7 @@ export class Lab {
 
   /** Brings the lab to the asked shape. Hosts that already run are left alone; dead ones are restarted. */
   async up(options: UpOptions = {}): Promise<void> {
+    ensurePackages(this.log)
     mkdirSync(this.dir, { recursive: true })
     const { publicKey } = await labKey()
     if (options.vms) {
