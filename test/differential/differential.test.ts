@@ -4,13 +4,11 @@
 // difference that agrees again is reported so that the table can shrink. HBMON_DIFF=name,name runs some cases.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { tempDir } from '../tmp.ts'
 import { cases } from './cases.ts'
 import { checkAll, Oracle, type Verdict } from './oracle.ts'
 
-const oracle = new Oracle(mkdtempSync(join(tmpdir(), 'hbmon-differential-')), process.env.HBMON_LAB_NET ?? '127.0.42')
+const oracle = new Oracle(tempDir('hbmon-differential-'), process.env.HBMON_LAB_NET ?? '127.0.42')
 const only = process.env.HBMON_DIFF?.split(',')
 const selected = only ? cases.filter((c) => only.includes(c.name)) : cases
 

@@ -3,16 +3,16 @@
 // offered none of the target's passwords; --json is written 0600 to a path checked before the run.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Connection } from '../../src/inventory.ts'
 import { Transport } from '../../src/ssh.ts'
 import { deploy } from '../fleet/_fleet.ts'
 import { labKeyPath } from '../lab/images.ts'
 import { Lab } from '../lab/lab.ts'
+import { tempDir } from '../tmp.ts'
 
-const dir = mkdtempSync(join(tmpdir(), 'hbmon-secrets-'))
+const dir = tempDir('hbmon-secrets-')
 const lab = new Lab({ dir: join(dir, 'lab'), net: '127.0.43' })
 const secrets = {
   ssh: 'SSH-PW-4f1c9e',
@@ -124,7 +124,6 @@ test('a jump host is offered its own user and key, never the target\'s passwords
 test('the lab is down', async () => {
   await lab.down()
   assert.not.ok(existsSync(lab.dir))
-  rmSync(dir, { recursive: true, force: true })
 })
 
 test.run()
