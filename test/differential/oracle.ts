@@ -163,6 +163,7 @@ export class Oracle {
   }
 
   async deploy(c: Case): Promise<Outcome & { connections: number }> {
+    // (A refused case is also run with --list-tasks: the same directory, one after the other.)
     // A refused case's hosts all point at a listener of its own, which counts the connections it gets.
     let connections = 0
     let listener: Server | undefined
@@ -228,6 +229,11 @@ export class Oracle {
       if (!/playbook\.yml:\d+|inventory\.yml:\d+|\.j2|-e|--json|\S+:\d+:\d+/.test(message)) differences.push(`the message names no file and line: ${message.trim().slice(0, 200)}`)
       if (!c.refused.test(message)) differences.push(`the message does not match ${c.refused}: ${message.trim().slice(0, 300)}`)
       if (ours.connections) differences.push(`deploy connected ${ours.connections} times before refusing`)
+      // --list-tasks reads the same inputs: it must refuse them too (the report path is not one of them).
+      if (!(c.args ?? []).includes('--json')) {
+        const listed = await this.deploy({ ...c, args: [...(c.args ?? []), '--list-tasks'] })
+        if (listed.code !== 4) differences.push(`deploy --list-tasks exit ${listed.code}, want 4`)
+      }
       return { name: c.name, agree: differences.length === 0, differences, seconds: (Date.now() - started) / 1000 }
     }
     const [theirs, ours] = await Promise.all([this.ansible(c), this.deploy(c)])
@@ -255,6 +261,7 @@ export class Oracle {
 }
 
 function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const started = Date.now()
   return new Promise((resolve) => {
     const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
@@ -264,6 +271,7 @@ function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEn
     const timer = setTimeout(() => child.kill('SIGKILL'), 120_000)
     child.on('close', (code) => {
       clearTimeout(timer)
+      if (process.env.HBMON_DIFF_TIMES) console.log(`  ${command.split('/').pop()}: ${((Date.now() - started) / 1000).toFixed(1)} s`)
       resolve({ code, stdout, stderr })
     })
   })
