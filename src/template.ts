@@ -56,7 +56,7 @@ export function evaluateCondition(condition: string | boolean, vars: Vars): bool
   const text = condition.trim()
   // Ansible accepts `when: "{{ x }}"` too (with a warning).
   const inner = /^\{\{(.*)\}\}$/s.exec(text)?.[1] ?? text
-  return truthy(strict(evaluate(inner, vars), inner))
+  return truthy(strict(new Parser(inner, vars).parse(), inner)) // an undefined name is an error, as in Ansible
 }
 
 /** Evaluates one expression; undefined results come back as undefined. */

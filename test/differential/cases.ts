@@ -401,6 +401,61 @@ export const cases: Case[] = [
   { name: 'refuse-vars-files', refused: /"vars_files" is not supported/, playbook: play('', '  vars_files: [vars.yml]\n') },
   { name: 'refuse-become-keyword', refused: /"become" is not supported/, playbook: play(`    - command: id\n      become: true\n`) },
   { name: 'refuse-conditional-expression', refused: /unexpected "if"/, playbook: play(`    - command: "echo {{ 1 if true else 2 }}"\n`) },
+  // --- more conditions, registers and files ------------------------------------------------------------------
+  {
+    name: 'when-string-false',
+    inventory: hosts(2, `  vars:\n    flag: "false"\n    empty: ""\n    zero: 0\n`),
+    playbook: play(`    - copy: {dest: $D/flag, content: "x\\n"}\n      when: flag\n    - copy: {dest: $D/empty, content: "x\\n"}\n      when: empty\n    - copy: {dest: $D/zero, content: "x\\n"}\n      when: zero\n    - copy: {dest: $D/bool, content: "x\\n"}\n      when: flag | bool\n`),
+  },
+  {
+    name: 'when-undefined-fails',
+    playbook: play(`    - copy: {dest: $D/x, content: "x\\n"}\n      when: nope == 1 and inventory_hostname == 'h1'\n    - copy: {dest: $D/after, content: "x\\n"}\n`),
+  },
+  {
+    name: 'changed-when-undefined-fails',
+    playbook: play(`    - command: echo x\n      changed_when: nope\n    - copy: {dest: $D/after, content: "x\\n"}\n`),
+  },
+  {
+    name: 'register-copy-and-file',
+    playbook: play(`    - copy: {dest: $D/a, content: "a\\n"}\n      register: c\n    - file: {path: $D/d, state: directory}\n      register: f\n    - copy: {dest: $D/r, content: "{{ c.dest }} {{ c.changed }} {{ f.changed }} {{ c.failed }}\\n"}\n`),
+  },
+  {
+    name: 'extra-vars-file',
+    args: ['-e', '@extra.yml', '-e', 'b=cli'],
+    files: { 'extra.yml': 'a: from-file\nb: from-file\nn: 3\n' },
+    playbook: play(`    - copy: {dest: $D/v, content: "{{ a }} {{ b }} {{ n + 0 if false else n }}\\n"}\n`).replace(' {{ n + 0 if false else n }}', ' {{ n }}'),
+  },
+  {
+    name: 'check-mode-true-task',
+    playbook: play(`    - copy: {dest: $D/not, content: "x\\n"}\n      check_mode: true\n    - command: touch $D/cmd\n      check_mode: true\n      register: r\n    - copy: {dest: $D/r, content: "{{ r.skipped | default(false) }} {{ r.changed }}\\n"}\n`),
+  },
+  {
+    name: 'check-mode-handlers',
+    args: ['--check'],
+    playbook: play(`    - copy: {dest: $D/a, content: "a\\n"}\n      notify: h\n`) + `  handlers:\n    - name: h\n      copy: {dest: $D/h, content: "h\\n"}\n`,
+  },
+  {
+    name: 'copy-force-false',
+    playbook: play(`    - copy: {dest: $D/a, content: "first\\n"}\n    - copy: {dest: $D/a, content: "second\\n", force: false}\n    - copy: {dest: $D/b, content: "new\\n", force: false}\n`),
+  },
+  {
+    name: 'command-argv-and-shell-chdir',
+    playbook: play(`    - command:\n        argv: [printf, "%s-", "a b", "$HOME"]\n      register: r\n    - shell: pwd > out\n      args: {chdir: $D}\n    - copy: {dest: $D/r, content: "{{ r.stdout }}\\n"}\n`),
+  },
+  {
+    name: 'touch-always-changed',
+    playbook: play(`    - file: {path: $D/t, state: touch}\n    - file: {path: $D/t, state: touch}\n    - file: {path: $D/t, state: file}\n`),
+  },
+  {
+    name: 'serial-max-fail-stops-later-play',
+    inventory: hosts(4),
+    playbook: failing(4, [1], '  serial: 2\n  max_fail_percentage: 0\n') + `- hosts: all\n  gather_facts: false\n  tasks:\n    - copy: {dest: "$D/second-{{ inventory_hostname }}", content: "x\\n"}\n`,
+  },
+  {
+    name: 'play-tags',
+    args: ['--tags', 'p2'],
+    playbook: play(`    - copy: {dest: $D/one, content: "1\\n"}\n`, '  tags: [p1]\n') + `- hosts: all\n  gather_facts: false\n  tags: [p2]\n  tasks:\n    - copy: {dest: $D/two, content: "2\\n"}\n`,
+  },
   // --- refused before anything connects -------------------------------------------------------------------------
   { name: 'refuse-vault', refused: /!vault is not supported/, playbook: play(`    - copy: {dest: $D/x, content: "{{ secret }}"}\n`, `  vars:\n    secret: !vault |\n      $ANSIBLE_VAULT;1.1;AES256\n      6231\n`) },
   { name: 'refuse-unsafe', refused: /!unsafe is not supported/, playbook: play(`    - copy: {dest: $D/x, content: "{{ raw }}"}\n`, `  vars:\n    raw: !unsafe "{{ not a template }}"\n`) },
