@@ -265,8 +265,11 @@ export async function rollout(options: RolloutOptions): Promise<RunReport> {
             if (r.status === 'skipped') s.skipped++
             if (r.status === 'unreachable') s.unreachable++
             // As Ansible: an ignored failure counts as ok and ignored, and as changed when its result changed.
-            if (r.status === 'failed' && r.ignored) (s.ok++, s.ignored++, r.changed && s.changed++)
-            else if (r.status === 'failed') s.failed++
+            if (r.status === 'failed' && r.ignored) {
+              s.ok++
+              s.ignored++
+              if (r.changed) s.changed++
+            } else if (r.status === 'failed') s.failed++
           }
           for (const m of members) {
             if (m.down === 'failed' && !record.failed.includes(m.host.name)) record.failed.push(m.host.name)

@@ -3,6 +3,12 @@
 // checked against known_hosts before authenticating; ProxyJump through forwarded channels of the jump hosts'
 // own connections; become through `sudo`.
 //
+// Secrets: the become password is written to sudo once (a second prompt means it was wrong: the command fails
+// with BecomeError rather than spending more tries of pam_faillock's budget); a jump host is offered its own
+// user and the key file, never the target's password or become password; no password is part of any message.
+// The login user without ansible_user is the local user, as with ssh, and become as that same user runs no
+// sudo.
+//
 // Errors: Unreachable when the host cannot be reached or the connection dies (Ansible's UNREACHABLE);
 // HostKeyError when its key is unknown, changed or revoked (a failure, not unreachable: see rollout.ts);
 // ExecTimeout when a command outlives its timeout. A command that exits non-zero is not an error here.
