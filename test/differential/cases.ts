@@ -398,6 +398,11 @@ export const cases: Case[] = [
     inventory: `all:\n  hosts:\n    h1:\n    h2:\n  vars:\n    ansible_user: null\n    ansible_ssh_private_key_file: null\n    ansible_ssh_common_args: -o UserKnownHostsFile=KNOWN_HOSTS -o StrictHostKeyChecking=yes -o User=deployer -o IdentityFile=LAB_KEY -o Port=22 -o ControlPath=none -o ServerAliveInterval=5\n`,
     playbook: play(`    - command: id -un\n      register: r\n    - shell: echo "{{ r.stdout }}" > $D/user\n      args: {creates: $D/user}\n`),
   },
+  {
+    name: 'ssh-host-key-alias',
+    inventory: `all:\n  hosts:\n    h1:\n      ansible_ssh_common_args: -o UserKnownHostsFile=ALIAS_KNOWN_HOSTS -o HostKeyAlias=hk-h1 -o StrictHostKeyChecking=yes -o ControlPath=none\n    h2:\n      ansible_ssh_common_args: -o UserKnownHostsFile=ALIAS_KNOWN_HOSTS -o HostKeyAlias=hk-h2 -o ControlPath=none\n`,
+    playbook: play(`    - copy: {dest: $D/x, content: "x\\n"}\n`),
+  },
   { name: 'refuse-vars-files', refused: /"vars_files" is not supported/, playbook: play('', '  vars_files: [vars.yml]\n') },
   { name: 'refuse-become-keyword', refused: /"become" is not supported/, playbook: play(`    - command: id\n      become: true\n`) },
   { name: 'refuse-conditional-expression', refused: /unexpected "if"/, playbook: play(`    - command: "echo {{ 1 if true else 2 }}"\n`) },

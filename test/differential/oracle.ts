@@ -21,7 +21,8 @@ export interface Case {
   playbook: string
   /** An Ansible YAML inventory over hosts h1..h8 (default: h1 and h2 in `all`). The harness adds the address,
    * key and known_hosts of each host unless the case sets ansible_host itself; `ansible_host: DOWN` is an
-   * address where nothing listens; KNOWN_HOSTS and LAB_KEY stand for the lab's known_hosts and key files. */
+   * address where nothing listens; KNOWN_HOSTS and LAB_KEY stand for the lab's known_hosts and key files,
+   * ALIAS_KNOWN_HOSTS for a known_hosts that knows each host hN only as hk-hN. */
   inventory?: string
   /** More arguments for both tools (-e, --check, -l, -t ...); ADDR(hN) is hN's address on each side. */
   args?: string[]
@@ -92,7 +93,18 @@ export class Oracle {
 
   /** The case's inventory for one side: every hN gets its twin's address unless the case set one. */
   inventoryFor(c: Case, side: 'ansible' | 'deploy', address?: string): string {
-    const text = (c.inventory ?? 'all:\n  hosts:\n    h1:\n    h2:\n').replaceAll('KNOWN_HOSTS', this.lab.knownHostsPath).replaceAll('LAB_KEY', labKeyPath())
+    const aliases = join(this.dir, 'cases', c.name, side, 'aliases_known_hosts')
+    const text = (c.inventory ?? 'all:\n  hosts:\n    h1:\n    h2:\n')
+      .replaceAll('ALIAS_KNOWN_HOSTS', aliases)
+      .replaceAll('KNOWN_HOSTS', this.lab.knownHostsPath)
+      .replaceAll('LAB_KEY', labKeyPath())
+    if (text.includes(aliases)) {
+      // Host keys under the names hk-h1..hk-h4 (for -o HostKeyAlias), each side with its own hosts' keys.
+      const offset = side === 'ansible' ? 0 : pool
+      const lines = Array.from({ length: pool }, (_, i) => `hk-h${i + 1} ${(this.lab.host(lightName(i + 1 + offset)) as { hostKey: string }).hostKey}`)
+      mkdirSync(join(aliases, '..'), { recursive: true })
+      writeFileSync(aliases, `${lines.join('\n')}\n`)
+    }
     const data = (parse(text) ?? {}) as Record<string, any>
     const offset = side === 'ansible' ? 0 : pool
     const visit = (group: Record<string, any> | null) => {
