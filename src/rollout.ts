@@ -177,8 +177,11 @@ export function shouldRun(taskTags: string[], only: string[] = ['all'], skip: st
  * leaves no host or a connection var is bad. Nothing connects.
  */
 export function planPlays(inventory: Inventory, playbook: Playbook, limit?: string | string[], warn?: (m: string) => void, extraVars: Vars = {}) {
+  // As ansible-playbook: --limit is checked once against every host (leaving none is an error, and each
+  // pattern of it that matches nothing is warned about once); a play whose hosts it excludes is skipped.
+  const allowed = limit === undefined ? undefined : new Set(selectHosts(inventory, 'all', { limit, ...(warn ? { warn } : {}) }))
   return playbook.plays.map((play) => {
-    const hosts = selectHosts(inventory, play.hosts, { ...(limit !== undefined ? { limit } : {}), ...(warn ? { warn } : {}) })
+    const hosts = selectHosts(inventory, play.hosts, warn ? { warn } : {}).filter((h) => !allowed || allowed.has(h))
     const overrides = connectionVars.some((v) => v in play.vars || v in extraVars)
     const connections = new Map<string, Connection>()
     for (const h of hosts) {
@@ -239,7 +242,7 @@ export async function rollout(options: RolloutOptions): Promise<RunReport> {
       // Hosts that failed in an earlier play are out of the run.
       const batches = allBatches.map((b) => b.filter((h) => !states.get(h.name)?.down)).filter((b) => b.length)
       emit({ type: 'play', play, hosts: hosts.map((h) => h.name), batches: batches.map((b) => b.map((h) => h.name)) })
-      if (!hosts.length) options.warn?.(`play "${play.name}": no hosts matched "${play.hosts.join(',')}"; skipping it`)
+      if (!hosts.length) options.warn?.(`play "${play.name}": no hosts matched "${play.hosts.join(',')}"${options.limit !== undefined ? ' and --limit' : ''}; skipping it`)
       const tasks: { task: PlayTask; handler: boolean }[] = [
         ...(play.gatherFacts ? [{ task: factsTask(play), handler: false }] : []),
         ...play.tasks.filter((t) => shouldRun([...play.tags, ...t.tags], options.tags, options.skipTags)).map((task) => ({ task, handler: false })),

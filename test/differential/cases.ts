@@ -461,6 +461,12 @@ export const cases: Case[] = [
     args: ['--tags', 'p2'],
     playbook: play(`    - copy: {dest: $D/one, content: "1\\n"}\n`, '  tags: [p1]\n') + `- hosts: all\n  gather_facts: false\n  tags: [p2]\n  tasks:\n    - copy: {dest: $D/two, content: "2\\n"}\n`,
   },
+  {
+    name: 'limit-excludes-a-play',
+    inventory: `all:\n  children:\n    a:\n      hosts:\n        h1:\n    b:\n      hosts:\n        h2:\n`,
+    args: ['-l', 'a,ghost'],
+    playbook: play(`    - copy: {dest: $D/one, content: "1\\n"}\n`) + `- hosts: b\n  gather_facts: false\n  tasks:\n    - copy: {dest: $D/two, content: "2\\n"}\n- hosts: nomatch\n  gather_facts: false\n  tasks:\n    - copy: {dest: $D/three, content: "3\\n"}\n`,
+  },
   // --- refused before anything connects -------------------------------------------------------------------------
   { name: 'refuse-vault', refused: /!vault is not supported/, playbook: play(`    - copy: {dest: $D/x, content: "{{ secret }}"}\n`, `  vars:\n    secret: !vault |\n      $ANSIBLE_VAULT;1.1;AES256\n      6231\n`) },
   { name: 'refuse-unsafe', refused: /!unsafe is not supported/, playbook: play(`    - copy: {dest: $D/x, content: "{{ raw }}"}\n`, `  vars:\n    raw: !unsafe "{{ not a template }}"\n`) },
