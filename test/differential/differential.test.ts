@@ -22,7 +22,7 @@ test('ansible-playbook and npx deploy agree, or we refuse before connecting, or 
     const started = Date.now()
     await oracle.up(selected)
     const verdicts: Verdict[] = await checkAll(oracle, selected, Number(process.env.HBMON_DIFF_JOBS ?? 3), (v) =>
-      console.log(`${v.agree ? 'agree   ' : v.deliberate ? 'differ* ' : 'DIFFER  '} ${v.name} (${v.seconds.toFixed(1)} s)${v.agree ? '' : `\n    ${v.differences.join('\n    ')}`}`),
+      console.log(`${v.agree ? 'agree   ' : v.deliberate ? 'differ* ' : 'DIFFER  '} ${v.name} (${v.seconds.toFixed(1)} s${v.grouped ? `, with ${v.grouped - 1} more in one ansible-playbook run` : ''})${v.agree ? '' : `\n    ${v.differences.join('\n    ')}`}`),
     )
     const agree = verdicts.filter((v) => v.agree).length
     const refused = selected.filter((c) => c.refused).length

@@ -48,6 +48,8 @@ export interface Verdict {
   differences: string[]
   deliberate?: string
   seconds: number
+  /** Run by Ansible in one playbook with this many cases (see ansibleGroup). */
+  grouped?: number
 }
 
 const pool = 4
@@ -87,13 +89,18 @@ export class Oracle {
     )
   }
 
+  /** Empties the case's directory on Ansible's hosts (before running it again alone). */
+  async reset(c: Case): Promise<void> {
+    await Promise.all(Array.from({ length: pool }, (_, i) => this.lab.ssh(lightName(i + 1), `rm -rf /srv/diff/${c.name} && mkdir -m 1777 /srv/diff/${c.name}`)))
+  }
+
   async down(): Promise<void> {
     await this.lab.down()
   }
 
   /** The case's inventory for one side: every hN gets its twin's address unless the case set one. */
-  inventoryFor(c: Case, side: 'ansible' | 'deploy', address?: string): string {
-    const aliases = join(this.dir, 'cases', c.name, side, 'aliases_known_hosts')
+  inventoryFor(c: Case, side: 'ansible' | 'deploy', address?: string, dir = join(this.dir, 'cases', c.name, side)): string {
+    const aliases = join(dir, 'aliases_known_hosts')
     const text = (c.inventory ?? 'all:\n  hosts:\n    h1:\n    h2:\n')
       .replaceAll('ALIAS_KNOWN_HOSTS', aliases)
       .replaceAll('KNOWN_HOSTS', this.lab.knownHostsPath)
@@ -156,6 +163,59 @@ export class Oracle {
 
   async ansible(c: Case): Promise<Outcome> {
     const dir = this.prepare(c, 'ansible')
+    const r = await this.runAnsible(dir, this.args(c, 0))
+    const stats: Outcome['stats'] = {}
+    for (const [host, s] of Object.entries(r.recap?.stats ?? {})) stats[host] = counts(s)
+    return { code: r.code, stdout: r.stdout, stderr: r.stderr, stats, files: this.files(c, 0) }
+  }
+
+  /**
+   * Several cases that share inventory, arguments and files in one ansible-playbook run (its start-up and
+   * connections are most of a small case's cost): their plays one after the other, each named after its case,
+   * and each case's recap counted from its own plays. Only for cases where no host fails (a failed host would
+   * leave the later cases' plays). Undefined when the run is not clean or the per-play counts do not add up to
+   * Ansible's own recap: the caller runs those cases alone.
+   */
+  async ansibleGroup(group: Case[], index: number): Promise<Map<string, Outcome> | undefined> {
+    const first = group[0]!
+    const dir = join(this.dir, 'cases', `_group${index}`, 'ansible')
+    mkdirSync(dir, { recursive: true })
+    // Text, not re-serialized YAML: a YAML 1.2 writer would turn 0444 (octal to PyYAML) into 444.
+    const playbook = group
+      .map((c) => {
+        let i = 0
+        return c.playbook.replaceAll('$D', `/srv/diff/${c.name}`).replace(/^- hosts:/gm, () => `- name: "${c.name}#${++i}"\n  hosts:`)
+      })
+      .join('')
+    writeFileSync(join(dir, 'playbook.yml'), playbook)
+    writeFileSync(join(dir, 'inventory.yml'), this.inventoryFor(first, 'ansible', undefined, dir))
+    for (const [path, text] of Object.entries(first.files ?? {})) {
+      mkdirSync(join(dir, path, '..'), { recursive: true })
+      writeFileSync(join(dir, path), text)
+    }
+    const r = await this.runAnsible(dir, this.args(first, 0))
+    if (r.code !== 0 || !r.recap) return undefined
+    const total: Record<string, Record<string, number>> = {}
+    const byCase = new Map<string, Outcome['stats']>(group.map((c) => [c.name, {}]))
+    for (const [play, hosts] of Object.entries(r.recap.plays)) {
+      const stats = byCase.get(play.replace(/#\d+$/, ''))
+      if (!stats) return undefined
+      for (const [host, s] of Object.entries(hosts)) {
+        const sum = (stats[host] ??= counts({}))
+        const all = (total[host] ??= counts({}))
+        for (const [k, v] of Object.entries(counts(s))) {
+          sum[k] = sum[k]! + v
+          all[k] = all[k]! + v
+        }
+      }
+    }
+    const recap = Object.fromEntries(Object.entries(r.recap.stats).map(([h, s]) => [h, counts(s)]))
+    const canonical = (m: Record<string, Record<string, number>>) => JSON.stringify(Object.keys(m).sort().map((h) => [h, m[h]]))
+    if (canonical(total) !== canonical(recap)) return undefined
+    return new Map(group.map((c) => [c.name, { code: 0, stdout: r.stdout, stderr: r.stderr, stats: byCase.get(c.name)!, files: this.files(c, 0) }]))
+  }
+
+  private async runAnsible(dir: string, args: string[]) {
     const statsFile = join(dir, 'stats.json')
     const env = {
       ...ansibleEnv(),
@@ -166,12 +226,10 @@ export class Oracle {
       ANSIBLE_FORKS: '20',
       ANSIBLE_SSH_ARGS: '-o ControlMaster=auto -o ControlPersist=60s',
     }
-    const r = await run('ansible-playbook', ['-i', 'inventory.yml', 'playbook.yml', ...this.args(c, 0)], dir, env)
-    const stats: Outcome['stats'] = {}
-    if (existsSync(statsFile))
-      for (const [host, s] of Object.entries(JSON.parse(readFileSync(statsFile, 'utf8')) as Record<string, Record<string, number>>))
-        stats[host] = { ok: s.ok!, changed: s.changed!, failed: s.failures!, skipped: s.skipped!, unreachable: s.unreachable!, ignored: s.ignored! }
-    return { ...r, stats, files: this.files(c, 0) }
+    const r = await run('ansible-playbook', ['-i', 'inventory.yml', 'playbook.yml', ...args], dir, env)
+    type Counts = Record<string, number>
+    const recap = existsSync(statsFile) ? (JSON.parse(readFileSync(statsFile, 'utf8')) as { stats: Record<string, Counts>; plays: Record<string, Record<string, Counts>> }) : undefined
+    return { ...r, recap }
   }
 
   async deploy(c: Case): Promise<Outcome & { connections: number }> {
@@ -249,27 +307,44 @@ export class Oracle {
       return { name: c.name, agree: differences.length === 0, differences, seconds: (Date.now() - started) / 1000 }
     }
     const [theirs, ours] = await Promise.all([this.ansible(c), this.deploy(c)])
-    // Deliberate (README): ansible-playbook exits 4 both for unreachable hosts and for bad input; we exit 3 for
-    // unreachable hosts so that 4 always means "refused, nothing was contacted".
-    const unreachable = Object.values(theirs.stats).some((s) => s.unreachable! > 0)
-    const code = theirs.code === 4 && unreachable && ours.code === 3 ? 3 : theirs.code
-    if (code !== ours.code) differences.push(`exit: ansible ${theirs.code}, deploy ${ours.code}`)
-    const hosts = [...new Set([...Object.keys(theirs.stats), ...Object.keys(ours.stats)])].sort()
-    for (const h of hosts) {
-      const a = JSON.stringify(theirs.stats[h] ?? null)
-      const d = JSON.stringify(ours.stats[h] ?? null)
-      if (a !== d) differences.push(`${h} recap: ansible ${a}, deploy ${d}`)
-    }
-    for (const h of Object.keys(theirs.files)) {
-      const a = theirs.files[h]!
-      const d = ours.files[h]!
-      for (const path of [...new Set([...Object.keys(a), ...Object.keys(d)])].sort())
-        if (a[path] !== d[path]) differences.push(`${h}:${path}: ansible ${a[path] ?? 'absent'}, deploy ${d[path] ?? 'absent'}`)
-    }
+    return this.verdict(c, theirs, ours, started)
+  }
+
+  /** The verdict on a case from both outcomes. */
+  verdict(c: Case, theirs: Outcome, ours: Outcome, started: number): Verdict {
+    const differences = compare(theirs, ours)
     if (differences.length && process.env.HBMON_DIFF_VERBOSE)
       differences.push(`ansible stderr: ${theirs.stderr.slice(-600)}`, `ansible stdout: ${theirs.stdout.slice(0, 3000)}`, `deploy: ${ours.stdout.slice(-1500)}${ours.stderr.slice(-600)}`)
     return { name: c.name, agree: differences.length === 0, differences, ...(c.deliberate ? { deliberate: c.deliberate } : {}), seconds: (Date.now() - started) / 1000 }
   }
+}
+
+/** What differs between Ansible's outcome and ours: exit code, recap per host, files per host. */
+function compare(theirs: Outcome, ours: Outcome): string[] {
+  const differences: string[] = []
+  // Deliberate (README): ansible-playbook exits 4 both for unreachable hosts and for bad input; we exit 3 for
+  // unreachable hosts so that 4 always means "refused, nothing was contacted".
+  const unreachable = Object.values(theirs.stats).some((s) => s.unreachable! > 0)
+  const code = theirs.code === 4 && unreachable && ours.code === 3 ? 3 : theirs.code
+  if (code !== ours.code) differences.push(`exit: ansible ${theirs.code}, deploy ${ours.code}`)
+  const hosts = [...new Set([...Object.keys(theirs.stats), ...Object.keys(ours.stats)])].sort()
+  for (const h of hosts) {
+    const a = JSON.stringify(theirs.stats[h] ?? null)
+    const d = JSON.stringify(ours.stats[h] ?? null)
+    if (a !== d) differences.push(`${h} recap: ansible ${a}, deploy ${d}`)
+  }
+  for (const h of Object.keys(theirs.files)) {
+    const a = theirs.files[h]!
+    const d = ours.files[h]!
+    for (const path of [...new Set([...Object.keys(a), ...Object.keys(d)])].sort())
+      if (a[path] !== d[path]) differences.push(`${h}:${path}: ansible ${a[path] ?? 'absent'}, deploy ${d[path] ?? 'absent'}`)
+  }
+  return differences
+}
+
+/** Ansible's recap counts under our names. */
+function counts(s: Record<string, number>): Record<string, number> {
+  return { ok: s.ok ?? 0, changed: s.changed ?? 0, failed: s.failures ?? s.failed ?? 0, skipped: s.skipped ?? 0, unreachable: s.unreachable ?? 0, ignored: s.ignored ?? 0 }
 }
 
 function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -289,17 +364,74 @@ function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEn
   })
 }
 
-/** Runs the cases `concurrency` at a time; returns their verdicts in order. */
-export async function checkAll(oracle: Oracle, cases: Case[], concurrency = 3, progress?: (v: Verdict) => void): Promise<Verdict[]> {
-  const verdicts: Verdict[] = new Array(cases.length)
+/** Runs `work` on each item, `concurrency` at a time. */
+async function inPool<T>(items: T[], concurrency: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
   let next = 0
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      for (let i; (i = next++) < cases.length; ) {
-        verdicts[i] = await oracle.check(cases[i]!)
-        progress?.(verdicts[i]!)
-      }
+      for (let i; (i = next++) < items.length; ) await work(items[i]!, i)
     }),
   )
-  return verdicts
+}
+
+/**
+ * Runs the cases `concurrency` at a time; returns their verdicts in order. First npx deploy on every case
+ * (refused cases are decided there); then Ansible: cases where our run was clean (exit 0, no host failed or
+ * unreachable) and that share inventory, arguments and files go through one ansible-playbook run in groups
+ * of up to `groupSize` (see ansibleGroup); the others, and any grouped case that disagrees, run alone, and
+ * the lone run is the one compared.
+ */
+export async function checkAll(oracle: Oracle, cases: Case[], concurrency = 3, progress?: (v: Verdict) => void, groupSize = 8): Promise<Verdict[]> {
+  const verdicts = new Map<string, Verdict>()
+  const done = (v: Verdict) => {
+    verdicts.set(v.name, v)
+    progress?.(v)
+  }
+  const ours = new Map<string, Outcome>()
+  const started = new Map<string, number>()
+  await inPool(cases, concurrency, async (c) => {
+    started.set(c.name, Date.now())
+    if (c.refused) done(await oracle.check(c))
+    else ours.set(c.name, await oracle.deploy(c))
+  })
+  const clean = (c: Case) => !c.deliberate && ours.get(c.name)!.code === 0 && Object.values(ours.get(c.name)!.stats).every((s) => !s.failed && !s.unreachable)
+  const byKey = new Map<string, Case[]>()
+  const alone: Case[] = []
+  for (const c of cases.filter((c) => !c.refused)) {
+    if (!clean(c)) {
+      alone.push(c)
+      continue
+    }
+    // Plays are named by text (see ansibleGroup): every play must start with `- hosts:`.
+    if ((c.playbook.match(/^- /gm) ?? []).length !== (c.playbook.match(/^- hosts:/gm) ?? []).length) {
+      alone.push(c)
+      continue
+    }
+    const key = JSON.stringify([c.inventory ?? '', c.args ?? [], c.files ?? {}])
+    byKey.set(key, [...(byKey.get(key) ?? []), c])
+  }
+  const jobs: Case[][] = []
+  for (const group of byKey.values()) for (let i = 0; i < group.length; i += groupSize) jobs.push(group.slice(i, i + groupSize))
+  for (const c of alone) jobs.push([c])
+  jobs.sort((a, b) => b.length - a.length) // the long runs first
+  const solo = async (c: Case) => {
+    const t = Date.now()
+    done(oracle.verdict(c, await oracle.ansible(c), ours.get(c.name)!, t))
+  }
+  await inPool(jobs, concurrency, async (job, index) => {
+    if (job.length === 1) return solo(job[0]!)
+    const t = Date.now()
+    const theirs = await oracle.ansibleGroup(job, index)
+    for (const c of job) {
+      const outcome = theirs?.get(c.name)
+      const verdict = outcome && oracle.verdict(c, outcome, ours.get(c.name)!, t)
+      if (verdict?.agree) done({ ...verdict, grouped: job.length })
+      else {
+        if (process.env.HBMON_DIFF_VERBOSE) console.log(`  ${c.name}: grouped run ${theirs ? `disagrees: ${verdict!.differences.slice(0, 3).join('; ')}` : 'not clean'}; running it alone`)
+        await oracle.reset(c)
+        await solo(c)
+      }
+    }
+  })
+  return cases.map((c) => verdicts.get(c.name)!)
 }
