@@ -316,6 +316,22 @@ export const cases: Case[] = [
     playbook: play(`    - template: {src: f.j2, dest: $D/f, mode: "0600"}\n`),
   },
   {
+    name: 'template-tests-on-types',
+    inventory: hosts(1, `  vars:\n    i: 3\n    f: 2.0\n    g: 2.5\n    s: text\n    b: false\n    l: [1]\n    d: {a: 1}\n    n: null\n`),
+    files: {
+      'templates/t.j2':
+        'i: {{ i is number }} {{ i is integer }} {{ i is float }} {{ i is string }} {{ i is boolean }}\n' +
+        'f: {{ f is number }} {{ f is integer }} {{ f is float }} {{ f }} {{ f | int }} {{ f | string }} {{ [f] }}\n' +
+        'g: {{ g is float }} {{ g | int }} {{ g }}\n' +
+        's: {{ s is string }} {{ s is sequence }} {{ s is mapping }} {{ s | length }} {{ s | upper }}\n' +
+        'b: {{ b is boolean }} {{ b is false }} {{ b | bool }} {{ b | int }} {{ b | string }}\n' +
+        'l: {{ l is sequence }} {{ l is mapping }} {{ l | length }} {{ l | join("+") }}\n' +
+        'd: {{ d is mapping }} {{ d is sequence }} {{ d | length }} {{ d.a }} {{ d["a"] }}\n' +
+        'n: {{ n is none }} {{ n is defined }} [{{ n }}] {{ n | default("dflt") }} {{ n | default("dflt", true) }}\n',
+    },
+    playbook: play(`    - template: {src: t.j2, dest: $D/t}\n`),
+  },
+  {
     name: 'template-vars-referencing-vars',
     inventory: hosts(2, `  vars:\n    base: /srv\n    app: "{{ base }}/app"\n    url: "http://{{ inventory_hostname }}:{{ port }}"\n    port: 8080\n`),
     playbook: play(`    - copy: {dest: $D/v, content: "{{ app }} {{ url }}\\n"}\n`),

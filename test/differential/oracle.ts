@@ -4,7 +4,9 @@
 // unreachable/ignored), and every file the run left under the case's directory on each host (type, mode, owner,
 // group, content; registered values are printed into files by the playbooks). A case that we refuse must be
 // refused before anything connects: exit 4, a message naming the file, the line and the feature, and no
-// connection to the (listening) host the inventory names.
+// connection to the (listening) host the inventory names, and --list-tasks refuses it too. To keep the suite
+// within minutes on two cores, Ansible runs clean cases that share inventory and arguments as the plays of one
+// ansible-playbook (checkAll, ansibleGroup); hbmon_stats.py (callback_plugins/) writes the recap.
 import { spawn } from 'node:child_process'
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
