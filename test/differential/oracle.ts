@@ -224,6 +224,7 @@ export class Oracle {
       ANSIBLE_CALLBACK_PLUGINS: join(import.meta.dirname, 'callback_plugins'),
       ANSIBLE_CALLBACKS_ENABLED: 'hbmon_stats',
       HBMON_STATS_FILE: statsFile,
+      PYTHONDONTWRITEBYTECODE: '1', // no __pycache__ beside the callback plugin in the repository
       ANSIBLE_PIPELINING: 'true',
       ANSIBLE_FORKS: '20',
       ANSIBLE_SSH_ARGS: '-o ControlMaster=auto -o ControlPersist=60s',

@@ -1,0 +1,4 @@
+import { test } from 'uvu'
+test('a', () => {})
+test('b', () => {})
+test.run()
