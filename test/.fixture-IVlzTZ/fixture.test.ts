@@ -1,4 +1,0 @@
-import { test } from 'uvu'
-test('a', () => {})
-test('b', () => {})
-test.run()
