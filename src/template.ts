@@ -59,12 +59,6 @@ export function evaluateCondition(condition: string | boolean, vars: Vars): bool
   return truthy(strict(new Parser(inner, vars).parse(), inner)) // an undefined name is an error, as in Ansible
 }
 
-/** Evaluates one expression; undefined results come back as undefined. */
-export function evaluate(expression: string, vars: Vars): unknown {
-  const value = new Parser(expression, vars).parse()
-  return value instanceof Undefined ? undefined : value
-}
-
 /** Checks template syntax without vars (every name undefined): for errors at load time, before connecting. */
 export function checkTemplate(text: string): void {
   for (const expr of expressions(text)) new Parser(expr, {}, true).parse()
