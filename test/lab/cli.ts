@@ -15,7 +15,8 @@ const usage = `Usage: npm run lab -- COMMAND [options]
   cut|restore NAME              drop / allow packets to the host's SSH port
 
 Environment: HBMON_LAB_DIR (state, default test/lab/.run), HBMON_LAB_CACHE (images, default
-~/.cache/hbmon-lab), HBMON_LAB_NET (light hosts' /24, default 127.0.0).
+~/.cache/hbmon-lab), HBMON_LAB_NET (light hosts' /24, default 127.0.0), HBMON_LAB_ACCEL (kvm or tcg:
+force QEMU's accelerator; by default KVM is used only after a probe boot shows that it works here).
 `
 
 const { values, positionals } = parseArgs({
@@ -71,10 +72,10 @@ async function main(): Promise<number> {
       await lab.kill(needName())
       return 0
     case 'pause':
-      lab.pause(needName())
+      await lab.pause(needName())
       return 0
     case 'resume':
-      lab.resume(needName())
+      await lab.resume(needName())
       return 0
     case 'cut':
       await lab.cut(needName())
@@ -89,6 +90,8 @@ async function main(): Promise<number> {
 }
 
 function printStatus(): void {
+  const accel = lab.accel
+  if (accel) process.stdout.write(`accelerator: ${accel.accel} (${accel.reason})\n`)
   const rows = lab.status()
   if (rows.length === 0) {
     process.stdout.write('no lab hosts\n')

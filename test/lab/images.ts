@@ -59,8 +59,21 @@ export function labKeyPath(): string {
   return join(cacheDir(), 'lab_ed25519')
 }
 
-/** The lab's SSH key pair, made once per cache: images carry its public half for root and `lab`. */
-export async function labKey(): Promise<{ privateKey: string; publicKey: string }> {
+/**
+ * The lab's SSH key pair, made once per cache: images carry its public half for root and `lab`. One promise
+ * per process: both images are built in parallel on a fresh machine, and two callers that each made a key
+ * would bake different keys into the two images (one VM then refuses the key that ended up on disk).
+ */
+export function labKey(): Promise<{ privateKey: string; publicKey: string }> {
+  const path = labKeyPath()
+  let made = labKeys.get(path)
+  if (!made) labKeys.set(path, (made = makeLabKey()))
+  return made
+}
+
+const labKeys = new Map<string, Promise<{ privateKey: string; publicKey: string }>>()
+
+async function makeLabKey(): Promise<{ privateKey: string; publicKey: string }> {
   mkdirSync(cacheDir(), { recursive: true })
   const privateKey = labKeyPath()
   if (!existsSync(privateKey)) {

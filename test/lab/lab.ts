@@ -9,7 +9,8 @@ import { $ } from 'zx'
 import { ensureImage, labKey, labKeyPath, recipes } from './images.ts'
 import { ensureLightFs, isMountPoint, namespacePids, removeLight, startLight, stopLight, type LightHost } from './light.ts'
 import { alive, processState, signal, sleep, terminate } from './procs.ts'
-import { bootVm, consoleTail, ensureSegment, freePort, panicked, stopVm, type Segment, type VmHost } from './vms.ts'
+import { chooseAccel, type AccelChoice } from './accel.ts'
+import { bannerSeen, bootVm, ensureSegment, freePort, panicked, stopVm, vmDiagnostics, type Segment, type VmHost } from './vms.ts'
 
 export type { LightHost, VmHost }
 export type Host = VmHost | LightHost
@@ -33,6 +34,8 @@ interface State {
   vms: Record<string, VmHost>
   light: Record<string, LightHost>
   cut: string[]
+  /** The accelerator the running VMs use, and why: chosen once, before the first VM of the lab boots. */
+  accel?: AccelChoice
 }
 
 export interface UpOptions {
@@ -126,6 +129,10 @@ export class Lab {
     const images = await Promise.all(names.map((name) => ensureImage(recipes[name]!, this.log)))
     const pending = names.filter((name) => !alive(this.state.vms[name]?.pid))
     if (pending.length === 0) return
+    if (!this.state.accel || !Object.values(this.state.vms).some((vm) => alive(vm.pid))) {
+      this.state.accel = await chooseAccel(images[0]!.kernel)
+      this.log(`accelerator: ${this.state.accel.accel} (${this.state.accel.reason})`)
+    }
     this.state.segment = await ensureSegment(this.dir, this.state.segment)
     this.save()
     for (const [i, name] of names.entries()) {
@@ -146,14 +153,20 @@ export class Lab {
         },
         image,
         this.state.segment,
+        this.state.accel.accel,
       )
       this.save()
     }
   }
 
-  /** Waits until the host answers a command over SSH with its host key checked. */
-  async waitReady(host: Host, timeoutMs = host.kind === 'vm' ? 300_000 : 30_000): Promise<void> {
+  /**
+   * Waits until the host answers a command over SSH with its host key checked. A VM whose kernel has not
+   * printed its banner within `bannerMs` never will (a guest stuck before its first instruction, as under a
+   * broken KVM): that fails at once with QEMU's command line and console, instead of waiting out `timeoutMs`.
+   */
+  async waitReady(host: Host, timeoutMs = host.kind === 'vm' ? 300_000 : 30_000, bannerMs = 90_000): Promise<void> {
     const started = Date.now()
+    const diagnostics = () => (host.kind === 'vm' ? vmDiagnostics(host) : readTail(join(host.dir, 'sshd.log')))
     for (;;) {
       const result = await this.ssh(host.name, 'true', { connectTimeout: 5 })
       if (result.code === 0) {
@@ -161,12 +174,14 @@ export class Lab {
         return
       }
       if (!alive(host.pid) || (host.kind === 'vm' && panicked(host))) {
-        const detail = host.kind === 'vm' ? consoleTail(host) : readTail(join(host.dir, 'sshd.log'))
-        throw new Error(`${host.name}: the host died before SSH answered\n${detail}`)
+        throw new Error(`${host.name}: the host died before SSH answered\n${diagnostics()}`)
+      }
+      if (host.kind === 'vm' && !bannerSeen(host) && Date.now() - started > bannerMs) {
+        const accel = this.state.accel ? ` under ${this.state.accel.accel} (${this.state.accel.reason})` : ''
+        throw new Error(`${host.name}: the guest kernel printed nothing within ${bannerMs / 1000} s${accel}\n${diagnostics()}`)
       }
       if (Date.now() - started > timeoutMs) {
-        const detail = host.kind === 'vm' ? consoleTail(host) : readTail(join(host.dir, 'sshd.log'))
-        throw new Error(`${host.name}: SSH did not answer within ${timeoutMs / 1000} s: ${result.stderr.trim()}\n${detail}`)
+        throw new Error(`${host.name}: SSH did not answer within ${timeoutMs / 1000} s: ${result.stderr.trim()}\n${diagnostics()}`)
       }
       await sleep(host.kind === 'vm' ? 2000 : 200)
     }
@@ -224,13 +239,30 @@ export class Lab {
     } else await stopLight(host, true)
   }
 
-  /** Freezes a host (SIGSTOP to QEMU, or to every process of the light host): connections hang. */
-  pause(name: string): void {
-    for (const pid of this.processes(name)) signal(pid, 'SIGSTOP')
+  /**
+   * Freezes a host (SIGSTOP to QEMU, or to every process of the light host): connections hang. Returns once
+   * every process is stopped: a signal is delivered asynchronously, and a caller that reads the state next
+   * must see the pause.
+   */
+  async pause(name: string): Promise<void> {
+    const pids = this.processes(name)
+    for (const pid of pids) signal(pid, 'SIGSTOP')
+    await this.waitState(name, pids, (state) => state === undefined || state === 'T' || state === 'Z', 'stopped')
   }
 
-  resume(name: string): void {
-    for (const pid of this.processes(name)) signal(pid, 'SIGCONT')
+  /** Undoes pause; returns once no process of the host is stopped any more. */
+  async resume(name: string): Promise<void> {
+    const pids = this.processes(name)
+    for (const pid of pids) signal(pid, 'SIGCONT')
+    await this.waitState(name, pids, (state) => state !== 'T', 'running again')
+  }
+
+  private async waitState(name: string, pids: number[], done: (state: string | undefined) => boolean, what: string): Promise<void> {
+    for (const end = Date.now() + 10_000; ; await sleep(20)) {
+      const pending = pids.filter((pid) => !done(processState(pid)))
+      if (pending.length === 0) return
+      if (Date.now() > end) throw new Error(`${name}: processes ${pending.join(', ')} not ${what} after 10 s`)
+    }
   }
 
   /** The host's processes as this machine sees them: QEMU, or everything in the light host's namespace. */
@@ -301,6 +333,10 @@ export class Lab {
   }
 
   /** Ends every process the lab started and removes its overlays, mounts, nft table and files. */
+  get accel(): AccelChoice | undefined {
+    return this.state.accel
+  }
+
   async down(): Promise<void> {
     await Promise.all(Object.values(this.state.vms).map((host) => stopVm(host, 5000)))
     await Promise.all(Object.values(this.state.light).map((host) => stopLight(host)))

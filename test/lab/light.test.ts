@@ -60,20 +60,27 @@ test('up is idempotent: running hosts are left alone', async () => {
 
 test('cut drops SSH packets until restore', async () => {
   await lab.cut('light03')
-  const cut = await lab.ssh('light03', 'true', { connectTimeout: 3 })
-  assert.is(cut.code, 255)
-  assert.match(cut.stderr, /timed out/)
-  assert.is((await lab.ssh('light04', 'true')).code, 0)
-  await lab.restore('light03')
+  try {
+    const cut = await lab.ssh('light03', 'true', { connectTimeout: 3 })
+    assert.is(cut.code, 255)
+    assert.match(cut.stderr, /timed out/)
+    assert.is((await lab.ssh('light04', 'true')).code, 0)
+  } finally {
+    await lab.restore('light03')
+  }
   assert.is((await lab.ssh('light03', 'hostname')).stdout, 'light03\n')
 })
 
 test('pause freezes a host until resume', async () => {
-  lab.pause('light06')
-  assert.is(lab.status().find((row) => row.name === 'light06')!.state, 'paused')
-  const paused = await lab.ssh('light06', 'true', { connectTimeout: 3 })
-  assert.is(paused.code, 255)
-  lab.resume('light06')
+  await lab.pause('light06')
+  try {
+    assert.is(lab.status().find((row) => row.name === 'light06')!.state, 'paused')
+    const paused = await lab.ssh('light06', 'true', { connectTimeout: 3 })
+    assert.is(paused.code, 255)
+  } finally {
+    await lab.resume('light06')
+  }
+  assert.is(lab.status().find((row) => row.name === 'light06')!.state, 'running')
   assert.is((await lab.ssh('light06', 'hostname')).stdout, 'light06\n')
 })
 

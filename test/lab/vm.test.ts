@@ -82,16 +82,23 @@ test('an Ethernet frame with ethertype 0x88B5 crosses the lab segment from one V
 
 test('fault controls on a VM: pause and cut make SSH time out until resume and restore', async () => {
   const name = vmNames[1]!
-  lab.pause(name)
-  assert.is(lab.status().find((row) => row.name === name)!.state, 'paused')
-  assert.is((await lab.ssh(name, 'true', { connectTimeout: 3 })).code, 255)
-  lab.resume(name)
+  await lab.pause(name)
+  try {
+    assert.is(lab.status().find((row) => row.name === name)!.state, 'paused')
+    assert.is((await lab.ssh(name, 'true', { connectTimeout: 3 })).code, 255)
+  } finally {
+    await lab.resume(name)
+  }
+  assert.is(lab.status().find((row) => row.name === name)!.state, 'running')
   assert.is((await lab.ssh(name, 'hostname')).stdout, `${name}\n`)
   await lab.cut(name)
-  const cut = await lab.ssh(name, 'true', { connectTimeout: 3 })
-  assert.is(cut.code, 255)
-  assert.match(cut.stderr, /timed out/)
-  await lab.restore(name)
+  try {
+    const cut = await lab.ssh(name, 'true', { connectTimeout: 3 })
+    assert.is(cut.code, 255)
+    assert.match(cut.stderr, /timed out/)
+  } finally {
+    await lab.restore(name)
+  }
   assert.is((await lab.ssh(name, 'hostname')).stdout, `${name}\n`)
 })
 

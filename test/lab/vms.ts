@@ -1,10 +1,13 @@
-// VM hosts: QEMU (KVM when /dev/kvm exists, TCG otherwise) on copy-on-write overlays of a cached image.
+// VM hosts: QEMU (KVM when a probe proved it works, TCG otherwise: see accel.ts) on copy-on-write overlays
+// of a cached image.
 // eth0 is user networking, restricted so the guest reaches nothing and only the SSH forward on a
 // 127.0.0.1 port gets in; eth1 sits on the lab's VDE switch, the layer-2 segment the VMs share.
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createConnection, createServer } from 'node:net'
 import { join } from 'node:path'
-import { $ } from 'zx'
+import { $, quote } from 'zx'
+import { kernelBanner, type Accel } from './accel.ts'
 import type { Image } from './images.ts'
 import { alive, sleep, terminate, waitGone } from './procs.ts'
 
@@ -48,17 +51,23 @@ export function freePort(): Promise<number> {
   })
 }
 
-/** Boots a VM (its overlay is kept across restarts, so a killed VM comes back with its disk). */
-export async function bootVm(host: Omit<VmHost, 'pid'>, image: Image, segment: Segment): Promise<VmHost> {
+/**
+ * Boots a VM (its overlay is kept across restarts, so a killed VM comes back with its disk). QEMU runs
+ * detached with its own stderr in qemu.log (an abort such as KVM's MSR assertion is kept there, where
+ * -daemonize would send it to /dev/null) and its command line in qemu.cmdline, for error messages.
+ */
+export async function bootVm(host: Omit<VmHost, 'pid'>, image: Image, segment: Segment, accel: Accel): Promise<VmHost> {
   mkdirSync(host.dir, { recursive: true })
   const disk = join(host.dir, 'disk.qcow2')
   if (!existsSync(disk)) await $`qemu-img create -q -f qcow2 -b ${image.disk} -F qcow2 ${disk}`
   const pidFile = join(host.dir, 'qemu.pid')
   rmSync(pidFile, { force: true })
-  const accel = existsSync('/dev/kvm') ? 'kvm' : 'tcg'
+  rmSync(join(host.dir, 'console.log'), { force: true })
   // no_timer_check: under TCG on a loaded machine the kernel's IO-APIC timer check can miss its ticks and
   // panic ("IO-APIC + timer doesn't work!"); the check proves nothing about an emulated timer anyway.
-  const append = `root=/dev/vda rw console=ttyS0 net.ifnames=0 quiet mitigations=off no_timer_check systemd.hostname=${host.name}`
+  // loglevel=6 rather than quiet: the kernel's banner (a notice) must reach the console, so that a guest that
+  // never starts is told apart from one that boots slowly.
+  const append = `root=/dev/vda rw console=ttyS0 net.ifnames=0 loglevel=6 mitigations=off no_timer_check systemd.hostname=${host.name}`
   const args = [
     '-name', host.name, '-machine', `q35,accel=${accel}`, '-cpu', 'max', '-smp', '1', '-m', '1024',
     '-kernel', image.kernel, '-initrd', image.initrd, '-append', append,
@@ -67,10 +76,26 @@ export async function bootVm(host: Omit<VmHost, 'pid'>, image: Image, segment: S
     '-netdev', `vde,id=n1,sock=${segment.sock}`, '-device', `virtio-net-pci,netdev=n1,mac=${host.mac}`,
     '-display', 'none', '-serial', `file:${join(host.dir, 'console.log')}`,
     '-monitor', `unix:${join(host.dir, 'monitor.sock')},server,nowait`,
-    '-pidfile', pidFile, '-daemonize',
+    '-pidfile', pidFile,
   ]
-  await $`qemu-system-x86_64 ${args}`
-  return { ...host, pid: Number(readFileSync(pidFile, 'utf8').trim()) }
+  writeFileSync(join(host.dir, 'qemu.cmdline'), ['qemu-system-x86_64', ...args].map(quote).join(' ') + '\n')
+  const log = openSync(join(host.dir, 'qemu.log'), 'w')
+  const child = spawn('qemu-system-x86_64', args, { detached: true, stdio: ['ignore', log, log] })
+  closeSync(log)
+  child.unref()
+  const exited = new Promise<string>((resolve) => {
+    child.once('exit', (code, sig) => resolve(sig ?? `code ${code}`))
+    child.once('error', (err) => resolve(err.message))
+  })
+  // QEMU writes its pid file once its devices are set up; an error before that ends the process.
+  for (const end = Date.now() + 30_000; !existsSync(pidFile); await sleep(50)) {
+    const how = await Promise.race([exited, sleep(0).then(() => undefined)])
+    if (how !== undefined || Date.now() > end) {
+      if (how === undefined) child.kill('SIGKILL')
+      throw new Error(`${host.name}: QEMU ${how === undefined ? 'wrote no pid file within 30 s' : `exited (${how})`}\n${vmDiagnostics(host)}`)
+    }
+  }
+  return { ...host, pid: child.pid! }
 }
 
 /** Asks the guest to power off, and ends QEMU if it has not within the grace period. */
@@ -96,8 +121,25 @@ export function panicked(host: VmHost): boolean {
   return existsSync(path) && readFileSync(path, 'utf8').includes('Kernel panic')
 }
 
-export function consoleTail(host: VmHost, lines = 30): string {
+export function consoleTail(host: Pick<VmHost, 'dir'>, lines = 30): string {
   const path = join(host.dir, 'console.log')
   if (!existsSync(path)) return '(no console output)'
   return readFileSync(path, 'utf8').split('\n').slice(-lines).join('\n')
+}
+
+/** The QEMU command line, its own messages and the console's tail: what a failed boot needs to be understood. */
+export function vmDiagnostics(host: Pick<VmHost, 'dir'>): string {
+  const read = (file: string) => (existsSync(join(host.dir, file)) ? readFileSync(join(host.dir, file), 'utf8').trim() : '')
+  const qemuLog = read('qemu.log')
+  return [
+    `command: ${read('qemu.cmdline') || '(not recorded)'}`,
+    qemuLog ? `qemu said:\n${qemuLog.split('\n').slice(-10).join('\n')}` : 'qemu said nothing',
+    `console (last lines):\n${consoleTail(host, 20)}`,
+  ].join('\n')
+}
+
+/** True once the guest kernel has printed its first line: the proof that the guest really runs. */
+export function bannerSeen(host: Pick<VmHost, 'dir'>): boolean {
+  const path = join(host.dir, 'console.log')
+  return existsSync(path) && kernelBanner.test(readFileSync(path, 'utf8'))
 }
