@@ -178,17 +178,17 @@ static uint hbmon_max_user_clients = 4096;
 module_param_named(max_user_clients, hbmon_max_user_clients, uint, 0644);
 MODULE_PARM_DESC(max_user_clients, "Maximum number of registrations of the files one user opened (default 4096)");
 
-static uint hbmon_client_rate = 20;
+static uint hbmon_client_rate = 10;
 module_param_named(client_rate, hbmon_client_rate, uint, 0644);
-MODULE_PARM_DESC(client_rate, "REGISTER, UNREGISTER, RECOVERED and DATA events (log line and frame) per second per file (default 20)");
+MODULE_PARM_DESC(client_rate, "REGISTER, UNREGISTER, RECOVERED and DATA events (log line and frame) per second per file (default 10)");
 
-static uint hbmon_user_rate = 100;
+static uint hbmon_user_rate = 50;
 module_param_named(user_rate, hbmon_user_rate, uint, 0644);
-MODULE_PARM_DESC(user_rate, "REGISTER, UNREGISTER, RECOVERED and DATA events per second per user (default 100)");
+MODULE_PARM_DESC(user_rate, "REGISTER, UNREGISTER, RECOVERED and DATA events per second per user (default 50)");
 
-static uint hbmon_user_crit_rate = 100;
+static uint hbmon_user_crit_rate = 50;
 module_param_named(user_crit_rate, hbmon_user_crit_rate, uint, 0644);
-MODULE_PARM_DESC(user_crit_rate, "HANG and CRASH events per second per user, a budget of their own (default 100)");
+MODULE_PARM_DESC(user_crit_rate, "HANG and CRASH events per second per user, a budget of their own (default 50)");
 
 static uint hbmon_helper_rate = 6;
 module_param_named(helper_rate, hbmon_helper_rate, uint, 0644);
@@ -212,7 +212,8 @@ struct hbmon_user {
 	struct hbmon_bucket	events;		/* REGISTER, UNREGISTER, RECOVERED, DATA */
 	struct hbmon_bucket	crit;		/* HANG, CRASH */
 	struct hbmon_bucket	helper;		/* helper runs */
-	atomic_t		missed;		/* events not logged since the last line */
+	atomic_t		missed;		/* events not logged since the last notice */
+	unsigned long		notice_at;	/* jiffies of the last such notice */
 };
 
 struct hbmon_client {
@@ -520,18 +521,31 @@ static struct hbmon_user *hbmon_user_get(kuid_t uid)
 	hbmon_bucket_init(&u->crit, READ_ONCE(hbmon_user_crit_rate));
 	hbmon_bucket_init(&u->helper, READ_ONCE(hbmon_helper_rate));
 	atomic_set(&u->missed, 0);
+	u->notice_at = jiffies - 10 * HZ - 1;
 	list_add(&u->node, &hbmon_users);
 	return u;
 }
 
+/*
+ * Kept when its last file closes: the budgets are the user's, not its
+ * files' (open, REGISTER, close in a loop must not start from full buckets).
+ * Entries exist only for uids that could open the device; freed at unload.
+ */
 static void hbmon_user_put(struct hbmon_user *u)
 {
 	mutex_lock(&hbmon_lock);
-	if (!--u->files) {
+	u->files--;
+	mutex_unlock(&hbmon_lock);
+}
+
+static void hbmon_free_users(void)
+{
+	struct hbmon_user *u, *tmp;
+
+	list_for_each_entry_safe(u, tmp, &hbmon_users, node) {
 		list_del(&u->node);
 		kfree(u);
 	}
-	mutex_unlock(&hbmon_lock);
 }
 
 /* Fill @ev from a registered client. Called with c->lock held. */
@@ -806,10 +820,15 @@ static void hbmon_ev_done(struct hbmon_user *u, const struct hbmon_event *ev,
 	if (!ev->log)
 		return;
 
-	missed = atomic_xchg(&u->missed, 0);
-	if (missed)
-		pr_warn("uid=%u: %d events over the rate limit not logged\n",
-			ev->uid, missed);
+	/* At most one notice per user every 10 s, itself no flood. */
+	if (atomic_read(&u->missed) &&
+	    time_after(jiffies, READ_ONCE(u->notice_at) + 10 * HZ)) {
+		WRITE_ONCE(u->notice_at, jiffies);
+		missed = atomic_xchg(&u->missed, 0);
+		if (missed)
+			pr_warn("uid=%u: %d events over the rate limit not logged\n",
+				ev->uid, missed);
+	}
 
 	switch (ev->type) {
 	case HBMON_EV_REGISTER:
@@ -1723,6 +1742,7 @@ static void __exit hbmon_exit(void)
 	/* Runs what the last releases queued, then stops. */
 	destroy_workqueue(hbmon_wq);
 	hbmon_free_events();
+	hbmon_free_users();
 	pr_info("unloaded\n");
 }
 
