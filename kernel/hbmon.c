@@ -585,7 +585,7 @@ static void hbmon_xmit(const struct hbmon_event *ev)
 
 	hbmon_param_copy(ifname, hbmon_iface, sizeof(ifname));
 	if (!ifname[0])
-		return;
+		goto fail;	/* iface cleared since the event drew its seq */
 
 	dev = dev_get_by_name(&init_net, ifname);
 	if (!dev) {
@@ -744,7 +744,7 @@ static int hbmon_ev_admit(struct hbmon_client *c, struct hbmon_event *ev,
 			  struct hbmon_event **q, bool l2_on)
 {
 	struct hbmon_user *u = c->user;
-	bool ok;
+	bool ok, frame;
 
 	lockdep_assert_held(&c->lock);
 	if (ev->crit)
@@ -765,16 +765,6 @@ static int hbmon_ev_admit(struct hbmon_client *c, struct hbmon_event *ev,
 	}
 	ev->log = ok;
 
-	if (ev->l2 && l2_on) {
-		ev->seq = atomic64_inc_return(&hbmon_seq);
-		if (!ok) {
-			ev->l2 = false;
-			atomic64_inc(&hbmon_stats.frames_limited);
-		}
-	} else {
-		ev->l2 = false;
-	}
-
 	if (ev->helper && !hbmon_bucket_take(&u->helper,
 					     READ_ONCE(hbmon_helper_rate),
 					     60 * MSEC_PER_SEC)) {
@@ -782,10 +772,24 @@ static int hbmon_ev_admit(struct hbmon_client *c, struct hbmon_event *ev,
 		atomic64_inc(&hbmon_stats.helper_limited);
 	}
 
-	if (!ev->l2 && !ev->helper)
+	frame = ev->l2 && l2_on;
+	ev->l2 = false;
+	if (!frame && !ev->helper)
 		return 0;
 
+	/* seq under the queue lock: frames leave in seq order. */
 	spin_lock(&hbmon_ev_lock);
+	if (frame) {
+		ev->seq = atomic64_inc_return(&hbmon_seq);
+		if (ok)
+			ev->l2 = true;
+		else
+			atomic64_inc(&hbmon_stats.frames_limited);
+	}
+	if (!ev->l2 && !ev->helper) {
+		spin_unlock(&hbmon_ev_lock);
+		return 0;
+	}
 	if (!*q || (ev->crit ? hbmon_nr_crit >= HBMON_EV_CRIT_MAX :
 			       hbmon_nr_events >= HBMON_EV_MAX)) {
 		spin_unlock(&hbmon_ev_lock);
