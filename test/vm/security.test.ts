@@ -206,7 +206,9 @@ test("a flood from mallory (SEND, REGISTER/close loops) neither loses another us
     assert.match(log, /\[hbmon\] crash pid=\d+ comm=hbctl name=victim-app /)
     const lines = log.split('\n').filter((l) => l.includes('[hbmon]')).length
     note(name, 'log lines during the 6 s flood', lines)
-    assert.ok(lines < 6 * 110, `${lines} lines`)
+    // mallory's budgets: (user_rate + user_crit_rate) a second for 6 s after a first full bucket of each (50 + 50),
+    // plus victim's few lines and at most one 'not logged' notice.
+    assert.ok(lines <= 100 * 7 + 20, `${lines} lines`)
   })
 })
 
@@ -254,12 +256,13 @@ test('suspend (pm_test freezer): a client frozen for 5 s is not reported hung', 
   await both(async (name) => {
     await load(name)
     await mark(name, 'freeze')
-    const demo = lab.ssh(name, as('victim', 'hbctl demo --timeout 300 --interval 50 --signal SIGUSR1 --name frozen --exit-after 9'))
+    // 1 s: the deadline passes during the freeze, and the thawed client has time to run again under TCG.
+    const demo = lab.ssh(name, as('victim', 'hbctl demo --timeout 1000 --interval 100 --signal SIGUSR1 --name frozen --exit-after 10'))
     await sleep(2500)
     await sh(name, 'echo freezer > /sys/power/pm_test && echo freeze > /sys/power/state; echo none > /sys/power/pm_test')
     const out = await demo
-    assert.is(out.code, 0, out.stderr)
     const log = await since(name, 'freeze')
+    assert.is(out.code, 0, `${out.stdout}${out.stderr}\n${log}`)
     assert.match(log, /PM: suspend debug: Waiting for 5 second/)
     assert.not.match(log, /hang [^\n]*name=frozen/)
     assert.match(log, /unregister [^\n]*name=frozen [^\n]*misses=0/)
