@@ -2,10 +2,10 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createHmac, randomBytes } from 'node:crypto'
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { appendKnownHost, checkHostKey, keyType, knownHostName, knownKeyTypes, parseKnownHosts, readKnownHosts } from '../src/known-hosts.ts'
+import { tempDir } from './tmp.ts'
 
 // Wire-format key blobs: string type, then a string of key bytes.
 function blob(type: string, seed: string): Buffer {
@@ -64,7 +64,7 @@ test('wildcards, negation and @revoked', () => {
 })
 
 test('append: adds a line, keeps the file mode, serializes concurrent appends', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'hbmon-kh-'))
+  const dir = tempDir('hbmon-kh-')
   const file = join(dir, 'sub', 'known_hosts')
   await Promise.all(Array.from({ length: 20 }, (_, i) => appendKnownHost(file, `host${i}`, blob('ssh-ed25519', String(i)))))
   const entries = await readKnownHosts(file)

@@ -2,13 +2,13 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { execFile, execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { InputError, loadInventory, parseInventory } from '../src/inventory.ts'
 import { selectHosts, splitPatterns } from '../src/limit.ts'
 import { ansibleEnv } from './ansible.ts'
+import { tempDir } from './tmp.ts'
 
 const dir = fileURLToPath(new URL('fixtures/inventories/', import.meta.url))
 
@@ -127,7 +127,7 @@ test('the ansible CLI itself agrees with the InventoryManager answers above', as
 
 test('--limit @file: one pattern per line, like ansible', async () => {
   const file = join(dir, 'ranges.yml')
-  const work = mkdtempSync(join(tmpdir(), 'hbmon-limit-'))
+  const work = tempDir('hbmon-limit-')
   writeFileSync(join(work, 'retry'), 'app3\n\nweb01.example.com\n!web0*\n  app5  \n')
   const theirs = await ansibleLimit(file, '@retry,db0-node01', ansibleEnv(), work)
   const ours = selectHosts(await loadInventory(file), 'all', { limit: '@retry,db0-node01', cwd: work }).map((h) => h.name)
@@ -170,7 +170,7 @@ test('a --limit that leaves no host is an InputError; unmatched patterns warn', 
 })
 
 test('an error in a @file names its line', () => {
-  const work = mkdtempSync(join(tmpdir(), 'hbmon-limit-'))
+  const work = tempDir('hbmon-limit-')
   writeFileSync(join(work, 'hosts'), 'web1\n~[\n')
   assert.throws(() => selectHosts(small(), 'all', { limit: '@hosts', cwd: work }), (e: Error) => e.message.startsWith('hosts:2:1: invalid host pattern'))
 })

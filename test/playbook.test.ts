@@ -1,12 +1,12 @@
 // Playbooks: parsed into typed plays; every mistake is an InputError naming file:line and the path.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { InputError } from '../src/inventory.ts'
 import { parseExtraVars, parsePlaybook } from '../src/playbook.ts'
 import { builtinTasks, Registry } from '../src/task.ts'
+import { tempDir } from './tmp.ts'
 
 const registry = await Registry.load([builtinTasks])
 
@@ -122,7 +122,7 @@ test('YAML errors and non-lists keep their line', () => {
 })
 
 test('-e: key=value strings, JSON/YAML, @file; later wins', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'hbmon-ev-'))
+  const dir = tempDir('hbmon-ev-')
   writeFileSync(join(dir, 'vars.yml'), 'count: 3\nlist: [a, b]\nname: from-file\n')
   const vars = parseExtraVars(['name=one other="two words"', '@vars.yml', '{"json": true}', "last='x y'"], dir)
   assert.equal(vars, { name: 'from-file', other: 'two words', count: 3, list: ['a', 'b'], json: true, last: 'x y' })

@@ -30,7 +30,7 @@ const { values, positionals } = parseArgs({
 })
 
 const [command, name, ...rest] = positionals
-const lab = new Lab({ log: (line) => process.stderr.write(`lab: ${line}\n`) })
+const lab = new Lab({ log: (line) => process.stderr.write(`lab: ${line}\n`), downOnSignal: false })
 
 function needName(): string {
   if (!name) throw new Error(`${command} needs a host name`)

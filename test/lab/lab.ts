@@ -8,6 +8,7 @@ import { stringify } from 'yaml'
 import { $ } from 'zx'
 import { ensureImage, labKey, labKeyPath, recipes } from './images.ts'
 import { ensureLightFs, isMountPoint, namespacePids, removeLight, startLight, stopLight, type LightHost } from './light.ts'
+import { ensurePackages } from './packages.ts'
 import { alive, processState, signal, sleep, terminate } from './procs.ts'
 import { chooseAccel, type AccelChoice } from './accel.ts'
 import { bannerSeen, bootVm, ensureSegment, freePort, panicked, stopVm, vmDiagnostics, type Segment, type VmHost } from './vms.ts'
@@ -26,6 +27,15 @@ export interface LabOptions {
   /** Where `up` writes the inventory: default test/lab/inventory.yml for the default lab, else DIR/inventory.yml. */
   inventory?: string
   log?: (line: string) => void
+  /**
+   * Take the lab down when this process gets SIGINT or SIGTERM (default true: tests and the demo clean up
+   * after an interrupt; `npm run lab` keeps what it brought up).
+   */
+  downOnSignal?: boolean
+  /** Extra words for the VMs' kernel command line (appended: a later word wins). */
+  kernelArgs?: string
+  /** How long a VM may stay silent before its kernel's banner proves it runs (default 90 s). */
+  bootBannerMs?: number
 }
 
 interface State {
@@ -56,6 +66,8 @@ export class Lab {
   readonly inventoryPath: string
   readonly knownHostsPath: string
   private readonly log: (line: string) => void
+  private readonly kernelArgs: string
+  private readonly bootBannerMs: number
   private state: State
 
   constructor(options: LabOptions = {}) {
@@ -64,9 +76,12 @@ export class Lab {
     this.inventoryPath = resolve(options.inventory ?? (this.dir === defaultDir ? join(repoRoot, 'test/lab/inventory.yml') : join(this.dir, 'inventory.yml')))
     this.knownHostsPath = join(this.dir, 'known_hosts')
     this.log = options.log ?? (() => {})
+    this.kernelArgs = options.kernelArgs ?? ''
+    this.bootBannerMs = options.bootBannerMs ?? 90_000
     const net = options.net ?? process.env.HBMON_LAB_NET ?? '127.0.0'
     if (!/^127\.\d{1,3}\.\d{1,3}$/.test(net)) throw new Error(`lab net must be three octets inside 127.0.0.0/8, got ${net}`)
     this.state = this.load(net)
+    if (options.downOnSignal ?? true) downOnSignal(this)
   }
 
   private get statePath(): string {
@@ -98,6 +113,7 @@ export class Lab {
 
   /** Brings the lab to the asked shape. Hosts that already run are left alone; dead ones are restarted. */
   async up(options: UpOptions = {}): Promise<void> {
+    ensurePackages(this.log)
     mkdirSync(this.dir, { recursive: true })
     const { publicKey } = await labKey()
     if (options.vms) {
@@ -154,6 +170,7 @@ export class Lab {
         image,
         this.state.segment,
         this.state.accel.accel,
+        this.kernelArgs,
       )
       this.save()
     }
@@ -164,7 +181,7 @@ export class Lab {
    * printed its banner within `bannerMs` never will (a guest stuck before its first instruction, as under a
    * broken KVM): that fails at once with QEMU's command line and console, instead of waiting out `timeoutMs`.
    */
-  async waitReady(host: Host, timeoutMs = host.kind === 'vm' ? 300_000 : 30_000, bannerMs = 90_000): Promise<void> {
+  async waitReady(host: Host, timeoutMs = host.kind === 'vm' ? 300_000 : 30_000, bannerMs = this.bootBannerMs): Promise<void> {
     const started = Date.now()
     const diagnostics = () => (host.kind === 'vm' ? vmDiagnostics(host) : readTail(join(host.dir, 'sshd.log')))
     for (;;) {
@@ -301,6 +318,8 @@ export class Lab {
       `table inet ${this.nftTable}`,
       `delete table inet ${this.nftTable}`,
       `table inet ${this.nftTable} {`,
+      // The comment names the lab's directory: the test runner finds a table a test left behind by it.
+      `  comment ${JSON.stringify(`lab ${this.dir}`)}`,
       '  chain input {',
       '    type filter hook input priority -10; policy accept;',
       ...rules,
@@ -389,6 +408,25 @@ export class Lab {
     }
     return `# Written by \`npm run lab -- up\`: the lab's hosts, grouped by kind.\n${stringify(inventory, { lineWidth: 0 })}`
   }
+}
+
+// Labs to take down if the process is interrupted; a second signal exits at once.
+const labsToDown = new Set<Lab>()
+let interrupted = false
+
+function downOnSignal(lab: Lab): void {
+  if (labsToDown.size === 0) {
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+      process.on(sig, () => {
+        const code = sig === 'SIGINT' ? 130 : 143
+        if (interrupted) process.exit(code)
+        interrupted = true
+        process.stderr.write(`lab: ${sig}: taking the lab down\n`)
+        void Promise.allSettled([...labsToDown].map((l) => l.down())).then(() => process.exit(code))
+      })
+    }
+  }
+  labsToDown.add(lab)
 }
 
 export function lightName(index: number): string {
