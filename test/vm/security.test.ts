@@ -5,15 +5,15 @@
 // no WARN, BUG, oops, lockdep or KASAN-style line. One lab for the whole file, both VMs in parallel.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { mkdtempSync, readFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { $ } from 'zx'
 import { Lab, vmNames } from '../lab/lab.ts'
+import { tempDir } from '../tmp.ts'
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
-const dir = mkdtempSync(join(tmpdir(), 'hbmon-vm-security-'))
+const dir = tempDir('hbmon-vm-security-')
 const lab = new Lab({ dir, log: (line) => console.log(`  ${line}`) })
 const [vmA, vmB] = vmNames as [string, string]
 const other = (name: string) => (name === vmA ? vmB : vmA)
