@@ -152,12 +152,27 @@ export function shouldRun(taskTags: string[], only: string[] = ['all'], skip: st
   return run
 }
 
-/** The hosts of each play (--limit applied); InputError when --limit leaves none. Nothing connects. */
+/**
+ * The hosts of each play (--limit applied); InputError when --limit leaves none in any play. A play that the
+ * limit leaves without hosts while another play has some is skipped, as in Ansible ("skipping: no hosts
+ * matched"): e.g. deploy.yml's play on group `monitor` under `--limit web01`. Nothing connects.
+ */
 export function planPlays(inventory: Inventory, playbook: Playbook, limit?: string | string[], warn?: (m: string) => void) {
-  return playbook.plays.map((play) => {
-    const hosts = selectHosts(inventory, play.hosts, { ...(limit !== undefined ? { limit } : {}), ...(warn ? { warn } : {}) })
+  const options = { ...(limit !== undefined ? { limit } : {}), ...(warn ? { warn } : {}) }
+  let firstError: InputError | undefined
+  const plans = playbook.plays.map((play) => {
+    let hosts: Host[]
+    try {
+      hosts = selectHosts(inventory, play.hosts, options)
+    } catch (e) {
+      if (!(e instanceof InputError) || limit === undefined || playbook.plays.length === 1) throw e
+      firstError ??= e
+      hosts = []
+    }
     return { play, hosts, batches: computeBatches(hosts, play.serial) }
   })
+  if (firstError && plans.every((p) => p.hosts.length === 0)) throw firstError
+  return plans
 }
 
 interface HostState {
@@ -220,7 +235,7 @@ export async function rollout(options: RolloutOptions): Promise<RunReport> {
           const live = members.filter((m) => !m.down && (!handler || task.listen.some((n) => m.notified.has(n))))
           if (!live.length) continue
           emit({ type: 'task', play: play.index, batch: b + 1, task, handler, hosts: live.map((m) => m.host.name) })
-          const records = await runTask(task, handler, live, { ...options, check, play, batch: b + 1, hosts, batchHosts: record.hosts, transport, emit })
+          const records = await runTask(task, handler, live, { ...options, check, play, batch: b + 1, hosts, batchHosts: record.hosts, transport, emit, factsOf: (name) => states.get(name)?.facts })
           for (const r of records) {
             report.results.push(r)
             const s = stats(r.host)
@@ -279,6 +294,7 @@ interface RunContext extends Omit<RolloutOptions, 'transport'> {
   batchHosts: string[]
   transport: Transport
   emit: (event: RolloutEvent) => void
+  factsOf: (host: string) => Vars | undefined
 }
 
 /** One task on the live hosts of a batch; marks hosts down; returns one record per host. */
@@ -293,6 +309,10 @@ async function runTask(task: PlayTask, handler: boolean, live: HostState[], rc: 
     shared: new Map(),
     batchHosts: rc.batchHosts,
     playHosts: rc.hosts.map((h) => h.name),
+    factsOf: (name) => {
+      const facts = rc.factsOf(name)
+      return facts && Object.keys(facts).length ? structuredClone(facts) : undefined
+    },
     log: (message) => (rc.verbosity ?? 0) > 0 && process.stderr.write(`${message}\n`),
   }
   const base = { play: rc.play.index, batch: rc.batch, task: task.name, action: task.action, handler, check }
