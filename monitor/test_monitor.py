@@ -240,7 +240,22 @@ class Live(unittest.TestCase):
         self.assertTrue(arrived, 'no pushed state with the CRASH')
         self.assertLess(arrived[0] - sent, 1.0)
 
-    def test_3_flood_from_one_host_does_not_hide_another(self):
+    def test_3_own_frames_and_other_ethertypes(self):
+        # What the monitor host's own module sends leaves by the same interface: outgoing, and seen.
+        own = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+        own.bind(('veth0', 0))
+        own.send(frame('HANG', 7, host='self', src='52:54:00:ee:00:05', boot=b'\x66' * 16))
+        other = bytearray(frame('HANG', 8, host='self', src='52:54:00:ee:00:05', boot=b'\x66' * 16))
+        other[12:14] = b'\x08\x00'  # IPv4: not ours, ignored without a word
+        self.tx.send(bytes(other))
+        own.close()
+        self.assertEqual(self.wait_metric('hbmon_hangs_total', 1, host='self', app='demo'), 1)
+        time.sleep(0.3)
+        text = self.get('/metrics')[0]
+        self.assertEqual(metric(text, 'hbmon_frames_total', host='self', type='HANG'), 1)
+        self.assertIsNone(metric(text, 'hbmon_monitor_malformed_frames_total', reason='magic'))
+
+    def test_4_flood_from_one_host_does_not_hide_another(self):
         flood_src, calm_src = '52:54:00:cc:00:03', '52:54:00:dd:00:04'
         stop = threading.Event()
         sent = [0]
@@ -271,12 +286,15 @@ class Live(unittest.TestCase):
         text = self.get('/metrics')[0]
         flooded = metric(text, 'hbmon_frames_total', host='flooder', type='DATA') or 0
         lost = metric(text, 'hbmon_lost_frames_total', host='flooder') or 0
-        print(f'\n  flood: {sent[0]} frames sent, {flooded:.0f} read (--host-rate 500), {lost:.0f} counted lost; '
+        drops = metric(text, 'hbmon_monitor_socket_drops_total', host='flooder') or 0
+        print(f'\n  flood: {sent[0]} frames sent, {flooded:.0f} read (--host-rate 500), {lost:.0f} counted lost (seq gaps), '
+              f'{drops:.0f} dropped by the kernel at its socket; '
               f'the other host\'s HANG in /metrics after {seen:.2f} s, page served in {page_s:.3f} s', file=sys.stderr)
         self.assertEqual(value, 1)
         self.assertLess(seen, 3)
         self.assertLess(page_s, 1)
         self.assertGreater(sent[0], flooded)
+        self.assertGreater(drops, 0)
 
 
 if __name__ == '__main__':
