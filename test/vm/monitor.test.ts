@@ -169,7 +169,7 @@ test("Prometheus scrapes the monitor; a hang on debian12 reaches Prometheus's AP
   await page.waitForSelector('#live:not(.off)', { timeout: 30_000 })
 
   const t = await timeHang(appVm, 'demo-app', () =>
-    sh(appVm, 'nohup hbctl demo --timeout 1000 --hang-after 2 --hang-for 40 --survive --signal SIGTERM --l2 --name demo-app >/tmp/demo-app.log 2>&1 &').then(() => undefined))
+    sh(appVm, 'nohup hbctl demo --timeout 1000 --hang-after 2 --hang-for 40 --survive --signal SIGTERM --l2 --name demo-app </dev/null >/tmp/demo-app.log 2>&1 &').then(() => undefined))
   const line = `hang on ${appVm} → Prometheus counter ${t.prom.toFixed(1)} s, alert firing ${t.alert.toFixed(1)} s, page row ${t.row.toFixed(1)} s`
   console.log(`  ${line}`)
   results.push(line)
@@ -199,7 +199,7 @@ print(n)`
   await sleep(5000) // the flood is on
   const before = await promQuery('sum(hbmon_frames_total{host="debian12",type="DATA"})')
   const t = await timeHang(monitorVm, 'victim', () =>
-    sh(monitorVm, 'nohup hbctl demo --timeout 1000 --hang-after 1 --hang-for 40 --survive --signal SIGTERM --l2 --name victim >/tmp/victim.log 2>&1 &').then(() => undefined))
+    sh(monitorVm, 'nohup hbctl demo --timeout 1000 --hang-after 1 --hang-for 40 --survive --signal SIGTERM --l2 --name victim </dev/null >/tmp/victim.log 2>&1 &').then(() => undefined))
   const scrape = await promQuery('max_over_time(scrape_duration_seconds{job="hbmon-monitor"}[30s])')
   const upMin = await promQuery('min_over_time(up{job="hbmon-monitor"}[30s])')
   const sent = await flooding
