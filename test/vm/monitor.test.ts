@@ -108,7 +108,9 @@ async function timeHang(host: string, app: string, startDemo: () => Promise<void
 
 test('monitor.yml installs hbmon-monitor on the monitor host; deploy.yml sends both hosts\' frames to its MAC', async () => {
   await lab.up({ vms: vmNames })
-  const installed = await deploy(['-i', lab.inventoryPath, 'playbooks/monitor.yml'], json('monitor'))
+  // A fresh .deb cache: the controller downloads the client library for the offline VM.
+  const debs = ['-e', `hbmon_deb_cache=${join(dir, 'debs')}`]
+  const installed = await deploy(['-i', lab.inventoryPath, ...debs, 'playbooks/monitor.yml'], json('monitor'))
   console.log(`  monitor.yml: ${installed.seconds.toFixed(1)} s`)
   assert.is(installed.code, 0, installed.stdout + installed.stderr)
   assert.match(task(installed.report, monitorVm, 'Python client for Prometheus (Debian packages, fetched by the controller)').msg, /installed python3-prometheus-client/)
@@ -119,7 +121,7 @@ test('monitor.yml installs hbmon-monitor on the monitor host; deploy.yml sends b
   pageUrl = `http://127.0.0.1:${lab.forwardedPort(monitorVm, pagePort)}/`
   assert.match(await (await fetch(pageUrl)).text(), /hbmon fleet/)
 
-  const again = await deploy(['-i', lab.inventoryPath, 'playbooks/monitor.yml'], json('monitor-again'))
+  const again = await deploy(['-i', lab.inventoryPath, ...debs, 'playbooks/monitor.yml'], json('monitor-again'))
   assert.is(again.code, 0, again.stdout + again.stderr)
   assert.is(again.report.totals.changed, 0, again.stdout)
 
