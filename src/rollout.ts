@@ -259,6 +259,7 @@ export async function rollout(options: RolloutOptions): Promise<RunReport> {
         const live = members.filter((m) => !m.down)
         if (!stop && !live.length) stop = `play ${play.index} batch ${b + 1}: every host of the batch failed or was unreachable`
         await Promise.all(batch.map((h) => transport.close(h.name)))
+        for (const m of members) delete m.session // the next batch or play connects again
         if (stop) {
           record.stopped = live.map((m) => m.host.name)
           report.stopReason = stop
