@@ -32,6 +32,10 @@ export interface LabOptions {
    * after an interrupt; `npm run lab` keeps what it brought up).
    */
   downOnSignal?: boolean
+  /** Extra words for the VMs' kernel command line (appended: a later word wins). */
+  kernelArgs?: string
+  /** How long a VM may stay silent before its kernel's banner proves it runs (default 90 s). */
+  bootBannerMs?: number
   /**
    * Extra TCP ports forwarded from 127.0.0.1 into VMs (VM name → guest ports), besides SSH: e.g. a page a
    * VM serves. Each gets a free host port at boot (`forwardedPort`); a VM already running keeps what it has.
@@ -70,6 +74,8 @@ export class Lab {
   readonly inventoryPath: string
   readonly knownHostsPath: string
   private readonly log: (line: string) => void
+  private readonly kernelArgs: string
+  private readonly bootBannerMs: number
   private readonly forwards: Record<string, number[]>
   private state: State
 
@@ -79,6 +85,8 @@ export class Lab {
     this.inventoryPath = resolve(options.inventory ?? (this.dir === defaultDir ? join(repoRoot, 'test/lab/inventory.yml') : join(this.dir, 'inventory.yml')))
     this.knownHostsPath = join(this.dir, 'known_hosts')
     this.log = options.log ?? (() => {})
+    this.kernelArgs = options.kernelArgs ?? ''
+    this.bootBannerMs = options.bootBannerMs ?? 90_000
     const net = options.net ?? process.env.HBMON_LAB_NET ?? '127.0.0'
     if (!/^127\.\d{1,3}\.\d{1,3}$/.test(net)) throw new Error(`lab net must be three octets inside 127.0.0.0/8, got ${net}`)
     this.state = this.load(net)
@@ -176,6 +184,7 @@ export class Lab {
         image,
         this.state.segment,
         this.state.accel.accel,
+        this.kernelArgs,
       )
       this.save()
     }
@@ -186,7 +195,7 @@ export class Lab {
    * printed its banner within `bannerMs` never will (a guest stuck before its first instruction, as under a
    * broken KVM): that fails at once with QEMU's command line and console, instead of waiting out `timeoutMs`.
    */
-  async waitReady(host: Host, timeoutMs = host.kind === 'vm' ? 300_000 : 30_000, bannerMs = 90_000): Promise<void> {
+  async waitReady(host: Host, timeoutMs = host.kind === 'vm' ? 300_000 : 30_000, bannerMs = this.bootBannerMs): Promise<void> {
     const started = Date.now()
     const diagnostics = () => (host.kind === 'vm' ? vmDiagnostics(host) : readTail(join(host.dir, 'sshd.log')))
     for (;;) {

@@ -58,7 +58,7 @@ export function freePort(): Promise<number> {
  * detached with its own stderr in qemu.log (an abort such as KVM's MSR assertion is kept there, where
  * -daemonize would send it to /dev/null) and its command line in qemu.cmdline, for error messages.
  */
-export async function bootVm(host: Omit<VmHost, 'pid'>, image: Image, segment: Segment, accel: Accel): Promise<VmHost> {
+export async function bootVm(host: Omit<VmHost, 'pid'>, image: Image, segment: Segment, accel: Accel, kernelArgs = ''): Promise<VmHost> {
   mkdirSync(host.dir, { recursive: true })
   const disk = join(host.dir, 'disk.qcow2')
   if (!existsSync(disk)) await $`qemu-img create -q -f qcow2 -b ${image.disk} -F qcow2 ${disk}`
@@ -69,7 +69,7 @@ export async function bootVm(host: Omit<VmHost, 'pid'>, image: Image, segment: S
   // panic ("IO-APIC + timer doesn't work!"); the check proves nothing about an emulated timer anyway.
   // loglevel=6 rather than quiet: the kernel's banner (a notice) must reach the console, so that a guest that
   // never starts is told apart from one that boots slowly.
-  const append = `root=/dev/vda rw console=ttyS0 net.ifnames=0 loglevel=6 mitigations=off no_timer_check systemd.hostname=${host.name}`
+  const append = `root=/dev/vda rw console=ttyS0 net.ifnames=0 loglevel=6 mitigations=off no_timer_check systemd.hostname=${host.name} ${kernelArgs}`.trim()
   const args = [
     '-name', host.name, '-machine', `q35,accel=${accel}`, '-cpu', 'max', '-smp', '1', '-m', '1024',
     '-kernel', image.kernel, '-initrd', image.initrd, '-append', append,

@@ -5,14 +5,14 @@
 // rollback.yml goes back one release; light hosts (no module support) fail early. One lab for the whole file.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { cpSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Lab, vmNames } from '../lab/lab.ts'
 import { deploy, statuses } from '../fleet/_fleet.ts'
+import { tempDir } from '../tmp.ts'
 
-const dir = mkdtempSync(join(tmpdir(), 'hbmon-vm-rollout-'))
+const dir = tempDir('hbmon-vm-rollout-')
 const lab = new Lab({ dir: join(dir, 'lab'), net: '127.0.57', log: (line) => console.log(`  ${line}`) })
 const cache = join(dir, 'artifacts') // a fresh artifact cache: the first deploy must build
 const json = (name: string) => join(dir, `${name}.json`)
