@@ -259,7 +259,7 @@ export async function rollout(options: RolloutOptions): Promise<RunReport> {
           const live = members.filter((m) => !m.down && (!handler || task.listen.some((n) => m.notified.has(n))))
           if (!live.length) continue
           emit({ type: 'task', play: play.index, batch: b + 1, task, handler, hosts: live.map((m) => m.host.name) })
-          const records = await runTask(task, handler, live, { ...options, check, play, batch: b + 1, hosts, batchHosts: record.hosts, connections, transport, emit, states })
+          const records = await runTask(task, handler, live, { ...options, check, play, batch: b + 1, hosts, batchHosts: record.hosts, connections, transport, emit, states, factsOf: (name) => states.get(name)?.facts })
           for (const r of records) {
             report.results.push(r)
             const s = stats(r.host)
@@ -325,6 +325,7 @@ interface RunContext extends Omit<RolloutOptions, 'transport'> {
   states: Map<string, HostState>
   transport: Transport
   emit: (event: RolloutEvent) => void
+  factsOf: (host: string) => Vars | undefined
 }
 
 /** One task on the live hosts of a batch; marks hosts down; returns one record per host. */
@@ -339,6 +340,10 @@ async function runTask(task: PlayTask, handler: boolean, live: HostState[], rc: 
     shared: new Map(),
     batchHosts: rc.batchHosts,
     playHosts: rc.hosts.map((h) => h.name),
+    factsOf: (name) => {
+      const facts = rc.factsOf(name)
+      return facts && Object.keys(facts).length ? structuredClone(facts) : undefined
+    },
     log: (message) => (rc.verbosity ?? 0) > 0 && process.stderr.write(`${message}\n`),
   }
   const base = { play: rc.play.index, batch: rc.batch, task: task.name, action: task.action, handler, check }

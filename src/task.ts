@@ -76,6 +76,11 @@ export interface TaskContext {
   /** Host names of the current batch, and of the whole play. */
   batchHosts: string[]
   playHosts: string[]
+  /**
+   * The facts another host has gathered so far in this run (an earlier play or task), a copy; undefined when
+   * none (not in this run, limited out, unreachable). Ansible's `hostvars[name].ansible_facts`, for tasks.
+   */
+  factsOf(host: string): Vars | undefined
   /** A line of output shown at -v and above. */
   log(message: string): void
 }

@@ -21,8 +21,8 @@ function error(text: string): InputError {
 }
 
 test('the built-in tasks are registered from tasks/', () => {
-  const hbmon = ['access', 'build', 'facts', 'install', 'load', 'release', 'rollback', 'status', 'uninstall', 'verify'].map((t) => `hbmon_${t}`)
-  assert.equal(registry.names(), ['command', 'copy', 'facts', 'fetch', 'file', ...hbmon, 'shell', 'template'])
+  const hbmon = ['access', 'build', 'facts', 'frames_dest', 'install', 'load', 'monitor_address', 'release', 'rollback', 'status', 'uninstall', 'verify'].map((t) => `hbmon_${t}`)
+  assert.equal(registry.names(), ['command', 'copy', 'deb_packages', 'facts', 'fetch', 'file', ...hbmon, 'shell', 'template'])
 })
 
 test('a play with tasks, handlers and keywords becomes typed data', () => {

@@ -1,6 +1,7 @@
 // npm run demo [-- --down]: the main job on the local lab. Brings up the two VMs (Debian 12 and 13), rolls
 // hbmon out with `npx deploy`, shows the status table, then makes a demo application hang on one VM and shows
-// the event arriving: the signal, the line in /var/log/hbmon.log, and the frame at hbmon-listen on the other VM.
+// the event arriving: the signal, the line in /var/log/hbmon.log, and the frame at hbmon-listen on the other VM,
+// which also runs the health monitor (playbooks/monitor.yml): the demo ends with its page's URL and a query.
 // The application runs as `hbdemo`, a non-root member of the device group the deploy creates (hbmon, /dev/hbmon
 // 0660), and the deploy maps its registration name to a systemd unit for that user only (hbmon_units), so the
 // root helper restarts hbmon-demo.service after the hang.
@@ -12,7 +13,12 @@ import { Lab, vmNames } from './lab.ts'
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const takeDown = process.argv.includes('--down')
 const [app, monitor] = vmNames as [string, string]
-const lab = new Lab({ log: (line) => console.log(`lab: ${line}`) })
+const pagePort = 9120
+const lab = new Lab({
+  log: (line) => console.log(`lab: ${line}`),
+  forwards: { [monitor]: [pagePort] },
+  groups: { monitor: { hosts: [monitor], vars: { hbmon_monitor_iface: 'eth1', hbmon_monitor_listen: `10.0.2.15:${pagePort}` } } },
+})
 
 const step = (title: string) => console.log(`\n=== ${title}\n`)
 
@@ -25,6 +31,12 @@ function deploy(args: string[]): Promise<number> {
 
 async function main(): Promise<number> {
   step(`Lab: ${vmNames.join(' and ')} (QEMU; images are built on first use, which takes a few minutes)`)
+  // A monitor VM left running by an earlier demo without the page's port forward boots again with it.
+  const known = lab.hosts.find((h) => h.name === monitor)
+  if (known?.kind === 'vm' && !known.forwards?.[String(pagePort)] && lab.status().some((r) => r.name === monitor && r.state === 'running')) {
+    console.log(`${monitor} runs without a port forward for the monitor's page: restarting it`)
+    await lab.stop(monitor)
+  }
   await lab.up({ vms: vmNames })
   for (const row of lab.status()) console.log(`${row.name.padEnd(10)} ${row.address.padEnd(16)} ${row.detail}`)
 
@@ -35,8 +47,13 @@ async function main(): Promise<number> {
       systemctl daemon-reload`)
     if (r.code !== 0) throw new Error(`${name}: cannot create the demo user: ${r.stderr}`)
   }
+
+  step(`npx deploy -i ${lab.inventoryPath} playbooks/monitor.yml   (the health monitor on ${monitor})`)
+  const monitored = await deploy(['-i', lab.inventoryPath, 'playbooks/monitor.yml'])
+  if (monitored !== 0) return monitored
+
   const units = JSON.stringify({ hbmon_units: [{ name: 'demo-app', unit: 'hbmon-demo.service', user: 'hbdemo' }] })
-  step(`npx deploy -i ${lab.inventoryPath} --limit vms -e hbmon_iface=eth1 -e '${units}'`)
+  step(`npx deploy -i ${lab.inventoryPath} --limit vms -e hbmon_iface=eth1 -e '${units}'   (frames to the monitor's MAC)`)
   const deployed = await deploy(['-i', lab.inventoryPath, '--limit', 'vms', '-e', 'hbmon_iface=eth1', '-e', units])
   if (deployed !== 0) return deployed
   for (const name of vmNames) await lab.ssh(name, 'usermod -aG hbmon hbdemo')
@@ -65,7 +82,15 @@ async function main(): Promise<number> {
   const frame = await listening
   console.log(`\n${monitor}$ hbmon-listen -i eth1 --type hang --count 1`)
   process.stdout.write(frame.stdout + frame.stderr)
-  return demo.stdout.includes('"signal"') && log.stdout.includes('hang') && frame.code === 0 ? 0 : 1
+  const pageUrl = `http://127.0.0.1:${lab.forwardedPort(monitor, pagePort)}/`
+  const state = (await (await fetch(`${pageUrl}api/state`)).json()) as { hosts: Array<{ name: string; hangs: number; crashes: number; lost: number }> }
+  step(`The health monitor on ${monitor} (hbmon-monitor: page, /metrics, journal)`)
+  for (const h of state.hosts) console.log(`${h.name.padEnd(10)} hangs ${h.hangs}  crashes ${h.crashes}  lost frames ${h.lost}`)
+  console.log(`\npage:       ${pageUrl}`)
+  console.log(`metrics:    ${pageUrl}metrics`)
+  console.log(`Prometheus: hbmon_hangs_total{host="${app}",app="demo-app"}   (scrape ${new URL(pageUrl).host}; rules in monitor/alerts.yml)`)
+  const seen = state.hosts.some((h) => h.name === app && h.hangs > 0)
+  return demo.stdout.includes('"signal"') && log.stdout.includes('hang') && frame.code === 0 && seen ? 0 : 1
 }
 
 let code = 1

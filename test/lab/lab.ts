@@ -36,6 +36,13 @@ export interface LabOptions {
   kernelArgs?: string
   /** How long a VM may stay silent before its kernel's banner proves it runs (default 90 s). */
   bootBannerMs?: number
+  /**
+   * Extra TCP ports forwarded from 127.0.0.1 into VMs (VM name → guest ports), besides SSH: e.g. a page a
+   * VM serves. Each gets a free host port at boot (`forwardedPort`); a VM already running keeps what it has.
+   */
+  forwards?: Record<string, number[]>
+  /** Extra inventory groups (name → hosts and vars), kept in the lab's state and written with every `up`. */
+  groups?: Record<string, { hosts: string[]; vars?: Record<string, unknown> }>
 }
 
 interface State {
@@ -46,6 +53,7 @@ interface State {
   cut: string[]
   /** The accelerator the running VMs use, and why: chosen once, before the first VM of the lab boots. */
   accel?: AccelChoice
+  groups?: Record<string, { hosts: string[]; vars?: Record<string, unknown> }>
 }
 
 export interface UpOptions {
@@ -68,6 +76,7 @@ export class Lab {
   private readonly log: (line: string) => void
   private readonly kernelArgs: string
   private readonly bootBannerMs: number
+  private readonly forwards: Record<string, number[]>
   private state: State
 
   constructor(options: LabOptions = {}) {
@@ -81,6 +90,8 @@ export class Lab {
     const net = options.net ?? process.env.HBMON_LAB_NET ?? '127.0.0'
     if (!/^127\.\d{1,3}\.\d{1,3}$/.test(net)) throw new Error(`lab net must be three octets inside 127.0.0.0/8, got ${net}`)
     this.state = this.load(net)
+    this.forwards = options.forwards ?? {}
+    if (options.groups) this.state.groups = options.groups
     if (options.downOnSignal ?? true) downOnSignal(this)
   }
 
@@ -155,6 +166,8 @@ export class Lab {
       if (!pending.includes(name)) continue
       const image = images[i]!
       const known = this.state.vms[name]
+      const forwards: Record<string, number> = {}
+      for (const port of this.forwards[name] ?? []) forwards[String(port)] = known?.forwards?.[String(port)] ?? (await freePort())
       this.log(`${name}: booting ${image.kernelRelease}`)
       this.state.vms[name] = await bootVm(
         {
@@ -166,6 +179,7 @@ export class Lab {
           sshPort: known?.sshPort ?? (await freePort()),
           mac: `52:54:00:4c:00:${(vmNames.indexOf(name) + 1).toString(16).padStart(2, '0')}`,
           dir: join(this.dir, 'vms', name),
+          ...(Object.keys(forwards).length ? { forwards } : {}),
         },
         image,
         this.state.segment,
@@ -202,6 +216,14 @@ export class Lab {
       }
       await sleep(host.kind === 'vm' ? 2000 : 200)
     }
+  }
+
+  /** The 127.0.0.1 port that reaches `guestPort` of a VM (LabOptions.forwards); throws when it has none. */
+  forwardedPort(name: string, guestPort: number): number {
+    const host = this.host(name)
+    const port = host.kind === 'vm' ? host.forwards?.[String(guestPort)] : undefined
+    if (!port) throw new Error(`${name}: no port forward to guest port ${guestPort} (the VM was booted without it)`)
+    return port
   }
 
   /** OpenSSH client arguments for a host: the lab key, the lab's known_hosts, strict host key checking. */
@@ -365,7 +387,7 @@ export class Lab {
     if (await isMountPoint(lightFs)) await $`umount ${lightFs}`
     rmSync(this.dir, { recursive: true, force: true })
     rmSync(this.inventoryPath, { force: true })
-    this.state = { net: this.state.net, vms: {}, light: {}, cut: [] }
+    this.state = { net: this.state.net, vms: {}, light: {}, cut: [], ...(this.state.groups ? { groups: this.state.groups } : {}) }
   }
 
   status(): Array<{ name: string; kind: string; address: string; state: string; detail: string }> {
@@ -403,7 +425,16 @@ export class Lab {
           ansible_ssh_common_args: `-o UserKnownHostsFile=${this.knownHostsPath} -o StrictHostKeyChecking=yes`,
           ansible_python_interpreter: '/usr/bin/python3',
         },
-        children: { vms: { hosts: vms }, light: { hosts: light } },
+        children: {
+          vms: { hosts: vms },
+          light: { hosts: light },
+          ...Object.fromEntries(
+            Object.entries(this.state.groups ?? {}).map(([group, { hosts, vars }]) => [
+              group,
+              { hosts: Object.fromEntries(hosts.filter((h) => this.state.vms[h] || this.state.light[h]).map((h) => [h, null])), ...(vars ? { vars } : {}) },
+            ]),
+          ),
+        },
       },
     }
     return `# Written by \`npm run lab -- up\`: the lab's hosts, grouped by kind.\n${stringify(inventory, { lineWidth: 0 })}`

@@ -13,6 +13,7 @@ const needed = [
   '/usr/bin/vde_switch', '/usr/sbin/sshd', '/usr/bin/ssh', '/usr/bin/unshare', '/usr/sbin/ip', '/usr/sbin/nft',
   '/usr/bin/ansible-playbook', '/usr/bin/gcc', '/usr/bin/make', '/usr/bin/sparse', '/usr/bin/python3',
   '/usr/bin/sudo', '/usr/bin/time',
+  '/usr/lib/python3/dist-packages/prometheus_client/__init__.py', '/usr/bin/prometheus', '/usr/bin/promtool', '/usr/bin/chromium',
 ]
 
 export function missingPackages(): string[] {

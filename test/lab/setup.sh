@@ -12,6 +12,7 @@ packages=(
   ansible-core                 # the differential inventory tests and the benchmarks' peer
   gcc make libc6-dev sparse linux-headers-amd64  # compile checks of kernel/ against Debian 12 headers
   python3 sudo time            # sudo: the become tests; time: the benchmarks' CPU times
+  python3-prometheus-client prometheus chromium  # hbmon-monitor's tests: its client library, the scraper, the page's browser
 )
 
 if [ "$(id -u)" != 0 ]; then

@@ -21,6 +21,8 @@ export interface VmHost {
   mac: string
   pid: number
   dir: string
+  /** Extra forwards from 127.0.0.1: guest TCP port → host port. */
+  forwards?: Record<string, number>
 }
 
 export interface Segment {
@@ -72,7 +74,8 @@ export async function bootVm(host: Omit<VmHost, 'pid'>, image: Image, segment: S
     '-name', host.name, '-machine', `q35,accel=${accel}`, '-cpu', 'max', '-smp', '1', '-m', '1024',
     '-kernel', image.kernel, '-initrd', image.initrd, '-append', append,
     '-drive', `file=${disk},if=virtio,cache=unsafe`,
-    '-netdev', `user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:${host.sshPort}-:22`, '-device', 'virtio-net-pci,netdev=n0',
+    '-netdev', [`user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:${host.sshPort}-:22`, ...Object.entries(host.forwards ?? {}).map(([guest, port]) => `hostfwd=tcp:127.0.0.1:${port}-:${guest}`)].join(','),
+    '-device', 'virtio-net-pci,netdev=n0',
     '-netdev', `vde,id=n1,sock=${segment.sock}`, '-device', `virtio-net-pci,netdev=n1,mac=${host.mac}`,
     '-display', 'none', '-serial', `file:${join(host.dir, 'console.log')}`,
     '-monitor', `unix:${join(host.dir, 'monitor.sock')},server,nowait`,
