@@ -696,6 +696,18 @@ static int cmd_probe(void)
 	probe_register(fd, "register_name_blank", EINVAL, r);
 	r = good_reg(); strcpy(r.name, "a\nb");
 	probe_register(fd, "register_name_control", EINVAL, r);
+	/* No helper_map entry names hbctl-probe: the root helper is refused. */
+	r = good_reg(); r.actions = HBMON_ACT_HELPER;
+	probe_register(fd, "register_helper_unmapped", EPERM, r);
+	{
+		int rdonly = open(device_path(), O_RDONLY | O_CLOEXEC);
+
+		r = good_reg();
+		probe_report("register_rdonly", EBADF,
+			     rdonly < 0 ? errno : xioctl(rdonly, HBMON_IOC_REGISTER, &r));
+		if (rdonly >= 0)
+			close(rdonly);
+	}
 
 	probe_report("send_null", EFAULT, xioctl(fd, HBMON_IOC_SEND, NULL));
 	memset(&snd, 0, sizeof(snd));

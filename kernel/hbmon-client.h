@@ -24,7 +24,19 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+/*
+ * Beside hbmon.h in the source tree; after `make install` hbmon.h is the
+ * uapi header <linux/hbmon.h> and this file sits one directory up.
+ */
+#if defined(__has_include)
+#if __has_include("hbmon.h")
 #include "hbmon.h"
+#else
+#include <linux/hbmon.h>
+#endif
+#else
+#include "hbmon.h"
+#endif
 
 /*
  * O_CLOEXEC: the registration belongs to this process. Without it a program

@@ -23,11 +23,18 @@
  *              HBMON_TIMEOUT_MAX_MS], signal not in 0..64, unknown action
  *              bits, non-zero reserved fields, name not NUL-terminated
  *              within 32 bytes or with a character outside 0x21..0x7e
+ *   EBADF      REGISTER, BEAT, UNREGISTER or SEND on a file not open for
+ *              writing
  *   EBUSY      REGISTER on a file that already holds a registration
  *   ENOTCONN   BEAT, UNREGISTER or STATUS on a file without a registration
  *   EPERM      BEAT or UNREGISTER from a process other than the registrant
- *              (e.g. a forked child that inherited the descriptor)
+ *              (e.g. a forked child that inherited the descriptor);
+ *              REGISTER with HBMON_ACT_HELPER for a (name, euid) that root
+ *              did not put in the module's helper_map
  *   ENOSPC     the module's max_clients registrations are in use
+ *   EDQUOT     the caller's user holds max_user_clients registrations
+ *   EAGAIN     SEND over the file's or the user's event rate (client_rate,
+ *              user_rate): nothing was logged or sent
  *   ENOMEM     out of memory
  */
 #ifndef _UAPI_LINUX_HBMON_H
@@ -50,7 +57,7 @@
 #define HBMON_TIMEOUT_MAX_MS	86400000U	/* 24 h */
 
 /* hbmon_register.actions */
-#define HBMON_ACT_HELPER	(1U << 0)	/* run the restart helper on HANG / CRASH */
+#define HBMON_ACT_HELPER	(1U << 0)	/* run the restart helper on HANG / CRASH (helper_map) */
 #define HBMON_ACT_L2		(1U << 1)	/* send layer-2 frames for this client */
 #define HBMON_ACT_MASK		(HBMON_ACT_HELPER | HBMON_ACT_L2)
 

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { InputError, loadInventory, toAnsibleList } from './inventory.ts'
 import { loadPlaybook, parseExtraVars } from './playbook.ts'
-import { Reporter, writeJsonReport } from './report.ts'
+import { checkJsonPath, Reporter, writeJsonReport } from './report.ts'
 import { planPlays, rollout, shouldRun } from './rollout.ts'
 import { builtinTasks, Registry } from './task.ts'
 
@@ -94,8 +94,9 @@ export async function main(argv: string[], out = process.stdout, err = process.s
     const split = (list: string[] | undefined) => list?.flatMap((t) => t.split(',')).map((t) => t.trim()).filter(Boolean)
     const tags = split(values.tags)
     const skipTags = split(values['skip-tags'])
-    const limit = values.limit
-    const plan = planPlays(inventory, playbook, limit, warn)
+    // Several --limit options: Ansible keeps the last one.
+    const limit = values.limit?.at(-1)
+    const plan = planPlays(inventory, playbook, limit, warn, extraVars)
     if (values['list-hosts']) {
       const seen = new Set<string>()
       for (const { hosts } of plan) for (const h of hosts) if (!seen.has(h.name)) (seen.add(h.name), out.write(`${h.name}\n`))
@@ -111,9 +112,9 @@ export async function main(argv: string[], out = process.stdout, err = process.s
       return 0
     }
     // Key files are inputs too: a missing one is found now, not as N unreachable hosts.
-    for (const { hosts } of plan)
+    for (const { hosts, connections } of plan)
       for (const h of hosts) {
-        const key = h.connection.keyFile
+        const key = connections.get(h.name)!.keyFile
         if (key) {
           try {
             accessSync(key, constants.R_OK)
@@ -123,6 +124,8 @@ export async function main(argv: string[], out = process.stdout, err = process.s
         }
       }
 
+    // The report's path is an input too: found unwritable now, not after the run.
+    const jsonFile = values.json === undefined ? undefined : await checkJsonPath(values.json)
     const verbosity = values.verbose?.length ?? 0
     const reporter = new Reporter({ out, verbosity })
     const report = await rollout({
@@ -140,8 +143,9 @@ export async function main(argv: string[], out = process.stdout, err = process.s
       transport: { acceptNewHostKeys: values['accept-new-host-keys'] ?? false, ...(timeout ? { connectTimeoutMs: timeout * 1000 } : {}) },
       emit: reporter.handle,
       warn,
+      plan,
     })
-    if (values.json) await writeJsonReport(values.json, report)
+    if (jsonFile) await writeJsonReport(jsonFile, report)
     return report.exitCode
   } catch (e) {
     if (e instanceof InputError) {

@@ -21,11 +21,17 @@
 // - ansible_group_priority must be an integer (Ansible int()s whatever it gets, floats included).
 // - Connection vars are checked before anything connects: ansible_port 1-65535, ansible_become a real boolean
 //   (Ansible treats unknown strings as false), become method sudo only, no Jinja templates in them (we do not
-//   template), ssh args limited to `-o Key=Value` and `-J`, and ProxyCommand refused (use ProxyJump).
+//   template), ssh args limited to `-o Key=Value` and `-J`. Of the -o options, UserKnownHostsFile, ProxyJump,
+//   IdentityFile, User, Port (these three when the ansible_* var is not set: Ansible's own -o come first and
+//   ssh keeps the first), StrictHostKeyChecking (yes/ask, accept-new) and HostKeyAlias are honoured; options
+//   that tune OpenSSH itself (ControlMaster/Persist/Path, BatchMode, LogLevel, ServerAlive*, ConnectTimeout,
+//   which Ansible's own comes before, ...) are accepted without effect; any other option, ProxyCommand and
+//   StrictHostKeyChecking=no are refused. The same rules apply when play vars or -e set connection vars
+//   (src/rollout.ts planPlays); task vars may not set them.
 // - When both ansible_become_password and ansible_become_pass are set, ansible_become_password wins (as in
 //   Ansible's PlayContext; the sudo plugin's own option lookup would take the other).
 // - Not supported: group_vars/ and host_vars/ directories, INI/script/plugin inventories, the implicit
-//   localhost, !vault and !unsafe tags. Magic vars (inventory_file, inventory_hostname, group_names...) are
+//   localhost, !vault and !unsafe tags (refused with their line, in playbooks and -e too). Magic vars (inventory_file, inventory_hostname, group_names...) are
 //   not in Host.vars, exactly as ansible-inventory --list leaves them out.
 // - Python quirks not copied, in keys of nested var mappings only: float keys print as JS numbers ("1", not
 //   "1.0"), and `1:` and `true:` are two keys (Python's 1 == True makes them one). Integers past 2^53 lose
@@ -37,6 +43,7 @@ import { resolve } from 'node:path'
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
 import { LineCounter, parseDocument, isAlias, isMap, isScalar, isSeq, type Document, type Node, type ScalarTag, type YAMLMap, type YAMLSeq } from 'yaml'
 import { splitWords } from './ssh.ts'
+import { plain, PyFloat } from './template.ts'
 
 export type Vars = Record<string, unknown>
 
@@ -75,7 +82,9 @@ export interface Connection {
   connection: string // ansible_connection, ssh by default; the engine decides what it supports
   proxyJump: Jump[] // from -o ProxyJump / -J in ansible_ssh_common_args or _extra_args; [] = direct
   knownHostsFile: string // -o UserKnownHostsFile=PATH, else ~/.ssh/known_hosts
-  sshOptions: Record<string, string> // every -o option, key lower-cased, for the transport to honour or refuse
+  hostKeyAlias?: string // -o HostKeyAlias: the name looked up in known_hosts
+  acceptNewHostKey?: boolean // -o StrictHostKeyChecking=accept-new
+  sshOptions: Record<string, string> // every -o option, key lower-cased (checked: honoured or without effect)
 }
 
 export interface Host {
@@ -99,6 +108,8 @@ export interface Inventory {
   file: string
   hosts: Map<string, Host> // in the order Ansible first met them
   groups: Map<string, Group> // all, ungrouped, then the order Ansible first met them
+  /** Where the winning value of a host's var was set (for errors found later, such as per play). */
+  locate?(host: string, name: string): { line: number; column: number } | undefined
 }
 
 /** `ansible-inventory --list`: the shape, not the formatting. */
@@ -123,8 +134,15 @@ export function parseInventory(text: string, file = 'inventory.yml'): Inventory 
     yaml.fail(['plugin'], `this is an inventory plugin configuration (plugin: ${data.plugin}), not a YAML inventory`)
   checkSchema(yaml)
   const built = new Builder(yaml).build()
-  for (const host of built.hosts.values()) host.connection = resolveConnection(host, built.origins.get(host.name)!, yaml)
-  return { file, hosts: built.hosts, groups: built.groups }
+  for (const host of built.hosts.values()) {
+    const origins = built.origins.get(host.name)!
+    host.connection = resolveConnection(host.name, host.vars, (name, reason) => yaml.fail(origins.get(name) ?? [], reason))
+  }
+  const locate = (host: string, name: string) => {
+    const path = built.origins.get(host)?.get(name)
+    return path ? yaml.locate(path) : undefined
+  }
+  return { file, hosts: built.hosts, groups: built.groups, locate }
 }
 
 /** What `ansible-inventory -i FILE --list` prints for the same file (after JSON.parse). */
@@ -149,7 +167,7 @@ export function toAnsibleList(inventory: Inventory): AnsibleList {
     return results
   }
   const hostvars: Record<string, Vars> = {}
-  for (const host of inventory.hosts.values()) if (Object.keys(host.vars).length) hostvars[host.name] = host.vars
+  for (const host of inventory.hosts.values()) if (Object.keys(host.vars).length) hostvars[host.name] = plain(host.vars) as Vars
   return { ...format(inventory.groups.get('all')!), _meta: { hostvars } } as AnsibleList
 }
 
@@ -222,8 +240,9 @@ const pyTags: ScalarTag[] = [
       if ('+-'.includes(v[0]!)) v = v.slice(1)
       if (v === '.inf') return sign * Infinity
       if (v === '.nan') return NaN
-      if (v.includes(':')) return sign * v.split(':').reduce((n, d) => n * 60 + Number(d), 0)
-      return sign * Number(v)
+      const n = sign * (v.includes(':') ? v.split(':').reduce((n, d) => n * 60 + Number(d), 0) : Number(v))
+      // A whole float keeps being a float (Python prints 1.0), see template.ts's PyFloat.
+      return Number.isInteger(n) ? (new PyFloat(n) as unknown as number) : n
     },
   },
   {
@@ -269,6 +288,14 @@ export function parseYaml(text: string, file: string): Yaml {
     prettyErrors: false,
     customTags: (tags) => [...tags.filter((t) => typeof t !== 'object' || !ours.has(t.tag)), ...pyTags],
   })
+  // Unknown tags would be read as plain text: a !vault value would be used as ciphertext, an !unsafe one
+  // templated. Both are refused.
+  const tag = doc.warnings.find((w) => w.code === 'TAG_RESOLVE_FAILED')
+  if (tag) {
+    const { line, col } = lineCounter.linePos(tag.pos[0])
+    const name = /Unresolved tag: (\S+)/.exec(tag.message)?.[1] ?? 'this tag'
+    throw new InputError(`${name} is not supported by this engine${name === '!vault' ? ' (vault-encrypted values cannot be decrypted here)' : ''}`, file, line, col)
+  }
   const error = doc.errors[0]
   if (error) {
     let offset = error.pos[0]
@@ -431,7 +458,7 @@ const inventorySchema = schemaValidator('inventory.schema.json', { allErrors: fa
 
 function checkSchema(yaml: Yaml): void {
   const validate = inventorySchema()
-  if (validate(yaml.value)) return
+  if (validate(plain(yaml.value))) return
   const error = validate.errors!.at(-1)!
   const path = schemaErrorPath(error)
   if (error.keyword === 'additionalProperties') {
@@ -723,9 +750,28 @@ function expandRange(line: string, fail: (reason: string) => never, budget = { l
 // ---------------------------------------------------------------------------------------------------------
 // Connection settings
 
-function resolveConnection(host: Host, origins: Origins, yaml: Yaml): Connection {
-  const vars = host.vars
-  const fail = (name: string, reason: string): never => yaml.fail(origins.get(name) ?? [], reason)
+/** The connection vars, by the name Ansible reads them under (first one set wins). */
+export const connectionVars = [
+  'ansible_host', 'ansible_ssh_host', 'ansible_port', 'ansible_ssh_port', 'ansible_user', 'ansible_ssh_user',
+  'ansible_ssh_private_key_file', 'ansible_private_key_file', 'ansible_password', 'ansible_ssh_pass', 'ansible_ssh_password',
+  'ansible_become', 'ansible_become_user', 'ansible_become_method', 'ansible_become_password', 'ansible_become_pass',
+  'ansible_connection', 'ansible_ssh_common_args', 'ansible_ssh_extra_args',
+]
+
+// -o options: honoured (see below), accepted without effect (they tune OpenSSH's own multiplexing, logging or
+// prompting, which this transport does not have; Ansible's own ConnectTimeout comes first and wins), refused.
+const sshOptionsWithoutEffect = new Set([
+  'controlmaster', 'controlpersist', 'controlpath', 'batchmode', 'loglevel', 'compression', 'identitiesonly',
+  'connecttimeout', 'serveraliveinterval', 'serveralivecountmax', 'gssapiauthentication', 'forwardagent',
+  'pubkeyauthentication', 'passwordauthentication', 'kbdinteractiveauthentication', 'preferredauthentications',
+])
+const sshOptionsHonoured = new Set(['userknownhostsfile', 'proxyjump', 'identityfile', 'user', 'port', 'stricthostkeychecking', 'hostkeyalias'])
+
+/**
+ * How to reach a host, from its vars (inventory vars, and for a play its play vars and -e on top). `fail(name,
+ * reason)` reports a bad value of the var `name`.
+ */
+export function resolveConnection(name: string, vars: Vars, fail: (name: string, reason: string) => never): Connection {
   // Ansible's MAGIC_VARIABLE_MAPPING: the first name found wins (the ansible_ssh_* alias, where there is one).
   const pick = (...names: string[]): [string, unknown] | undefined => {
     for (const name of names) {
@@ -742,34 +788,53 @@ function resolveConnection(host: Host, origins: Origins, yaml: Yaml): Connection
   }
   const path = (value: string | undefined) => (value === undefined ? undefined : resolve(value.replace(/^~(?=$|\/)/, homedir())))
 
+  const ssh = parseSshArgs([pick('ansible_ssh_common_args'), pick('ansible_ssh_extra_args')], fail)
+  const sshFail = (option: string, reason: string): never => fail(ssh.origins.get(option)!, reason)
+  for (const option of Object.keys(ssh.options)) {
+    if (option === 'proxycommand') sshFail(option, 'ProxyCommand is not supported: use -o ProxyJump=HOST (or -J HOST)')
+    if (!sshOptionsHonoured.has(option) && !sshOptionsWithoutEffect.has(option))
+      sshFail(option, `ssh option ${ssh.names.get(option)} is not supported by this engine (supported: UserKnownHostsFile, ProxyJump, IdentityFile, User, Port, StrictHostKeyChecking, HostKeyAlias)`)
+  }
+  if (ssh.options.forwardagent && !/^(?:no|false)$/i.test(ssh.options.forwardagent)) sshFail('forwardagent', 'ForwardAgent is not supported')
+
+  // Ansible puts its own -o Port/User/IdentityFile before the user's ssh args, and ssh keeps the first value.
   const portVar = pick('ansible_ssh_port', 'ansible_port')
-  const port = portVar ? Number(portVar[1]) : 22
+  const portOption = ssh.options.port
+  const port = portVar ? Number(portVar[1]) : portOption !== undefined ? Number(portOption) : 22
   if (portVar && !(Number.isInteger(port) && port >= 1 && port <= 65535)) fail(portVar[0], `expected a port number (1-65535), got ${portVar[1]}`)
+  if (!portVar && !(Number.isInteger(port) && port >= 1 && port <= 65535)) sshFail('port', `-o Port: expected a port number (1-65535), got ${portOption}`)
 
   const becomeVar = pick('ansible_become')
   const become = becomeVar ? /^(?:y|yes|on|1|true|t)$/i.test(String(becomeVar[1])) : false
   const becomeMethod = text('ansible_become_method') ?? 'sudo'
   if (become && becomeMethod !== 'sudo') fail('ansible_become_method', `only sudo is supported, got ${becomeMethod}`)
+  const connection = text('ansible_connection') ?? 'ssh'
 
-  const ssh = parseSshArgs([pick('ansible_ssh_common_args'), pick('ansible_ssh_extra_args')], fail)
-  if (ssh.options.proxycommand) fail(ssh.origins.get('proxycommand')!, 'ProxyCommand is not supported: use -o ProxyJump=HOST (or -J HOST)')
   const jump = ssh.options.proxyjump
-  const proxyJump = jump === undefined || jump.toLowerCase() === 'none' ? [] : parseJumps(jump, (r) => fail(ssh.origins.get('proxyjump')!, r))
+  const proxyJump = jump === undefined || jump.toLowerCase() === 'none' ? [] : parseJumps(jump, (r) => sshFail('proxyjump', r))
   const knownHosts = ssh.options.userknownhostsfile?.trim().split(/\s+/)[0]
+  const strict = (ssh.options.stricthostkeychecking ?? 'yes').toLowerCase()
+  if (!['yes', 'ask', 'accept-new'].includes(strict))
+    sshFail('stricthostkeychecking', `StrictHostKeyChecking=${ssh.options.stricthostkeychecking} is not supported: host keys are always checked (accept-new, or --accept-new-host-keys, adds unknown ones)`)
+  const keyVar = path(text('ansible_ssh_private_key_file', 'ansible_private_key_file'))
+  const keyOption = path(ssh.options.identityfile?.replace(/^"(.*)"$/, '$1'))
+  if (keyVar && keyOption && keyVar !== keyOption) sshFail('identityfile', `-o IdentityFile=${keyOption} and ansible_ssh_private_key_file ${keyVar}: this engine offers one key, give one`)
 
   return {
-    host: text('ansible_ssh_host', 'ansible_host') ?? host.name,
+    host: text('ansible_ssh_host', 'ansible_host') ?? name,
     port,
-    user: text('ansible_ssh_user', 'ansible_user'),
-    keyFile: path(text('ansible_ssh_private_key_file', 'ansible_private_key_file')),
+    user: text('ansible_ssh_user', 'ansible_user') ?? ssh.options.user,
+    keyFile: keyVar ?? keyOption,
     password: text('ansible_ssh_password', 'ansible_ssh_pass', 'ansible_password'),
     become,
     becomeUser: text('ansible_become_user') ?? 'root',
     becomeMethod,
     becomePassword: text('ansible_become_password', 'ansible_become_pass'),
-    connection: text('ansible_connection') ?? 'ssh',
+    connection,
     proxyJump,
     knownHostsFile: path(knownHosts) ?? resolve(homedir(), '.ssh/known_hosts'),
+    ...(ssh.options.hostkeyalias ? { hostKeyAlias: ssh.options.hostkeyalias } : {}),
+    ...(strict === 'accept-new' ? { acceptNewHostKey: true } : {}),
     sshOptions: ssh.options,
   }
 }
@@ -778,6 +843,7 @@ function resolveConnection(host: Host, origins: Origins, yaml: Yaml): Connection
 function parseSshArgs(sources: ([string, unknown] | undefined)[], fail: (name: string, reason: string) => never) {
   const options: Record<string, string> = {}
   const origins = new Map<string, string>()
+  const names = new Map<string, string>()
   for (const source of sources) {
     if (!source) continue
     const [name, value] = source
@@ -803,10 +869,11 @@ function parseSshArgs(sources: ([string, unknown] | undefined)[], fail: (name: s
       if (!(key in options)) {
         options[key] = m![2]! // like ssh, the first value given for an option is the one used
         origins.set(key, name)
+        names.set(key, m![1]!)
       }
     }
   }
-  return { options, origins }
+  return { options, origins, names }
 }
 
 /** `[user@]host[:port]` or `ssh://[user@]host[:port]`, comma separated. */

@@ -5,14 +5,16 @@
 // Supported keywords — play: name, hosts, vars, gather_facts (default true), serial, max_fail_percentage,
 // tags, tasks, handlers. Task: name, the task key (`copy:`, `ansible.builtin.copy:` alike), args, when,
 // changed_when, failed_when, notify, tags, check_mode, ignore_errors, register, vars, timeout; handlers
-// also `listen`. Not supported (an error, not ignored): roles, blocks, include/import, loops, vars_files,
-// delegate_to, any_errors_fatal, strategy.
+// also `listen`. Not supported (an error, not ignored): roles, blocks, include/import (import_playbook too),
+// loops (loop, with_*), vars_files, delegate_to, any_errors_fatal, strategy, connection vars in a task's vars.
+// Tasks may check the files their args name (a template parses, a copy src exists) here too: every input is
+// checked before anything connects.
 import { readFile } from 'node:fs/promises'
 import { readFileSync } from 'node:fs'
-import { resolve } from 'node:path'
-import { expectedGot, InputError, parseYaml, schemaErrorPath, schemaValidator, type Vars, type Yaml } from './inventory.ts'
+import { dirname, resolve } from 'node:path'
+import { connectionVars, expectedGot, InputError, parseYaml, schemaErrorPath, schemaValidator, type Vars, type Yaml } from './inventory.ts'
 import { pickError, type Registry } from './task.ts'
-import { checkTemplate, isTemplated, TemplateError } from './template.ts'
+import { checkTemplate, isTemplated, plain, TemplateError } from './template.ts'
 
 export interface Playbook {
   file: string
@@ -86,6 +88,10 @@ export function parsePlaybook(text: string, file: string, registry: Registry): P
     const hint = yaml.value && typeof yaml.value === 'object' && 'hosts' in yaml.value ? ' (put "- " before "hosts:")' : ''
     yaml.fail([], `expected a list of plays${hint}`)
   }
+  ;(yaml.value as unknown[]).forEach((play, i) => {
+    const key = play && typeof play === 'object' ? Object.keys(play).find((k) => ['import_playbook', 'include', 'ansible.builtin.import_playbook'].includes(k)) : undefined
+    if (key) yaml.fail([i, key], `"${key}" is not supported by this engine (one playbook file per run)`, 'key')
+  })
   checkSchema(yaml)
   const plays = (yaml.value as Record<string, unknown>[]).map((raw, i) => parsePlay(yaml, raw, i, registry))
   return { file, plays }
@@ -95,7 +101,7 @@ function parsePlay(yaml: Yaml, raw: Record<string, unknown>, i: number, registry
   const path = [i]
   const hosts = list(raw.hosts)
   if (!hosts.length || hosts.some((h) => !h.trim())) yaml.fail([...path, 'hosts'], 'expected a host pattern')
-  const serial = raw.serial === undefined ? [] : [raw.serial].flat().map((s) => (typeof s === 'string' && !s.includes('%') ? Number(s) : s)) as (number | string)[]
+  const serial = raw.serial === undefined ? [] : [plain(raw.serial)].flat().map((s) => (typeof s === 'string' && !s.includes('%') ? Number(s) : s)) as (number | string)[]
   const play: Play = {
     index: i + 1,
     name: typeof raw.name === 'string' ? raw.name : hosts.join(','),
@@ -130,9 +136,11 @@ function parsePlay(yaml: Yaml, raw: Record<string, unknown>, i: number, registry
 
 function parseTask(yaml: Yaml, raw: Record<string, unknown>, path: (string | number)[], registry: Registry, handler: boolean): PlayTask {
   const keys = yaml.keys(raw)
-  const bad = keys.find((k) => unsupported.has(k))
+  const bad = keys.find((k) => unsupported.has(k) || /^with_/.test(k))
   if (bad) yaml.fail([...path, bad], `"${bad}" is not supported by this engine`, 'key')
   if (!handler && 'listen' in raw) yaml.fail([...path, 'listen'], '"listen" is for handlers only', 'key')
+  const connectionVar = Object.keys((raw.vars as object | undefined) ?? {}).find((v) => connectionVars.includes(v))
+  if (connectionVar) yaml.fail([...path, 'vars', connectionVar], `connection variables in a task's vars are not supported by this engine (set ${connectionVar} in the inventory, the play's vars or -e)`, 'key')
   const actions = keys.filter((k) => !keywords.has(k))
   if (actions.length === 0) yaml.fail(path, `no task given: expected one task key (${registry.names().join(', ')})`)
   if (actions.length > 1) yaml.fail([...path, actions[1]!], `one task per entry, found ${actions.map((a) => `"${a}"`).join(' and ')}`, 'key')
@@ -150,11 +158,18 @@ function parseTask(yaml: Yaml, raw: Record<string, unknown>, path: (string | num
   const args = { ...(raw.args as Record<string, unknown> | undefined), ...(value as Record<string, unknown>) }
   const argsPath = (p: string[]) => (raw.args && !(p[0]! in (value as object)) ? [...path, 'args', ...p] : [...path, key, ...p])
   checkTemplates(yaml, [...path, key], args, argsPath)
-  const problem = registry.check(action, args, (p) => {
+  const problem = registry.check(action, plain(args), (p) => {
     const leaf = p.reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), args)
     return typeof leaf === 'string' && isTemplated(leaf)
   })
   if (problem) yaml.fail(argsPath(problem.path), problem.message, problem.message.startsWith('unknown argument') ? 'key' : 'value')
+  if (task.checkInputs) {
+    try {
+      task.checkInputs(args, { baseDir: dirname(resolve(yaml.file)) })
+    } catch (e) {
+      yaml.fail([...path, key], (e as Error).message)
+    }
+  }
   const conditions = (name: string) => {
     if (raw[name] === undefined) return undefined
     const items = [raw[name]].flat() as (string | boolean)[]
@@ -218,7 +233,7 @@ const playbookSchema = schemaValidator('playbook.schema.json', { allErrors: true
 
 function checkSchema(yaml: Yaml): void {
   const validate = playbookSchema()
-  if (validate(yaml.value)) return
+  if (validate(plain(yaml.value))) return
   const error = pickError(validate.errors!)!
   const path = schemaErrorPath(error)
   if (error.keyword === 'additionalProperties') {

@@ -2,8 +2,9 @@
 // each host of the batch and the batch's progress) with changes and failures printed above it; without a
 // TTY, or under CI, one plain line per host event, like ansible-playbook's. Then a PLAY RECAP with totals and
 // the wall time. --json FILE writes the same run as data.
-import { mkdir, rename, writeFile } from 'node:fs/promises'
-import { dirname } from 'node:path'
+import { chmod, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { dirname, resolve } from 'node:path'
+import { InputError } from './inventory.ts'
 import type { HostStats, RolloutEvent, RunReport, TaskRecord } from './rollout.ts'
 
 export interface ReporterOptions {
@@ -173,10 +174,33 @@ export function jsonReport(report: RunReport) {
   }
 }
 
+/**
+ * Checks, before the run, that the --json report can be written: its directory exists (or can be made) and
+ * takes a new file, and the path is not a directory. An InputError otherwise. Returns the absolute path.
+ */
+export async function checkJsonPath(file: string): Promise<string> {
+  const path = resolve(file)
+  try {
+    // Missing directories are made one by one (a recursive mkdir under /proc never returns in Node 20).
+    const missing: string[] = []
+    for (let dir = dirname(path); !(await stat(dir).catch(() => undefined)); dir = dirname(dir)) missing.unshift(dir)
+    for (const dir of missing) await mkdir(dir)
+    if ((await stat(path).catch(() => undefined))?.isDirectory()) throw new Error('it is a directory')
+    const probe = `${path}.${process.pid}.tmp`
+    await writeFile(probe, '', { mode: 0o600 })
+    await rm(probe)
+  } catch (e) {
+    throw new InputError(`cannot write the report there: ${(e as Error).message}`, '--json')
+  }
+  return path
+}
+
+/** Writes the report readable by its owner only (0600): it holds command output and diffs. */
 export async function writeJsonReport(file: string, report: RunReport | object): Promise<void> {
   const data = 'results' in report ? jsonReport(report as RunReport) : report
   await mkdir(dirname(file), { recursive: true })
   const tmp = `${file}.${process.pid}.tmp`
-  await writeFile(tmp, `${JSON.stringify(data, null, 2)}\n`)
+  await writeFile(tmp, `${JSON.stringify(data, null, 2)}\n`, { mode: 0o600 })
+  await chmod(tmp, 0o600)
   await rename(tmp, file)
 }

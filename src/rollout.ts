@@ -4,7 +4,8 @@
 //   down, at least 1) or a list of them whose last value repeats; 0 or nothing is one batch of every host.
 // - Within a batch each task runs on every live host (up to `forks` at once) before the next task starts.
 //   A host that fails or is unreachable does nothing more in this run (later plays included), as in Ansible.
-// - max_fail_percentage, after each task, per batch: stop when failed / batch size > the percentage (strict >).
+// - max_fail_percentage, after each task, per batch: stop when failed / batch size > percentage / 100, in
+//   floating point as Ansible's linear strategy computes it (overMaxFail).
 //   The other hosts of the batch stop where they are (no more tasks, no handlers) and no later batch or play
 //   runs. DIFFERENCE: unreachable hosts count as failed here (Ansible counts only failed hosts), because a
 //   host we could not update is a failed rollout step for us. As in Ansible, a batch in which every host
@@ -14,16 +15,20 @@
 // - Host key problems are failures, not unreachable (DIFFERENCE: Ansible reports them UNREACHABLE). A wrong
 //   host key is not a host that is down, and retrying it should not look like a transient error.
 // - gather_facts (default true) runs the `facts` task first, as Ansible's implicit setup.
+// - Results as Ansible's TaskExecutor: a task skipped by `when` registers {changed: false, skipped: true};
+//   changed_when/failed_when apply to every result that is not skipped, a task that throws included (it
+//   failed, as a module returning failed: true); ansible_play_hosts/_batch leave out failed and unreachable
+//   hosts. Each play reaches a host with its own connection vars (inventory < play vars < -e).
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, resolve } from 'node:path'
 import { $ } from 'zx'
-import { InputError, type Host, type Inventory, type Vars } from './inventory.ts'
+import { connectionVars, InputError, resolveConnection, type Connection, type Host, type Inventory, type Vars } from './inventory.ts'
 import { selectHosts } from './limit.ts'
 import type { Play, PlayTask, Playbook } from './playbook.ts'
-import { ExecTimeout, HostKeyError, Transport, Unreachable, type Session, type TransportOptions } from './ssh.ts'
+import { BecomeError, ExecTimeout, HostKeyError, Transport, Unreachable, type Session, type TransportOptions } from './ssh.ts'
 import { makeTarget, RemoteError, type FileDiff, type Registry, type Target, type TaskContext, type TaskResult } from './task.ts'
-import { evaluateCondition, renderValue, TemplateError } from './template.ts'
+import { evaluateCondition, plain, renderValue, TemplateError } from './template.ts'
 
 export type Status = 'ok' | 'changed' | 'failed' | 'skipped' | 'unreachable'
 
@@ -36,6 +41,7 @@ export interface TaskRecord {
   host: string
   status: Status
   ignored?: boolean // failed, but ignore_errors
+  changed?: boolean // a failed result that also changed something (counted as changed when ignored)
   check: boolean
   msg?: string
   diff?: string // unified diff (--diff)
@@ -106,7 +112,11 @@ export interface RolloutOptions {
   transport?: TransportOptions
   emit?: (event: RolloutEvent) => void
   warn?: (message: string) => void
+  /** planPlays' result when the caller has it already (so that its warnings are not printed twice). */
+  plan?: Plan
 }
+
+export type Plan = ReturnType<typeof planPlays>
 
 /** Ansible's batches for `serial`. */
 export function computeBatches<T>(hosts: T[], serial: (number | string)[] = []): T[][] {
@@ -128,6 +138,15 @@ export function computeBatches<T>(hosts: T[], serial: (number | string)[] = []):
 function percentToInt(value: number | string, total: number): number {
   if (typeof value === 'string' && value.trim().endsWith('%')) return Math.trunc((parseInt(value, 10) / 100) * total) || 1
   return Math.trunc(Number(value))
+}
+
+/**
+ * Whether `failed` hosts of a batch of `size` are over max_fail_percentage: Ansible's linear strategy computes
+ * failed / batch_size > pct / 100.0 in floating point, and so does this (not failed * 100 / size > pct, whose
+ * rounding differs: 7 of 100 at 7 % continues in Ansible).
+ */
+export function overMaxFail(failed: number, size: number, percent: number): boolean {
+  return failed / size > percent / 100
 }
 
 /** Ansible's Taggable.evaluate_tags. `only` defaults to ["all"]. */
@@ -153,26 +172,31 @@ export function shouldRun(taskTags: string[], only: string[] = ['all'], skip: st
 }
 
 /**
- * The hosts of each play (--limit applied); InputError when --limit leaves none in any play. A play that the
- * limit leaves without hosts while another play has some is skipped, as in Ansible ("skipping: no hosts
- * matched"): e.g. deploy.yml's play on group `monitor` under `--limit web01`. Nothing connects.
+ * The hosts of each play (--limit applied) and how each is reached in that play (its inventory vars, then the
+ * play's vars, then -e: connection vars are vars like any other, as in Ansible). InputError when --limit
+ * leaves no host or a connection var is bad. Nothing connects.
  */
-export function planPlays(inventory: Inventory, playbook: Playbook, limit?: string | string[], warn?: (m: string) => void) {
-  const options = { ...(limit !== undefined ? { limit } : {}), ...(warn ? { warn } : {}) }
-  let firstError: InputError | undefined
-  const plans = playbook.plays.map((play) => {
-    let hosts: Host[]
-    try {
-      hosts = selectHosts(inventory, play.hosts, options)
-    } catch (e) {
-      if (!(e instanceof InputError) || limit === undefined || playbook.plays.length === 1) throw e
-      firstError ??= e
-      hosts = []
+export function planPlays(inventory: Inventory, playbook: Playbook, limit?: string | string[], warn?: (m: string) => void, extraVars: Vars = {}) {
+  // As ansible-playbook: --limit is checked once against every host (leaving none is an error, and each
+  // pattern of it that matches nothing is warned about once); a play whose hosts it excludes is skipped.
+  const allowed = limit === undefined ? undefined : new Set(selectHosts(inventory, 'all', { limit, ...(warn ? { warn } : {}) }))
+  return playbook.plays.map((play) => {
+    const hosts = selectHosts(inventory, play.hosts, warn ? { warn } : {}).filter((h) => !allowed || allowed.has(h))
+    const overrides = connectionVars.some((v) => v in play.vars || v in extraVars)
+    const connections = new Map<string, Connection>()
+    for (const h of hosts) {
+      const fail = (name: string, reason: string): never => {
+        if (name in extraVars) throw new InputError(`${name}: ${reason}`, '-e')
+        if (name in play.vars) throw new InputError(`play vars: ${name}: ${reason}`, playbook.file, play.line)
+        const at = inventory.locate?.(h.name, name)
+        throw new InputError(`${h.name}: ${name}: ${reason}`, inventory.file, at?.line, at?.column)
+      }
+      const connection = overrides ? resolveConnection(h.name, { ...h.vars, ...play.vars, ...extraVars }, fail) : h.connection
+      if (!['ssh', 'smart'].includes(connection.connection)) fail('ansible_connection', `"${connection.connection}" is not supported by this engine (only ssh)`)
+      connections.set(h.name, connection)
     }
-    return { play, hosts, batches: computeBatches(hosts, play.serial) }
+    return { play, hosts, connections, batches: computeBatches(hosts, play.serial) }
   })
-  if (firstError && plans.every((p) => p.hosts.length === 0)) throw firstError
-  return plans
 }
 
 interface HostState {
@@ -189,7 +213,7 @@ export async function rollout(options: RolloutOptions): Promise<RunReport> {
   const emit = options.emit ?? (() => {})
   const check = options.check ?? false
   const transport = new Transport(options.transport)
-  const plan = planPlays(options.inventory, options.playbook, options.limit, options.warn)
+  const plan = options.plan ?? planPlays(options.inventory, options.playbook, options.limit, options.warn, options.extraVars)
   const report: RunReport = {
     playbook: options.playbook.file,
     inventory: options.inventory.file,
@@ -214,11 +238,11 @@ export async function rollout(options: RolloutOptions): Promise<RunReport> {
   const ran = new Set<string>()
 
   try {
-    plays: for (const { play, hosts, batches: allBatches } of plan) {
+    plays: for (const { play, hosts, connections, batches: allBatches } of plan) {
       // Hosts that failed in an earlier play are out of the run.
       const batches = allBatches.map((b) => b.filter((h) => !states.get(h.name)?.down)).filter((b) => b.length)
       emit({ type: 'play', play, hosts: hosts.map((h) => h.name), batches: batches.map((b) => b.map((h) => h.name)) })
-      if (!hosts.length) options.warn?.(`play "${play.name}": no hosts matched "${play.hosts.join(',')}"; skipping it`)
+      if (!hosts.length) options.warn?.(`play "${play.name}": no hosts matched "${play.hosts.join(',')}"${options.limit !== undefined ? ' and --limit' : ''}; skipping it`)
       const tasks: { task: PlayTask; handler: boolean }[] = [
         ...(play.gatherFacts ? [{ task: factsTask(play), handler: false }] : []),
         ...play.tasks.filter((t) => shouldRun([...play.tags, ...t.tags], options.tags, options.skipTags)).map((task) => ({ task, handler: false })),
@@ -235,7 +259,7 @@ export async function rollout(options: RolloutOptions): Promise<RunReport> {
           const live = members.filter((m) => !m.down && (!handler || task.listen.some((n) => m.notified.has(n))))
           if (!live.length) continue
           emit({ type: 'task', play: play.index, batch: b + 1, task, handler, hosts: live.map((m) => m.host.name) })
-          const records = await runTask(task, handler, live, { ...options, check, play, batch: b + 1, hosts, batchHosts: record.hosts, transport, emit, factsOf: (name) => states.get(name)?.facts })
+          const records = await runTask(task, handler, live, { ...options, check, play, batch: b + 1, hosts, batchHosts: record.hosts, connections, transport, emit, states, factsOf: (name) => states.get(name)?.facts })
           for (const r of records) {
             report.results.push(r)
             const s = stats(r.host)
@@ -243,15 +267,19 @@ export async function rollout(options: RolloutOptions): Promise<RunReport> {
             if (r.status === 'changed') s.changed++
             if (r.status === 'skipped') s.skipped++
             if (r.status === 'unreachable') s.unreachable++
-            if (r.status === 'failed' && r.ignored) (s.ok++, s.ignored++)
-            else if (r.status === 'failed') s.failed++
+            // As Ansible: an ignored failure counts as ok and ignored, and as changed when its result changed.
+            if (r.status === 'failed' && r.ignored) {
+              s.ok++
+              s.ignored++
+              if (r.changed) s.changed++
+            } else if (r.status === 'failed') s.failed++
           }
           for (const m of members) {
             if (m.down === 'failed' && !record.failed.includes(m.host.name)) record.failed.push(m.host.name)
             if (m.down === 'unreachable' && !record.unreachable.includes(m.host.name)) record.unreachable.push(m.host.name)
           }
           const down = record.failed.length + record.unreachable.length
-          if (play.maxFailPercentage !== undefined && (down / batch.length) * 100 > play.maxFailPercentage) {
+          if (play.maxFailPercentage !== undefined && overMaxFail(down, batch.length, play.maxFailPercentage)) {
             stop = `play ${play.index} batch ${b + 1}: ${down} of ${batch.length} hosts failed or unreachable (${round((down / batch.length) * 100)}%), over max_fail_percentage ${play.maxFailPercentage}%`
             break
           }
@@ -293,6 +321,8 @@ interface RunContext extends Omit<RolloutOptions, 'transport'> {
   batch: number
   hosts: Host[]
   batchHosts: string[]
+  connections: Map<string, Connection>
+  states: Map<string, HostState>
   transport: Transport
   emit: (event: RolloutEvent) => void
   factsOf: (host: string) => Vars | undefined
@@ -332,11 +362,15 @@ async function runTask(task: PlayTask, handler: boolean, live: HostState[], rc: 
     const started = Date.now()
     const vars = hostVars(m, rc, task, check)
     try {
-      if (!task.when.every((c) => evaluateCondition(c, vars))) return finish(m, { status: 'skipped', ms: 0 })
-      const args = renderValue(task.args, vars) as Record<string, unknown>
+      if (!task.when.every((c) => evaluateCondition(c, vars))) {
+        // As Ansible: a task skipped by `when` still registers, and replaces what the name held.
+        if (task.register) m.registered[task.register] = { changed: false, skipped: true, skip_reason: 'Conditional result was False' }
+        return finish(m, { status: 'skipped', ms: 0 })
+      }
+      const args = plain(renderValue(task.args, vars)) as Record<string, unknown>
       const problem = rc.registry.check(task.action, args)
       if (problem) return finish(m, { status: 'failed', msg: `${task.file}:${task.line}: ${[task.action, ...problem.path].join('.')}: ${problem.message}`, ms: 0 })
-      const session = await (m.session ??= rc.transport.session(m.host.name, m.host.connection))
+      const session = await (m.session ??= rc.transport.session(m.host.name, rc.connections.get(m.host.name) ?? m.host.connection))
       ready.push({ m, vars, args, target: makeTarget(m.host.name, vars, m.facts, session), started })
     } catch (e) {
       finish(m, failure(e, task, started))
@@ -357,9 +391,17 @@ async function runTask(task: PlayTask, handler: boolean, live: HostState[], rc: 
   await forEach(ready, rc.forks, async ({ m, vars, args, target, started }) => {
     rc.emit({ type: 'host-start', host: m.host.name, task: task.name })
     try {
-      let result =
-        preset.get(m.host.name) ??
-        (await withTimeout(definition.run(target, args, ctx), task.timeoutMs, `task timed out after ${(task.timeoutMs ?? 0) / 1000} s`))
+      let result: TaskResult
+      try {
+        result =
+          preset.get(m.host.name) ??
+          (await withTimeout(definition.run(target, args, ctx), task.timeoutMs, `task timed out after ${(task.timeoutMs ?? 0) / 1000} s`))
+      } catch (e) {
+        // A task that throws failed, as a module that returns failed: true; failed_when still decides
+        // (Ansible evaluates it on every result that is not skipped). A host that is gone is not a result.
+        if (e instanceof Unreachable || e instanceof HostKeyError) throw e
+        result = { changed: false, failed: true, msg: failure(e, task, started).msg ?? String(e) }
+      }
       if (result.facts) Object.assign(m.facts, result.facts)
       result = await applyConditions(task, result, vars, m)
       const status: Status = result.failed ? 'failed' : result.skipped ? 'skipped' : result.changed ? 'changed' : 'ok'
@@ -368,6 +410,7 @@ async function runTask(task: PlayTask, handler: boolean, live: HostState[], rc: 
       finish(m, {
         status,
         ...(status === 'failed' && task.ignoreErrors ? { ignored: true } : {}),
+        ...(status === 'failed' && result.changed ? { changed: true } : {}),
         ...(result.msg ? { msg: result.msg } : {}),
         ...(diff ? { diff } : {}),
         ...(result.data ? { data: result.data } : {}),
@@ -389,15 +432,18 @@ function order(live: HostState[], records: Map<string, TaskRecord>): TaskRecord[
 function failure(e: unknown, task: PlayTask, started: number): Omit<TaskRecord, 'play' | 'batch' | 'task' | 'action' | 'handler' | 'check' | 'host'> {
   const ms = Date.now() - started
   if (e instanceof Unreachable) return { status: 'unreachable', msg: e.message, ms }
-  const known = e instanceof HostKeyError || e instanceof ExecTimeout || e instanceof RemoteError || e instanceof TemplateError || e instanceof InputError
+  const known = e instanceof HostKeyError || e instanceof ExecTimeout || e instanceof RemoteError || e instanceof TemplateError || e instanceof InputError || e instanceof BecomeError
   const msg = known ? (e as Error).message : e instanceof Error ? `${e.name}: ${e.message}` : String(e)
   return { status: 'failed', msg, ms, ...(task.ignoreErrors ? { ignored: true } : {}) }
 }
 
 /** register, then changed_when / failed_when (which may use the registered result), as in Ansible. */
 async function applyConditions(task: PlayTask, result: TaskResult, vars: Vars, m: HostState): Promise<TaskResult> {
-  const registered = () => ({ changed: result.changed, failed: !!result.failed, skipped: !!result.skipped, ...(result.msg ? { msg: result.msg } : {}), ...result.data })
+  // As Ansible registers it: changed and failed always, skipped only when true.
+  const registered = () => ({ changed: result.changed, failed: !!result.failed, ...(result.skipped ? { skipped: true } : {}), ...(result.msg ? { msg: result.msg } : {}), ...result.data })
   if (task.register) m.registered[task.register] = registered()
+  // Ansible evaluates changed_when/failed_when only on results that were not skipped (--check on a command).
+  if (result.skipped) return result
   const scope = task.register ? { ...vars, [task.register]: m.registered[task.register] } : vars
   if (task.changedWhen) result = { ...result, changed: task.changedWhen.every((c) => evaluateCondition(c, scope)) }
   if (task.failedWhen) {
@@ -427,8 +473,10 @@ function hostVars(m: HostState, rc: RunContext, task: PlayTask, check: boolean):
     groups: groupsVar(inventory),
     ansible_check_mode: check,
     ansible_diff_mode: rc.diff ?? false,
-    ansible_play_hosts: rc.hosts.map((h) => h.name),
-    ansible_play_batch: rc.batchHosts,
+    // As Ansible: hosts that failed or were unreachable are out of ansible_play_hosts and ansible_play_batch.
+    ansible_play_hosts_all: rc.hosts.map((h) => h.name),
+    ansible_play_hosts: rc.hosts.map((h) => h.name).filter((h) => !rc.states.get(h)?.down),
+    ansible_play_batch: rc.batchHosts.filter((h) => !rc.states.get(h)?.down),
     playbook_dir: dirname(resolve(rc.playbook.file)),
     inventory_file: inventory.file,
     inventory_dir: dirname(resolve(inventory.file)),

@@ -3,13 +3,19 @@
 // checked against known_hosts before authenticating; ProxyJump through forwarded channels of the jump hosts'
 // own connections; become through `sudo`.
 //
+// Secrets: the become password is written to sudo once (a second prompt means it was wrong: the command fails
+// with BecomeError rather than spending more tries of pam_faillock's budget); a jump host is offered its own
+// user and the key file, never the target's password or become password; no password is part of any message.
+// The login user without ansible_user is the local user, as with ssh, and become as that same user runs no
+// sudo.
+//
 // Errors: Unreachable when the host cannot be reached or the connection dies (Ansible's UNREACHABLE);
 // HostKeyError when its key is unknown, changed or revoked (a failure, not unreachable: see rollout.ts);
 // ExecTimeout when a command outlives its timeout. A command that exits non-zero is not an error here.
 import { createHash, randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { readFile, writeFile } from 'node:fs/promises'
-import { homedir } from 'node:os'
+import { homedir, userInfo } from 'node:os'
 import { join } from 'node:path'
 import { NodeSSH } from 'node-ssh'
 import type { Connection } from './inventory.ts'
@@ -47,6 +53,10 @@ export class HostKeyError extends Error {
 export class ExecTimeout extends Error {
   override name = 'ExecTimeout'
 }
+/** sudo refused the become password. */
+export class BecomeError extends Error {
+  override name = 'BecomeError'
+}
 
 /**
  * Quotes a word for the remote shell: POSIX single quotes, since the login shell of a host may be dash or sh.
@@ -54,6 +64,11 @@ export class ExecTimeout extends Error {
  */
 export function quote(word: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`
+}
+
+/** The user a connection logs in as: ansible_user, else (like ssh) the local user. */
+export function loginUser(target: Connection): string {
+  return target.user ?? process.env.USER ?? userInfo().username
 }
 
 /** A counting semaphore: the channel budget of one connection. */
@@ -169,7 +184,7 @@ export class Session {
   }
 
   private becomes(become: boolean | undefined): boolean {
-    return (become ?? this.target.become) && this.target.becomeUser !== (this.target.user ?? 'root')
+    return (become ?? this.target.become) && this.target.becomeUser !== loginUser(this.target)
   }
 
   private async withSftp(work: (sftp: Sftp, done: (err?: Error | null) => void) => void, what: string): Promise<void> {
@@ -265,8 +280,19 @@ export class Session {
         }
         out.push(chunk)
       })
+      let prompted = false
       channel.stderr.on('data', (chunk: Buffer) => {
-        if (!started && chunk.toString().includes(prompt)) return void (channel as unknown as { write(b: string): void }).write(`${password}\n`)
+        if (!started && chunk.toString().includes(prompt)) {
+          // The password is sent once: sudo asking again means it was wrong, and each further try would count
+          // towards pam_faillock's lock-out (Ansible stops after one too).
+          if (prompted) {
+            clearTimeout(timer)
+            channel.close()
+            return reject(new BecomeError(`sudo: incorrect password for ${loginUser(this.target)} on ${this.target.host} (tried once)`))
+          }
+          prompted = true
+          return void (channel as unknown as { write(b: string): void }).write(`${password}\n`)
+        }
         err.push(chunk)
       })
       channel.on('exit', (c: number | null, sig?: string) => ((code = c ?? undefined), (signal = sig)))
@@ -299,22 +325,27 @@ export class Transport {
     }
   }
 
-  /** The host's session, connecting on first use. */
+  /** The host's session for these connection settings, connecting on first use (a play's vars may change them). */
   session(name: string, target: Connection): Promise<Session> {
-    let session = this.sessions.get(name)
+    const key = `${name}\0${JSON.stringify(target)}`
+    let session = this.sessions.get(key)
     if (!session) {
       session = this.connect(target)
       session.catch(() => {})
-      this.sessions.set(name, session)
+      this.sessions.set(key, session)
     }
     return session
   }
 
-  /** Closes one host's connection (the jump connections stay until closeAll). */
+  /** Closes one host's connections (the jump connections stay until closeAll). */
   async close(name: string): Promise<void> {
-    const session = this.sessions.get(name)
-    this.sessions.delete(name)
-    await session?.then((s) => s.close(), () => {})
+    const closing: Promise<void>[] = []
+    for (const [key, session] of this.sessions)
+      if (key.startsWith(`${name}\0`)) {
+        this.sessions.delete(key)
+        closing.push(session.then((s) => s.close(), () => {}))
+      }
+    await Promise.all(closing)
   }
 
   async closeAll(): Promise<void> {
@@ -329,7 +360,10 @@ export class Transport {
     let sock: unknown
     let via: Connection | undefined
     for (const hop of target.proxyJump) {
-      const jumpTarget: Connection = { ...target, host: hop.host, port: hop.port, user: hop.user ?? target.user, proxyJump: [], become: false }
+      // A jump host gets only what is its own: its address, user and the key file (as ssh -J uses the same
+      // identities); never the target's password or become password.
+      const { password: _p, becomePassword: _b, hostKeyAlias: _a, ...shared } = target
+      const jumpTarget: Connection = { ...shared, host: hop.host, port: hop.port, user: hop.user ?? target.user, proxyJump: [], become: false }
       const key = `${jumpTarget.user ?? ''}@${hop.host}:${hop.port}`
       let jump = this.jumps.get(key)
       if (!jump) {
@@ -349,7 +383,8 @@ export class Transport {
   }
 
   private async open(target: Connection, sock: unknown): Promise<Session> {
-    const name = knownHostName(target.host, target.port)
+    const name = target.hostKeyAlias ?? knownHostName(target.host, target.port)
+    const acceptNew = this.options.acceptNewHostKeys || target.acceptNewHostKey === true
     const knownHosts = await readKnownHosts(target.knownHostsFile)
     let refused: HostKeyError | undefined
     let accepted: Buffer | undefined
@@ -360,7 +395,7 @@ export class Transport {
       await ssh.connect({
         host: target.host,
         port: target.port,
-        username: target.user ?? process.env.USER ?? 'root',
+        username: loginUser(target),
         ...(sock ? { sock } : {}),
         ...(identity ? { privateKeyPath: identity } : {}),
         ...(this.options.agent ? { agent: this.options.agent } : {}),
@@ -375,7 +410,7 @@ export class Transport {
           const verdict = checkHostKey(knownHosts, name, key)
           const described = `${keyType(key)} SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`
           if (verdict.status === 'known') return true
-          if (verdict.status === 'unknown' && this.options.acceptNewHostKeys) {
+          if (verdict.status === 'unknown' && acceptNew) {
             accepted = key
             return true
           }

@@ -27,6 +27,12 @@ export interface Task<Args = any> {
    * Throwing fails the task on every host of the batch.
    */
   batch?(targets: BatchTarget<Args>[], ctx: TaskContext): Promise<Map<string, TaskResult> | void>
+  /**
+   * Optional: checks the inputs the args name on the controller (a template file parses, a `src` exists, a
+   * command line splits), before anything connects. Throws an Error saying what is wrong. Args that are still
+   * templates (`isTemplated`) cannot be checked yet and are left alone.
+   */
+  checkInputs?(args: Args, ctx: { baseDir: string }): void
   /** Does (or, under ctx.check, only decides) the work on one host. Throwing is a failure. */
   run(host: Target, args: Args, ctx: TaskContext): Promise<TaskResult>
 }

@@ -2,13 +2,21 @@
 // outside the vars given. Templates are `{{ expr }}` and `{# comment #}`; `{% ... %}` blocks are refused.
 //
 // Expressions:  names and dotted/indexed access (a.b, a['b'], a[0]); literals ('s', "s", 12, 1.5, true/True,
-//   false/False, none/None, [lists]); (parentheses); `not`, `and`, `or`; == != < <= > >= `in` `not in`;
-//   `~` (string concatenation); tests `is [not] defined|undefined|none|true|false|string|number`;
+//   false/False, none/None, [lists], {'dicts': 1}); (parentheses); `not`, `and`, `or`; == != < <= > >= `in` `not in`;
+//   `~` (string concatenation); tests `is [not] defined|undefined|none|true|false|string|number|boolean|integer|
+//   float|mapping|sequence` and Ansible's failed|succeeded|changed|skipped (failure|success|change|skip);
 //   filters `| default(x[, true])` (alias `d`), `bool`, `int`, `string`, `lower`, `upper`, `trim`, `length`,
 //   `join(sep)`, `quote` (POSIX shell quoting, as Ansible's).
 // Like Jinja with Ansible's StrictUndefined: an undefined value can be tested and defaulted, but printing it or
 // using it in a comparison is an error naming it. Truthiness is Python's ("" [] {} 0 none false are false),
 // so a string "false" is true: write `var | bool` as in Ansible.
+//
+// Values print as Jinja prints Python's: lists and dicts as repr() (['a', 1]), a whole float as 1.0 (PyFloat),
+// None as '' at the top of an expression. Task args and vars render as Ansible 2.14's templar with
+// convert_data: a string that is one bare variable keeps a number/bool/none; other results that read as a
+// list, dict or bool (literal_eval) become one; strings keep their trailing newlines. Malformed templates ({{
+// or {# never closed) and Ansible names this engine lacks (hostvars, omit, lookup, ...) are refused when
+// checked. test/differential compares all this with ansible-playbook.
 import { quote } from './ssh.ts'
 
 export type Vars = Record<string, unknown>
@@ -30,6 +38,7 @@ export function render(text: string, vars: Vars): string {
 /** Renders every string in a value (deeply); a string that is exactly one `{{ expr }}` keeps the type of expr. */
 export function renderValue(value: unknown, vars: Vars): unknown {
   if (typeof value === 'string') return renderParts(value, vars, true)
+  if (value instanceof PyFloat) return value
   if (Array.isArray(value)) return value.map((v) => renderValue(v, vars))
   if (value && typeof value === 'object')
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, renderValue(v, vars)]))
@@ -47,13 +56,7 @@ export function evaluateCondition(condition: string | boolean, vars: Vars): bool
   const text = condition.trim()
   // Ansible accepts `when: "{{ x }}"` too (with a warning).
   const inner = /^\{\{(.*)\}\}$/s.exec(text)?.[1] ?? text
-  return truthy(strict(evaluate(inner, vars), inner))
-}
-
-/** Evaluates one expression; undefined results come back as undefined. */
-export function evaluate(expression: string, vars: Vars): unknown {
-  const value = new Parser(expression, vars).parse()
-  return value instanceof Undefined ? undefined : value
+  return truthy(strict(new Parser(inner, vars).parse(), inner)) // an undefined name is an error, as in Ansible
 }
 
 /** Checks template syntax without vars (every name undefined): for errors at load time, before connecting. */
@@ -62,20 +65,67 @@ export function checkTemplate(text: string): void {
 }
 
 function expressions(text: string): string[] {
-  if (/\{%/.test(text)) throw new TemplateError('{% %} blocks are not supported (only {{ expression }} and {# comments #})')
+  const stripped = stripComments(text)
   const found: string[] = []
   const re = /\{\{(.*?)\}\}/gs
-  for (let m; (m = re.exec(text)); ) found.push(m[1]!)
+  for (let m; (m = re.exec(stripped)); ) found.push(m[1]!)
   return found
+}
+
+/** Removes {# comments #}; refuses {% %} and a {{ or {# that is never closed (Jinja's syntax errors). */
+function stripComments(text: string): string {
+  if (/\{%/.test(text)) throw new TemplateError('{% %} blocks are not supported (only {{ expression }} and {# comments #})')
+  const stripped = text.replace(/\{#.*?#\}/gs, '')
+  if (stripped.includes('{#')) throw new TemplateError(`a comment opened with {# is never closed (missing #}) in "${excerpt(text)}"`)
+  const left = stripped.replace(/\{\{.*?\}\}/gs, '')
+  if (left.includes('{{')) throw new TemplateError(`an expression opened with {{ is never closed (missing }}) in "${excerpt(text)}"`)
+  return stripped
+}
+
+function excerpt(text: string): string {
+  const at = Math.max(0, text.search(/\{[{#]/))
+  const part = text.slice(at, at + 40).replace(/\n/g, '\\n')
+  return part.length < text.length - at ? `${part}…` : part
 }
 
 function renderParts(text: string, vars: Vars, native: boolean): unknown {
   if (!isTemplated(text)) return text
-  if (/\{%/.test(text)) throw new TemplateError('{% %} blocks are not supported (only {{ expression }} and {# comments #})')
-  const stripped = text.replace(/\{#.*?#\}/gs, '')
-  const whole = /^\{\{((?:(?!\}\}).)*)\}\}$/s.exec(stripped)
-  if (native && whole) return strict(new Parser(whole[1]!, vars).parse(), whole[1]!)
-  return stripped.replace(/\{\{(.*?)\}\}/gs, (_, expr: string) => toText(strict(new Parser(expr, vars).parse(), expr)))
+  // Ansible's Templar.template: a string that is exactly one bare variable keeps a number, bool or none as is.
+  const single = native ? /^\{\{\s*(\w*)\s*\}\}$/.exec(text) : null
+  if (single && Object.hasOwn(vars, single[1]!)) {
+    const value = vars[single[1]!]
+    if (value === null || typeof value === 'boolean' || typeof value === 'number' || value instanceof PyFloat) return value
+  }
+  const stripped = stripComments(text)
+  // Ansible's finalize: a None printed at the top of an expression is '' (inside one, `~` and `string` say None).
+  const out = stripped.replace(/\{\{(.*?)\}\}/gs, (_, expr: string) => {
+    const value = strict(new Parser(expr, vars).parse(), expr)
+    return value === null ? '' : toText(value)
+  })
+  if (!native) return out
+  // Task args and vars (convert_data): Jinja drops the template's last newline; text that looks like a list,
+  // a dict or a bool becomes one (ansible_eval_concat's literal_eval); a string gets its newlines back.
+  const body = text.endsWith('\n') ? out.replace(/\n$/, '') : out
+  if (/^[{[]/.test(body) || body === 'True' || body === 'False') {
+    const literal = pyLiteral(body)
+    if (literal !== undefined) return literal
+  }
+  const missing = trailingNewlines(text) - trailingNewlines(body)
+  return missing > 0 ? body + '\n'.repeat(missing) : body
+}
+
+function trailingNewlines(text: string): number {
+  return /\n*$/.exec(text)![0].length
+}
+
+/** Python's ast.literal_eval of a list, dict, string, number, bool or None (JSON's true/false/null too), or
+ * undefined when the text is not one. */
+export function pyLiteral(text: string): unknown {
+  try {
+    return new Parser(text, {}, false, true).parse()
+  } catch {
+    return undefined
+  }
 }
 
 function strict(value: unknown, expr: string): unknown {
@@ -83,26 +133,115 @@ function strict(value: unknown, expr: string): unknown {
   return value
 }
 
-/** How Jinja prints a value (Python's str for scalars, JSON for lists and mappings). */
+/**
+ * A float that is a whole number (YAML's `1.0`): JavaScript has one number type, Python prints 1.0 and 1
+ * differently. YAML floats and float literals in templates are made PyFloat when whole; everything else
+ * sees its number (`plain`).
+ */
+export class PyFloat {
+  constructor(readonly value: number) {}
+  valueOf(): number {
+    return this.value
+  }
+  toJSON(): number {
+    return this.value
+  }
+}
+
+/** A value with PyFloats made numbers again, deeply (for task args and anything outside templates). */
+export function plain(value: unknown): unknown {
+  if (value instanceof PyFloat) return value.value
+  if (Array.isArray(value)) return value.map(plain)
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]))
+  return value
+}
+
+/** How Jinja prints a value: Python's str() (repr() for lists and dicts, and inside them). */
 export function toText(value: unknown): string {
-  if (value === null || value === undefined) return ''
+  if (value === null || value === undefined) return 'None'
+  if (typeof value === 'string') return value
+  return pyRepr(value)
+}
+
+/** Python's repr() of the value as Ansible would hold it (str, int, float, bool, None, list, dict). */
+export function pyRepr(value: unknown): string {
+  if (value === null || value === undefined) return 'None'
   if (typeof value === 'boolean') return value ? 'True' : 'False'
-  if (typeof value === 'object') return JSON.stringify(value)
+  if (value instanceof PyFloat) return floatRepr(value.value, true)
+  if (typeof value === 'number') return Number.isInteger(value) ? String(value) : floatRepr(value, false)
+  if (typeof value === 'string') return stringRepr(value)
+  if (Array.isArray(value)) return `[${value.map(pyRepr).join(', ')}]`
+  if (typeof value === 'object') return `{${Object.entries(value).map(([k, v]) => `${stringRepr(k)}: ${pyRepr(v)}`).join(', ')}}`
   return String(value)
+}
+
+function floatRepr(n: number, whole: boolean): string {
+  if (Number.isNaN(n)) return 'nan'
+  if (!Number.isFinite(n)) return n > 0 ? 'inf' : '-inf'
+  const [mantissa, exp] = n.toExponential().split('e') as [string, string]
+  const e = Number(exp)
+  // Python's repr: positional from 1e-4 up to 1e16, scientific (two-digit exponent at least) outside.
+  if (e < -4 || e >= 16) return `${mantissa}e${e < 0 ? '-' : '+'}${String(Math.abs(e)).padStart(2, '0')}`
+  const text = String(n)
+  return whole || !text.includes('.') ? `${text}.0` : text
+}
+
+function stringRepr(s: string): string {
+  const q = s.includes("'") && !s.includes('"') ? '"' : "'"
+  let out = ''
+  for (const ch of s) {
+    const c = ch.codePointAt(0)!
+    if (ch === '\\') out += '\\\\'
+    else if (ch === q) out += `\\${q}`
+    else if (ch === '\n') out += '\\n'
+    else if (ch === '\r') out += '\\r'
+    else if (ch === '\t') out += '\\t'
+    else if (c < 0x20 || c === 0x7f) out += `\\x${c.toString(16).padStart(2, '0')}`
+    else if (c >= 0x80 && c < 0xa0) out += `\\x${c.toString(16)}`
+    else out += ch
+  }
+  return `${q}${out}${q}`
+}
+
+/** Python's json.dumps() with its defaults (", " and ": " separators, ASCII only), as Ansible's copy writes a
+ * list or dict given as content. */
+export function pyJson(value: unknown): string {
+  if (value === null || value === undefined) return 'null'
+  if (typeof value === 'boolean') return value ? 'true' : 'false'
+  if (value instanceof PyFloat) return floatRepr(value.value, true).replace(/^inf$/, 'Infinity').replace(/^-inf$/, '-Infinity').replace(/^nan$/, 'NaN')
+  if (typeof value === 'number') return Number.isInteger(value) ? String(value) : floatRepr(value, false).replace(/^inf$/, 'Infinity').replace(/^-inf$/, '-Infinity').replace(/^nan$/, 'NaN')
+  if (typeof value === 'string') return JSON.stringify(value).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+  if (Array.isArray(value)) return `[${value.map(pyJson).join(', ')}]`
+  if (typeof value === 'object') return `{${Object.entries(value).map(([k, v]) => `${pyJson(k)}: ${pyJson(v)}`).join(', ')}}`
+  return JSON.stringify(value)
 }
 
 export function truthy(value: unknown): boolean {
   if (value instanceof Undefined || value === null || value === undefined) return false
+  if (value instanceof PyFloat) return value.value !== 0
   if (Array.isArray(value)) return value.length > 0
   if (typeof value === 'object') return Object.keys(value).length > 0
   return Boolean(value)
 }
 
-/** Ansible's `bool` filter. */
-function toBool(value: unknown): boolean {
+/** Ansible's `bool` filter (to_bool): none stays none; 'yes', 'on', '1', 'true' (any case) and 1 are true. */
+function toBool(value: unknown): boolean | null {
+  if (value === null || value === undefined) return null
   if (typeof value === 'boolean') return value
-  if (typeof value === 'number') return value === 1
-  return /^(?:y|yes|on|1|true|t)$/i.test(String(value ?? '').trim())
+  if (typeof value === 'number' || value instanceof PyFloat) return Number(value) === 1
+  if (typeof value === 'string') return ['yes', 'on', '1', 'true'].includes(value.toLowerCase())
+  return false
+}
+
+/** Jinja's `int` filter: int(value), else int(float(value)), else 0 (Python's rules for numeric text). */
+function toInt(value: unknown): number {
+  if (typeof value === 'boolean') return value ? 1 : 0
+  if (typeof value === 'number' || value instanceof PyFloat) return Math.trunc(Number(value))
+  if (typeof value !== 'string') return 0
+  const text = value.trim()
+  if (/^[-+]?\d+(?:_\d+)*$/.test(text)) return Number(text.replace(/_/g, ''))
+  if (/^[-+]?(?:\d+(?:_\d+)*(?:\.(?:\d+(?:_\d+)*)?)?|\.\d+(?:_\d+)*)(?:[eE][-+]?\d+(?:_\d+)*)?$/.test(text)) return Math.trunc(Number(text.replace(/_/g, '')))
+  return 0
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -111,7 +250,7 @@ type Token = { kind: 'name' | 'number' | 'string' | 'op' | 'end'; text: string; 
 
 function tokenize(source: string): Token[] {
   const tokens: Token[] = []
-  const re = /\s*(?:([A-Za-z_][A-Za-z0-9_]*)|([0-9]+(?:\.[0-9]+)?)|'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)"|(==|!=|<=|>=|[<>()[\].,|~:]))/y
+  const re = /\s*(?:([A-Za-z_][A-Za-z0-9_]*)|([0-9]+(?:\.[0-9]+)?)|'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)"|(==|!=|<=|>=|[<>()[\].,|~:{}-]))/y
   let pos = 0
   while (pos < source.length) {
     if (/^\s*$/.test(source.slice(pos))) break
@@ -120,7 +259,7 @@ function tokenize(source: string): Token[] {
     if (!m) throw new TemplateError(`unexpected "${source.slice(pos).trim().slice(0, 20)}" in "${source.trim()}"`)
     pos = re.lastIndex
     if (m[1] !== undefined) tokens.push({ kind: 'name', text: m[1] })
-    else if (m[2] !== undefined) tokens.push({ kind: 'number', text: m[2], value: Number(m[2]) })
+    else if (m[2] !== undefined) tokens.push({ kind: 'number', text: m[2], value: m[2].includes('.') && Number.isInteger(Number(m[2])) ? new PyFloat(Number(m[2])) : Number(m[2]) })
     else if (m[3] !== undefined || m[4] !== undefined)
       tokens.push({ kind: 'string', text: '', value: (m[3] ?? m[4]!).replace(/\\(.)/g, (_, c: string) => ({ n: '\n', t: '\t' })[c] ?? c) })
     else tokens.push({ kind: 'op', text: m[5]! })
@@ -132,15 +271,12 @@ function tokenize(source: string): Token[] {
 const filters: Record<string, (value: unknown, args: unknown[], expr: string) => unknown> = {
   default: (v, [fallback = '', ifFalsy]) => (v instanceof Undefined || (ifFalsy === true && !truthy(v)) ? fallback : v),
   bool: (v) => toBool(v),
-  int: (v) => {
-    const n = parseInt(String(v), 10)
-    return Number.isNaN(n) ? 0 : n
-  },
+  int: (v) => toInt(v),
   string: (v) => toText(v),
   lower: (v) => toText(v).toLowerCase(),
   upper: (v) => toText(v).toUpperCase(),
   trim: (v) => toText(v).trim(),
-  length: (v) => (Array.isArray(v) || typeof v === 'string' ? v.length : v && typeof v === 'object' ? Object.keys(v).length : 0),
+  length: (v) => (Array.isArray(v) ? v.length : typeof v === 'string' ? [...v].length : v && typeof v === 'object' && !(v instanceof PyFloat) ? Object.keys(v).length : 0),
   join: (v, [sep = '']) => (Array.isArray(v) ? v.map(toText).join(toText(sep)) : toText(v)),
   quote: (v) => quote(toText(v)),
 }
@@ -153,8 +289,30 @@ const tests: Record<string, (value: unknown) => boolean> = {
   true: (v) => v === true,
   false: (v) => v === false,
   string: (v) => typeof v === 'string',
-  number: (v) => typeof v === 'number',
+  number: (v) => typeof v === 'number' || v instanceof PyFloat,
+  boolean: (v) => typeof v === 'boolean',
+  integer: (v) => typeof v === 'number' && Number.isInteger(v),
+  float: (v) => v instanceof PyFloat || (typeof v === 'number' && !Number.isInteger(v)),
+  mapping: (v) => v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof PyFloat),
+  sequence: (v) => Array.isArray(v) || typeof v === 'string' || (v !== null && typeof v === 'object' && !(v instanceof PyFloat)),
+  // Ansible's tests on registered results.
+  failed: (v) => truthy(result(v, 'failed').failed),
+  succeeded: (v) => !truthy(result(v, 'succeeded').failed),
+  changed: (v) => truthy(result(v, 'changed').changed),
+  skipped: (v) => truthy(result(v, 'skipped').skipped),
 }
+tests.failure = tests.failed!
+tests.success = tests.succeeded!
+tests.change = tests.changed!
+tests.skip = tests.skipped!
+
+function result(v: unknown, test: string): Record<string, unknown> {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new TemplateError(`the "${test}" test expects a registered result (a mapping), got ${pyRepr(v)}`)
+  return v as Record<string, unknown>
+}
+
+// Ansible names this engine does not provide: refused when a template is checked, before anything connects.
+const unsupportedNames = new Set(['hostvars', 'omit', 'lookup', 'query', 'q', 'vars', 'range', 'dict', 'now', 'undef', 'lipsum', 'cycler', 'joiner', 'namespace'])
 
 class Parser {
   private tokens: Token[]
@@ -164,12 +322,18 @@ class Parser {
     private source: string,
     private vars: Vars,
     private syntaxOnly = false,
+    private literalOnly = false,
   ) {
     this.tokens = tokenize(source)
   }
 
   parse(): unknown {
     if (this.peek().kind === 'end') throw new TemplateError(`empty expression in "{{${this.source}}}"`)
+    if (this.literalOnly) {
+      const value = this.primary()
+      if (this.peek().kind !== 'end') this.fail('not a literal')
+      return value
+    }
     const value = this.or()
     if (this.peek().kind !== 'end') this.fail(`unexpected "${this.peek().text || this.peek().value}"`)
     return value
@@ -201,6 +365,11 @@ class Parser {
     return value
   }
 
+  /** Checking syntax only, with no vars: an operation on an undefined value is not evaluated. */
+  private unknown(...values: unknown[]): boolean {
+    return this.syntaxOnly && values.some((v) => v instanceof Undefined)
+  }
+
   private or(): unknown {
     let left = this.and()
     while (this.accept('or')) {
@@ -229,12 +398,14 @@ class Parser {
       if (op) {
         this.i++
         const right = this.concat()
-        left = compare(op, this.use(left), this.use(right))
+        left = this.unknown(left, right) ? left : compare(op, this.use(left), this.use(right))
       } else if (this.accept('in')) {
-        left = contains(this.use(this.concat()), this.use(left))
+        const right = this.concat()
+        left = this.unknown(left, right) ? left : contains(this.use(right), this.use(left))
       } else if (t.kind === 'name' && t.text === 'not' && this.peek(1).text === 'in') {
         this.i += 2
-        left = !contains(this.use(this.concat()), this.use(left))
+        const right = this.concat()
+        left = this.unknown(left, right) ? left : !contains(this.use(right), this.use(left))
       } else if (this.accept('is')) {
         const negate = this.accept('not')
         const name = this.next()
@@ -262,16 +433,20 @@ class Parser {
     return value
   }
   private postfix(): unknown {
+    const start = this.peek()
     let value = this.primary()
+    let what = start.kind === 'name' ? start.text : '(value)'
     for (;;) {
       if (this.accept('.')) {
         const name = this.next()
         if (name.kind !== 'name' && name.kind !== 'number') this.fail('expected an attribute name after "."')
-        value = member(value, name.text)
+        what = `${what}.${name.text}`
+        value = member(value, name.text, what)
       } else if (this.accept('[')) {
-        const key = this.or()
+        const key = this.use(this.or())
         this.expect(']')
-        value = member(value, this.use(key))
+        what = `${what}[${pyRepr(key)}]`
+        value = member(value, key, what)
       } else return value
     }
   }
@@ -284,14 +459,36 @@ class Parser {
       return value
     }
     if (t.kind === 'op' && t.text === '[') return this.list(']')
+    if (t.kind === 'op' && t.text === '{') return this.dict()
+    if (t.kind === 'op' && t.text === '-' && this.peek().kind === 'number') {
+      const n = this.next().value
+      return n instanceof PyFloat ? new PyFloat(-n.value) : -(n as number)
+    }
     if (t.kind === 'name') {
-      const literal: Record<string, unknown> = { true: true, True: true, false: false, False: false, none: null, None: null }
-      if (t.text in literal) return literal[t.text]
-      if (!Object.hasOwn(this.vars, t.text)) return new Undefined(t.text)
+      const literal: Record<string, unknown> = { true: true, True: true, false: false, False: false, none: null, None: null, null: null }
+      if (t.text in literal && (t.text !== 'null' || this.literalOnly)) return literal[t.text]
+      if (this.literalOnly) this.fail(`"${t.text}" is not a literal`)
+      if (!Object.hasOwn(this.vars, t.text)) {
+        if (this.syntaxOnly && unsupportedNames.has(t.text)) this.fail(`"${t.text}" is not supported by this engine`)
+        return new Undefined(t.text)
+      }
       return this.syntaxOnly ? this.vars[t.text] : expand(this.vars[t.text], this.vars, t.text)
     }
     this.fail(t.kind === 'end' ? 'unexpected end' : `unexpected "${t.text}"`)
   }
+  private dict(): Record<string, unknown> {
+    const dict: Record<string, unknown> = {}
+    if (this.accept('}')) return dict
+    do {
+      if (this.peek().kind === 'op' && this.peek().text === '}') break // a trailing comma
+      const key = this.use(this.or())
+      this.expect(':')
+      Object.defineProperty(dict, toText(key), { value: this.or(), enumerable: true, writable: true, configurable: true })
+    } while (this.accept(','))
+    this.expect('}')
+    return dict
+  }
+
   private list(close: string): unknown[] {
     const items: unknown[] = []
     if (this.accept(close)) return items
@@ -315,8 +512,7 @@ function expand(value: unknown, vars: Vars, name: string): unknown {
   }
 }
 
-function member(value: unknown, key: unknown): unknown {
-  const what = `${value instanceof Undefined ? value.what : '…'}.${String(key)}`
+function member(value: unknown, key: unknown, what: string): unknown {
   if (value instanceof Undefined) return new Undefined(what)
   if (value !== null && typeof value === 'object' && Object.hasOwn(value, String(key))) return (value as Record<string, unknown>)[String(key)]
   if (typeof value === 'string' && typeof key === 'number') return value[key] ?? new Undefined(what)
@@ -324,6 +520,8 @@ function member(value: unknown, key: unknown): unknown {
 }
 
 function compare(op: string, a: unknown, b: unknown): boolean {
+  a = a instanceof PyFloat ? a.value : a
+  b = b instanceof PyFloat ? b.value : b
   if (op === '==') return equal(a, b)
   if (op === '!=') return !equal(a, b)
   if (typeof a !== typeof b || (typeof a !== 'number' && typeof a !== 'string'))
@@ -333,7 +531,7 @@ function compare(op: string, a: unknown, b: unknown): boolean {
 }
 
 function equal(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b)
+  return JSON.stringify(a) === JSON.stringify(b) // PyFloat's toJSON is its number: 1.0 == 1, as in Python
 }
 
 function contains(container: unknown, item: unknown): boolean {

@@ -21,10 +21,14 @@ export const commonProperties = {
   stdin: { type: 'string', description: 'text for the standard input' },
 }
 
+const globScript = 'IFS=; if [ -n "$2" ]; then cd -- "$2" || exit 2; fi; for f in $1; do [ -e "$f" ] && exit 0; done; exit 1'
+
 /** creates/removes, decided on the host; the shared part of command and shell. */
 export async function runCommand(host: Target, line: string, args: CommandArgs, ctx: TaskContext): Promise<TaskResult> {
   const would = ctx.check ? 'Would' : 'Did'
-  const exists = async (glob: string) => (await host.$({ nothrow: true })`sh -c ${`for f in ${glob}; do [ -e "$f" ] && exit 0; done; exit 1`}`).code === 0
+  // The pattern is an argument, never part of the script: with IFS empty, $1 is globbed but not split, and
+  // nothing in it is run. Relative to chdir, as the command module checks it after changing directory.
+  const exists = async (glob: string) => (await host.$({ nothrow: true })`sh -c ${globScript} sh ${glob} ${args.chdir ?? ''}`).code === 0
   if (args.creates && (await exists(args.creates))) return { changed: false, msg: `${would} not run: ${args.creates} exists` }
   if (args.removes && !(await exists(args.removes))) return { changed: false, msg: `${would} not run: ${args.removes} does not exist` }
   if (ctx.check) {

@@ -92,7 +92,7 @@ export function attributeChanges(file: RemoteFile, want: Attributes): { what: st
 }
 
 /** A local file: an absolute path, or looked up like Ansible from the playbook's directory (DIR/SUB/src, DIR/src). */
-export function findLocal(ctx: TaskContext, src: string, sub: 'files' | 'templates'): string {
+export function findLocal(ctx: Pick<TaskContext, 'baseDir'>, src: string, sub: 'files' | 'templates'): string {
   if (isAbsolute(src)) return src
   const candidates = [join(ctx.baseDir, sub, src), join(ctx.baseDir, src)]
   const found = candidates.find((c) => existsSync(c))

@@ -16,6 +16,8 @@ export const rsyslogRule = '/etc/rsyslog.d/30-hbmon.conf'
 export const udevRule = '/etc/udev/rules.d/60-hbmon.rules'
 export const toolsDir = '/usr/local/sbin'
 export const helperPath = '/usr/lib/hbmon/hbmon-event'
+export const unitsDir = '/etc/hbmon/units'
+export const unitsConf = '/etc/modprobe.d/hbmon-units.conf'
 
 /** The module's path for a kernel release: `updates/` wins over the distribution's tree in depmod's order. */
 export const modulePath = (kernel: string) => `/lib/modules/${kernel}/updates/hbmon.ko`
@@ -30,6 +32,7 @@ export function managedFiles(kernel: string): string[] {
     rsyslogRule,
     '/etc/logrotate.d/hbmon',
     '/etc/modprobe.d/hbmon.conf',
+    unitsConf,
     '/etc/modules-load.d/hbmon.conf',
     udevRule,
   ]

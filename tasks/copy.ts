@@ -3,11 +3,18 @@
 // a diff for text files. `src` is looked up like Ansible: absolute, PLAYBOOK_DIR/files/src, PLAYBOOK_DIR/src.
 import { basename } from 'node:path'
 import { defineTask } from '../src/task.ts'
+import { isTemplated, pyJson, toText } from '../src/template.ts'
 import { findLocal, modeSchema, parseMode, putFile } from './_files.ts'
+
+// Ansible's copy action: a list or dict is written as json.dumps() gives it; other values as Python's str().
+function contentText(content: unknown): string {
+  if (typeof content === 'string') return content
+  return content !== null && typeof content === 'object' ? pyJson(content) : toText(content)
+}
 
 interface CopyArgs {
   src?: string
-  content?: string
+  content?: unknown
   dest: string
   mode?: string | number
   owner?: string
@@ -25,7 +32,7 @@ export default defineTask<CopyArgs>({
     required: ['dest'],
     properties: {
       src: { type: 'string', description: 'a local file' },
-      content: { type: 'string', description: 'the file content (a string)' },
+      content: { description: 'the file content (text; a list or mapping is written as JSON, as Ansible does)' },
       dest: { type: 'string', minLength: 1, description: 'a remote path' },
       mode: modeSchema,
       owner: { type: 'string', description: 'a user name or uid' },
@@ -35,8 +42,11 @@ export default defineTask<CopyArgs>({
     },
     oneOf: [{ required: ['src'] }, { required: ['content'] }],
   },
+  checkInputs(args, ctx) {
+    if (args.src !== undefined && !isTemplated(args.src)) findLocal(ctx, args.src, 'files')
+  },
   async run(host, args, ctx) {
-    const source = args.content !== undefined ? Buffer.from(args.content) : findLocal(ctx, args.src!, 'files')
+    const source = args.content !== undefined ? Buffer.from(contentText(args.content)) : findLocal(ctx, args.src!, 'files')
     const mode = parseMode(args.mode)
     return putFile(
       host,

@@ -2,7 +2,18 @@
 // missing, times updated: always changed, as in Ansible), file (must exist; attributes only) — and its
 // mode/owner/group.
 import { defineTask } from '../src/task.ts'
-import { attributeChanges, modeSchema, parseMode, statFile } from './_files.ts'
+import { posix } from 'node:path'
+import type { Target } from '../src/task.ts'
+import { attributeChanges, modeSchema, parseMode, statFile, statFiles } from './_files.ts'
+
+/** The ancestors of path that do not exist yet, outermost first. */
+async function missingAncestors(host: Target, path: string): Promise<string[]> {
+  const ancestors: string[] = []
+  for (let p = posix.dirname(path); p !== '/' && p !== '.'; p = posix.dirname(p)) ancestors.unshift(p)
+  if (!ancestors.length) return []
+  const found = await statFiles(host, ancestors)
+  return ancestors.filter((_, i) => !found[i]!.exists)
+}
 
 interface FileArgs {
   path: string
@@ -47,7 +58,12 @@ export default defineTask<FileArgs>({
     const what = [...(create ? [`created ${state === 'directory' ? 'directory' : 'file'}`] : state === 'touch' ? ['touched'] : []), ...attributes.what.filter(() => !create)]
     const result = { changed: what.length > 0, ...(what.length ? { msg: `${path}: ${what.join(', ')}` } : {}), ...(create ? { diff: [{ path, before: 'absent\n', after: `${state === 'directory' ? 'directory' : 'file'}\n` }] } : {}) }
     if (ctx.check || !result.changed) return result
-    if (state === 'directory' && create) await host.$`mkdir -p -- ${path}`
+    if (state === 'directory' && create) {
+      // As Ansible's file module: each directory made on the way to path gets the wanted attributes too.
+      const made = attributes.what.length ? await missingAncestors(host, path) : []
+      await host.$`mkdir -p -- ${path}`
+      for (const dir of made) await attributes.apply(host, dir)
+    }
     if (state === 'touch') await host.$`touch -- ${path}`
     await attributes.apply(host, path)
     return result

@@ -4,7 +4,9 @@
 // absolute, PLAYBOOK_DIR/templates/src, PLAYBOOK_DIR/src.
 import { readFile } from 'node:fs/promises'
 import { basename } from 'node:path'
+import { readFileSync } from 'node:fs'
 import { defineTask } from '../src/task.ts'
+import { checkTemplate, isTemplated } from '../src/template.ts'
 import { findLocal, modeSchema, parseMode, putFile } from './_files.ts'
 
 interface TemplateArgs {
@@ -31,6 +33,15 @@ export default defineTask<TemplateArgs>({
       group: { type: 'string', description: 'a group name or gid' },
       validate: { type: 'string', description: 'a command with %s for the new file' },
     },
+  },
+  checkInputs(args, ctx) {
+    if (isTemplated(args.src)) return
+    const file = findLocal(ctx, args.src, 'templates')
+    try {
+      checkTemplate(readFileSync(file, 'utf8'))
+    } catch (e) {
+      throw new Error(`${file}: ${(e as Error).message}`)
+    }
   },
   async run(host, args, ctx) {
     const file = findLocal(ctx, args.src, 'templates')

@@ -1,5 +1,6 @@
 // Debian's Ansible as the peer the tests compare with: run hermetically and quietly.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -10,7 +11,14 @@ let home: string | undefined
 export function ansibleEnv(): NodeJS.ProcessEnv {
   if (!home) {
     const dir = mkdtempSync(join(tmpdir(), 'hbmon-ansible-'))
-    process.on('exit', () => rmSync(dir, { recursive: true, force: true }))
+    process.on('exit', () => {
+      // Ansible's ssh masters (ControlPersist) would outlive the test by a minute: end them with their sockets.
+      const sockets = join(dir, '.ansible', 'cp')
+      for (const socket of existsSync(sockets) ? readdirSync(sockets) : []) {
+        spawnSync('ssh', ['-o', `ControlPath=${join(sockets, socket)}`, '-O', 'exit', 'hbmon-ansible-master'], { stdio: 'ignore', timeout: 5000 })
+      }
+      rmSync(dir, { recursive: true, force: true })
+    })
     home = dir
   }
   writeFileSync(join(home, 'ansible.cfg'), '')
@@ -24,5 +32,7 @@ export function ansibleEnv(): NodeJS.ProcessEnv {
     ANSIBLE_LOCALHOST_WARNING: 'false',
     ANSIBLE_DEPRECATION_WARNINGS: 'false',
     ANSIBLE_NOCOLOR: '1',
+    // The test runner finds what a file left running by this mark: Ansible's processes carry it too.
+    ...(process.env.HBMON_TEST_MARK ? { HBMON_TEST_MARK: process.env.HBMON_TEST_MARK } : {}),
   }
 }

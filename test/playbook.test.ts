@@ -21,7 +21,7 @@ function error(text: string): InputError {
 }
 
 test('the built-in tasks are registered from tasks/', () => {
-  const hbmon = ['build', 'facts', 'frames_dest', 'install', 'load', 'monitor_address', 'release', 'rollback', 'status', 'uninstall', 'verify'].map((t) => `hbmon_${t}`)
+  const hbmon = ['access', 'build', 'facts', 'frames_dest', 'install', 'load', 'monitor_address', 'release', 'rollback', 'status', 'uninstall', 'verify'].map((t) => `hbmon_${t}`)
   assert.equal(registry.names(), ['command', 'copy', 'deb_packages', 'facts', 'fetch', 'file', ...hbmon, 'shell', 'template'])
 })
 

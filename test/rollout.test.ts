@@ -2,7 +2,8 @@
 // as Taggable.evaluate_tags.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { computeBatches, shouldRun } from '../src/rollout.ts'
+import { execFileSync } from 'node:child_process'
+import { computeBatches, overMaxFail, shouldRun } from '../src/rollout.ts'
 
 const hosts = (n: number) => Array.from({ length: n }, (_, i) => `h${i + 1}`)
 const sizes = (n: number, serial: (number | string)[]) => computeBatches(hosts(n), serial).map((b) => b.length)
@@ -57,6 +58,26 @@ test('tags as Ansible: all by default, never, always, tagged, untagged, skip', (
   assert.is(shouldRun(['always'], undefined, ['all', 'always']), false)
   assert.is(shouldRun(['always'], undefined, ['x']), true)
   assert.is(shouldRun([], undefined, ['tagged']), true)
+})
+
+test('max_fail_percentage: the same verdict as Python for every (failed, batch, percent) up to 200 hosts', () => {
+  // Ansible's linear strategy: len(failed_hosts) / batch_size > max_fail_percentage / 100.0 (percent is a float).
+  const python = execFileSync('python3', ['-c', `
+import sys
+out = []
+for size in range(1, 201):
+    for failed in range(0, size + 1):
+        for pct in (0, 1, 5, 7, 10, 14, 20, 25, 28, 29, 30, 33, 34, 49, 50, 57, 60, 70, 99, 100, 12.5, 33.3):
+            out.append('1' if failed / size > float(pct) / 100.0 else '0')
+sys.stdout.write(''.join(out))
+`]).toString()
+  const ours: string[] = []
+  const percents = [0, 1, 5, 7, 10, 14, 20, 25, 28, 29, 30, 33, 34, 49, 50, 57, 60, 70, 99, 100, 12.5, 33.3]
+  for (let size = 1; size <= 200; size++) for (let failed = 0; failed <= size; failed++) for (const p of percents) ours.push(overMaxFail(failed, size, p) ? '1' : '0')
+  assert.is(ours.join(''), python)
+  assert.is(overMaxFail(7, 100, 7), false) // 7 of 100 at 7 %: Ansible continues
+  assert.is(overMaxFail(3, 10, 30), false)
+  assert.is(overMaxFail(8, 100, 7), true)
 })
 
 test.run()

@@ -60,7 +60,7 @@ test('QEMU that exits at start fails the boot at once with its own message and c
     assert.unreachable('QEMU started with a file that is not a kernel')
   } catch (err) {
     const message = (err as Error).message
-    assert.match(message, /broken: QEMU exited \(code 1\)/)
+    assert.match(message, /broken: QEMU exited \(code 1\)/, message)
     assert.match(message, /command: qemu-system-x86_64 .*-kernel/)
     assert.match(message, /qemu said:\n.*(kernel|linux)/i)
   } finally {

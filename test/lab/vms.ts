@@ -98,6 +98,9 @@ export async function bootVm(host: Omit<VmHost, 'pid'>, image: Image, segment: S
       throw new Error(`${host.name}: QEMU ${how === undefined ? 'wrote no pid file within 30 s' : `exited (${how})`}\n${vmDiagnostics(host)}`)
     }
   }
+  // The pid file comes before the kernel is loaded: a kernel QEMU cannot load ends it just after.
+  const early = await Promise.race([exited, sleep(1000).then(() => undefined)])
+  if (early !== undefined) throw new Error(`${host.name}: QEMU exited (${early})\n${vmDiagnostics(host)}`)
   return { ...host, pid: child.pid! }
 }
 

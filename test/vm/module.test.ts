@@ -143,15 +143,16 @@ test('/proc/hbmon lists each registration and the counters; a hang is logged onc
   })
 })
 
-test('the restart helper runs with the event, pid and name', async () => {
+test('the restart helper runs with the event, pid, name and uid, for a registration root mapped in helper_map', async () => {
   await both(async (name) => {
+    await loadModule(name, 'helper_map=helped:0')
     await sh(name, `mkdir -p /usr/lib/hbmon && printf '#!/bin/sh\\necho "$@" >> /tmp/helper.log\\n' > /usr/lib/hbmon/hbmon-event && chmod 755 /usr/lib/hbmon/hbmon-event && rm -f /tmp/helper.log`)
     const out = await lab.ssh(name, 'hbctl demo --timeout 300 --hang-after 0 --signal SIGTERM --helper --name helped')
     const pid = jsonLines(out.stdout).find((e) => e.event === 'registered')?.pid
     assert.ok(pid, out.stdout)
     await new Promise((resolve) => setTimeout(resolve, 1500))
     const calls = (await sh(name, 'cat /tmp/helper.log')).trim().split('\n')
-    assert.ok(calls.includes(`hang ${pid} helped`), calls.join('|'))
+    assert.ok(calls.includes(`hang ${pid} helped 0`), calls.join('|'))
   })
 })
 

@@ -77,6 +77,9 @@ test('a deploy to both VMs builds once per kernel release, loads and verifies', 
     assert.is(file, `/lib/modules/${release}/updates/hbmon.ko`)
     assert.is(loaded, onDisk)
     assert.is(current, task(first.report, name, 'Record the release').data.release)
+    // The device group exists and owns /dev/hbmon (udev rule), 0660.
+    assert.is((await sh(name, 'stat -c "%a %U %G" /dev/hbmon')).trim(), '660 root hbmon')
+    assert.match(await sh(name, 'cat /etc/modprobe.d/hbmon-units.conf'), /^options hbmon helper_map=$/m)
   })
 })
 

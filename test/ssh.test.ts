@@ -1,0 +1,28 @@
+// The transport's pure parts: the login user (which decides whether become needs sudo), and the shell words.
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import type { Connection } from '../src/inventory.ts'
+import { loginUser, splitWords } from '../src/ssh.ts'
+
+const target = (user?: string): Connection => ({
+  host: 'h', port: 22, ...(user ? { user } : {}), become: true, becomeUser: 'root', becomeMethod: 'sudo', connection: 'ssh',
+  proxyJump: [], knownHostsFile: '/dev/null', sshOptions: {},
+})
+
+test('without ansible_user the login user is the local user, as with ssh (so become as root needs sudo)', () => {
+  const saved = process.env.USER
+  try {
+    process.env.USER = 'alice'
+    assert.is(loginUser(target()), 'alice')
+    assert.is(loginUser(target('root')), 'root')
+  } finally {
+    process.env.USER = saved
+  }
+})
+
+test('shell words: quotes and backslashes, nothing expanded; an unclosed quote is an error', () => {
+  assert.equal(splitWords(`a 'b c' "d \\"e\\"" f\\ g $HOME`), ['a', 'b c', 'd "e"', 'f g', '$HOME'])
+  assert.throws(() => splitWords(`echo 'oops`), /unterminated '/)
+})
+
+test.run()
