@@ -108,9 +108,37 @@ class State(unittest.TestCase):
         self.assertEqual(metric(text, 'hbmon_lost_frames_total', host='vm1'), 4)
         self.assertEqual(metric(text, 'hbmon_monitor_duplicate_frames_total', host='vm1'), 1)
         self.assertEqual(metric(text, 'hbmon_host_restarts_total', host='vm1'), 1)
-        types = [e['type'] for e in self.m.snapshot()['events']]
-        self.assertEqual(types.count('LOST'), 2)
+        events = self.m.snapshot()['events']
+        types = [e['type'] for e in events]
+        # Gaps within a second are one LOST event: 3 then 1 missing, in 2 gaps.
+        self.assertEqual(types.count('LOST'), 1)
+        lost = [e for e in events if e['type'] == 'LOST'][0]
+        self.assertEqual((lost['count'], lost['gaps']), (4, 2))
         self.assertIn('RESTART', types)
+
+    def test_lost_windows_journaled_once_with_their_count(self):
+        import prometheus_client
+        now = [1000.0]
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, 'journal.jsonl')
+            m = mon.Monitor(path, registry=prometheus_client.CollectorRegistry(), clock=lambda: now[0])
+            m.on_frame(mon.parse_frame(frame('DATA', 1, reg_id=0, name='')), received=now[0])
+            for seq in range(3, 2001, 2):  # a flood: every other frame lost
+                m.on_frame(mon.parse_frame(frame('DATA', seq, reg_id=0, name='')), received=now[0])
+            now[0] += 0.5
+            m.on_frame(mon.parse_frame(frame('HANG', 2005)), received=now[0])  # 2001..2004 lost, same second
+            m.tick(now[0])
+            with open(path) as f:
+                self.assertEqual([json.loads(line)['type'] for line in f].count('LOST'), 0, 'the second is not over')
+            now[0] += 1.0
+            m.tick(now[0])
+            with open(path) as f:
+                lost = [json.loads(line) for line in f if '"LOST"' in line]
+            self.assertEqual(len(lost), 1)
+            self.assertEqual((lost[0]['count'], lost[0]['gaps'], lost[0]['first'], lost[0]['last']), (1004, 1000, 2, 2004))
+            page = [e for e in m.snapshot()['events'] if e['type'] in ('LOST', 'HANG')]
+            self.assertEqual([e['type'] for e in page], ['LOST', 'HANG'])
+            m.journal.file.close()
 
     def test_application_cap(self):
         import prometheus_client
