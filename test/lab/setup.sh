@@ -15,6 +15,16 @@ packages=(
   python3-prometheus-client prometheus chromium  # hbmon-monitor's tests: its client library, the scraper, the page's browser
 )
 
+# --missing: print the packages of the list that are not installed (one per line) and stop; the lab calls
+# this to install on first use, so the list above stays the only one.
+if [ "${1:-}" = --missing ]; then
+  installed=$(dpkg-query -W -f='${Package} ${Status}\n' "${packages[@]}" 2>/dev/null | awk '$4 == "installed" { print $1 }' || true)  # dpkg-query fails on a package it never heard of
+  for p in "${packages[@]}"; do
+    grep -qxF "$p" <<<"$installed" || echo "$p"
+  done
+  exit 0
+fi
+
 if [ "$(id -u)" != 0 ]; then
   echo "setup: run as root (it installs Debian packages)" >&2
   exit 1
