@@ -86,21 +86,21 @@ export async function bootVm(host: Omit<VmHost, 'pid'>, image: Image, segment: S
   const child = spawn('qemu-system-x86_64', args, { detached: true, stdio: ['ignore', log, log] })
   closeSync(log)
   child.unref()
-  const exited = new Promise<string>((resolve) => {
-    child.once('exit', (code, sig) => resolve(sig ?? `code ${code}`))
-    child.once('error', (err) => resolve(err.message))
-  })
+  let ended: string | undefined
+  child.once('exit', (code, sig) => (ended = sig ?? `code ${code}`))
+  child.once('error', (err) => (ended = err.message))
+  const failed = (how: string) => new Error(`${host.name}: QEMU ${how}\n${vmDiagnostics(host)}`)
   // QEMU writes its pid file once its devices are set up; an error before that ends the process.
   for (const end = Date.now() + 30_000; !existsSync(pidFile); await sleep(50)) {
-    const how = await Promise.race([exited, sleep(0).then(() => undefined)])
-    if (how !== undefined || Date.now() > end) {
-      if (how === undefined) child.kill('SIGKILL')
-      throw new Error(`${host.name}: QEMU ${how === undefined ? 'wrote no pid file within 30 s' : `exited (${how})`}\n${vmDiagnostics(host)}`)
+    if (ended !== undefined) throw failed(`exited (${ended})`)
+    if (Date.now() > end) {
+      child.kill('SIGKILL')
+      throw failed('wrote no pid file within 30 s')
     }
   }
   // The pid file comes before the kernel is loaded: a kernel QEMU cannot load ends it just after.
-  const early = await Promise.race([exited, sleep(1000).then(() => undefined)])
-  if (early !== undefined) throw new Error(`${host.name}: QEMU exited (${early})\n${vmDiagnostics(host)}`)
+  await sleep(1000)
+  if (ended !== undefined) throw failed(`exited (${ended})`)
   return { ...host, pid: child.pid! }
 }
 
