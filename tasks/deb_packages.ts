@@ -3,14 +3,11 @@
 // batch phase; each host that lacks a package gets the files over SFTP and installs them with `dpkg -i` in
 // one call (so they may depend on each other). A package already installed, at any version, is left alone
 // (never downgraded). List the dependencies too: nothing resolves them on the host.
-import { execFile } from 'node:child_process'
 import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
-import { promisify } from 'node:util'
+import { $ } from 'zx'
 import { defineTask } from '../src/task.ts'
-
-const run = promisify(execFile)
 
 interface DebArgs {
   packages: string[]
@@ -38,7 +35,7 @@ async function fetchDebs(args: DebArgs): Promise<Deb[]> {
     rmSync(tmp, { recursive: true, force: true })
     mkdirSync(tmp)
     try {
-      await run('apt-get', ['download', '-q', ...missing], { cwd: tmp })
+      await $({ cwd: tmp, quiet: true })`apt-get download -q ${missing}`
       for (const f of readdirSync(tmp)) renameSync(join(tmp, f), join(dir, f))
     } catch (e) {
       throw new Error(`apt-get download ${missing.join(' ')} on the controller failed: ${((e as { stderr?: string }).stderr || (e as Error).message).trim()}`)
@@ -50,7 +47,7 @@ async function fetchDebs(args: DebArgs): Promise<Deb[]> {
   for (const name of args.packages) {
     const file = cached(name)
     if (!file) throw new Error(`apt-get download ${name}: no .deb in ${dir}`)
-    const { stdout } = await run('dpkg-deb', ['-f', join(dir, file), 'Package', 'Version'])
+    const { stdout } = await $({ quiet: true })`dpkg-deb -f ${join(dir, file)} Package Version`
     const fields = Object.fromEntries(stdout.trim().split('\n').map((l) => [l.split(':')[0]!, l.slice(l.indexOf(':') + 1).trim()]))
     debs.push({ name: fields.Package ?? name, version: fields.Version ?? '', file: join(dir, file) })
   }
