@@ -9,7 +9,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from '
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { Lab } from '../test/lab/lab.ts'
+import { Lab } from '../lab/lab.ts'
 import { ansibleEnv } from '../test/ansible.ts'
 
 const root = fileURLToPath(new URL('..', import.meta.url))

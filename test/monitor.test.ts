@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { $ } from 'zx'
 
 const monitor = fileURLToPath(new URL('../monitor/', import.meta.url))
-const python = '/usr/bin/python3' // Debian's, with python3-prometheus-client (test/lab/setup.sh)
+const python = '/usr/bin/python3' // Debian's, with python3-prometheus-client (lab/setup.sh)
 
 test('parser, state and journal (python unittest)', async () => {
   const out = await $({ nothrow: true, quiet: true, cwd: monitor })`${python} -W error::ResourceWarning test_monitor.py`

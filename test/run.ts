@@ -19,7 +19,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir, userInfo } from 'node:os'
 import { join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { ensurePackages } from './lab/packages.ts'
+import { ensurePackages } from '../lab/packages.ts'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const progressModule = fileURLToPath(new URL('progress.ts', import.meta.url))
@@ -27,7 +27,7 @@ const filters = process.argv.slice(2)
 const fileLimitMs = Number(process.env.HBMON_TEST_FILE_TIMEOUT ?? 1500) * 1000
 const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms))
 
-// Unit tests first; suites that boot hosts (test/lab, test/vm, test/fleet ...) after them.
+// Unit tests first; suites that boot hosts (test/lab (lab/ itself), test/vm, test/fleet ...) after them.
 function findTests(dir: string): string[] {
   const found: string[] = []
   for (const entry of readdirSync(dir).sort()) {

@@ -7,7 +7,7 @@ import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { alive, sleep } from './lab/procs.ts'
+import { alive, sleep } from '../lab/procs.ts'
 import { tempDir } from './tmp.ts'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
@@ -127,7 +127,7 @@ for (const downOnSignal of [true, false]) {
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Lab } from '../lab/lab.ts'
+import { Lab } from '../../lab/lab.ts'
 test('a light host, then a hang', async () => {
   const lab = new Lab({ dir: mkdtempSync(join(tmpdir(), 'hbmon-lab-int-')), net: '127.0.77', downOnSignal: ${downOnSignal} })
   await lab.up({ light: 1 })

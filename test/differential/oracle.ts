@@ -14,8 +14,8 @@ import { join } from 'node:path'
 import { parse, stringify } from 'yaml'
 import { ansibleEnv } from '../ansible.ts'
 import { root } from '../fleet/_fleet.ts'
-import { labKeyPath } from '../lab/images.ts'
-import { Lab, lightName } from '../lab/lab.ts'
+import { labKeyPath } from '../../lab/images.ts'
+import { Lab, lightName } from '../../lab/lab.ts'
 
 export interface Case {
   name: string

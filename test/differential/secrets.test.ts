@@ -8,8 +8,8 @@ import { join } from 'node:path'
 import type { Connection } from '../../src/inventory.ts'
 import { Transport } from '../../src/ssh.ts'
 import { deploy } from '../fleet/_fleet.ts'
-import { labKeyPath } from '../lab/images.ts'
-import { Lab } from '../lab/lab.ts'
+import { labKeyPath } from '../../lab/images.ts'
+import { Lab } from '../../lab/lab.ts'
 import { tempDir } from '../tmp.ts'
 
 const dir = tempDir('hbmon-secrets-')

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { Lab } from '../lab/lab.ts'
+import type { Lab } from '../../lab/lab.ts'
 
 export const root = fileURLToPath(new URL('../..', import.meta.url))
 

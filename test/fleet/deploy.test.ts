@@ -6,7 +6,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { existsSync, rmSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Lab, lightName } from '../lab/lab.ts'
+import { Lab, lightName } from '../../lab/lab.ts'
 import { deploy, statuses } from './_fleet.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'hbmon-fleet-deploy-'))

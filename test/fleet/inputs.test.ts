@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert'
 import { existsSync, rmSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Lab, lightName } from '../lab/lab.ts'
+import { Lab, lightName } from '../../lab/lab.ts'
 import { connections, deploy } from './_fleet.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'hbmon-fleet-inputs-'))

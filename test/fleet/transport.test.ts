@@ -6,8 +6,8 @@ import { existsSync, rmSync, mkdtempSync, readFileSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { NodeSSH } from 'node-ssh'
-import { labKeyPath } from '../lab/images.ts'
-import { Lab } from '../lab/lab.ts'
+import { labKeyPath } from '../../lab/images.ts'
+import { Lab } from '../../lab/lab.ts'
 import { connections, deploy, root } from './_fleet.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'hbmon-fleet-transport-'))

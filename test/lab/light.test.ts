@@ -6,8 +6,8 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { $ } from 'zx'
-import { Lab, lightName } from './lab.ts'
-import { alive } from './procs.ts'
+import { Lab, lightName } from '../../lab/lab.ts'
+import { alive } from '../../lab/procs.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'hbmon-lab-light-'))
 const lab = new Lab({ dir, net: '127.0.9' })

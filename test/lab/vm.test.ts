@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { $ } from 'zx'
-import { Lab, vmNames } from './lab.ts'
-import { alive } from './procs.ts'
+import { Lab, vmNames } from '../../lab/lab.ts'
+import { alive } from '../../lab/procs.ts'
 
 const fixtures = fileURLToPath(new URL('fixtures/', import.meta.url))
 const dir = mkdtempSync(join(tmpdir(), 'hbmon-lab-vm-'))

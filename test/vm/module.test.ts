@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { $ } from 'zx'
-import { Lab, vmNames } from '../lab/lab.ts'
+import { Lab, vmNames } from '../../lab/lab.ts'
 
 const kernelDir = fileURLToPath(new URL('../../kernel/', import.meta.url))
 const dir = mkdtempSync(join(tmpdir(), 'hbmon-vm-module-'))

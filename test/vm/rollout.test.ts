@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert'
 import { cpSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { Lab, vmNames } from '../lab/lab.ts'
+import { Lab, vmNames } from '../../lab/lab.ts'
 import { deploy, statuses } from '../fleet/_fleet.ts'
 import { tempDir } from '../tmp.ts'
 

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { $ } from 'zx'
-import { Lab, vmNames } from '../lab/lab.ts'
+import { Lab, vmNames } from '../../lab/lab.ts'
 import { tempDir } from '../tmp.ts'
 
 const root = fileURLToPath(new URL('../../', import.meta.url))

@@ -14,7 +14,7 @@ const usage = `Usage: npm run lab -- COMMAND [options]
   stop|kill|pause|resume NAME   fault controls: clean stop, power cut, SIGSTOP, SIGCONT
   cut|restore NAME              drop / allow packets to the host's SSH port
 
-Environment: HBMON_LAB_DIR (state, default test/lab/.run), HBMON_LAB_CACHE (images, default
+Environment: HBMON_LAB_DIR (state, default lab/.run), HBMON_LAB_CACHE (images, default
 ~/.cache/hbmon-lab), HBMON_LAB_NET (light hosts' /24, default 127.0.0), HBMON_LAB_ACCEL (kvm or tcg:
 force QEMU's accelerator; by default KVM is used only after a probe boot shows that it works here).
 `

@@ -17,14 +17,14 @@ export type { LightHost, VmHost }
 export type Host = VmHost | LightHost
 
 export const vmNames = Object.keys(recipes)
-const repoRoot = fileURLToPath(new URL('../..', import.meta.url))
+const repoRoot = fileURLToPath(new URL('..', import.meta.url))
 
 export interface LabOptions {
-  /** Where the lab keeps its state (pids, overlays, keys): default test/lab/.run, or $HBMON_LAB_DIR. */
+  /** Where the lab keeps its state (pids, overlays, keys): default lab/.run, or $HBMON_LAB_DIR. */
   dir?: string
   /** The /24 the light hosts take addresses from (default 127.0.0, or $HBMON_LAB_NET): .2, .3, ... */
   net?: string
-  /** Where `up` writes the inventory: default test/lab/inventory.yml for the default lab, else DIR/inventory.yml. */
+  /** Where `up` writes the inventory: default lab/inventory.yml for the default lab, else DIR/inventory.yml. */
   inventory?: string
   log?: (line: string) => void
   /**
@@ -80,9 +80,9 @@ export class Lab {
   private state: State
 
   constructor(options: LabOptions = {}) {
-    const defaultDir = join(repoRoot, 'test/lab/.run')
+    const defaultDir = join(repoRoot, 'lab/.run')
     this.dir = resolve(options.dir ?? process.env.HBMON_LAB_DIR ?? defaultDir)
-    this.inventoryPath = resolve(options.inventory ?? (this.dir === defaultDir ? join(repoRoot, 'test/lab/inventory.yml') : join(this.dir, 'inventory.yml')))
+    this.inventoryPath = resolve(options.inventory ?? (this.dir === defaultDir ? join(repoRoot, 'lab/inventory.yml') : join(this.dir, 'inventory.yml')))
     this.knownHostsPath = join(this.dir, 'known_hosts')
     this.log = options.log ?? (() => {})
     this.kernelArgs = options.kernelArgs ?? ''

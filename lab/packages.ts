@@ -1,4 +1,4 @@
-// The Debian packages the lab, the tests and the demo need: test/lab/setup.sh holds the one list, says which
+// The Debian packages the lab, the tests and the demo need: lab/setup.sh holds the one list, says which
 // of them are missing (`--missing`) and installs them. Done on first use, saying so; `npm run setup` stays for
 // those who want them up front.
 import { spawnSync } from 'node:child_process'
@@ -8,7 +8,7 @@ const setupScript = fileURLToPath(new URL('setup.sh', import.meta.url))
 
 export function missingPackages(): string[] {
   const result = spawnSync('bash', [setupScript, '--missing'], { encoding: 'utf8' })
-  if (result.status !== 0) throw new Error(`test/lab/setup.sh --missing failed: ${result.stderr.trim()}`)
+  if (result.status !== 0) throw new Error(`lab/setup.sh --missing failed: ${result.stderr.trim()}`)
   return result.stdout.split('\n').filter(Boolean)
 }
 
@@ -19,9 +19,9 @@ export function ensurePackages(log: (line: string) => void): void {
   if (process.getuid?.() !== 0) {
     throw new Error(`missing ${missing.join(', ')}: run \`sudo npm run setup\` once (it installs the Debian packages), or run as root`)
   }
-  log(`first run on this machine: installing the Debian packages the lab needs (missing: ${missing.join(', ')}) with test/lab/setup.sh`)
+  log(`first run on this machine: installing the Debian packages the lab needs (missing: ${missing.join(', ')}) with lab/setup.sh`)
   const result = spawnSync('bash', [setupScript], { stdio: ['ignore', 'inherit', 'inherit'] })
-  if (result.status !== 0) throw new Error(`test/lab/setup.sh failed (exit ${result.status ?? result.signal}); see its output above`)
+  if (result.status !== 0) throw new Error(`lab/setup.sh failed (exit ${result.status ?? result.signal}); see its output above`)
   const still = missingPackages()
-  if (still.length > 0) throw new Error(`still missing after test/lab/setup.sh: ${still.join(', ')}`)
+  if (still.length > 0) throw new Error(`still missing after lab/setup.sh: ${still.join(', ')}`)
 }

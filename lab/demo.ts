@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { Lab, vmNames } from './lab.ts'
 
-const root = fileURLToPath(new URL('../..', import.meta.url))
+const root = fileURLToPath(new URL('..', import.meta.url))
 const takeDown = process.argv.includes('--down')
 const [app, monitor] = vmNames as [string, string]
 const pagePort = 9120
