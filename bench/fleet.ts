@@ -28,7 +28,12 @@ function measure(command: string, args: string[], env: NodeJS.ProcessEnv): Promi
   return new Promise((resolve) => {
     const child = spawn('/usr/bin/time', wrapped, { cwd: work, env, stdio: ['ignore', 'ignore', 'inherit'] })
     child.on('close', (code) => {
-      const [wall, user, sys] = readFileSync(join(work, 'time.out'), 'utf8').trim().split('\n').at(-1)!.split(' ').map(Number)
+      const [wall, user, sys] = readFileSync(join(work, 'time.out'), 'utf8')
+        .trim()
+        .split('\n')
+        .at(-1)!
+        .split(' ')
+        .map(Number)
       resolve({ wall: wall!, cpu: user! + sys!, code })
     })
   })
@@ -45,8 +50,13 @@ try {
     env.ANSIBLE_CONFIG!,
     `[defaults]\nforks = ${hosts}\nhost_key_checking = True\n[ssh_connection]\npipelining = True\nssh_args = -o ControlMaster=auto -o ControlPersist=60s\n`,
   )
-  const ansible = (extra: string[] = []) => measure('ansible-playbook', ['-i', lab.inventoryPath, 'site.yml', ...extra], env)
-  const ours = () => measure(process.execPath, [join(root, 'bin/deploy.js'), '-i', lab.inventoryPath, 'site.yml'], { ...process.env, CI: '1' })
+  const ansible = (extra: string[] = []) =>
+    measure('ansible-playbook', ['-i', lab.inventoryPath, 'site.yml', ...extra], env)
+  const ours = () =>
+    measure(process.execPath, [join(root, 'bin/deploy.js'), '-i', lab.inventoryPath, 'site.yml'], {
+      ...process.env,
+      CI: '1',
+    })
 
   const results: Record<string, Measure> = {}
   results['ansible cold'] = await ansible()
@@ -57,11 +67,16 @@ try {
   results['deploy no-change'] = await ours()
 
   console.log(`\n${hosts} light hosts, same playbook (file, 1 MB copy, template, command)`)
-  for (const [name, m] of Object.entries(results)) console.log(`  ${name.padEnd(18)} wall ${m.wall.toFixed(1).padStart(6)} s   cpu ${m.cpu.toFixed(1).padStart(6)} s   exit ${m.code}`)
+  for (const [name, m] of Object.entries(results))
+    console.log(
+      `  ${name.padEnd(18)} wall ${m.wall.toFixed(1).padStart(6)} s   cpu ${m.cpu.toFixed(1).padStart(6)} s   exit ${m.code}`,
+    )
   for (const phase of ['cold', 'no-change']) {
     const a = results[`ansible ${phase}`]!
     const d = results[`deploy ${phase}`]!
-    console.log(`  ${phase.padEnd(10)} deploy/ansible: wall ${(d.wall / a.wall).toFixed(2)}x, cpu ${(d.cpu / a.cpu).toFixed(2)}x`)
+    console.log(
+      `  ${phase.padEnd(10)} deploy/ansible: wall ${(d.wall / a.wall).toFixed(2)}x, cpu ${(d.cpu / a.cpu).toFixed(2)}x`,
+    )
   }
   if (Object.values(results).some((m) => m.code !== 0)) process.exitCode = 1
 } finally {

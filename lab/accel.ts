@@ -32,8 +32,24 @@ export interface ProbeResult {
 export function probeKvm(kernel: string, timeoutMs = probeTimeoutMs): Promise<ProbeResult> {
   const started = Date.now()
   const args = [
-    '-machine', 'q35,accel=kvm', '-cpu', 'max', '-smp', '1', '-m', '256', '-nodefaults', '-no-reboot',
-    '-display', 'none', '-serial', 'stdio', '-kernel', kernel, '-append', 'console=ttyS0 panic=-1',
+    '-machine',
+    'q35,accel=kvm',
+    '-cpu',
+    'max',
+    '-smp',
+    '1',
+    '-m',
+    '256',
+    '-nodefaults',
+    '-no-reboot',
+    '-display',
+    'none',
+    '-serial',
+    'stdio',
+    '-kernel',
+    kernel,
+    '-append',
+    'console=ttyS0 panic=-1',
   ]
   return new Promise((resolve) => {
     const child = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] })
@@ -48,7 +64,10 @@ export function probeKvm(kernel: string, timeoutMs = probeTimeoutMs): Promise<Pr
     }
     const timer = setTimeout(() => {
       const last = output.trim().split('\n').at(-1)?.trim()
-      finish(false, `the guest printed no kernel banner within ${timeoutMs / 1000} s${last ? ` (last console line: "${last.slice(0, 120)}")` : ' (console silent)'}`)
+      finish(
+        false,
+        `the guest printed no kernel banner within ${timeoutMs / 1000} s${last ? ` (last console line: "${last.slice(0, 120)}")` : ' (console silent)'}`,
+      )
     }, timeoutMs)
     const read = (chunk: Buffer) => {
       output = (output + chunk.toString()).slice(-8192)
@@ -58,8 +77,14 @@ export function probeKvm(kernel: string, timeoutMs = probeTimeoutMs): Promise<Pr
     child.stderr.on('data', read)
     child.on('error', (err) => finish(false, `qemu-system-x86_64 did not start: ${err.message}`))
     child.on('exit', (code, sig) => {
-      const errors = output.split('\n').filter((l) => l.includes('qemu-system-x86_64')).map((l) => l.trim())
-      finish(false, `QEMU exited (${sig ?? `code ${code}`}) before the kernel banner${errors.length ? `: ${errors.join(' / ').slice(0, 300)}` : ''}`)
+      const errors = output
+        .split('\n')
+        .filter((l) => l.includes('qemu-system-x86_64'))
+        .map((l) => l.trim())
+      finish(
+        false,
+        `QEMU exited (${sig ?? `code ${code}`}) before the kernel banner${errors.length ? `: ${errors.join(' / ').slice(0, 300)}` : ''}`,
+      )
     })
   })
 }
@@ -86,7 +111,14 @@ function readVerdict(): { ok: boolean; detail: string } | undefined {
 function saveVerdict(result: ProbeResult): void {
   mkdirSync(cacheDir(), { recursive: true })
   const tmp = `${verdictPath()}.tmp${process.pid}`
-  writeFileSync(tmp, JSON.stringify({ key: machineKey(), ok: result.ok, detail: result.detail, ms: result.ms, at: new Date().toISOString() }, null, 2))
+  writeFileSync(
+    tmp,
+    JSON.stringify(
+      { key: machineKey(), ok: result.ok, detail: result.detail, ms: result.ms, at: new Date().toISOString() },
+      null,
+      2,
+    ),
+  )
   renameSync(tmp, verdictPath())
 }
 
@@ -114,7 +146,9 @@ export async function chooseAccel(kernel: string, forced = process.env.HBMON_LAB
   const how = cached ? 'cached KVM probe' : 'KVM probe'
   if (verdict.ok) return { accel: 'kvm', reason: `${how} booted the lab kernel` }
   if (forced === 'kvm') {
-    throw new Error(`HBMON_LAB_ACCEL=kvm, but KVM does not work on this machine: ${verdict.detail.replace(/\.$/, '')}. Unset it to fall back to TCG.`)
+    throw new Error(
+      `HBMON_LAB_ACCEL=kvm, but KVM does not work on this machine: ${verdict.detail.replace(/\.$/, '')}. Unset it to fall back to TCG.`,
+    )
   }
   return { accel: 'tcg', reason: `/dev/kvm exists but the ${how} failed: ${verdict.detail}` }
 }

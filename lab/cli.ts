@@ -44,12 +44,22 @@ async function main(): Promise<number> {
   }
   switch (command) {
     case 'up': {
-      const vms = values.vms === undefined ? (values.light === undefined ? vmNames : undefined) : values.vms === 'none' ? [] : values.vms.split(',').filter(Boolean)
+      const vms =
+        values.vms === undefined
+          ? values.light === undefined
+            ? vmNames
+            : undefined
+          : values.vms === 'none'
+            ? []
+            : values.vms.split(',').filter(Boolean)
       const light = values.light === undefined ? undefined : Number(values.light)
-      if (light !== undefined && !Number.isInteger(light)) throw new Error(`--light takes a whole number, got ${values.light}`)
+      if (light !== undefined && !Number.isInteger(light))
+        throw new Error(`--light takes a whole number, got ${values.light}`)
       const started = Date.now()
       await lab.up({ vms, light })
-      process.stderr.write(`lab: up in ${((Date.now() - started) / 1000).toFixed(1)} s; inventory ${lab.inventoryPath}\n`)
+      process.stderr.write(
+        `lab: up in ${((Date.now() - started) / 1000).toFixed(1)} s; inventory ${lab.inventoryPath}\n`,
+      )
       printStatus()
       return 0
     }
@@ -98,7 +108,9 @@ function printStatus(): void {
     return
   }
   for (const row of rows) {
-    process.stdout.write(`${row.name.padEnd(10)} ${row.kind.padEnd(6)} ${row.address.padEnd(16)} ${row.state.padEnd(8)} ${row.detail}\n`)
+    process.stdout.write(
+      `${row.name.padEnd(10)} ${row.kind.padEnd(6)} ${row.address.padEnd(16)} ${row.state.padEnd(8)} ${row.detail}\n`,
+    )
   }
 }
 

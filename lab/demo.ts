@@ -17,7 +17,9 @@ const pagePort = 9120
 const lab = new Lab({
   log: (line) => console.log(`lab: ${line}`),
   forwards: { [monitor]: [pagePort] },
-  groups: { monitor: { hosts: [monitor], vars: { hbmon_monitor_iface: 'eth1', hbmon_monitor_listen: `10.0.2.15:${pagePort}` } } },
+  groups: {
+    monitor: { hosts: [monitor], vars: { hbmon_monitor_iface: 'eth1', hbmon_monitor_listen: `10.0.2.15:${pagePort}` } },
+  },
 })
 
 const step = (title: string) => console.log(`\n=== ${title}\n`)
@@ -33,7 +35,11 @@ async function main(): Promise<number> {
   step(`Lab: ${vmNames.join(' and ')} (QEMU; images are built on first use, which takes a few minutes)`)
   // A monitor VM left running by an earlier demo without the page's port forward boots again with it.
   const known = lab.hosts.find((h) => h.name === monitor)
-  if (known?.kind === 'vm' && !known.forwards?.[String(pagePort)] && lab.status().some((r) => r.name === monitor && r.state === 'running')) {
+  if (
+    known?.kind === 'vm' &&
+    !known.forwards?.[String(pagePort)] &&
+    lab.status().some((r) => r.name === monitor && r.state === 'running')
+  ) {
     console.log(`${monitor} runs without a port forward for the monitor's page: restarting it`)
     await lab.stop(monitor)
   }
@@ -42,9 +48,12 @@ async function main(): Promise<number> {
 
   // The application's user and the service the helper may restart for it (the deploy needs the user for its uid).
   for (const name of vmNames) {
-    const r = await lab.ssh(name, `id hbdemo >/dev/null 2>&1 || useradd --system -m hbdemo
+    const r = await lab.ssh(
+      name,
+      `id hbdemo >/dev/null 2>&1 || useradd --system -m hbdemo
       printf '[Unit]\nDescription=hbmon demo service\n[Service]\nExecStart=/bin/sleep infinity\n' > /etc/systemd/system/hbmon-demo.service
-      systemctl daemon-reload`)
+      systemctl daemon-reload`,
+    )
     if (r.code !== 0) throw new Error(`${name}: cannot create the demo user: ${r.stderr}`)
   }
 
@@ -53,7 +62,9 @@ async function main(): Promise<number> {
   if (monitored !== 0) return monitored
 
   const units = JSON.stringify({ hbmon_units: [{ name: 'demo-app', unit: 'hbmon-demo.service', user: 'hbdemo' }] })
-  step(`npx deploy -i ${lab.inventoryPath} --limit vms -e hbmon_iface=eth1 -e '${units}'   (frames to the monitor's MAC)`)
+  step(
+    `npx deploy -i ${lab.inventoryPath} --limit vms -e hbmon_iface=eth1 -e '${units}'   (frames to the monitor's MAC)`,
+  )
   const deployed = await deploy(['-i', lab.inventoryPath, '--limit', 'vms', '-e', 'hbmon_iface=eth1', '-e', units])
   if (deployed !== 0) return deployed
   for (const name of vmNames) await lab.ssh(name, 'usermod -aG hbmon hbdemo')
@@ -83,12 +94,17 @@ async function main(): Promise<number> {
   console.log(`\n${monitor}$ hbmon-listen -i eth1 --type hang --count 1`)
   process.stdout.write(frame.stdout + frame.stderr)
   const pageUrl = `http://127.0.0.1:${lab.forwardedPort(monitor, pagePort)}/`
-  const state = (await (await fetch(`${pageUrl}api/state`)).json()) as { hosts: Array<{ name: string; hangs: number; crashes: number; lost: number }> }
+  const state = (await (await fetch(`${pageUrl}api/state`)).json()) as {
+    hosts: Array<{ name: string; hangs: number; crashes: number; lost: number }>
+  }
   step(`The health monitor on ${monitor} (hbmon-monitor: page, /metrics, journal)`)
-  for (const h of state.hosts) console.log(`${h.name.padEnd(10)} hangs ${h.hangs}  crashes ${h.crashes}  lost frames ${h.lost}`)
+  for (const h of state.hosts)
+    console.log(`${h.name.padEnd(10)} hangs ${h.hangs}  crashes ${h.crashes}  lost frames ${h.lost}`)
   console.log(`\npage:       ${pageUrl}`)
   console.log(`metrics:    ${pageUrl}metrics`)
-  console.log(`Prometheus: hbmon_hangs_total{host="${app}",app="demo-app"}   (scrape ${new URL(pageUrl).host}; rules in monitor/alerts.yml)`)
+  console.log(
+    `Prometheus: hbmon_hangs_total{host="${app}",app="demo-app"}   (scrape ${new URL(pageUrl).host}; rules in monitor/alerts.yml)`,
+  )
   const seen = state.hosts.some((h) => h.name === app && h.hangs > 0)
   return demo.stdout.includes('"signal"') && log.stdout.includes('hang') && frame.code === 0 && seen ? 0 : 1
 }
@@ -100,6 +116,7 @@ try {
   console.error(`demo: ${err instanceof Error ? err.message : String(err)}`)
 } finally {
   if (takeDown) await lab.down()
-  else console.log('\nThe lab is still up: `npm run lab -- ssh debian12`, `npm run lab -- status`, `npm run lab -- down`.')
+  else
+    console.log('\nThe lab is still up: `npm run lab -- ssh debian12`, `npm run lab -- status`, `npm run lab -- down`.')
 }
 process.exit(code)

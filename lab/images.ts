@@ -1,7 +1,17 @@
 // VM images: built from Debian packages with mmdebstrap, packed with mkfs.ext4 -d (nothing mounted),
 // cached outside the repo and keyed by a hash of the recipe, so a changed recipe means a new image.
 import { createHash } from 'node:crypto'
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, chmodSync, chownSync } from 'node:fs'
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+  chmodSync,
+  chownSync,
+} from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { $ } from 'zx'
@@ -26,9 +36,19 @@ export interface Image {
 // host, as DKMS would), sshd, rsyslog and logrotate (what hbmon installs into), python3 for Ansible,
 // sudo for the become tests, sparse for compile checks against the VM's own headers.
 const basePackages = [
-  'gcc', 'make', 'libc6-dev', 'sparse',
-  'openssh-server', 'rsyslog', 'logrotate', 'kmod', 'systemd-sysv', 'udev',
-  'iproute2', 'python3', 'sudo',
+  'gcc',
+  'make',
+  'libc6-dev',
+  'sparse',
+  'openssh-server',
+  'rsyslog',
+  'logrotate',
+  'kmod',
+  'systemd-sysv',
+  'udev',
+  'iproute2',
+  'python3',
+  'sudo',
 ]
 
 // Installed last, once everything else is configured: in one apt run, dpkg may configure the kernel (and
@@ -120,7 +140,10 @@ export async function ensureImage(recipe: ImageRecipe, log: (line: string) => vo
   try {
     const root = join(work, 'root')
     say(`building from Debian ${recipe.suite} with mmdebstrap`)
-    const build = $`mmdebstrap --variant=apt --include=${recipe.packages.join(',')} --customize-hook=${initramfsHook} ${recipe.suite} ${root}`.quiet().nothrow()
+    const build =
+      $`mmdebstrap --variant=apt --include=${recipe.packages.join(',')} --customize-hook=${initramfsHook} ${recipe.suite} ${root}`
+        .quiet()
+        .nothrow()
     for await (const line of build.stderr) {
       for (const l of String(line).split('\n')) if (l.startsWith('I: ') || l.startsWith('E: ')) say(l.slice(3))
     }
@@ -135,13 +158,20 @@ export async function ensureImage(recipe: ImageRecipe, log: (line: string) => vo
     say(`packing kernel ${kernelRelease} into an ext4 image`)
     renameSync(join(root, 'boot', `vmlinuz-${kernelRelease}`), join(work, 'vmlinuz'))
     renameSync(join(root, 'boot', `initrd.img-${kernelRelease}`), join(work, 'initrd.img'))
-    const hostKey = readFileSync(join(root, 'etc/ssh/ssh_host_ed25519_key.pub'), 'utf8').trim().split(' ').slice(0, 2).join(' ')
+    const hostKey = readFileSync(join(root, 'etc/ssh/ssh_host_ed25519_key.pub'), 'utf8')
+      .trim()
+      .split(' ')
+      .slice(0, 2)
+      .join(' ')
     const raw = join(work, 'root.raw')
     await $`mkfs.ext4 -q -F -L hbmon-root -d ${root} ${raw} 8G`
     await $`qemu-img convert -O qcow2 ${raw} ${join(work, 'root.qcow2')}`
     rmSync(raw)
     rmSync(root, { recursive: true, force: true })
-    writeFileSync(join(work, 'image.json'), JSON.stringify({ recipe, kernelRelease, hostKey, builtAt: new Date().toISOString() }, null, 2))
+    writeFileSync(
+      join(work, 'image.json'),
+      JSON.stringify({ recipe, kernelRelease, hostKey, builtAt: new Date().toISOString() }, null, 2),
+    )
     rmSync(dir, { recursive: true, force: true })
     renameSync(work, dir)
     say('image ready')
@@ -158,7 +188,8 @@ function pruneOld(name: string, keep: string): void {
   const images = join(cacheDir(), 'images')
   for (const entry of readdirSync(images)) {
     const path = join(images, entry)
-    if (entry.startsWith(`${name}-`) && path !== keep && !entry.endsWith('.building')) rmSync(path, { recursive: true, force: true })
+    if (entry.startsWith(`${name}-`) && path !== keep && !entry.endsWith('.building'))
+      rmSync(path, { recursive: true, force: true })
   }
 }
 
@@ -176,10 +207,23 @@ function customize(root: string, publicKey: string): string {
   write(root, 'etc/hosts', '127.0.0.1 localhost\n')
   // eth0: QEMU user networking (SSH port forward only). eth1: the lab's layer-2 segment, up, no address.
   write(root, 'etc/systemd/network/10-eth0.network', '[Match]\nName=eth0\n\n[Network]\nDHCP=ipv4\n')
-  write(root, 'etc/systemd/network/20-eth1.network', [
-    '[Match]', 'Name=eth1', '', '[Link]', 'RequiredForOnline=no', '',
-    '[Network]', 'LinkLocalAddressing=no', 'IPv6AcceptRA=no', 'ConfigureWithoutCarrier=yes', '',
-  ].join('\n'))
+  write(
+    root,
+    'etc/systemd/network/20-eth1.network',
+    [
+      '[Match]',
+      'Name=eth1',
+      '',
+      '[Link]',
+      'RequiredForOnline=no',
+      '',
+      '[Network]',
+      'LinkLocalAddressing=no',
+      'IPv6AcceptRA=no',
+      'ConfigureWithoutCarrier=yes',
+      '',
+    ].join('\n'),
+  )
   write(root, 'root/.ssh/authorized_keys', `${publicKey}\n`, 0o600)
   chmodSync(join(root, 'root/.ssh'), 0o700)
   // A non-root user for the become (sudo) tests.
@@ -187,7 +231,8 @@ function customize(root: string, publicKey: string): string {
   appendLine(root, 'etc/group', 'lab:x:1000:')
   appendLine(root, 'etc/shadow', 'lab:!:19000:0:99999:7:::')
   write(root, 'home/lab/.ssh/authorized_keys', `${publicKey}\n`, 0o600)
-  for (const path of ['home/lab', 'home/lab/.ssh', 'home/lab/.ssh/authorized_keys']) chownSync(join(root, path), 1000, 1000)
+  for (const path of ['home/lab', 'home/lab/.ssh', 'home/lab/.ssh/authorized_keys'])
+    chownSync(join(root, path), 1000, 1000)
   chmodSync(join(root, 'home/lab/.ssh'), 0o700)
   write(root, 'etc/sudoers.d/lab', 'lab ALL=(ALL) NOPASSWD: ALL\n', 0o440)
   write(root, 'etc/ssh/sshd_config.d/lab.conf', 'UseDNS no\nPasswordAuthentication no\nMaxStartups 100:30:200\n')
@@ -199,5 +244,6 @@ function customize(root: string, publicKey: string): string {
 function appendLine(root: string, path: string, line: string): void {
   const full = join(root, path)
   const text = readFileSync(full, 'utf8')
-  if (!text.split('\n').includes(line)) writeFileSync(full, text.endsWith('\n') ? `${text}${line}\n` : `${text}\n${line}\n`)
+  if (!text.split('\n').includes(line))
+    writeFileSync(full, text.endsWith('\n') ? `${text}${line}\n` : `${text}\n${line}\n`)
 }

@@ -7,11 +7,29 @@ import { fileURLToPath } from 'node:url'
 import { stringify } from 'yaml'
 import { $ } from 'zx'
 import { ensureImage, labKey, labKeyPath, recipes } from './images.ts'
-import { ensureLightFs, isMountPoint, namespacePids, removeLight, startLight, stopLight, type LightHost } from './light.ts'
+import {
+  ensureLightFs,
+  isMountPoint,
+  namespacePids,
+  removeLight,
+  startLight,
+  stopLight,
+  type LightHost,
+} from './light.ts'
 import { ensurePackages } from './packages.ts'
 import { alive, processState, signal, sleep, terminate } from './procs.ts'
 import { chooseAccel, type AccelChoice } from './accel.ts'
-import { bannerSeen, bootVm, ensureSegment, freePort, panicked, stopVm, vmDiagnostics, type Segment, type VmHost } from './vms.ts'
+import {
+  bannerSeen,
+  bootVm,
+  ensureSegment,
+  freePort,
+  panicked,
+  stopVm,
+  vmDiagnostics,
+  type Segment,
+  type VmHost,
+} from './vms.ts'
 
 export type { LightHost, VmHost }
 export type Host = VmHost | LightHost
@@ -82,13 +100,17 @@ export class Lab {
   constructor(options: LabOptions = {}) {
     const defaultDir = join(repoRoot, 'lab/.run')
     this.dir = resolve(options.dir ?? process.env.HBMON_LAB_DIR ?? defaultDir)
-    this.inventoryPath = resolve(options.inventory ?? (this.dir === defaultDir ? join(repoRoot, 'lab/inventory.yml') : join(this.dir, 'inventory.yml')))
+    this.inventoryPath = resolve(
+      options.inventory ??
+        (this.dir === defaultDir ? join(repoRoot, 'lab/inventory.yml') : join(this.dir, 'inventory.yml')),
+    )
     this.knownHostsPath = join(this.dir, 'known_hosts')
     this.log = options.log ?? (() => {})
     this.kernelArgs = options.kernelArgs ?? ''
     this.bootBannerMs = options.bootBannerMs ?? 90_000
     const net = options.net ?? process.env.HBMON_LAB_NET ?? '127.0.0'
-    if (!/^127\.\d{1,3}\.\d{1,3}$/.test(net)) throw new Error(`lab net must be three octets inside 127.0.0.0/8, got ${net}`)
+    if (!/^127\.\d{1,3}\.\d{1,3}$/.test(net))
+      throw new Error(`lab net must be three octets inside 127.0.0.0/8, got ${net}`)
     this.state = this.load(net)
     this.forwards = options.forwards ?? {}
     if (options.groups) this.state.groups = options.groups
@@ -117,10 +139,10 @@ export class Lab {
 
   host(name: string): Host {
     const host = this.state.vms[name] ?? this.state.light[name]
-    if (!host) throw new Error(`no lab host named ${name} (have: ${this.hosts.map((h) => h.name).join(', ') || 'none'})`)
+    if (!host)
+      throw new Error(`no lab host named ${name} (have: ${this.hosts.map((h) => h.name).join(', ') || 'none'})`)
     return host
   }
-
 
   /** Brings the lab to the asked shape. Hosts that already run are left alone; dead ones are restarted. */
   async up(options: UpOptions = {}): Promise<void> {
@@ -128,12 +150,14 @@ export class Lab {
     mkdirSync(this.dir, { recursive: true })
     const { publicKey } = await labKey()
     if (options.vms) {
-      for (const name of options.vms) if (!recipes[name]) throw new Error(`unknown VM ${name} (known: ${vmNames.join(', ')})`)
+      for (const name of options.vms)
+        if (!recipes[name]) throw new Error(`unknown VM ${name} (known: ${vmNames.join(', ')})`)
       for (const name of Object.keys(this.state.vms)) if (!options.vms.includes(name)) await this.remove(name)
       await this.upVms(options.vms)
     }
     if (options.light !== undefined) {
-      if (!Number.isInteger(options.light) || options.light < 0 || options.light > 250) throw new Error('light hosts: 0 to 250')
+      if (!Number.isInteger(options.light) || options.light < 0 || options.light > 250)
+        throw new Error('light hosts: 0 to 250')
       const wanted = Array.from({ length: options.light }, (_, i) => lightName(i + 1))
       for (const name of Object.keys(this.state.light)) if (!wanted.includes(name)) await this.remove(name)
       if (wanted.length > 0) await ensureLightFs(join(this.dir, 'light'))
@@ -167,7 +191,8 @@ export class Lab {
       const image = images[i]!
       const known = this.state.vms[name]
       const forwards: Record<string, number> = {}
-      for (const port of this.forwards[name] ?? []) forwards[String(port)] = known?.forwards?.[String(port)] ?? (await freePort())
+      for (const port of this.forwards[name] ?? [])
+        forwards[String(port)] = known?.forwards?.[String(port)] ?? (await freePort())
       this.log(`${name}: booting ${image.kernelRelease}`)
       this.state.vms[name] = await bootVm(
         {
@@ -195,7 +220,11 @@ export class Lab {
    * printed its banner within `bannerMs` never will (a guest stuck before its first instruction, as under a
    * broken KVM): that fails at once with QEMU's command line and console, instead of waiting out `timeoutMs`.
    */
-  async waitReady(host: Host, timeoutMs = host.kind === 'vm' ? 300_000 : 30_000, bannerMs = this.bootBannerMs): Promise<void> {
+  async waitReady(
+    host: Host,
+    timeoutMs = host.kind === 'vm' ? 300_000 : 30_000,
+    bannerMs = this.bootBannerMs,
+  ): Promise<void> {
     const started = Date.now()
     const diagnostics = () => (host.kind === 'vm' ? vmDiagnostics(host) : readTail(join(host.dir, 'sshd.log')))
     for (;;) {
@@ -209,10 +238,14 @@ export class Lab {
       }
       if (host.kind === 'vm' && !bannerSeen(host) && Date.now() - started > bannerMs) {
         const accel = this.state.accel ? ` under ${this.state.accel.accel} (${this.state.accel.reason})` : ''
-        throw new Error(`${host.name}: the guest kernel printed nothing within ${bannerMs / 1000} s${accel}\n${diagnostics()}`)
+        throw new Error(
+          `${host.name}: the guest kernel printed nothing within ${bannerMs / 1000} s${accel}\n${diagnostics()}`,
+        )
       }
       if (Date.now() - started > timeoutMs) {
-        throw new Error(`${host.name}: SSH did not answer within ${timeoutMs / 1000} s: ${result.stderr.trim()}\n${diagnostics()}`)
+        throw new Error(
+          `${host.name}: SSH did not answer within ${timeoutMs / 1000} s: ${result.stderr.trim()}\n${diagnostics()}`,
+        )
       }
       await sleep(host.kind === 'vm' ? 2000 : 200)
     }
@@ -231,20 +264,32 @@ export class Lab {
     const host = this.host(name)
     const [address, port] = host.kind === 'vm' ? ['127.0.0.1', host.sshPort] : [host.address, 22]
     return [
-      '-i', labKeyPath(),
-      '-o', 'IdentitiesOnly=yes',
-      '-o', `UserKnownHostsFile=${this.knownHostsPath}`,
-      '-o', 'StrictHostKeyChecking=yes',
-      '-o', 'BatchMode=yes',
-      '-o', 'LogLevel=ERROR',
-      '-o', `ConnectTimeout=${options.connectTimeout ?? 10}`,
-      '-p', String(port),
+      '-i',
+      labKeyPath(),
+      '-o',
+      'IdentitiesOnly=yes',
+      '-o',
+      `UserKnownHostsFile=${this.knownHostsPath}`,
+      '-o',
+      'StrictHostKeyChecking=yes',
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      'LogLevel=ERROR',
+      '-o',
+      `ConnectTimeout=${options.connectTimeout ?? 10}`,
+      '-p',
+      String(port),
       `${options.user ?? 'root'}@${address}`,
     ]
   }
 
   /** Runs a command on a host with the OpenSSH client. */
-  async ssh(name: string, command: string, options: { connectTimeout?: number; user?: string; input?: string } = {}): Promise<RunResult> {
+  async ssh(
+    name: string,
+    command: string,
+    options: { connectTimeout?: number; user?: string; input?: string } = {},
+  ): Promise<RunResult> {
     const args = await this.sshArgs(name, options)
     const run = $({ input: options.input ?? '', nothrow: true, quiet: true })`ssh ${args} ${command}`
     const result = await run
@@ -296,7 +341,12 @@ export class Lab {
     await this.waitState(name, pids, (state) => state !== 'T', 'running again')
   }
 
-  private async waitState(name: string, pids: number[], done: (state: string | undefined) => boolean, what: string): Promise<void> {
+  private async waitState(
+    name: string,
+    pids: number[],
+    done: (state: string | undefined) => boolean,
+    what: string,
+  ): Promise<void> {
     for (const end = Date.now() + 10_000; ; await sleep(20)) {
       const pending = pids.filter((pid) => !done(processState(pid)))
       if (pending.length === 0) return
@@ -387,7 +437,13 @@ export class Lab {
     if (await isMountPoint(lightFs)) await $`umount ${lightFs}`
     rmSync(this.dir, { recursive: true, force: true })
     rmSync(this.inventoryPath, { force: true })
-    this.state = { net: this.state.net, vms: {}, light: {}, cut: [], ...(this.state.groups ? { groups: this.state.groups } : {}) }
+    this.state = {
+      net: this.state.net,
+      vms: {},
+      light: {},
+      cut: [],
+      ...(this.state.groups ? { groups: this.state.groups } : {}),
+    }
   }
 
   status(): Array<{ name: string; kind: string; address: string; state: string; detail: string }> {
@@ -431,7 +487,12 @@ export class Lab {
           ...Object.fromEntries(
             Object.entries(this.state.groups ?? {}).map(([group, { hosts, vars }]) => [
               group,
-              { hosts: Object.fromEntries(hosts.filter((h) => this.state.vms[h] || this.state.light[h]).map((h) => [h, null])), ...(vars ? { vars } : {}) },
+              {
+                hosts: Object.fromEntries(
+                  hosts.filter((h) => this.state.vms[h] || this.state.light[h]).map((h) => [h, null]),
+                ),
+                ...(vars ? { vars } : {}),
+              },
             ]),
           ),
         },

@@ -3,7 +3,18 @@
 // The overlays' upper layers live on a tmpfs the lab mounts: overlayfs refuses an upper layer that sits
 // inside its lower one, and / is the lower layer here.
 import { spawn } from 'node:child_process'
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readlinkSync, readdirSync, rmSync, writeFileSync, chmodSync } from 'node:fs'
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readlinkSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+  chmodSync,
+} from 'node:fs'
 import { join } from 'node:path'
 import { $ } from 'zx'
 import { alive, signal, sleep } from './procs.ts'
@@ -58,22 +69,25 @@ export async function startLight(host: Omit<LightHost, 'pid' | 'hostKey'>, publi
     await $`ssh-keygen -q -t ed25519 -N ${''} -C ${host.name} -f ${hostKeyFile}`
     write(join(upper, 'etc/hostname'), `${host.name}\n`)
     write(join(upper, 'etc/hosts'), `127.0.0.1 localhost\n${host.address} ${host.name}\n`)
-    write(join(upper, 'etc/ssh/sshd_config'), [
-      `ListenAddress ${host.address}:22`,
-      'HostKey /etc/ssh/ssh_host_ed25519_key',
-      'PermitRootLogin prohibit-password',
-      'PasswordAuthentication no',
-      'KbdInteractiveAuthentication no',
-      // PAM's session modules expect a real login environment that a namespace does not give.
-      'UsePAM no',
-      'UseDNS no',
-      'PrintMotd no',
-      'MaxStartups 200:30:400',
-      'LogLevel VERBOSE',
-      'PidFile /run/sshd.pid',
-      'Subsystem sftp internal-sftp',
-      '',
-    ].join('\n'))
+    write(
+      join(upper, 'etc/ssh/sshd_config'),
+      [
+        `ListenAddress ${host.address}:22`,
+        'HostKey /etc/ssh/ssh_host_ed25519_key',
+        'PermitRootLogin prohibit-password',
+        'PasswordAuthentication no',
+        'KbdInteractiveAuthentication no',
+        // PAM's session modules expect a real login environment that a namespace does not give.
+        'UsePAM no',
+        'UseDNS no',
+        'PrintMotd no',
+        'MaxStartups 200:30:400',
+        'LogLevel VERBOSE',
+        'PidFile /run/sshd.pid',
+        'Subsystem sftp internal-sftp',
+        '',
+      ].join('\n'),
+    )
     // A clean root home: the machine's own dotfiles (a pyenv init, say) would slow every command.
     write(join(upper, 'root/.bashrc'), '# hbmon lab light host\n')
     write(join(upper, 'root/.profile'), '# hbmon lab light host\n')
@@ -84,8 +98,21 @@ export async function startLight(host: Omit<LightHost, 'pid' | 'hostKey'>, publi
   const log = openSync(join(host.dir, 'sshd.log'), 'a')
   const child = spawn(
     'unshare',
-    ['--mount', '--uts', '--pid', '--fork', '--kill-child=SIGTERM', '--propagation', 'private',
-      'bash', '-c', hostScript, 'light-host', host.dir, host.name],
+    [
+      '--mount',
+      '--uts',
+      '--pid',
+      '--fork',
+      '--kill-child=SIGTERM',
+      '--propagation',
+      'private',
+      'bash',
+      '-c',
+      hostScript,
+      'light-host',
+      host.dir,
+      host.name,
+    ],
     { detached: true, stdio: ['ignore', log, log] },
   )
   child.unref()

@@ -17,11 +17,16 @@ export function ensurePackages(log: (line: string) => void): void {
   const missing = missingPackages()
   if (missing.length === 0) return
   if (process.getuid?.() !== 0) {
-    throw new Error(`missing ${missing.join(', ')}: run \`sudo npm run setup\` once (it installs the Debian packages), or run as root`)
+    throw new Error(
+      `missing ${missing.join(', ')}: run \`sudo npm run setup\` once (it installs the Debian packages), or run as root`,
+    )
   }
-  log(`first run on this machine: installing the Debian packages the lab needs (missing: ${missing.join(', ')}) with lab/setup.sh`)
+  log(
+    `first run on this machine: installing the Debian packages the lab needs (missing: ${missing.join(', ')}) with lab/setup.sh`,
+  )
   const result = spawnSync('bash', [setupScript], { stdio: ['ignore', 'inherit', 'inherit'] })
-  if (result.status !== 0) throw new Error(`lab/setup.sh failed (exit ${result.status ?? result.signal}); see its output above`)
+  if (result.status !== 0)
+    throw new Error(`lab/setup.sh failed (exit ${result.status ?? result.signal}); see its output above`)
   const still = missingPackages()
   if (still.length > 0) throw new Error(`still missing after lab/setup.sh: ${still.join(', ')}`)
 }

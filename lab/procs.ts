@@ -17,7 +17,9 @@ export function alive(pid: number | undefined): boolean {
 /** The one-letter state from /proc/PID/stat (R, S, T, Z ...), or undefined when there is no such process. */
 export function processState(pid: number): string | undefined {
   try {
-    return readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[0]
+    return readFileSync(`/proc/${pid}/stat`, 'utf8')
+      .replace(/^.*\) /s, '')
+      .split(' ')[0]
   } catch {
     return undefined
   }

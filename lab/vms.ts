@@ -48,7 +48,9 @@ export function freePort(): Promise<number> {
     server.once('error', reject)
     server.listen(0, '127.0.0.1', () => {
       const address = server.address()
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))))
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      )
     })
   })
 }
@@ -58,7 +60,13 @@ export function freePort(): Promise<number> {
  * detached with its own stderr in qemu.log (an abort such as KVM's MSR assertion is kept there, where
  * -daemonize would send it to /dev/null) and its command line in qemu.cmdline, for error messages.
  */
-export async function bootVm(host: Omit<VmHost, 'pid'>, image: Image, segment: Segment, accel: Accel, kernelArgs = ''): Promise<VmHost> {
+export async function bootVm(
+  host: Omit<VmHost, 'pid'>,
+  image: Image,
+  segment: Segment,
+  accel: Accel,
+  kernelArgs = '',
+): Promise<VmHost> {
   mkdirSync(host.dir, { recursive: true })
   const disk = join(host.dir, 'disk.qcow2')
   if (!existsSync(disk)) await $`qemu-img create -q -f qcow2 -b ${image.disk} -F qcow2 ${disk}`
@@ -69,17 +77,46 @@ export async function bootVm(host: Omit<VmHost, 'pid'>, image: Image, segment: S
   // panic ("IO-APIC + timer doesn't work!"); the check proves nothing about an emulated timer anyway.
   // loglevel=6 rather than quiet: the kernel's banner (a notice) must reach the console, so that a guest that
   // never starts is told apart from one that boots slowly.
-  const append = `root=/dev/vda rw console=ttyS0 net.ifnames=0 loglevel=6 mitigations=off no_timer_check systemd.hostname=${host.name} ${kernelArgs}`.trim()
+  const append =
+    `root=/dev/vda rw console=ttyS0 net.ifnames=0 loglevel=6 mitigations=off no_timer_check systemd.hostname=${host.name} ${kernelArgs}`.trim()
   const args = [
-    '-name', host.name, '-machine', `q35,accel=${accel}`, '-cpu', 'max', '-smp', '1', '-m', '1024',
-    '-kernel', image.kernel, '-initrd', image.initrd, '-append', append,
-    '-drive', `file=${disk},if=virtio,cache=unsafe`,
-    '-netdev', [`user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:${host.sshPort}-:22`, ...Object.entries(host.forwards ?? {}).map(([guest, port]) => `hostfwd=tcp:127.0.0.1:${port}-:${guest}`)].join(','),
-    '-device', 'virtio-net-pci,netdev=n0',
-    '-netdev', `vde,id=n1,sock=${segment.sock}`, '-device', `virtio-net-pci,netdev=n1,mac=${host.mac}`,
-    '-display', 'none', '-serial', `file:${join(host.dir, 'console.log')}`,
-    '-monitor', `unix:${join(host.dir, 'monitor.sock')},server,nowait`,
-    '-pidfile', pidFile,
+    '-name',
+    host.name,
+    '-machine',
+    `q35,accel=${accel}`,
+    '-cpu',
+    'max',
+    '-smp',
+    '1',
+    '-m',
+    '1024',
+    '-kernel',
+    image.kernel,
+    '-initrd',
+    image.initrd,
+    '-append',
+    append,
+    '-drive',
+    `file=${disk},if=virtio,cache=unsafe`,
+    '-netdev',
+    [
+      `user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:${host.sshPort}-:22`,
+      ...Object.entries(host.forwards ?? {}).map(([guest, port]) => `hostfwd=tcp:127.0.0.1:${port}-:${guest}`),
+    ].join(','),
+    '-device',
+    'virtio-net-pci,netdev=n0',
+    '-netdev',
+    `vde,id=n1,sock=${segment.sock}`,
+    '-device',
+    `virtio-net-pci,netdev=n1,mac=${host.mac}`,
+    '-display',
+    'none',
+    '-serial',
+    `file:${join(host.dir, 'console.log')}`,
+    '-monitor',
+    `unix:${join(host.dir, 'monitor.sock')},server,nowait`,
+    '-pidfile',
+    pidFile,
   ]
   writeFileSync(join(host.dir, 'qemu.cmdline'), ['qemu-system-x86_64', ...args].map(quote).join(' ') + '\n')
   const log = openSync(join(host.dir, 'qemu.log'), 'w')
@@ -135,7 +172,8 @@ export function consoleTail(host: Pick<VmHost, 'dir'>, lines = 30): string {
 
 /** The QEMU command line, its own messages and the console's tail: what a failed boot needs to be understood. */
 export function vmDiagnostics(host: Pick<VmHost, 'dir'>): string {
-  const read = (file: string) => (existsSync(join(host.dir, file)) ? readFileSync(join(host.dir, file), 'utf8').trim() : '')
+  const read = (file: string) =>
+    existsSync(join(host.dir, file)) ? readFileSync(join(host.dir, file), 'utf8').trim() : ''
   const qemuLog = read('qemu.log')
   return [
     `command: ${read('qemu.cmdline') || '(not recorded)'}`,

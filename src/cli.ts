@@ -79,9 +79,11 @@ export async function main(argv: string[], out = process.stdout, err = process.s
     if (!values.inventory) throw new InputError('an inventory is required: -i FILE', 'deploy')
     if (positionals.length > 1) throw new InputError(`one playbook at a time, got ${positionals.join(' ')}`, 'deploy')
     const forks = values.forks === undefined ? undefined : Number(values.forks)
-    if (forks !== undefined && !(Number.isInteger(forks) && forks > 0)) throw new InputError(`--forks: expected a positive integer, got ${values.forks}`, 'deploy')
+    if (forks !== undefined && !(Number.isInteger(forks) && forks > 0))
+      throw new InputError(`--forks: expected a positive integer, got ${values.forks}`, 'deploy')
     const timeout = values.timeout === undefined ? undefined : Number(values.timeout)
-    if (timeout !== undefined && !(timeout > 0)) throw new InputError(`--timeout: expected a number of seconds, got ${values.timeout}`, 'deploy')
+    if (timeout !== undefined && !(timeout > 0))
+      throw new InputError(`--timeout: expected a number of seconds, got ${values.timeout}`, 'deploy')
     const inventory = await loadInventory(values.inventory)
     if (values['list-inventory']) {
       out.write(`${JSON.stringify(toAnsibleList(inventory), null, 4)}\n`)
@@ -91,7 +93,11 @@ export async function main(argv: string[], out = process.stdout, err = process.s
     const playbookFile = positionals[0] ?? defaultPlaybook()
     const playbook = await loadPlaybook(playbookFile, registry)
     const extraVars = parseExtraVars(values['extra-vars'] ?? [])
-    const split = (list: string[] | undefined) => list?.flatMap((t) => t.split(',')).map((t) => t.trim()).filter(Boolean)
+    const split = (list: string[] | undefined) =>
+      list
+        ?.flatMap((t) => t.split(','))
+        .map((t) => t.trim())
+        .filter(Boolean)
     const tags = split(values.tags)
     const skipTags = split(values['skip-tags'])
     // Several --limit options: Ansible keeps the last one.
@@ -99,14 +105,18 @@ export async function main(argv: string[], out = process.stdout, err = process.s
     const plan = planPlays(inventory, playbook, limit, warn, extraVars)
     if (values['list-hosts']) {
       const seen = new Set<string>()
-      for (const { hosts } of plan) for (const h of hosts) if (!seen.has(h.name)) (seen.add(h.name), out.write(`${h.name}\n`))
+      for (const { hosts } of plan)
+        for (const h of hosts) if (!seen.has(h.name)) (seen.add(h.name), out.write(`${h.name}\n`))
       return 0
     }
     if (values['list-tasks']) {
       for (const { play, hosts } of plan) {
-        out.write(`play #${play.index} (${play.hosts.join(',')}): ${play.name}\t${hosts.length} hosts, serial ${JSON.stringify(play.serial.length ? play.serial : 'all')}${play.maxFailPercentage !== undefined ? `, max_fail_percentage ${play.maxFailPercentage}` : ''}\n`)
+        out.write(
+          `play #${play.index} (${play.hosts.join(',')}): ${play.name}\t${hosts.length} hosts, serial ${JSON.stringify(play.serial.length ? play.serial : 'all')}${play.maxFailPercentage !== undefined ? `, max_fail_percentage ${play.maxFailPercentage}` : ''}\n`,
+        )
         for (const t of play.tasks)
-          if (shouldRun([...play.tags, ...t.tags], tags, skipTags)) out.write(`  ${t.name}\t${t.action}${t.tags.length ? `\tTAGS: [${t.tags.join(', ')}]` : ''}\n`)
+          if (shouldRun([...play.tags, ...t.tags], tags, skipTags))
+            out.write(`  ${t.name}\t${t.action}${t.tags.length ? `\tTAGS: [${t.tags.join(', ')}]` : ''}\n`)
         for (const h of play.handlers) out.write(`  handler: ${h.name}\t${h.action}\n`)
       }
       return 0
@@ -140,7 +150,10 @@ export async function main(argv: string[], out = process.stdout, err = process.s
       ...(tags ? { tags } : {}),
       ...(skipTags ? { skipTags } : {}),
       verbosity,
-      transport: { acceptNewHostKeys: values['accept-new-host-keys'] ?? false, ...(timeout ? { connectTimeoutMs: timeout * 1000 } : {}) },
+      transport: {
+        acceptNewHostKeys: values['accept-new-host-keys'] ?? false,
+        ...(timeout ? { connectTimeoutMs: timeout * 1000 } : {}),
+      },
       emit: reporter.handle,
       warn,
       plan,

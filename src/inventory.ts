@@ -41,7 +41,19 @@ import { readFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { resolve } from 'node:path'
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
-import { LineCounter, parseDocument, isAlias, isMap, isScalar, isSeq, type Document, type Node, type ScalarTag, type YAMLMap, type YAMLSeq } from 'yaml'
+import {
+  LineCounter,
+  parseDocument,
+  isAlias,
+  isMap,
+  isScalar,
+  isSeq,
+  type Document,
+  type Node,
+  type ScalarTag,
+  type YAMLMap,
+  type YAMLSeq,
+} from 'yaml'
 import { splitWords } from './ssh.ts'
 import { plain, PyFloat } from './template.ts'
 
@@ -136,7 +148,9 @@ export function parseInventory(text: string, file = 'inventory.yml'): Inventory 
   const built = new Builder(yaml).build()
   for (const host of built.hosts.values()) {
     const origins = built.origins.get(host.name)!
-    host.connection = resolveConnection(host.name, host.vars, (name, reason) => yaml.fail(origins.get(name) ?? [], reason))
+    host.connection = resolveConnection(host.name, host.vars, (name, reason) =>
+      yaml.fail(origins.get(name) ?? [], reason),
+    )
   }
   const locate = (host: string, name: string) => {
     const path = built.origins.get(host)?.get(name)
@@ -167,7 +181,8 @@ export function toAnsibleList(inventory: Inventory): AnsibleList {
     return results
   }
   const hostvars: Record<string, Vars> = {}
-  for (const host of inventory.hosts.values()) if (Object.keys(host.vars).length) hostvars[host.name] = plain(host.vars) as Vars
+  for (const host of inventory.hosts.values())
+    if (Object.keys(host.vars).length) hostvars[host.name] = plain(host.vars) as Vars
   return { ...format(inventory.groups.get('all')!), _meta: { hostvars } } as AnsibleList
 }
 
@@ -294,7 +309,12 @@ export function parseYaml(text: string, file: string): Yaml {
   if (tag) {
     const { line, col } = lineCounter.linePos(tag.pos[0])
     const name = /Unresolved tag: (\S+)/.exec(tag.message)?.[1] ?? 'this tag'
-    throw new InputError(`${name} is not supported by this engine${name === '!vault' ? ' (vault-encrypted values cannot be decrypted here)' : ''}`, file, line, col)
+    throw new InputError(
+      `${name} is not supported by this engine${name === '!vault' ? ' (vault-encrypted values cannot be decrypted here)' : ''}`,
+      file,
+      line,
+      col,
+    )
   }
   const error = doc.errors[0]
   if (error) {
@@ -396,7 +416,13 @@ export function parseYaml(text: string, file: string): Yaml {
         const name = raw === null ? 'null' : String(raw)
         if (first.has(name)) {
           const { line, column } = at(keyNode)
-          throw new InputError(`duplicate key "${name}" (first at line ${at(first.get(name)).line})`, file, line, column, [...path, name].join('.'))
+          throw new InputError(
+            `duplicate key "${name}" (first at line ${at(first.get(name)).line})`,
+            file,
+            line,
+            column,
+            [...path, name].join('.'),
+          )
         }
         first.set(name, keyNode)
         if (typeof raw !== 'string') odd.set(name, raw === null ? 'null' : typeof raw)
@@ -437,7 +463,9 @@ export function schemaValidator(name: string, options: { allErrors: boolean }): 
   return () => {
     if (!validate) {
       const schema = JSON.parse(readFileSync(new URL(`./schemas/${name}`, import.meta.url), 'utf8'))
-      validate = new Ajv({ allErrors: options.allErrors, verbose: true, strict: true, allowUnionTypes: true }).compile(schema)
+      validate = new Ajv({ allErrors: options.allErrors, verbose: true, strict: true, allowUnionTypes: true }).compile(
+        schema,
+      )
     }
     return validate
   }
@@ -445,7 +473,10 @@ export function schemaValidator(name: string, options: { allErrors: boolean }): 
 
 /** Where an ajv error points, as YAML keys. */
 export function schemaErrorPath(error: ErrorObject): Path {
-  return error.instancePath.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+  return error.instancePath
+    .split('/')
+    .slice(1)
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
 }
 
 /** "expected <the schema's description>, got <what the value is>". */
@@ -472,7 +503,8 @@ function describe(value: unknown): string {
   if (value === null || value === undefined) return 'nothing'
   if (Array.isArray(value)) return 'a list'
   if (typeof value === 'object') return 'a mapping'
-  if (typeof value === 'string') return `a string (${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)})`
+  if (typeof value === 'string')
+    return `a string (${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)})`
   return `a ${typeof value} (${String(value)})`
 }
 
@@ -527,7 +559,9 @@ class Builder {
       }
       h.groups.forEach(climb)
       const sorted = [...all].map((n) => this.groups.get(n)!)
-      sorted.sort((a, b) => a.depth - b.depth || a.priority - b.priority || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+      sorted.sort(
+        (a, b) => a.depth - b.depth || a.priority - b.priority || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
+      )
       const vars: Vars = {}
       const origins: Origins = new Map()
       for (const source of [...sorted, h]) {
@@ -556,7 +590,8 @@ class Builder {
       if (section === 'vars') {
         for (const v of this.yaml.keys(entries)) this.setVar(this.groups.get(name)!, entries, v, [...at, v])
       } else if (section === 'children') {
-        for (const child of this.yaml.keys(entries)) this.child(name, this.parseGroup(entries, child, [...at, child]), [...at, child])
+        for (const child of this.yaml.keys(entries))
+          this.child(name, this.parseGroup(entries, child, [...at, child]), [...at, child])
       } else if (section === 'hosts') {
         for (const pattern of this.yaml.keys(entries)) {
           const hostPath = [...at, pattern]
@@ -582,7 +617,8 @@ class Builder {
   }
 
   private setVar(target: RawGroup | RawHost, holder: Record<string, unknown>, name: string, path: Path): void {
-    if (this.yaml.nonStringKey(holder, name)) this.yaml.fail(path, `expected a variable name (a string), got ${name}`, 'key')
+    if (this.yaml.nonStringKey(holder, name))
+      this.yaml.fail(path, `expected a variable name (a string), got ${name}`, 'key')
     const value = holder[name]
     if ('priority' in target && name === 'ansible_group_priority') target.priority = Number(value)
     else {
@@ -593,7 +629,16 @@ class Builder {
 
   private group(name: string): void {
     if (!this.groups.has(name))
-      this.groups.set(name, { name, hosts: [], children: [], parents: [], vars: {}, depth: 0, priority: 1, varPaths: new Map() })
+      this.groups.set(name, {
+        name,
+        hosts: [],
+        children: [],
+        parents: [],
+        vars: {},
+        depth: 0,
+        priority: 1,
+        varPaths: new Map(),
+      })
   }
 
   // data.py InventoryData.add_host: the port of the first entry that creates the host is the one that counts.
@@ -620,7 +665,12 @@ class Builder {
     if (parent === child) this.yaml.fail(path, `group "${child}" cannot be a child of itself`, 'key')
     if (child === 'all') this.yaml.fail(path, 'group "all" holds every group and cannot be a child of one', 'key')
     const chain = this.ancestry(parent, child)
-    if (chain) this.yaml.fail(path, `group "${child}" would be its own ancestor: ${[...chain.reverse(), child].join(' → ')}`, 'key')
+    if (chain)
+      this.yaml.fail(
+        path,
+        `group "${child}" would be its own ancestor: ${[...chain.reverse(), child].join(' → ')}`,
+        'key',
+      )
     p.children.push(child)
     const c = this.groups.get(child)!
     if (!c.parents.includes(parent)) c.parents.push(parent)
@@ -640,7 +690,8 @@ class Builder {
 
   // data.py InventoryData.reconcile_inventory
   private reconcile(): void {
-    for (const g of this.groups.values()) if (g.name !== 'all' && g.parents.length === 0) this.child('all', g.name, [g.name])
+    for (const g of this.groups.values())
+      if (g.name !== 'all' && g.parents.length === 0) this.child('all', g.name, [g.name])
     const ungrouped = this.groups.get('ungrouped')!
     for (const h of this.hosts.values()) {
       const mine = new Set<string>()
@@ -703,12 +754,16 @@ export function parseAddress(address: string): { host: string; port?: number } |
     const m = re.exec(address)
     if (m) [address, port] = [m[1]!, Number(m[2])]
   }
-  if (![addressPatterns.ipv4, addressPatterns.ipv6, addressPatterns.hostname].some((re) => re.test(address))) return undefined
+  if (![addressPatterns.ipv4, addressPatterns.ipv6, addressPatterns.hostname].some((re) => re.test(address)))
+    return undefined
   return port === undefined ? { host: address } : { host: address, port }
 }
 
 /** Host names and port of one inventory host entry; `fail` is called with what is wrong with a range. */
-export function expandHostPattern(pattern: string, fail: (reason: string) => never): { names: string[]; port?: number } {
+export function expandHostPattern(
+  pattern: string,
+  fail: (reason: string) => never,
+): { names: string[]; port?: number } {
   // Not a host[:port] Ansible understands: the whole key is the name (and may still hold ranges).
   const { host, port } = parseAddress(pattern) ?? { host: pattern }
   return { names: host.includes('[') ? expandRange(host, fail) : [host], ...(port === undefined ? {} : { port }) }
@@ -720,10 +775,12 @@ function expandRange(line: string, fail: (reason: string) => never, budget = { l
   if (close < open) fail(`unclosed host range in "${line}": expected [begin:end] or [begin:end:step]`)
   const [head, range, tail] = [line.slice(0, open), line.slice(open + 1, close), line.slice(close + 1)]
   const bounds = range.split(':')
-  if (bounds.length !== 2 && bounds.length !== 3) fail(`bad host range [${range}]: expected [begin:end] or [begin:end:step]`)
+  if (bounds.length !== 2 && bounds.length !== 3)
+    fail(`bad host range [${range}]: expected [begin:end] or [begin:end:step]`)
   const [beg = '0', end, stepText = '1'] = bounds.map((b, i) => (i === 0 && b === '' ? '0' : b))
   if (!end) fail(`bad host range [${range}]: the end is missing`)
-  if (!/^[0-9]+$/.test(stepText) || Number(stepText) === 0) fail(`bad host range [${range}]: the step must be a positive integer`)
+  if (!/^[0-9]+$/.test(stepText) || Number(stepText) === 0)
+    fail(`bad host range [${range}]: the step must be a positive integer`)
   const step = Number(stepText)
   let seq: string[] = []
   if (letters.includes(beg) && beg.length === 1 && letters.includes(end) && end.length === 1) {
@@ -732,9 +789,11 @@ function expandRange(line: string, fail: (reason: string) => never, budget = { l
     for (let i = from; i <= to; i += step) seq.push(letters[i]!)
   } else if (/^[0-9]+$/.test(beg) && /^[0-9]+$/.test(end)) {
     const width = beg[0] === '0' && beg.length > 1 ? beg.length : 0 // a leading zero asks for zero-padding
-    if (width && end.length !== width) fail(`bad host range [${range}]: begin and end must have the same number of digits`)
+    if (width && end.length !== width)
+      fail(`bad host range [${range}]: begin and end must have the same number of digits`)
     if (Number(end) < Number(beg)) fail(`bad host range [${range}]: it is empty (begin after end)`)
-    if ((Number(end) - Number(beg)) / step >= budget.left) fail(`host range [${range}] makes more than ${maxHosts} hosts`)
+    if ((Number(end) - Number(beg)) / step >= budget.left)
+      fail(`host range [${range}] makes more than ${maxHosts} hosts`)
     for (let i = Number(beg); i <= Number(end); i += step) seq.push(String(i).padStart(width, '0'))
   } else fail(`bad host range [${range}]: expected numbers ([1:9], [01:50]) or single letters ([a:f])`)
   const names: string[] = []
@@ -752,20 +811,56 @@ function expandRange(line: string, fail: (reason: string) => never, budget = { l
 
 /** The connection vars, by the name Ansible reads them under (first one set wins). */
 export const connectionVars = [
-  'ansible_host', 'ansible_ssh_host', 'ansible_port', 'ansible_ssh_port', 'ansible_user', 'ansible_ssh_user',
-  'ansible_ssh_private_key_file', 'ansible_private_key_file', 'ansible_password', 'ansible_ssh_pass', 'ansible_ssh_password',
-  'ansible_become', 'ansible_become_user', 'ansible_become_method', 'ansible_become_password', 'ansible_become_pass',
-  'ansible_connection', 'ansible_ssh_common_args', 'ansible_ssh_extra_args',
+  'ansible_host',
+  'ansible_ssh_host',
+  'ansible_port',
+  'ansible_ssh_port',
+  'ansible_user',
+  'ansible_ssh_user',
+  'ansible_ssh_private_key_file',
+  'ansible_private_key_file',
+  'ansible_password',
+  'ansible_ssh_pass',
+  'ansible_ssh_password',
+  'ansible_become',
+  'ansible_become_user',
+  'ansible_become_method',
+  'ansible_become_password',
+  'ansible_become_pass',
+  'ansible_connection',
+  'ansible_ssh_common_args',
+  'ansible_ssh_extra_args',
 ]
 
 // -o options: honoured (see below), accepted without effect (they tune OpenSSH's own multiplexing, logging or
 // prompting, which this transport does not have; Ansible's own ConnectTimeout comes first and wins), refused.
 const sshOptionsWithoutEffect = new Set([
-  'controlmaster', 'controlpersist', 'controlpath', 'batchmode', 'loglevel', 'compression', 'identitiesonly',
-  'connecttimeout', 'serveraliveinterval', 'serveralivecountmax', 'gssapiauthentication', 'forwardagent',
-  'pubkeyauthentication', 'passwordauthentication', 'kbdinteractiveauthentication', 'preferredauthentications',
+  'controlmaster',
+  'controlpersist',
+  'controlpath',
+  'batchmode',
+  'loglevel',
+  'compression',
+  'identitiesonly',
+  'connecttimeout',
+  'serveraliveinterval',
+  'serveralivecountmax',
+  'gssapiauthentication',
+  'forwardagent',
+  'pubkeyauthentication',
+  'passwordauthentication',
+  'kbdinteractiveauthentication',
+  'preferredauthentications',
 ])
-const sshOptionsHonoured = new Set(['userknownhostsfile', 'proxyjump', 'identityfile', 'user', 'port', 'stricthostkeychecking', 'hostkeyalias'])
+const sshOptionsHonoured = new Set([
+  'userknownhostsfile',
+  'proxyjump',
+  'identityfile',
+  'user',
+  'port',
+  'stricthostkeychecking',
+  'hostkeyalias',
+])
 
 /**
  * How to reach a host, from its vars (inventory vars, and for a play its play vars and -e on top). `fail(name,
@@ -777,7 +872,8 @@ export function resolveConnection(name: string, vars: Vars, fail: (name: string,
     for (const name of names) {
       const value = vars[name]
       if (value === undefined || value === null) continue
-      if (typeof value === 'string' && /\{\{|\{%/.test(value)) fail(name, 'templates ({{ }}) are not supported in connection variables')
+      if (typeof value === 'string' && /\{\{|\{%/.test(value))
+        fail(name, 'templates ({{ }}) are not supported in connection variables')
       return [name, value]
     }
     return undefined
@@ -786,23 +882,30 @@ export function resolveConnection(name: string, vars: Vars, fail: (name: string,
     const found = pick(...names)
     return found === undefined ? undefined : String(found[1])
   }
-  const path = (value: string | undefined) => (value === undefined ? undefined : resolve(value.replace(/^~(?=$|\/)/, homedir())))
+  const path = (value: string | undefined) =>
+    value === undefined ? undefined : resolve(value.replace(/^~(?=$|\/)/, homedir()))
 
   const ssh = parseSshArgs([pick('ansible_ssh_common_args'), pick('ansible_ssh_extra_args')], fail)
   const sshFail = (option: string, reason: string): never => fail(ssh.origins.get(option)!, reason)
   for (const option of Object.keys(ssh.options)) {
     if (option === 'proxycommand') sshFail(option, 'ProxyCommand is not supported: use -o ProxyJump=HOST (or -J HOST)')
     if (!sshOptionsHonoured.has(option) && !sshOptionsWithoutEffect.has(option))
-      sshFail(option, `ssh option ${ssh.names.get(option)} is not supported by this engine (supported: UserKnownHostsFile, ProxyJump, IdentityFile, User, Port, StrictHostKeyChecking, HostKeyAlias)`)
+      sshFail(
+        option,
+        `ssh option ${ssh.names.get(option)} is not supported by this engine (supported: UserKnownHostsFile, ProxyJump, IdentityFile, User, Port, StrictHostKeyChecking, HostKeyAlias)`,
+      )
   }
-  if (ssh.options.forwardagent && !/^(?:no|false)$/i.test(ssh.options.forwardagent)) sshFail('forwardagent', 'ForwardAgent is not supported')
+  if (ssh.options.forwardagent && !/^(?:no|false)$/i.test(ssh.options.forwardagent))
+    sshFail('forwardagent', 'ForwardAgent is not supported')
 
   // Ansible puts its own -o Port/User/IdentityFile before the user's ssh args, and ssh keeps the first value.
   const portVar = pick('ansible_ssh_port', 'ansible_port')
   const portOption = ssh.options.port
   const port = portVar ? Number(portVar[1]) : portOption !== undefined ? Number(portOption) : 22
-  if (portVar && !(Number.isInteger(port) && port >= 1 && port <= 65535)) fail(portVar[0], `expected a port number (1-65535), got ${portVar[1]}`)
-  if (!portVar && !(Number.isInteger(port) && port >= 1 && port <= 65535)) sshFail('port', `-o Port: expected a port number (1-65535), got ${portOption}`)
+  if (portVar && !(Number.isInteger(port) && port >= 1 && port <= 65535))
+    fail(portVar[0], `expected a port number (1-65535), got ${portVar[1]}`)
+  if (!portVar && !(Number.isInteger(port) && port >= 1 && port <= 65535))
+    sshFail('port', `-o Port: expected a port number (1-65535), got ${portOption}`)
 
   const becomeVar = pick('ansible_become')
   const become = becomeVar ? /^(?:y|yes|on|1|true|t)$/i.test(String(becomeVar[1])) : false
@@ -811,14 +914,22 @@ export function resolveConnection(name: string, vars: Vars, fail: (name: string,
   const connection = text('ansible_connection') ?? 'ssh'
 
   const jump = ssh.options.proxyjump
-  const proxyJump = jump === undefined || jump.toLowerCase() === 'none' ? [] : parseJumps(jump, (r) => sshFail('proxyjump', r))
+  const proxyJump =
+    jump === undefined || jump.toLowerCase() === 'none' ? [] : parseJumps(jump, (r) => sshFail('proxyjump', r))
   const knownHosts = ssh.options.userknownhostsfile?.trim().split(/\s+/)[0]
   const strict = (ssh.options.stricthostkeychecking ?? 'yes').toLowerCase()
   if (!['yes', 'ask', 'accept-new'].includes(strict))
-    sshFail('stricthostkeychecking', `StrictHostKeyChecking=${ssh.options.stricthostkeychecking} is not supported: host keys are always checked (accept-new, or --accept-new-host-keys, adds unknown ones)`)
+    sshFail(
+      'stricthostkeychecking',
+      `StrictHostKeyChecking=${ssh.options.stricthostkeychecking} is not supported: host keys are always checked (accept-new, or --accept-new-host-keys, adds unknown ones)`,
+    )
   const keyVar = path(text('ansible_ssh_private_key_file', 'ansible_private_key_file'))
   const keyOption = path(ssh.options.identityfile?.replace(/^"(.*)"$/, '$1'))
-  if (keyVar && keyOption && keyVar !== keyOption) sshFail('identityfile', `-o IdentityFile=${keyOption} and ansible_ssh_private_key_file ${keyVar}: this engine offers one key, give one`)
+  if (keyVar && keyOption && keyVar !== keyOption)
+    sshFail(
+      'identityfile',
+      `-o IdentityFile=${keyOption} and ansible_ssh_private_key_file ${keyVar}: this engine offers one key, give one`,
+    )
 
   return {
     host: text('ansible_ssh_host', 'ansible_host') ?? name,

@@ -32,7 +32,13 @@ export function parseKnownHosts(text: string): KnownHost[] {
     }
     const [hosts, keyType, base64] = fields
     if (!hosts || !keyType || !base64 || !/^[A-Za-z0-9+/]+=*$/.test(base64)) return
-    entries.push({ patterns: hosts.split(','), ...(marker ? { marker } : {}), keyType, key: Buffer.from(base64, 'base64'), line: i + 1 })
+    entries.push({
+      patterns: hosts.split(','),
+      ...(marker ? { marker } : {}),
+      keyType,
+      key: Buffer.from(base64, 'base64'),
+      line: i + 1,
+    })
   })
   return entries
 }
@@ -53,7 +59,8 @@ export function matchesHost(entry: KnownHost, name: string): boolean {
   for (const pattern of entry.patterns) {
     if (pattern.startsWith('|1|')) {
       const [, , salt, hash] = pattern.split('|')
-      if (salt && hash && createHmac('sha1', Buffer.from(salt, 'base64')).update(name).digest('base64') === hash) matched = true
+      if (salt && hash && createHmac('sha1', Buffer.from(salt, 'base64')).update(name).digest('base64') === hash)
+        matched = true
       continue
     }
     const negated = pattern.startsWith('!')
@@ -67,7 +74,10 @@ export function matchesHost(entry: KnownHost, name: string): boolean {
 }
 
 function wildcard(glob: string): RegExp {
-  const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')
+  const body = glob
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.')
   return new RegExp(`^${body}$`, 'i')
 }
 
@@ -105,22 +115,24 @@ const appending = new Map<string, Promise<void>>()
  */
 export function appendKnownHost(file: string, name: string, key: Buffer): Promise<void> {
   const previous = appending.get(file) ?? Promise.resolve()
-  const next = previous.catch(() => {}).then(async () => {
-    let text = ''
-    let mode = 0o600
-    try {
-      text = await readFile(file, 'utf8')
-      mode = (await stat(file)).mode & 0o777
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
-      await mkdir(dirname(file), { recursive: true, mode: 0o700 })
-    }
-    if (text && !text.endsWith('\n')) text += '\n'
-    text += `${name} ${keyType(key)} ${key.toString('base64')}\n`
-    const tmp = `${file}.${process.pid}.tmp`
-    await writeFile(tmp, text, { mode })
-    await rename(tmp, file)
-  })
+  const next = previous
+    .catch(() => {})
+    .then(async () => {
+      let text = ''
+      let mode = 0o600
+      try {
+        text = await readFile(file, 'utf8')
+        mode = (await stat(file)).mode & 0o777
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
+        await mkdir(dirname(file), { recursive: true, mode: 0o700 })
+      }
+      if (text && !text.endsWith('\n')) text += '\n'
+      text += `${name} ${keyType(key)} ${key.toString('base64')}\n`
+      const tmp = `${file}.${process.pid}.tmp`
+      await writeFile(tmp, text, { mode })
+      await rename(tmp, file)
+    })
   appending.set(file, next)
   return next
 }

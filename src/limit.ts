@@ -25,7 +25,11 @@ export interface SelectOptions {
  * The hosts a play's `hosts:` pattern selects, narrowed by --limit, in inventory order. A --limit that leaves no
  * host is an InputError, as in Ansible; a play pattern alone that matches nothing gives [] (Ansible skips the play).
  */
-export function selectHosts(inventory: Inventory, pattern: string | string[] = 'all', options: SelectOptions = {}): Host[] {
+export function selectHosts(
+  inventory: Inventory,
+  pattern: string | string[] = 'all',
+  options: SelectOptions = {},
+): Host[] {
   const ctx = new Context(inventory, options.warn)
   let hosts = ctx.evaluate(splitPatterns(pattern), '--limit')
   if (options.limit !== undefined) {
@@ -45,11 +49,19 @@ export function selectHosts(inventory: Inventory, pattern: string | string[] = '
       text.split('\n').forEach((line, i) => patterns.push({ text: line.trim(), file: p.slice(1), line: i + 1 }))
     }
     const allowed = new Set<Host>()
-    for (const host of ctx.evaluate(patterns.map((p) => p.text), '--limit', patterns)) allowed.add(host)
+    for (const host of ctx.evaluate(
+      patterns.map((p) => p.text),
+      '--limit',
+      patterns,
+    ))
+      allowed.add(host)
     hosts = hosts.filter((h) => allowed.has(h))
     if (hosts.length === 0) {
       const what = [pattern].flat().join(',') === 'all' ? '' : ` and the pattern "${[pattern].flat().join(',')}"`
-      throw new InputError(`"${[options.limit].flat().join(',')}"${what} leave no host to target in ${inventory.file}`, '--limit')
+      throw new InputError(
+        `"${[options.limit].flat().join(',')}"${what} leave no host to target in ${inventory.file}`,
+        '--limit',
+      )
     }
   }
   return [...new Set(hosts)]
@@ -88,7 +100,11 @@ class Context {
     const where = (p: string) => places?.find((x) => x.text === p) ?? { file: source, line: 0 }
     const given = patterns.filter(Boolean)
     const regular = given.filter((p) => p[0] !== '!' && p[0] !== '&')
-    const ordered = [...(regular.length ? regular : ['all']), ...given.filter((p) => p[0] === '&'), ...given.filter((p) => p[0] === '!')]
+    const ordered = [
+      ...(regular.length ? regular : ['all']),
+      ...given.filter((p) => p[0] === '&'),
+      ...given.filter((p) => p[0] === '!'),
+    ]
     let hosts: Host[] = []
     for (const p of ordered) {
       const exact = this.inventory.hosts.get(p)
@@ -134,7 +150,8 @@ class Context {
       const [start, end] = subscript
       if (end) hosts = hosts.slice(start, (end === -1 ? hosts.length - 1 : end) + 1)
       else {
-        if (start >= hosts.length || start < -hosts.length) throw new Error(`no host matches the subscripted pattern "${pattern}"`)
+        if (start >= hosts.length || start < -hosts.length)
+          throw new Error(`no host matches the subscripted pattern "${pattern}"`)
         hosts = [hosts.at(start)!]
       }
     }
@@ -151,7 +168,8 @@ class Context {
     for (const g of groups) results.push(...this.groupHosts(g))
     if (!groups.length || pattern[0] === '~' || /[.?*[]/.test(pattern))
       for (const h of this.hostNames.filter(test)) results.push(this.inventory.hosts.get(h)!)
-    if (!results.length && !groups.length && pattern !== 'all') this.warn?.(`could not match supplied host pattern, ignoring: ${pattern}`)
+    if (!results.length && !groups.length && pattern !== 'all')
+      this.warn?.(`could not match supplied host pattern, ignoring: ${pattern}`)
     return results
   }
 

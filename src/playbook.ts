@@ -12,7 +12,16 @@
 import { readFile } from 'node:fs/promises'
 import { readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
-import { connectionVars, expectedGot, InputError, parseYaml, schemaErrorPath, schemaValidator, type Vars, type Yaml } from './inventory.ts'
+import {
+  connectionVars,
+  expectedGot,
+  InputError,
+  parseYaml,
+  schemaErrorPath,
+  schemaValidator,
+  type Vars,
+  type Yaml,
+} from './inventory.ts'
 import { pickError, type Registry } from './task.ts'
 import { checkTemplate, isTemplated, plain, TemplateError } from './template.ts'
 
@@ -59,16 +68,60 @@ export interface PlayTask {
 }
 
 const keywords = new Set([
-  'name', 'when', 'changed_when', 'failed_when', 'notify', 'listen', 'tags', 'check_mode', 'ignore_errors',
-  'register', 'vars', 'args', 'timeout',
+  'name',
+  'when',
+  'changed_when',
+  'failed_when',
+  'notify',
+  'listen',
+  'tags',
+  'check_mode',
+  'ignore_errors',
+  'register',
+  'vars',
+  'args',
+  'timeout',
 ])
 const unsupported = new Set([
-  'block', 'rescue', 'always', 'loop', 'with_items', 'include', 'include_tasks', 'import_tasks', 'include_role',
-  'import_role', 'import_playbook', 'delegate_to', 'run_once', 'become', 'become_user', 'environment', 'until',
-  'retries', 'delay', 'async', 'poll', 'local_action', 'any_errors_fatal', 'no_log', 'diff',
+  'block',
+  'rescue',
+  'always',
+  'loop',
+  'with_items',
+  'include',
+  'include_tasks',
+  'import_tasks',
+  'include_role',
+  'import_role',
+  'import_playbook',
+  'delegate_to',
+  'run_once',
+  'become',
+  'become_user',
+  'environment',
+  'until',
+  'retries',
+  'delay',
+  'async',
+  'poll',
+  'local_action',
+  'any_errors_fatal',
+  'no_log',
+  'diff',
   // play level
-  'roles', 'pre_tasks', 'post_tasks', 'vars_files', 'vars_prompt', 'strategy', 'order', 'force_handlers',
-  'remote_user', 'connection', 'gather_subset', 'module_defaults', 'collections',
+  'roles',
+  'pre_tasks',
+  'post_tasks',
+  'vars_files',
+  'vars_prompt',
+  'strategy',
+  'order',
+  'force_handlers',
+  'remote_user',
+  'connection',
+  'gather_subset',
+  'module_defaults',
+  'collections',
 ])
 
 export async function loadPlaybook(file: string, registry: Registry): Promise<Playbook> {
@@ -85,11 +138,15 @@ export function parsePlaybook(text: string, file: string, registry: Registry): P
   const yaml = parseYaml(text, file)
   if (yaml.value === null || yaml.value === undefined) yaml.fail([], 'the playbook is empty: expected a list of plays')
   if (!Array.isArray(yaml.value)) {
-    const hint = yaml.value && typeof yaml.value === 'object' && 'hosts' in yaml.value ? ' (put "- " before "hosts:")' : ''
+    const hint =
+      yaml.value && typeof yaml.value === 'object' && 'hosts' in yaml.value ? ' (put "- " before "hosts:")' : ''
     yaml.fail([], `expected a list of plays${hint}`)
   }
   ;(yaml.value as unknown[]).forEach((play, i) => {
-    const key = play && typeof play === 'object' ? Object.keys(play).find((k) => ['import_playbook', 'include', 'ansible.builtin.import_playbook'].includes(k)) : undefined
+    const key =
+      play && typeof play === 'object'
+        ? Object.keys(play).find((k) => ['import_playbook', 'include', 'ansible.builtin.import_playbook'].includes(k))
+        : undefined
     if (key) yaml.fail([i, key], `"${key}" is not supported by this engine (one playbook file per run)`, 'key')
   })
   checkSchema(yaml)
@@ -101,7 +158,13 @@ function parsePlay(yaml: Yaml, raw: Record<string, unknown>, i: number, registry
   const path = [i]
   const hosts = list(raw.hosts)
   if (!hosts.length || hosts.some((h) => !h.trim())) yaml.fail([...path, 'hosts'], 'expected a host pattern')
-  const serial = raw.serial === undefined ? [] : [plain(raw.serial)].flat().map((s) => (typeof s === 'string' && !s.includes('%') ? Number(s) : s)) as (number | string)[]
+  const serial =
+    raw.serial === undefined
+      ? []
+      : ([plain(raw.serial)].flat().map((s) => (typeof s === 'string' && !s.includes('%') ? Number(s) : s)) as (
+          | number
+          | string
+        )[])
   const play: Play = {
     index: i + 1,
     name: typeof raw.name === 'string' ? raw.name : hosts.join(','),
@@ -109,23 +172,37 @@ function parsePlay(yaml: Yaml, raw: Record<string, unknown>, i: number, registry
     vars: (raw.vars as Vars | undefined) ?? {},
     gatherFacts: (raw.gather_facts as boolean | undefined) ?? true,
     serial: serial.map((s) => (typeof s === 'string' ? s.replace(/\s+/g, '') : s)),
-    ...(raw.max_fail_percentage !== undefined ? { maxFailPercentage: parseFloat(String(raw.max_fail_percentage)) } : {}),
+    ...(raw.max_fail_percentage !== undefined
+      ? { maxFailPercentage: parseFloat(String(raw.max_fail_percentage)) }
+      : {}),
     tags: list(raw.tags),
     tasks: [],
     handlers: [],
     line: yaml.locate(path).line,
   }
-  if (play.maxFailPercentage !== undefined && play.maxFailPercentage > 100) yaml.fail([...path, 'max_fail_percentage'], 'expected a percentage between 0 and 100')
+  if (play.maxFailPercentage !== undefined && play.maxFailPercentage > 100)
+    yaml.fail([...path, 'max_fail_percentage'], 'expected a percentage between 0 and 100')
   checkTemplates(yaml, [...path, 'vars'], play.vars)
-  if (play.gatherFacts && !registry.get('facts')) yaml.fail(path, 'gather_facts needs the "facts" task, which is not in the task directories (or set gather_facts: false)')
-  const handlers = ((raw.handlers ?? []) as Record<string, unknown>[]).map((t, j) => parseTask(yaml, t, [...path, 'handlers', j], registry, true))
+  if (play.gatherFacts && !registry.get('facts'))
+    yaml.fail(
+      path,
+      'gather_facts needs the "facts" task, which is not in the task directories (or set gather_facts: false)',
+    )
+  const handlers = ((raw.handlers ?? []) as Record<string, unknown>[]).map((t, j) =>
+    parseTask(yaml, t, [...path, 'handlers', j], registry, true),
+  )
   const topics = new Set(handlers.flatMap((h) => h.listen))
-  const tasks = ((raw.tasks ?? []) as Record<string, unknown>[]).map((t, j) => parseTask(yaml, t, [...path, 'tasks', j], registry, false))
+  const tasks = ((raw.tasks ?? []) as Record<string, unknown>[]).map((t, j) =>
+    parseTask(yaml, t, [...path, 'tasks', j], registry, false),
+  )
   const checkNotify = (kind: string, items: PlayTask[]) =>
     items.forEach((task, j) => {
       for (const name of task.notify)
         if (!topics.has(name))
-          yaml.fail([...path, kind, j, 'notify'], `no handler named "${name}" in this play${topics.size ? ` (handlers: ${[...topics].join(', ')})` : ''}`)
+          yaml.fail(
+            [...path, kind, j, 'notify'],
+            `no handler named "${name}" in this play${topics.size ? ` (handlers: ${[...topics].join(', ')})` : ''}`,
+          )
     })
   checkNotify('tasks', tasks)
   checkNotify('handlers', handlers)
@@ -134,16 +211,28 @@ function parsePlay(yaml: Yaml, raw: Record<string, unknown>, i: number, registry
   return play
 }
 
-function parseTask(yaml: Yaml, raw: Record<string, unknown>, path: (string | number)[], registry: Registry, handler: boolean): PlayTask {
+function parseTask(
+  yaml: Yaml,
+  raw: Record<string, unknown>,
+  path: (string | number)[],
+  registry: Registry,
+  handler: boolean,
+): PlayTask {
   const keys = yaml.keys(raw)
   const bad = keys.find((k) => unsupported.has(k) || /^with_/.test(k))
   if (bad) yaml.fail([...path, bad], `"${bad}" is not supported by this engine`, 'key')
   if (!handler && 'listen' in raw) yaml.fail([...path, 'listen'], '"listen" is for handlers only', 'key')
   const connectionVar = Object.keys((raw.vars as object | undefined) ?? {}).find((v) => connectionVars.includes(v))
-  if (connectionVar) yaml.fail([...path, 'vars', connectionVar], `connection variables in a task's vars are not supported by this engine (set ${connectionVar} in the inventory, the play's vars or -e)`, 'key')
+  if (connectionVar)
+    yaml.fail(
+      [...path, 'vars', connectionVar],
+      `connection variables in a task's vars are not supported by this engine (set ${connectionVar} in the inventory, the play's vars or -e)`,
+      'key',
+    )
   const actions = keys.filter((k) => !keywords.has(k))
   if (actions.length === 0) yaml.fail(path, `no task given: expected one task key (${registry.names().join(', ')})`)
-  if (actions.length > 1) yaml.fail([...path, actions[1]!], `one task per entry, found ${actions.map((a) => `"${a}"`).join(' and ')}`, 'key')
+  if (actions.length > 1)
+    yaml.fail([...path, actions[1]!], `one task per entry, found ${actions.map((a) => `"${a}"`).join(' and ')}`, 'key')
   const key = actions[0]!
   const action = key.replace(/^ansible\.(?:builtin|legacy)\./, '')
   const task = registry.get(action)
@@ -154,15 +243,21 @@ function parseTask(yaml: Yaml, raw: Record<string, unknown>, path: (string | num
     value = { [task.freeForm]: String(value) }
   }
   if (value === null || value === undefined) value = {}
-  if (typeof value !== 'object' || Array.isArray(value)) yaml.fail([...path, key], `expected a mapping of arguments for ${action}`)
+  if (typeof value !== 'object' || Array.isArray(value))
+    yaml.fail([...path, key], `expected a mapping of arguments for ${action}`)
   const args = { ...(raw.args as Record<string, unknown> | undefined), ...(value as Record<string, unknown>) }
-  const argsPath = (p: string[]) => (raw.args && !(p[0]! in (value as object)) ? [...path, 'args', ...p] : [...path, key, ...p])
+  const argsPath = (p: string[]) =>
+    raw.args && !(p[0]! in (value as object)) ? [...path, 'args', ...p] : [...path, key, ...p]
   checkTemplates(yaml, [...path, key], args, argsPath)
   const problem = registry.check(action, plain(args), (p) => {
-    const leaf = p.reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), args)
+    const leaf = p.reduce<unknown>(
+      (v, k) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined),
+      args,
+    )
     return typeof leaf === 'string' && isTemplated(leaf)
   })
-  if (problem) yaml.fail(argsPath(problem.path), problem.message, problem.message.startsWith('unknown argument') ? 'key' : 'value')
+  if (problem)
+    yaml.fail(argsPath(problem.path), problem.message, problem.message.startsWith('unknown argument') ? 'key' : 'value')
   if (task.checkInputs) {
     try {
       task.checkInputs(args, { baseDir: dirname(resolve(yaml.file)) })
@@ -173,7 +268,10 @@ function parseTask(yaml: Yaml, raw: Record<string, unknown>, path: (string | num
   const conditions = (name: string) => {
     if (raw[name] === undefined) return undefined
     const items = [raw[name]].flat() as (string | boolean)[]
-    items.forEach((c, n) => typeof c === 'string' && checkExpression(yaml, [...path, name, ...(Array.isArray(raw[name]) ? [n] : [])], c))
+    items.forEach(
+      (c, n) =>
+        typeof c === 'string' && checkExpression(yaml, [...path, name, ...(Array.isArray(raw[name]) ? [n] : [])], c),
+    )
     return items
   }
   const name = typeof raw.name === 'string' ? raw.name : action
@@ -213,7 +311,12 @@ function checkExpression(yaml: Yaml, path: (string | number)[], expression: stri
   }
 }
 
-function checkTemplates(yaml: Yaml, path: (string | number)[], value: unknown, map = (p: string[]) => [...path, ...p]): void {
+function checkTemplates(
+  yaml: Yaml,
+  path: (string | number)[],
+  value: unknown,
+  map = (p: string[]) => [...path, ...p],
+): void {
   const walk = (v: unknown, at: string[]): void => {
     if (typeof v === 'string' && isTemplated(v)) {
       try {
@@ -241,8 +344,10 @@ function checkSchema(yaml: Yaml): void {
     const hint = unsupported.has(key) ? `"${key}" is not supported by this engine` : `unknown play keyword "${key}"`
     yaml.fail([...path, key], hint, 'key')
   }
-  if (error.keyword === 'required') yaml.fail(path, `a play needs "${(error.params as { missingProperty: string }).missingProperty}"`)
-  if (error.keyword === 'propertyNames') yaml.fail([...path, (error.params as { propertyName: string }).propertyName], 'not a valid variable name', 'key')
+  if (error.keyword === 'required')
+    yaml.fail(path, `a play needs "${(error.params as { missingProperty: string }).missingProperty}"`)
+  if (error.keyword === 'propertyNames')
+    yaml.fail([...path, (error.params as { propertyName: string }).propertyName], 'not a valid variable name', 'key')
   yaml.fail(path, expectedGot(error))
 }
 
@@ -280,7 +385,8 @@ function mapping(yaml: Yaml): Vars {
   const v = yaml.value
   if (v === null || v === undefined) return {}
   if (typeof v !== 'object' || Array.isArray(v)) yaml.fail([], 'extra vars must be a mapping of names to values')
-  for (const key of Object.keys(v as object)) if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) yaml.fail([key], 'not a valid variable name', 'key')
+  for (const key of Object.keys(v as object))
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) yaml.fail([key], 'not a valid variable name', 'key')
   return v as Vars
 }
 
@@ -288,6 +394,9 @@ function mapping(yaml: Yaml): Vars {
 function splitWords(text: string): string[] {
   const words: string[] = []
   const re = /(?:[^\s'"]+|'[^']*'|"(?:[^"\\]|\\.)*")+/g
-  for (const m of text.match(re) ?? []) words.push(m.replace(/'([^']*)'|"((?:[^"\\]|\\.)*)"/g, (_, a?: string, b?: string) => a ?? b!.replace(/\\(.)/g, '$1')))
+  for (const m of text.match(re) ?? [])
+    words.push(
+      m.replace(/'([^']*)'|"((?:[^"\\]|\\.)*)"/g, (_, a?: string, b?: string) => a ?? b!.replace(/\\(.)/g, '$1')),
+    )
   return words
 }

@@ -40,7 +40,9 @@ export class Reporter {
   readonly handle = (event: RolloutEvent): void => {
     switch (event.type) {
       case 'play':
-        this.print(`\nPLAY [${event.play.name}] ${event.hosts.length} hosts in ${event.batches.length} batch${event.batches.length === 1 ? '' : 'es'}`)
+        this.print(
+          `\nPLAY [${event.play.name}] ${event.hosts.length} hosts in ${event.batches.length} batch${event.batches.length === 1 ? '' : 'es'}`,
+        )
         break
       case 'batch':
         this.batchLabel = `batch ${event.batch}/${event.of}`
@@ -117,7 +119,8 @@ export class Reporter {
     if (!this.live || !this.board.size) return
     const width = Math.max(...[...this.board.keys()].map((h) => h.length))
     const lines = [`${this.batchLabel}: ${this.steps.done}/${this.steps.total} hosts done with the current task`]
-    for (const [host, { task, status }] of this.board) lines.push(`  ${host.padEnd(width)}  ${this.paint(status, status.padEnd(11))} ${task}`)
+    for (const [host, { task, status }] of this.board)
+      lines.push(`  ${host.padEnd(width)}  ${this.paint(status, status.padEnd(11))} ${task}`)
     this.out.write(`${lines.join('\n')}\n`)
     this.drawn = lines.length
   }
@@ -145,7 +148,10 @@ export function recap(report: RunReport, color = false): string {
   for (const name of names) lines.push(row(name, report.stats[name]!))
   lines.push(row('TOTAL', totals(report)))
   const batches = report.batches.length
-  lines.push('', `${names.length} host${names.length === 1 ? '' : 's'}, ${batches} batch${batches === 1 ? '' : 'es'}, ${(report.wallMs / 1000).toFixed(1)} s${report.check ? ' (check mode: nothing was changed)' : ''}`)
+  lines.push(
+    '',
+    `${names.length} host${names.length === 1 ? '' : 's'}, ${batches} batch${batches === 1 ? '' : 'es'}, ${(report.wallMs / 1000).toFixed(1)} s${report.check ? ' (check mode: nothing was changed)' : ''}`,
+  )
   if (report.stopReason) lines.push(`stopped: ${report.stopReason}`)
   if (report.notRun.length) lines.push(`not run: ${report.notRun.join(', ')}`)
   return lines.join('\n')

@@ -23,11 +23,35 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, resolve } from 'node:path'
 import { $ } from 'zx'
-import { connectionVars, InputError, resolveConnection, type Connection, type Host, type Inventory, type Vars } from './inventory.ts'
+import {
+  connectionVars,
+  InputError,
+  resolveConnection,
+  type Connection,
+  type Host,
+  type Inventory,
+  type Vars,
+} from './inventory.ts'
 import { selectHosts } from './limit.ts'
 import type { Play, PlayTask, Playbook } from './playbook.ts'
-import { BecomeError, ExecTimeout, HostKeyError, Transport, Unreachable, type Session, type TransportOptions } from './ssh.ts'
-import { makeTarget, RemoteError, type FileDiff, type Registry, type Target, type TaskContext, type TaskResult } from './task.ts'
+import {
+  BecomeError,
+  ExecTimeout,
+  HostKeyError,
+  Transport,
+  Unreachable,
+  type Session,
+  type TransportOptions,
+} from './ssh.ts'
+import {
+  makeTarget,
+  RemoteError,
+  type FileDiff,
+  type Registry,
+  type Target,
+  type TaskContext,
+  type TaskResult,
+} from './task.ts'
 import { evaluateCondition, plain, renderValue, TemplateError } from './template.ts'
 
 export type Status = 'ok' | 'changed' | 'failed' | 'skipped' | 'unreachable'
@@ -136,7 +160,8 @@ export function computeBatches<T>(hosts: T[], serial: (number | string)[] = []):
 
 // ansible.utils.helpers.pct_to_int
 function percentToInt(value: number | string, total: number): number {
-  if (typeof value === 'string' && value.trim().endsWith('%')) return Math.trunc((parseInt(value, 10) / 100) * total) || 1
+  if (typeof value === 'string' && value.trim().endsWith('%'))
+    return Math.trunc((parseInt(value, 10) / 100) * total) || 1
   return Math.trunc(Number(value))
 }
 
@@ -176,10 +201,17 @@ export function shouldRun(taskTags: string[], only: string[] = ['all'], skip: st
  * play's vars, then -e: connection vars are vars like any other, as in Ansible). InputError when --limit
  * leaves no host or a connection var is bad. Nothing connects.
  */
-export function planPlays(inventory: Inventory, playbook: Playbook, limit?: string | string[], warn?: (m: string) => void, extraVars: Vars = {}) {
+export function planPlays(
+  inventory: Inventory,
+  playbook: Playbook,
+  limit?: string | string[],
+  warn?: (m: string) => void,
+  extraVars: Vars = {},
+) {
   // As ansible-playbook: --limit is checked once against every host (leaving none is an error, and each
   // pattern of it that matches nothing is warned about once); a play whose hosts it excludes is skipped.
-  const allowed = limit === undefined ? undefined : new Set(selectHosts(inventory, 'all', { limit, ...(warn ? { warn } : {}) }))
+  const allowed =
+    limit === undefined ? undefined : new Set(selectHosts(inventory, 'all', { limit, ...(warn ? { warn } : {}) }))
   return playbook.plays.map((play) => {
     const hosts = selectHosts(inventory, play.hosts, warn ? { warn } : {}).filter((h) => !allowed || allowed.has(h))
     const overrides = connectionVars.some((v) => v in play.vars || v in extraVars)
@@ -191,8 +223,11 @@ export function planPlays(inventory: Inventory, playbook: Playbook, limit?: stri
         const at = inventory.locate?.(h.name, name)
         throw new InputError(`${h.name}: ${name}: ${reason}`, inventory.file, at?.line, at?.column)
       }
-      const connection = overrides ? resolveConnection(h.name, { ...h.vars, ...play.vars, ...extraVars }, fail) : h.connection
-      if (!['ssh', 'smart'].includes(connection.connection)) fail('ansible_connection', `"${connection.connection}" is not supported by this engine (only ssh)`)
+      const connection = overrides
+        ? resolveConnection(h.name, { ...h.vars, ...play.vars, ...extraVars }, fail)
+        : h.connection
+      if (!['ssh', 'smart'].includes(connection.connection))
+        fail('ansible_connection', `"${connection.connection}" is not supported by this engine (only ssh)`)
       connections.set(h.name, connection)
     }
     return { play, hosts, connections, batches: computeBatches(hosts, play.serial) }
@@ -213,7 +248,8 @@ export async function rollout(options: RolloutOptions): Promise<RunReport> {
   const emit = options.emit ?? (() => {})
   const check = options.check ?? false
   const transport = new Transport(options.transport)
-  const plan = options.plan ?? planPlays(options.inventory, options.playbook, options.limit, options.warn, options.extraVars)
+  const plan =
+    options.plan ?? planPlays(options.inventory, options.playbook, options.limit, options.warn, options.extraVars)
   const report: RunReport = {
     playbook: options.playbook.file,
     inventory: options.inventory.file,
@@ -221,7 +257,12 @@ export async function rollout(options: RolloutOptions): Promise<RunReport> {
     diff: options.diff ?? false,
     started: new Date(started).toISOString(),
     wallMs: 0,
-    plays: plan.map(({ play, hosts, batches }) => ({ play: play.index, name: play.name, hosts: hosts.map((h) => h.name), batches: batches.map((b) => b.map((h) => h.name)) })),
+    plays: plan.map(({ play, hosts, batches }) => ({
+      play: play.index,
+      name: play.name,
+      hosts: hosts.map((h) => h.name),
+      batches: batches.map((b) => b.map((h) => h.name)),
+    })),
     batches: [],
     results: [],
     stats: {},
@@ -234,7 +275,8 @@ export async function rollout(options: RolloutOptions): Promise<RunReport> {
     if (!s) states.set(host.name, (s = { host, facts: {}, registered: {}, notified: new Set() }))
     return s
   }
-  const stats = (name: string): HostStats => (report.stats[name] ??= { ok: 0, changed: 0, unreachable: 0, failed: 0, skipped: 0, rescued: 0, ignored: 0 })
+  const stats = (name: string): HostStats =>
+    (report.stats[name] ??= { ok: 0, changed: 0, unreachable: 0, failed: 0, skipped: 0, rescued: 0, ignored: 0 })
   const ran = new Set<string>()
 
   try {
@@ -242,13 +284,25 @@ export async function rollout(options: RolloutOptions): Promise<RunReport> {
       // Hosts that failed in an earlier play are out of the run.
       const batches = allBatches.map((b) => b.filter((h) => !states.get(h.name)?.down)).filter((b) => b.length)
       emit({ type: 'play', play, hosts: hosts.map((h) => h.name), batches: batches.map((b) => b.map((h) => h.name)) })
-      if (!hosts.length) options.warn?.(`play "${play.name}": no hosts matched "${play.hosts.join(',')}"${options.limit !== undefined ? ' and --limit' : ''}; skipping it`)
+      if (!hosts.length)
+        options.warn?.(
+          `play "${play.name}": no hosts matched "${play.hosts.join(',')}"${options.limit !== undefined ? ' and --limit' : ''}; skipping it`,
+        )
       const tasks: { task: PlayTask; handler: boolean }[] = [
         ...(play.gatherFacts ? [{ task: factsTask(play), handler: false }] : []),
-        ...play.tasks.filter((t) => shouldRun([...play.tags, ...t.tags], options.tags, options.skipTags)).map((task) => ({ task, handler: false })),
+        ...play.tasks
+          .filter((t) => shouldRun([...play.tags, ...t.tags], options.tags, options.skipTags))
+          .map((task) => ({ task, handler: false })),
       ]
       for (const [b, batch] of batches.entries()) {
-        const record: BatchRecord = { play: play.index, batch: b + 1, hosts: batch.map((h) => h.name), failed: [], unreachable: [], stopped: [] }
+        const record: BatchRecord = {
+          play: play.index,
+          batch: b + 1,
+          hosts: batch.map((h) => h.name),
+          failed: [],
+          unreachable: [],
+          stopped: [],
+        }
         report.batches.push(record)
         emit({ type: 'batch', play: play.index, batch: b + 1, of: batches.length, hosts: record.hosts })
         const members = batch.map(state)
@@ -259,7 +313,19 @@ export async function rollout(options: RolloutOptions): Promise<RunReport> {
           const live = members.filter((m) => !m.down && (!handler || task.listen.some((n) => m.notified.has(n))))
           if (!live.length) continue
           emit({ type: 'task', play: play.index, batch: b + 1, task, handler, hosts: live.map((m) => m.host.name) })
-          const records = await runTask(task, handler, live, { ...options, check, play, batch: b + 1, hosts, batchHosts: record.hosts, connections, transport, emit, states, factsOf: (name) => states.get(name)?.facts })
+          const records = await runTask(task, handler, live, {
+            ...options,
+            check,
+            play,
+            batch: b + 1,
+            hosts,
+            batchHosts: record.hosts,
+            connections,
+            transport,
+            emit,
+            states,
+            factsOf: (name) => states.get(name)?.facts,
+          })
           for (const r of records) {
             report.results.push(r)
             const s = stats(r.host)
@@ -276,7 +342,8 @@ export async function rollout(options: RolloutOptions): Promise<RunReport> {
           }
           for (const m of members) {
             if (m.down === 'failed' && !record.failed.includes(m.host.name)) record.failed.push(m.host.name)
-            if (m.down === 'unreachable' && !record.unreachable.includes(m.host.name)) record.unreachable.push(m.host.name)
+            if (m.down === 'unreachable' && !record.unreachable.includes(m.host.name))
+              record.unreachable.push(m.host.name)
           }
           const down = record.failed.length + record.unreachable.length
           if (play.maxFailPercentage !== undefined && overMaxFail(down, batch.length, play.maxFailPercentage)) {
@@ -285,7 +352,8 @@ export async function rollout(options: RolloutOptions): Promise<RunReport> {
           }
         }
         const live = members.filter((m) => !m.down)
-        if (!stop && !live.length) stop = `play ${play.index} batch ${b + 1}: every host of the batch failed or was unreachable`
+        if (!stop && !live.length)
+          stop = `play ${play.index} batch ${b + 1}: every host of the batch failed or was unreachable`
         await Promise.all(batch.map((h) => transport.close(h.name)))
         for (const m of members) delete m.session // the next batch or play connects again
         if (stop) {
@@ -299,7 +367,8 @@ export async function rollout(options: RolloutOptions): Promise<RunReport> {
   } finally {
     await transport.closeAll()
   }
-  for (const p of plan) for (const h of p.hosts) if (!ran.has(h.name) && !report.notRun.includes(h.name)) report.notRun.push(h.name)
+  for (const p of plan)
+    for (const h of p.hosts) if (!ran.has(h.name) && !report.notRun.includes(h.name)) report.notRun.push(h.name)
   const all = Object.values(report.stats)
   report.exitCode = all.some((s) => s.failed > 0) ? 2 : all.some((s) => s.unreachable > 0) ? 3 : 0
   report.wallMs = Date.now() - started
@@ -312,7 +381,20 @@ function round(n: number): string {
 }
 
 function factsTask(play: Play): PlayTask {
-  return { name: 'Gathering Facts', action: 'facts', args: {}, when: [], notify: [], listen: [], tags: ['always'], ignoreErrors: false, vars: {}, checkMode: false, file: '', line: play.line }
+  return {
+    name: 'Gathering Facts',
+    action: 'facts',
+    args: {},
+    when: [],
+    notify: [],
+    listen: [],
+    tags: ['always'],
+    ignoreErrors: false,
+    vars: {},
+    checkMode: false,
+    file: '',
+    line: play.line,
+  }
 }
 
 interface RunContext extends Omit<RolloutOptions, 'transport'> {
@@ -364,13 +446,22 @@ async function runTask(task: PlayTask, handler: boolean, live: HostState[], rc: 
     try {
       if (!task.when.every((c) => evaluateCondition(c, vars))) {
         // As Ansible: a task skipped by `when` still registers, and replaces what the name held.
-        if (task.register) m.registered[task.register] = { changed: false, skipped: true, skip_reason: 'Conditional result was False' }
+        if (task.register)
+          m.registered[task.register] = { changed: false, skipped: true, skip_reason: 'Conditional result was False' }
         return finish(m, { status: 'skipped', ms: 0 })
       }
       const args = plain(renderValue(task.args, vars)) as Record<string, unknown>
       const problem = rc.registry.check(task.action, args)
-      if (problem) return finish(m, { status: 'failed', msg: `${task.file}:${task.line}: ${[task.action, ...problem.path].join('.')}: ${problem.message}`, ms: 0 })
-      const session = await (m.session ??= rc.transport.session(m.host.name, rc.connections.get(m.host.name) ?? m.host.connection))
+      if (problem)
+        return finish(m, {
+          status: 'failed',
+          msg: `${task.file}:${task.line}: ${[task.action, ...problem.path].join('.')}: ${problem.message}`,
+          ms: 0,
+        })
+      const session = await (m.session ??= rc.transport.session(
+        m.host.name,
+        rc.connections.get(m.host.name) ?? m.host.connection,
+      ))
       ready.push({ m, vars, args, target: makeTarget(m.host.name, vars, m.facts, session), started })
     } catch (e) {
       finish(m, failure(e, task, started))
@@ -381,7 +472,11 @@ async function runTask(task: PlayTask, handler: boolean, live: HostState[], rc: 
   let preset = new Map<string, TaskResult>()
   if (definition.batch && ready.length) {
     try {
-      preset = (await definition.batch(ready.map((r) => ({ host: r.target, args: r.args })), ctx)) ?? preset
+      preset =
+        (await definition.batch(
+          ready.map((r) => ({ host: r.target, args: r.args })),
+          ctx,
+        )) ?? preset
     } catch (e) {
       for (const r of ready) finish(r.m, failure(e, task, r.started))
       return order(live, records)
@@ -395,7 +490,11 @@ async function runTask(task: PlayTask, handler: boolean, live: HostState[], rc: 
       try {
         result =
           preset.get(m.host.name) ??
-          (await withTimeout(definition.run(target, args, ctx), task.timeoutMs, `task timed out after ${(task.timeoutMs ?? 0) / 1000} s`))
+          (await withTimeout(
+            definition.run(target, args, ctx),
+            task.timeoutMs,
+            `task timed out after ${(task.timeoutMs ?? 0) / 1000} s`,
+          ))
       } catch (e) {
         // A task that throws failed, as a module that returns failed: true; failed_when still decides
         // (Ansible evaluates it on every result that is not skipped). A host that is gone is not a result.
@@ -429,10 +528,20 @@ function order(live: HostState[], records: Map<string, TaskRecord>): TaskRecord[
   return live.map((m) => records.get(m.host.name)).filter((r): r is TaskRecord => !!r)
 }
 
-function failure(e: unknown, task: PlayTask, started: number): Omit<TaskRecord, 'play' | 'batch' | 'task' | 'action' | 'handler' | 'check' | 'host'> {
+function failure(
+  e: unknown,
+  task: PlayTask,
+  started: number,
+): Omit<TaskRecord, 'play' | 'batch' | 'task' | 'action' | 'handler' | 'check' | 'host'> {
   const ms = Date.now() - started
   if (e instanceof Unreachable) return { status: 'unreachable', msg: e.message, ms }
-  const known = e instanceof HostKeyError || e instanceof ExecTimeout || e instanceof RemoteError || e instanceof TemplateError || e instanceof InputError || e instanceof BecomeError
+  const known =
+    e instanceof HostKeyError ||
+    e instanceof ExecTimeout ||
+    e instanceof RemoteError ||
+    e instanceof TemplateError ||
+    e instanceof InputError ||
+    e instanceof BecomeError
   const msg = known ? (e as Error).message : e instanceof Error ? `${e.name}: ${e.message}` : String(e)
   return { status: 'failed', msg, ms, ...(task.ignoreErrors ? { ignored: true } : {}) }
 }
@@ -440,7 +549,13 @@ function failure(e: unknown, task: PlayTask, started: number): Omit<TaskRecord, 
 /** register, then changed_when / failed_when (which may use the registered result), as in Ansible. */
 async function applyConditions(task: PlayTask, result: TaskResult, vars: Vars, m: HostState): Promise<TaskResult> {
   // As Ansible registers it: changed and failed always, skipped only when true.
-  const registered = () => ({ changed: result.changed, failed: !!result.failed, ...(result.skipped ? { skipped: true } : {}), ...(result.msg ? { msg: result.msg } : {}), ...result.data })
+  const registered = () => ({
+    changed: result.changed,
+    failed: !!result.failed,
+    ...(result.skipped ? { skipped: true } : {}),
+    ...(result.msg ? { msg: result.msg } : {}),
+    ...result.data,
+  })
   if (task.register) m.registered[task.register] = registered()
   // Ansible evaluates changed_when/failed_when only on results that were not skipped (--check on a command).
   if (result.skipped) return result
@@ -448,7 +563,11 @@ async function applyConditions(task: PlayTask, result: TaskResult, vars: Vars, m
   if (task.changedWhen) result = { ...result, changed: task.changedWhen.every((c) => evaluateCondition(c, scope)) }
   if (task.failedWhen) {
     const failed = task.failedWhen.every((c) => evaluateCondition(c, scope))
-    result = { ...result, failed, ...(failed && !result.msg ? { msg: `failed_when: ${task.failedWhen.join(' and ')}` } : {}) }
+    result = {
+      ...result,
+      failed,
+      ...(failed && !result.msg ? { msg: `failed_when: ${task.failedWhen.join(' and ')}` } : {}),
+    }
   }
   if (task.register) m.registered[task.register] = registered()
   return result
@@ -488,7 +607,9 @@ const groupsCache = new WeakMap<Inventory, Record<string, string[]>>()
 function groupsVar(inventory: Inventory): Record<string, string[]> {
   let groups = groupsCache.get(inventory)
   if (!groups) {
-    groups = Object.fromEntries([...inventory.groups.keys()].map((g) => [g, selectHosts(inventory, g).map((h) => h.name)]))
+    groups = Object.fromEntries(
+      [...inventory.groups.keys()].map((g) => [g, selectHosts(inventory, g).map((h) => h.name)]),
+    )
     groupsCache.set(inventory, groups)
   }
   return groups
@@ -505,7 +626,10 @@ async function forEach<T>(items: T[], limit: number | undefined, work: (item: T)
 function withTimeout<T>(promise: Promise<T>, ms: number | undefined, message: string): Promise<T> {
   if (!ms) return promise
   let timer: NodeJS.Timeout
-  return Promise.race([promise, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)))]).finally(() => clearTimeout(timer))
+  return Promise.race([
+    promise,
+    new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms))),
+  ]).finally(() => clearTimeout(timer))
 }
 
 /** Unified diffs with the system's `diff -u`, controller side. */
@@ -520,7 +644,11 @@ export async function unifiedDiff(diffs: FileDiff[]): Promise<string> {
     try {
       await writeFile(resolve(dir, 'before'), d.before)
       await writeFile(resolve(dir, 'after'), d.after)
-      const out = await $({ quiet: true, nothrow: true, cwd: dir })`diff -u --label ${`before: ${d.path}`} --label ${`after: ${d.path}`} before after`
+      const out = await $({
+        quiet: true,
+        nothrow: true,
+        cwd: dir,
+      })`diff -u --label ${`before: ${d.path}`} --label ${`after: ${d.path}`} before after`
       parts.push(out.stdout)
     } finally {
       await rm(dir, { recursive: true, force: true })

@@ -148,14 +148,11 @@ export class Session {
       if (result.code !== 0) throw new Error(`cannot write ${remote}: ${result.stderr.toString().trim()}`)
       return
     }
-    await this.withSftp(
-      (sftp, done) => {
-        const mode = options.mode === undefined ? {} : { mode: options.mode }
-        if (typeof source === 'string') sftp.fastPut(source, remote, mode, done)
-        else sftp.writeFile(remote, source, mode, done)
-      },
-      `cannot write ${remote}`,
-    )
+    await this.withSftp((sftp, done) => {
+      const mode = options.mode === undefined ? {} : { mode: options.mode }
+      if (typeof source === 'string') sftp.fastPut(source, remote, mode, done)
+      else sftp.writeFile(remote, source, mode, done)
+    }, `cannot write ${remote}`)
   }
 
   /** Copies `remote` to the local path `local`. */
@@ -194,13 +191,16 @@ export class Session {
       const sftp = await new Promise<Sftp>((resolve, reject) => {
         const attempt = (retries: number) =>
           this.client.sftp((err, sftp) => {
-            if (err && retries > 0 && !this.dead && /open failed/i.test(err.message)) return void setTimeout(() => attempt(retries - 1), 20)
+            if (err && retries > 0 && !this.dead && /open failed/i.test(err.message))
+              return void setTimeout(() => attempt(retries - 1), 20)
             return err ? reject(this.lost(err)) : resolve(sftp)
           })
         attempt(50)
       })
       try {
-        await new Promise<void>((resolve, reject) => work(sftp, (err) => (err ? reject(this.lost(err, what)) : resolve())))
+        await new Promise<void>((resolve, reject) =>
+          work(sftp, (err) => (err ? reject(this.lost(err, what)) : resolve())),
+        )
       } finally {
         sftp.end()
       }
@@ -252,7 +252,14 @@ export class Session {
     }
   }
 
-  private collect(channel: Channel, command: string, options: ExecOptions, marker: string | undefined, prompt: string, password: string | undefined) {
+  private collect(
+    channel: Channel,
+    command: string,
+    options: ExecOptions,
+    marker: string | undefined,
+    prompt: string,
+    password: string | undefined,
+  ) {
     return new Promise<{ stdout: Buffer; stderr: Buffer; code: number }>((resolve, reject) => {
       const out: Buffer[] = []
       const err: Buffer[] = []
@@ -288,7 +295,11 @@ export class Session {
           if (prompted) {
             clearTimeout(timer)
             channel.close()
-            return reject(new BecomeError(`sudo: incorrect password for ${loginUser(this.target)} on ${this.target.host} (tried once)`))
+            return reject(
+              new BecomeError(
+                `sudo: incorrect password for ${loginUser(this.target)} on ${this.target.host} (tried once)`,
+              ),
+            )
           }
           prompted = true
           return void (channel as unknown as { write(b: string): void }).write(`${password}\n`)
@@ -298,10 +309,15 @@ export class Session {
       channel.on('exit', (c: number | null, sig?: string) => ((code = c ?? undefined), (signal = sig)))
       channel.on('close', () => {
         clearTimeout(timer)
-        if (code === undefined && this.dead) return reject(new Unreachable(`${this.target.host}: connection lost: ${this.dead}`))
+        if (code === undefined && this.dead)
+          return reject(new Unreachable(`${this.target.host}: connection lost: ${this.dead}`))
         const stderr = Buffer.concat(err)
         // Killed by a signal: a shell would say 128+N; we say 255 and name the signal.
-        resolve({ stdout: Buffer.concat(out), stderr: signal ? Buffer.concat([stderr, Buffer.from(`\nkilled by ${signal}\n`)]) : stderr, code: code ?? 255 })
+        resolve({
+          stdout: Buffer.concat(out),
+          stderr: signal ? Buffer.concat([stderr, Buffer.from(`\nkilled by ${signal}\n`)]) : stderr,
+          code: code ?? 255,
+        })
       })
       if (!marker) channel.end(input)
     })
@@ -343,7 +359,12 @@ export class Transport {
     for (const [key, session] of this.sessions)
       if (key.startsWith(`${name}\0`)) {
         this.sessions.delete(key)
-        closing.push(session.then((s) => s.close(), () => {}))
+        closing.push(
+          session.then(
+            (s) => s.close(),
+            () => {},
+          ),
+        )
       }
     await Promise.all(closing)
   }
@@ -352,18 +373,33 @@ export class Transport {
     const all = [...this.sessions.values(), ...this.jumps.values()]
     this.sessions.clear()
     this.jumps.clear()
-    await Promise.all(all.map((s) => s.then((s) => s.close(), () => {})))
+    await Promise.all(
+      all.map((s) =>
+        s.then(
+          (s) => s.close(),
+          () => {},
+        ),
+      ),
+    )
   }
 
   private async connect(target: Connection): Promise<Session> {
-    if (target.connection !== 'ssh') throw new Unreachable(`ansible_connection "${target.connection}" is not supported (only ssh)`)
+    if (target.connection !== 'ssh')
+      throw new Unreachable(`ansible_connection "${target.connection}" is not supported (only ssh)`)
     let sock: unknown
     let via: Connection | undefined
     for (const hop of target.proxyJump) {
       // A jump host gets only what is its own: its address, user and the key file (as ssh -J uses the same
       // identities); never the target's password or become password.
       const { password: _p, becomePassword: _b, hostKeyAlias: _a, ...shared } = target
-      const jumpTarget: Connection = { ...shared, host: hop.host, port: hop.port, user: hop.user ?? target.user, proxyJump: [], become: false }
+      const jumpTarget: Connection = {
+        ...shared,
+        host: hop.host,
+        port: hop.port,
+        user: hop.user ?? target.user,
+        proxyJump: [],
+        become: false,
+      }
       const key = `${jumpTarget.user ?? ''}@${hop.host}:${hop.port}`
       let jump = this.jumps.get(key)
       if (!jump) {

@@ -135,7 +135,10 @@ export function makeTarget(name: string, vars: Vars, facts: Vars, session: Sessi
     ((first: TemplateStringsArray | RemoteOptions, ...values: unknown[]) => {
       if (!Array.isArray(first)) return shell({ ...options, ...(first as RemoteOptions) })
       const pieces = first as TemplateStringsArray
-      const command = pieces.reduce((line, piece, i) => line + piece + (i < values.length ? quoteValue(values[i]) : ''), '')
+      const command = pieces.reduce(
+        (line, piece, i) => line + piece + (i < values.length ? quoteValue(values[i]) : ''),
+        '',
+      )
       return session
         .exec(command, {
           ...(options.input !== undefined ? { input: options.input } : {}),
@@ -174,7 +177,14 @@ export function defineTask<Args>(task: Task<Args>): Task<Args> {
 /** The tasks found in some directories, each with its compiled schema. */
 export class Registry {
   private tasks = new Map<string, { task: Task; validate: ValidateFunction; file: string }>()
-  private ajv = new Ajv({ allErrors: true, verbose: true, strict: true, strictRequired: false, allowUnionTypes: true, useDefaults: true })
+  private ajv = new Ajv({
+    allErrors: true,
+    verbose: true,
+    strict: true,
+    strictRequired: false,
+    allowUnionTypes: true,
+    useDefaults: true,
+  })
 
   /** Loads every .ts/.js module of the directories (files starting with `_` are helpers, not tasks). */
   static async load(dirs: string[]): Promise<Registry> {
@@ -187,7 +197,13 @@ export class Registry {
         throw new InputError(`cannot read the task directory: ${(e as Error).message}`, dir)
       }
       for (const entry of entries) {
-        if (!['.ts', '.js', '.mjs'].includes(extname(entry)) || entry.startsWith('_') || entry.endsWith('.d.ts') || entry.endsWith('.test.ts')) continue
+        if (
+          !['.ts', '.js', '.mjs'].includes(extname(entry)) ||
+          entry.startsWith('_') ||
+          entry.endsWith('.d.ts') ||
+          entry.endsWith('.test.ts')
+        )
+          continue
         const file = resolve(dir, entry)
         const module = (await import(pathToFileURL(file).href)) as { default?: Task }
         registry.add(module.default, file)
@@ -197,9 +213,16 @@ export class Registry {
   }
 
   add(task: Task | undefined, file = '(added)'): void {
-    if (!task || typeof task !== 'object' || typeof task.run !== 'function' || typeof task.name !== 'string' || !task.schema)
+    if (
+      !task ||
+      typeof task !== 'object' ||
+      typeof task.run !== 'function' ||
+      typeof task.name !== 'string' ||
+      !task.schema
+    )
       throw new InputError('a task module must default-export { name, schema, run(host, args, ctx) }', file)
-    if (!/^[a-z_][a-z0-9_]*$/.test(task.name)) throw new InputError(`bad task name "${task.name}": lower case, digits and _`, file)
+    if (!/^[a-z_][a-z0-9_]*$/.test(task.name))
+      throw new InputError(`bad task name "${task.name}": lower case, digits and _`, file)
     const known = this.tasks.get(task.name)
     if (known) throw new InputError(`task "${task.name}" is defined twice (also in ${known.file})`, file)
     let validate: ValidateFunction
@@ -223,10 +246,18 @@ export class Registry {
    * Checks (and fills defaults into) args; returns the path and message of the first problem. With `ignore`,
    * problems at the paths it accepts are not counted (a `{{ template }}` is checked once rendered, per host).
    */
-  check(name: string, args: unknown, ignore?: (path: string[]) => boolean): { path: string[]; message: string } | undefined {
+  check(
+    name: string,
+    args: unknown,
+    ignore?: (path: string[]) => boolean,
+  ): { path: string[]; message: string } | undefined {
     const entry = this.tasks.get(name)!
     if (entry.validate(args)) return undefined
-    const pathOf = (e: { instancePath: string }) => e.instancePath.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    const pathOf = (e: { instancePath: string }) =>
+      e.instancePath
+        .split('/')
+        .slice(1)
+        .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
     const errors = entry.validate.errors!.filter((e) => !ignore?.(pathOf(e)))
     const error = pickError(errors)
     if (!error) return undefined
@@ -234,7 +265,10 @@ export class Registry {
     if (error.keyword === 'additionalProperties') {
       const key = (error.params as { additionalProperty: string }).additionalProperty
       const allowed = Object.keys((entry.task.schema as { properties?: object }).properties ?? {})
-      return { path: [...path, key], message: `unknown argument "${key}" for ${name} (it takes: ${allowed.join(', ')})` }
+      return {
+        path: [...path, key],
+        message: `unknown argument "${key}" for ${name} (it takes: ${allowed.join(', ')})`,
+      }
     }
     if (error.keyword === 'required') {
       const key = (error.params as { missingProperty: string }).missingProperty

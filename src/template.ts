@@ -74,11 +74,14 @@ function expressions(text: string): string[] {
 
 /** Removes {# comments #}; refuses {% %} and a {{ or {# that is never closed (Jinja's syntax errors). */
 function stripComments(text: string): string {
-  if (/\{%/.test(text)) throw new TemplateError('{% %} blocks are not supported (only {{ expression }} and {# comments #})')
+  if (/\{%/.test(text))
+    throw new TemplateError('{% %} blocks are not supported (only {{ expression }} and {# comments #})')
   const stripped = text.replace(/\{#.*?#\}/gs, '')
-  if (stripped.includes('{#')) throw new TemplateError(`a comment opened with {# is never closed (missing #}) in "${excerpt(text)}"`)
+  if (stripped.includes('{#'))
+    throw new TemplateError(`a comment opened with {# is never closed (missing #}) in "${excerpt(text)}"`)
   const left = stripped.replace(/\{\{.*?\}\}/gs, '')
-  if (left.includes('{{')) throw new TemplateError(`an expression opened with {{ is never closed (missing }}) in "${excerpt(text)}"`)
+  if (left.includes('{{'))
+    throw new TemplateError(`an expression opened with {{ is never closed (missing }}) in "${excerpt(text)}"`)
   return stripped
 }
 
@@ -94,7 +97,8 @@ function renderParts(text: string, vars: Vars, native: boolean): unknown {
   const single = native ? /^\{\{\s*(\w*)\s*\}\}$/.exec(text) : null
   if (single && Object.hasOwn(vars, single[1]!)) {
     const value = vars[single[1]!]
-    if (value === null || typeof value === 'boolean' || typeof value === 'number' || value instanceof PyFloat) return value
+    if (value === null || typeof value === 'boolean' || typeof value === 'number' || value instanceof PyFloat)
+      return value
   }
   const stripped = stripComments(text)
   // Ansible's finalize: a None printed at the top of an expression is '' (inside one, `~` and `string` say None).
@@ -152,7 +156,8 @@ export class PyFloat {
 export function plain(value: unknown): unknown {
   if (value instanceof PyFloat) return value.value
   if (Array.isArray(value)) return value.map(plain)
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]))
+  if (value && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]))
   return value
 }
 
@@ -171,7 +176,10 @@ export function pyRepr(value: unknown): string {
   if (typeof value === 'number') return Number.isInteger(value) ? String(value) : floatRepr(value, false)
   if (typeof value === 'string') return stringRepr(value)
   if (Array.isArray(value)) return `[${value.map(pyRepr).join(', ')}]`
-  if (typeof value === 'object') return `{${Object.entries(value).map(([k, v]) => `${stringRepr(k)}: ${pyRepr(v)}`).join(', ')}}`
+  if (typeof value === 'object')
+    return `{${Object.entries(value)
+      .map(([k, v]) => `${stringRepr(k)}: ${pyRepr(v)}`)
+      .join(', ')}}`
   return String(value)
 }
 
@@ -208,11 +216,28 @@ function stringRepr(s: string): string {
 export function pyJson(value: unknown): string {
   if (value === null || value === undefined) return 'null'
   if (typeof value === 'boolean') return value ? 'true' : 'false'
-  if (value instanceof PyFloat) return floatRepr(value.value, true).replace(/^inf$/, 'Infinity').replace(/^-inf$/, '-Infinity').replace(/^nan$/, 'NaN')
-  if (typeof value === 'number') return Number.isInteger(value) ? String(value) : floatRepr(value, false).replace(/^inf$/, 'Infinity').replace(/^-inf$/, '-Infinity').replace(/^nan$/, 'NaN')
-  if (typeof value === 'string') return JSON.stringify(value).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+  if (value instanceof PyFloat)
+    return floatRepr(value.value, true)
+      .replace(/^inf$/, 'Infinity')
+      .replace(/^-inf$/, '-Infinity')
+      .replace(/^nan$/, 'NaN')
+  if (typeof value === 'number')
+    return Number.isInteger(value)
+      ? String(value)
+      : floatRepr(value, false)
+          .replace(/^inf$/, 'Infinity')
+          .replace(/^-inf$/, '-Infinity')
+          .replace(/^nan$/, 'NaN')
+  if (typeof value === 'string')
+    return JSON.stringify(value).replace(
+      /[\u007f-\uffff]/g,
+      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+    )
   if (Array.isArray(value)) return `[${value.map(pyJson).join(', ')}]`
-  if (typeof value === 'object') return `{${Object.entries(value).map(([k, v]) => `${pyJson(k)}: ${pyJson(v)}`).join(', ')}}`
+  if (typeof value === 'object')
+    return `{${Object.entries(value)
+      .map(([k, v]) => `${pyJson(k)}: ${pyJson(v)}`)
+      .join(', ')}}`
   return JSON.stringify(value)
 }
 
@@ -240,7 +265,8 @@ function toInt(value: unknown): number {
   if (typeof value !== 'string') return 0
   const text = value.trim()
   if (/^[-+]?\d+(?:_\d+)*$/.test(text)) return Number(text.replace(/_/g, ''))
-  if (/^[-+]?(?:\d+(?:_\d+)*(?:\.(?:\d+(?:_\d+)*)?)?|\.\d+(?:_\d+)*)(?:[eE][-+]?\d+(?:_\d+)*)?$/.test(text)) return Math.trunc(Number(text.replace(/_/g, '')))
+  if (/^[-+]?(?:\d+(?:_\d+)*(?:\.(?:\d+(?:_\d+)*)?)?|\.\d+(?:_\d+)*)(?:[eE][-+]?\d+(?:_\d+)*)?$/.test(text))
+    return Math.trunc(Number(text.replace(/_/g, '')))
   return 0
 }
 
@@ -250,7 +276,8 @@ type Token = { kind: 'name' | 'number' | 'string' | 'op' | 'end'; text: string; 
 
 function tokenize(source: string): Token[] {
   const tokens: Token[] = []
-  const re = /\s*(?:([A-Za-z_][A-Za-z0-9_]*)|([0-9]+(?:\.[0-9]+)?)|'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)"|(==|!=|<=|>=|[<>()[\].,|~:{}-]))/y
+  const re =
+    /\s*(?:([A-Za-z_][A-Za-z0-9_]*)|([0-9]+(?:\.[0-9]+)?)|'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)"|(==|!=|<=|>=|[<>()[\].,|~:{}-]))/y
   let pos = 0
   while (pos < source.length) {
     if (/^\s*$/.test(source.slice(pos))) break
@@ -259,9 +286,18 @@ function tokenize(source: string): Token[] {
     if (!m) throw new TemplateError(`unexpected "${source.slice(pos).trim().slice(0, 20)}" in "${source.trim()}"`)
     pos = re.lastIndex
     if (m[1] !== undefined) tokens.push({ kind: 'name', text: m[1] })
-    else if (m[2] !== undefined) tokens.push({ kind: 'number', text: m[2], value: m[2].includes('.') && Number.isInteger(Number(m[2])) ? new PyFloat(Number(m[2])) : Number(m[2]) })
+    else if (m[2] !== undefined)
+      tokens.push({
+        kind: 'number',
+        text: m[2],
+        value: m[2].includes('.') && Number.isInteger(Number(m[2])) ? new PyFloat(Number(m[2])) : Number(m[2]),
+      })
     else if (m[3] !== undefined || m[4] !== undefined)
-      tokens.push({ kind: 'string', text: '', value: (m[3] ?? m[4]!).replace(/\\(.)/g, (_, c: string) => ({ n: '\n', t: '\t' })[c] ?? c) })
+      tokens.push({
+        kind: 'string',
+        text: '',
+        value: (m[3] ?? m[4]!).replace(/\\(.)/g, (_, c: string) => ({ n: '\n', t: '\t' })[c] ?? c),
+      })
     else tokens.push({ kind: 'op', text: m[5]! })
   }
   tokens.push({ kind: 'end', text: '' })
@@ -276,7 +312,14 @@ const filters: Record<string, (value: unknown, args: unknown[], expr: string) =>
   lower: (v) => toText(v).toLowerCase(),
   upper: (v) => toText(v).toUpperCase(),
   trim: (v) => toText(v).trim(),
-  length: (v) => (Array.isArray(v) ? v.length : typeof v === 'string' ? [...v].length : v && typeof v === 'object' && !(v instanceof PyFloat) ? Object.keys(v).length : 0),
+  length: (v) =>
+    Array.isArray(v)
+      ? v.length
+      : typeof v === 'string'
+        ? [...v].length
+        : v && typeof v === 'object' && !(v instanceof PyFloat)
+          ? Object.keys(v).length
+          : 0,
   join: (v, [sep = '']) => (Array.isArray(v) ? v.map(toText).join(toText(sep)) : toText(v)),
   quote: (v) => quote(toText(v)),
 }
@@ -294,7 +337,8 @@ const tests: Record<string, (value: unknown) => boolean> = {
   integer: (v) => typeof v === 'number' && Number.isInteger(v),
   float: (v) => v instanceof PyFloat || (typeof v === 'number' && !Number.isInteger(v)),
   mapping: (v) => v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof PyFloat),
-  sequence: (v) => Array.isArray(v) || typeof v === 'string' || (v !== null && typeof v === 'object' && !(v instanceof PyFloat)),
+  sequence: (v) =>
+    Array.isArray(v) || typeof v === 'string' || (v !== null && typeof v === 'object' && !(v instanceof PyFloat)),
   // Ansible's tests on registered results.
   failed: (v) => truthy(result(v, 'failed').failed),
   succeeded: (v) => !truthy(result(v, 'succeeded').failed),
@@ -307,12 +351,28 @@ tests.change = tests.changed!
 tests.skip = tests.skipped!
 
 function result(v: unknown, test: string): Record<string, unknown> {
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new TemplateError(`the "${test}" test expects a registered result (a mapping), got ${pyRepr(v)}`)
+  if (v === null || typeof v !== 'object' || Array.isArray(v))
+    throw new TemplateError(`the "${test}" test expects a registered result (a mapping), got ${pyRepr(v)}`)
   return v as Record<string, unknown>
 }
 
 // Ansible names this engine does not provide: refused when a template is checked, before anything connects.
-const unsupportedNames = new Set(['hostvars', 'omit', 'lookup', 'query', 'q', 'vars', 'range', 'dict', 'now', 'undef', 'lipsum', 'cycler', 'joiner', 'namespace'])
+const unsupportedNames = new Set([
+  'hostvars',
+  'omit',
+  'lookup',
+  'query',
+  'q',
+  'vars',
+  'range',
+  'dict',
+  'now',
+  'undef',
+  'lipsum',
+  'cycler',
+  'joiner',
+  'namespace',
+])
 
 class Parser {
   private tokens: Token[]
@@ -361,7 +421,8 @@ class Parser {
   }
   /** A value used by an operator must exist (StrictUndefined). */
   private use(value: unknown): unknown {
-    if (value instanceof Undefined && !this.syntaxOnly) throw new TemplateError(`'${value.what}' is undefined (in "${this.source.trim()}")`)
+    if (value instanceof Undefined && !this.syntaxOnly)
+      throw new TemplateError(`'${value.what}' is undefined (in "${this.source.trim()}")`)
     return value
   }
 
@@ -410,7 +471,8 @@ class Parser {
         const negate = this.accept('not')
         const name = this.next()
         const test = tests[name.text]
-        if (name.kind !== 'name' || !test) this.fail(`unknown test "${name.text}" (known: ${Object.keys(tests).join(', ')})`)
+        if (name.kind !== 'name' || !test)
+          this.fail(`unknown test "${name.text}" (known: ${Object.keys(tests).join(', ')})`)
         left = test!(left) !== negate
       } else return left
     }
@@ -425,7 +487,8 @@ class Parser {
     while (this.accept('|')) {
       const name = this.next()
       const filter = filters[name.text]
-      if (name.kind !== 'name' || !filter) this.fail(`unknown filter "${name.text}" (known: ${Object.keys(filters).join(', ')})`)
+      if (name.kind !== 'name' || !filter)
+        this.fail(`unknown filter "${name.text}" (known: ${Object.keys(filters).join(', ')})`)
       const args = this.accept('(') ? this.list(')') : []
       if (name.text !== 'default' && name.text !== 'd') value = this.use(value)
       value = this.syntaxOnly && value instanceof Undefined ? value : filter!(value, args, this.source)
@@ -465,7 +528,15 @@ class Parser {
       return n instanceof PyFloat ? new PyFloat(-n.value) : -(n as number)
     }
     if (t.kind === 'name') {
-      const literal: Record<string, unknown> = { true: true, True: true, false: false, False: false, none: null, None: null, null: null }
+      const literal: Record<string, unknown> = {
+        true: true,
+        True: true,
+        false: false,
+        False: false,
+        none: null,
+        None: null,
+        null: null,
+      }
       if (t.text in literal && (t.text !== 'null' || this.literalOnly)) return literal[t.text]
       if (this.literalOnly) this.fail(`"${t.text}" is not a literal`)
       if (!Object.hasOwn(this.vars, t.text)) {
@@ -483,7 +554,12 @@ class Parser {
       if (this.peek().kind === 'op' && this.peek().text === '}') break // a trailing comma
       const key = this.use(this.or())
       this.expect(':')
-      Object.defineProperty(dict, toText(key), { value: this.or(), enumerable: true, writable: true, configurable: true })
+      Object.defineProperty(dict, toText(key), {
+        value: this.or(),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      })
     } while (this.accept(','))
     this.expect('}')
     return dict
@@ -514,7 +590,8 @@ function expand(value: unknown, vars: Vars, name: string): unknown {
 
 function member(value: unknown, key: unknown, what: string): unknown {
   if (value instanceof Undefined) return new Undefined(what)
-  if (value !== null && typeof value === 'object' && Object.hasOwn(value, String(key))) return (value as Record<string, unknown>)[String(key)]
+  if (value !== null && typeof value === 'object' && Object.hasOwn(value, String(key)))
+    return (value as Record<string, unknown>)[String(key)]
   if (typeof value === 'string' && typeof key === 'number') return value[key] ?? new Undefined(what)
   return new Undefined(what)
 }
@@ -525,7 +602,9 @@ function compare(op: string, a: unknown, b: unknown): boolean {
   if (op === '==') return equal(a, b)
   if (op === '!=') return !equal(a, b)
   if (typeof a !== typeof b || (typeof a !== 'number' && typeof a !== 'string'))
-    throw new TemplateError(`cannot compare ${toText(a)} ${op} ${toText(b)}: both sides must be numbers or both strings`)
+    throw new TemplateError(
+      `cannot compare ${toText(a)} ${op} ${toText(b)}: both sides must be numbers or both strings`,
+    )
   const [x, y] = [a as number | string, b as number | string]
   return op === '<' ? x < y : op === '<=' ? x <= y : op === '>' ? x > y : x >= y
 }

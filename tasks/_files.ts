@@ -39,7 +39,14 @@ export async function statFiles(host: Target, paths: string[], checksum = false)
     const sum = lines[2 * i + 1] ?? '-'
     if (line === 'absent') return { exists: false }
     const [kind = '', mode, owner, group, uid, gid, size] = line.split('|')
-    const type = kind === 'regular file' || kind === 'regular empty file' ? 'file' : kind === 'directory' ? 'directory' : kind === 'symbolic link' ? 'link' : 'other'
+    const type =
+      kind === 'regular file' || kind === 'regular empty file'
+        ? 'file'
+        : kind === 'directory'
+          ? 'directory'
+          : kind === 'symbolic link'
+            ? 'link'
+            : 'other'
     return {
       exists: true,
       type,
@@ -63,7 +70,10 @@ export function parseMode(mode: unknown): number | undefined {
 
 export const modeSchema = {
   description: 'an octal mode ("0644") or a number',
-  anyOf: [{ type: 'integer', minimum: 0, maximum: 0o7777 }, { type: 'string', pattern: '^0?[0-7]{3,4}$' }],
+  anyOf: [
+    { type: 'integer', minimum: 0, maximum: 0o7777 },
+    { type: 'string', pattern: '^0?[0-7]{3,4}$' },
+  ],
 }
 
 export interface Attributes {
@@ -73,19 +83,25 @@ export interface Attributes {
 }
 
 /** What differs between a file's attributes and the wanted ones, as shell commands and words for the report. */
-export function attributeChanges(file: RemoteFile, want: Attributes): { what: string[]; apply: (host: Target, path: string) => Promise<void> } {
+export function attributeChanges(
+  file: RemoteFile,
+  want: Attributes,
+): { what: string[]; apply: (host: Target, path: string) => Promise<void> } {
   const what: string[] = []
-  const sameUser = (name: string, have: string | undefined, id: number | undefined) => name === have || (/^[0-9]+$/.test(name) && Number(name) === id)
+  const sameUser = (name: string, have: string | undefined, id: number | undefined) =>
+    name === have || (/^[0-9]+$/.test(name) && Number(name) === id)
   const mode = want.mode !== undefined && (file.mode ?? -1) !== want.mode ? want.mode : undefined
   const owner = want.owner !== undefined && !sameUser(want.owner, file.owner, file.uid) ? want.owner : undefined
   const group = want.group !== undefined && !sameUser(want.group, file.group, file.gid) ? want.group : undefined
-  if (mode !== undefined) what.push(`mode ${(file.mode ?? 0).toString(8).padStart(4, '0')} → ${mode.toString(8).padStart(4, '0')}`)
+  if (mode !== undefined)
+    what.push(`mode ${(file.mode ?? 0).toString(8).padStart(4, '0')} → ${mode.toString(8).padStart(4, '0')}`)
   if (owner !== undefined) what.push(`owner ${file.owner} → ${owner}`)
   if (group !== undefined) what.push(`group ${file.group} → ${group}`)
   return {
     what,
     apply: async (host, path) => {
-      if (owner !== undefined || group !== undefined) await host.$`chown ${`${owner ?? ''}${group !== undefined ? `:${group}` : ''}`} -- ${path}`
+      if (owner !== undefined || group !== undefined)
+        await host.$`chown ${`${owner ?? ''}${group !== undefined ? `:${group}` : ''}`} -- ${path}`
       if (mode !== undefined) await host.$`chmod ${mode.toString(8)} -- ${path}`
     },
   }
@@ -142,7 +158,10 @@ export async function putFile(host: Target, args: PutFileArgs, ctx: TaskContext)
   const sha256 = await sha256Local(args.source)
   const contentChanged = !file.exists || (file.sha256 !== sha256 && args.force !== false)
   const attributes = attributeChanges(file, args)
-  const what = [...(contentChanged ? [file.exists ? 'content' : 'created'] : []), ...(file.exists ? attributes.what : [])]
+  const what = [
+    ...(contentChanged ? [file.exists ? 'content' : 'created'] : []),
+    ...(file.exists ? attributes.what : []),
+  ]
   const result: TaskResult = { changed: what.length > 0, data: { dest, sha256 } }
   if (what.length) result.msg = `${dest}: ${what.join(', ')}`
   if (ctx.diff && contentChanged) result.diff = [await fileDiff(host, dest, file, args.source)]
@@ -155,14 +174,19 @@ export async function putFile(host: Target, args: PutFileArgs, ctx: TaskContext)
   const tmp = posix.join(posix.dirname(dest), `.${posix.basename(dest)}.hbmon-${randomBytes(6).toString('hex')}.tmp`)
   const owner = args.owner ?? (file.exists ? file.owner : undefined)
   const group = args.group ?? (file.exists ? file.group : undefined)
-  const want = { mode: args.mode ?? file.mode ?? 0o644, ...(owner !== undefined ? { owner } : {}), ...(group !== undefined ? { group } : {}) }
+  const want = {
+    mode: args.mode ?? file.mode ?? 0o644,
+    ...(owner !== undefined ? { owner } : {}),
+    ...(group !== undefined ? { group } : {}),
+  }
   try {
     await host.put(args.source, tmp, { mode: 0o600 })
     await attributeChanges({ exists: true, mode: 0o600 }, want).apply(host, tmp)
     if (args.validate) {
       const command = args.validate.replace(/%s/g, quote(tmp))
       const check = await host.$({ nothrow: true })`sh -c ${command}`
-      if (check.code !== 0) throw new Error(`validation failed: ${args.validate}: ${(check.stderr || check.stdout).trim()}`)
+      if (check.code !== 0)
+        throw new Error(`validation failed: ${args.validate}: ${(check.stderr || check.stdout).trim()}`)
     }
     await host.$`mv -f -- ${tmp} ${dest}`
   } catch (e) {
@@ -174,9 +198,10 @@ export async function putFile(host: Target, args: PutFileArgs, ctx: TaskContext)
 
 async function fileDiff(host: Target, dest: string, file: RemoteFile, source: string | Buffer): Promise<FileDiff> {
   const after = typeof source === 'string' ? await readFile(source) : source
-  if (!isText(after) || (file.size ?? 0) > 256 * 1024) return { path: dest, before: file.sha256 ?? '', after: await sha256Local(source), binary: true }
+  if (!isText(after) || (file.size ?? 0) > 256 * 1024)
+    return { path: dest, before: file.sha256 ?? '', after: await sha256Local(source), binary: true }
   const before = file.exists ? (await host.$`cat -- ${dest}`).stdout : ''
-  if (before.includes('\0')) return { path: dest, before: file.sha256 ?? '', after: await sha256Local(source), binary: true }
+  if (before.includes('\0'))
+    return { path: dest, before: file.sha256 ?? '', after: await sha256Local(source), binary: true }
   return { path: dest, before, after: after.toString('utf8') }
 }
-

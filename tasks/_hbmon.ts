@@ -51,7 +51,9 @@ export function logFileOf(host: Target): string {
 
 export function artifactCacheRoot(host: Target): string {
   const configured = host.vars.hbmon_artifact_cache
-  return typeof configured === 'string' && configured ? configured.replace(/^~(?=\/|$)/, homedir()) : join(homedir(), '.cache/hbmon/artifacts')
+  return typeof configured === 'string' && configured
+    ? configured.replace(/^~(?=\/|$)/, homedir())
+    : join(homedir(), '.cache/hbmon/artifacts')
 }
 
 // ---- facts ------------------------------------------------------------------------------------------------
@@ -103,7 +105,15 @@ export function parseFacts(stdout: string): HbmonFacts {
     headers: kv.get('headers') === 'yes',
     headers_package: `linux-headers-${kernel}`,
     gcc: kv.get('gcc') ?? '',
-    secure_boot: !sb ? 'unknown' : /enabled/i.test(sb) ? 'enabled' : /disabled/i.test(sb) ? 'disabled' : /support/i.test(sb) ? 'unsupported' : 'unknown',
+    secure_boot: !sb
+      ? 'unknown'
+      : /enabled/i.test(sb)
+        ? 'enabled'
+        : /disabled/i.test(sb)
+          ? 'disabled'
+          : /support/i.test(sb)
+            ? 'unsupported'
+            : 'unknown',
     module_support: kv.get('modules') === 'yes',
     loaded_srcversion: kv.get('loaded') ?? '',
     current_release: kv.get('current') ?? '',
@@ -154,7 +164,10 @@ if [ -n "$loaded" ] && [ "$loaded" != "$file" -o "$1" = all ]; then
   done
 fi; true`
 
-export async function moduleState(host: Target, holders: 'all' | 'when-reloading' = 'when-reloading'): Promise<ModuleState> {
+export async function moduleState(
+  host: Target,
+  holders: 'all' | 'when-reloading' = 'when-reloading',
+): Promise<ModuleState> {
   const { stdout } = await host.$`sh -c ${moduleProbe} sh ${holders}`
   const state: ModuleState = { loaded: '', file: '', refcnt: 0, holders: [] }
   for (const line of stdout.split('\n')) {
@@ -170,12 +183,15 @@ export async function moduleState(host: Target, holders: 'all' | 'when-reloading
   return state
 }
 
-export const describeHolders = (holders: ModuleState['holders']) => holders.map((h) => `${h.pid} (${h.comm})`).join(', ')
+export const describeHolders = (holders: ModuleState['holders']) =>
+  holders.map((h) => `${h.pid} (${h.comm})`).join(', ')
 
 /** Stops the processes that hold /dev/hbmon: TERM, then KILL after 5 s (their supervisors restart them). */
 async function stopHolders(host: Target, holders: ModuleState['holders']): Promise<void> {
   const pids = holders.map((h) => String(h.pid))
-  await host.$({ nothrow: true })`sh -c ${'kill -TERM "$@" 2>/dev/null; for i in $(seq 50); do kill -0 "$@" 2>/dev/null || exit 0; sleep 0.1; done; kill -KILL "$@" 2>/dev/null; sleep 0.2'} sh ${pids}`
+  await host.$({
+    nothrow: true,
+  })`sh -c ${'kill -TERM "$@" 2>/dev/null; for i in $(seq 50); do kill -0 "$@" 2>/dev/null || exit 0; sleep 0.1; done; kill -KILL "$@" 2>/dev/null; sleep 0.2'} sh ${pids}`
 }
 
 /**
@@ -192,8 +208,13 @@ export async function ensureLoaded(host: Target, restartHolders: boolean, check:
     return `loaded ${state.file}`
   }
   if (state.holders.length || state.refcnt > 0) {
-    const who = state.holders.length ? describeHolders(state.holders) : `refcnt ${state.refcnt}, no process found with /dev/hbmon open`
-    if (!restartHolders) throw new HoldersError(`hbmon ${state.loaded} is in use by ${who}; not reloading it (set hbmon_restart_holders: true to stop them)`)
+    const who = state.holders.length
+      ? describeHolders(state.holders)
+      : `refcnt ${state.refcnt}, no process found with /dev/hbmon open`
+    if (!restartHolders)
+      throw new HoldersError(
+        `hbmon ${state.loaded} is in use by ${who}; not reloading it (set hbmon_restart_holders: true to stop them)`,
+      )
     if (!check) await stopHolders(host, state.holders)
   }
   if (!check) {
@@ -251,10 +272,17 @@ export async function verifyModule(host: Target, expectedSrcversion: string | un
   const problems: string[] = []
   const release = kv.get('release') ?? ''
   const fileSrc = kv.get('file_srcversion') ?? ''
-  if (!(kv.get('vermagic') ?? '').startsWith(`${release} `)) problems.push(`vermagic "${kv.get('vermagic')}" does not start with ${release}`)
-  if (expectedSrcversion && fileSrc !== expectedSrcversion) problems.push(`srcversion of ${kv.get('filename') || 'the module file'} is ${fileSrc || 'none'}, built ${expectedSrcversion}`)
+  if (!(kv.get('vermagic') ?? '').startsWith(`${release} `))
+    problems.push(`vermagic "${kv.get('vermagic')}" does not start with ${release}`)
+  if (expectedSrcversion && fileSrc !== expectedSrcversion)
+    problems.push(
+      `srcversion of ${kv.get('filename') || 'the module file'} is ${fileSrc || 'none'}, built ${expectedSrcversion}`,
+    )
   if (kv.get('lsmod') !== 'yes') problems.push('lsmod does not list hbmon')
-  if (kv.get('sys_srcversion') !== fileSrc) problems.push(`loaded srcversion ${kv.get('sys_srcversion') || 'none'} differs from the file's ${fileSrc || 'none'}`)
+  if (kv.get('sys_srcversion') !== fileSrc)
+    problems.push(
+      `loaded srcversion ${kv.get('sys_srcversion') || 'none'} differs from the file's ${fileSrc || 'none'}`,
+    )
   if (kv.get('dev') !== 'yes') problems.push('/dev/hbmon is not a character device')
   if (kv.get('selftest') !== 'ok') problems.push(`hbctl selftest: ${kv.get('selftest') ?? 'did not run'}`)
   let log_ms: number | undefined
@@ -300,7 +328,9 @@ export const releaseId = (manifest: string) => createHash('sha256').update(manif
 export async function installedManifest(host: Target, kernel: string): Promise<ManifestEntry[]> {
   const paths = managedFiles(kernel)
   const stats = await statFiles(host, paths, true)
-  return paths.flatMap((path, i) => (stats[i]!.exists && stats[i]!.type === 'file' ? [{ path, sha256: stats[i]!.sha256!, mode: stats[i]!.mode! }] : []))
+  return paths.flatMap((path, i) =>
+    stats[i]!.exists && stats[i]!.type === 'file' ? [{ path, sha256: stats[i]!.sha256!, mode: stats[i]!.mode! }] : [],
+  )
 }
 
 export interface History {
@@ -310,9 +340,16 @@ export interface History {
 }
 
 export async function readHistory(host: Target): Promise<History> {
-  const { stdout } = await host.$`sh -c ${`cat ${currentPointer} 2>/dev/null; echo ---; cat ${historyFile} 2>/dev/null; true`}`
+  const { stdout } =
+    await host.$`sh -c ${`cat ${currentPointer} 2>/dev/null; echo ---; cat ${historyFile} 2>/dev/null; true`}`
   const [current = '', rest = ''] = stdout.split('---\n')
-  return { current: current.trim(), ids: rest.split('\n').map((s) => s.trim()).filter(Boolean) }
+  return {
+    current: current.trim(),
+    ids: rest
+      .split('\n')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  }
 }
 
 export async function readReleaseManifest(host: Target, id: string): Promise<ManifestEntry[]> {
@@ -376,7 +413,12 @@ done`
  * Makes release `id` the installed one: files, depmod, rsyslog and udev when their files changed, the module
  * reloaded when its srcversion differs. Returns the changed paths. The module reload may throw (holders).
  */
-export async function restoreRelease(host: Target, id: string, kernel: string, options: { restartHolders: boolean }): Promise<string[]> {
+export async function restoreRelease(
+  host: Target,
+  id: string,
+  kernel: string,
+  options: { restartHolders: boolean },
+): Promise<string[]> {
   const r = await host.$({ nothrow: true })`sh -c ${restoreScript} sh ${id} ${managedFiles(kernel)}`
   if (r.code !== 0) throw new Error(`restoring release ${id} failed: ${(r.stderr || r.stdout).trim()}`)
   const changed = r.stdout.split('\n').filter(Boolean)

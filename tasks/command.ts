@@ -11,7 +11,12 @@ import { commonProperties, quoteWord, runCommand, splitWords, type CommandArgs }
 // variables and ~user stay as written.
 async function remoteEnv(host: Target): Promise<Record<string, string>> {
   const { stdout } = await host.$`env -0`
-  return Object.fromEntries(stdout.split('\0').filter(Boolean).map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]))
+  return Object.fromEntries(
+    stdout
+      .split('\0')
+      .filter(Boolean)
+      .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+  )
 }
 
 function expandVars(word: string, env: Record<string, string>): string {
@@ -35,7 +40,10 @@ export default defineTask<CommandArgs>({
   schema: {
     type: 'object',
     additionalProperties: false,
-    properties: { ...commonProperties, argv: { type: 'array', items: { type: 'string' }, minItems: 1, description: 'a list of words' } },
+    properties: {
+      ...commonProperties,
+      argv: { type: 'array', items: { type: 'string' }, minItems: 1, description: 'a list of words' },
+    },
     oneOf: [{ required: ['cmd'] }, { required: ['argv'] }],
   },
   checkInputs(args) {

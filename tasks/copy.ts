@@ -46,7 +46,8 @@ export default defineTask<CopyArgs>({
     if (args.src !== undefined && !isTemplated(args.src)) findLocal(ctx, args.src, 'files')
   },
   async run(host, args, ctx) {
-    const source = args.content !== undefined ? Buffer.from(contentText(args.content)) : findLocal(ctx, args.src!, 'files')
+    const source =
+      args.content !== undefined ? Buffer.from(contentText(args.content)) : findLocal(ctx, args.src!, 'files')
     const mode = parseMode(args.mode)
     return putFile(
       host,

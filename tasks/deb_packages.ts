@@ -28,7 +28,11 @@ function cacheDir(args: DebArgs): string {
 async function fetchDebs(args: DebArgs): Promise<Deb[]> {
   const dir = cacheDir(args)
   mkdirSync(dir, { recursive: true })
-  const cached = (name: string) => readdirSync(dir).filter((f) => f.startsWith(`${name}_`) && f.endsWith('.deb')).sort().at(-1)
+  const cached = (name: string) =>
+    readdirSync(dir)
+      .filter((f) => f.startsWith(`${name}_`) && f.endsWith('.deb'))
+      .sort()
+      .at(-1)
   const missing = args.packages.filter((p) => !cached(p))
   if (missing.length) {
     const tmp = join(dir, `.download-${process.pid}`)
@@ -38,7 +42,9 @@ async function fetchDebs(args: DebArgs): Promise<Deb[]> {
       await $({ cwd: tmp, quiet: true })`apt-get download -q ${missing}`
       for (const f of readdirSync(tmp)) renameSync(join(tmp, f), join(dir, f))
     } catch (e) {
-      throw new Error(`apt-get download ${missing.join(' ')} on the controller failed: ${((e as { stderr?: string }).stderr || (e as Error).message).trim()}`)
+      throw new Error(
+        `apt-get download ${missing.join(' ')} on the controller failed: ${((e as { stderr?: string }).stderr || (e as Error).message).trim()}`,
+      )
     } finally {
       rmSync(tmp, { recursive: true, force: true })
     }
@@ -48,7 +54,12 @@ async function fetchDebs(args: DebArgs): Promise<Deb[]> {
     const file = cached(name)
     if (!file) throw new Error(`apt-get download ${name}: no .deb in ${dir}`)
     const { stdout } = await $({ quiet: true })`dpkg-deb -f ${join(dir, file)} Package Version`
-    const fields = Object.fromEntries(stdout.trim().split('\n').map((l) => [l.split(':')[0]!, l.slice(l.indexOf(':') + 1).trim()]))
+    const fields = Object.fromEntries(
+      stdout
+        .trim()
+        .split('\n')
+        .map((l) => [l.split(':')[0]!, l.slice(l.indexOf(':') + 1).trim()]),
+    )
     debs.push({ name: fields.Package ?? name, version: fields.Version ?? '', file: join(dir, file) })
   }
   return debs
@@ -62,7 +73,12 @@ export default defineTask<DebArgs>({
     additionalProperties: false,
     required: ['packages'],
     properties: {
-      packages: { type: 'array', items: { type: 'string', pattern: '^[a-z0-9][a-z0-9+.-]+$' }, minItems: 1, description: 'a list of Debian package names' },
+      packages: {
+        type: 'array',
+        items: { type: 'string', pattern: '^[a-z0-9][a-z0-9+.-]+$' },
+        minItems: 1,
+        description: 'a list of Debian package names',
+      },
       cache: { type: 'string', description: 'a controller directory' },
     },
   },
@@ -79,9 +95,17 @@ export default defineTask<DebArgs>({
   async run(host, args, ctx) {
     const lists = ctx.shared.get('debs') as Map<string, Promise<Deb[]>>
     const debs = await lists.get(JSON.stringify([args.packages, cacheDir(args)]))!
-    const query = await host.$({ nothrow: true })`dpkg-query -W -f ${'${Package} ${db:Status-Abbrev}\n'} ${debs.map((d) => d.name)}`
+    const query = await host.$({
+      nothrow: true,
+    })`dpkg-query -W -f ${'${Package} ${db:Status-Abbrev}\n'} ${debs.map((d) => d.name)}`
     // "python3 ii " per installed package; a package dpkg never heard of is only named on stderr.
-    const installed = new Set(query.stdout.split('\n').map((l) => l.split(' ')).filter((w) => w[1] === 'ii').map((w) => w[0]))
+    const installed = new Set(
+      query.stdout
+        .split('\n')
+        .map((l) => l.split(' '))
+        .filter((w) => w[1] === 'ii')
+        .map((w) => w[0]),
+    )
     const wanted = debs.filter((d) => !installed.has(d.name))
     if (wanted.length === 0) return { changed: false, msg: `installed: ${debs.map((d) => d.name).join(', ')}` }
     const msg = `${ctx.check ? 'would install' : 'installed'} ${wanted.map((d) => `${d.name} ${d.version}`).join(', ')}`
@@ -89,7 +113,9 @@ export default defineTask<DebArgs>({
     const dir = (await host.$`mktemp -d /tmp/hbmon-debs.XXXXXX`).stdout.trim()
     try {
       for (const d of wanted) await host.put(d.file, `${dir}/${d.name}.deb`)
-      await host.$({ timeoutMs: 300_000 })`env DEBIAN_FRONTEND=noninteractive dpkg -i ${wanted.map((d) => `${dir}/${d.name}.deb`)}`
+      await host.$({
+        timeoutMs: 300_000,
+      })`env DEBIAN_FRONTEND=noninteractive dpkg -i ${wanted.map((d) => `${dir}/${d.name}.deb`)}`
     } finally {
       await host.$({ nothrow: true })`rm -rf -- ${dir}`
     }

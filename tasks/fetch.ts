@@ -30,8 +30,13 @@ export default defineTask<FetchArgs>({
     if (!remote.exists) throw new Error(`${args.src} does not exist on the host`)
     if (remote.type !== 'file') throw new Error(`${args.src} is not a regular file (${remote.type})`)
     const base = resolve(ctx.baseDir, args.dest)
-    const local = args.flat ? (args.dest.endsWith('/') ? join(base, args.src.split('/').pop()!) : base) : join(base, host.name, args.src)
-    if (existsSync(local) && (await sha256Local(local)) === remote.sha256) return { changed: false, data: { dest: local, sha256: remote.sha256 } }
+    const local = args.flat
+      ? args.dest.endsWith('/')
+        ? join(base, args.src.split('/').pop()!)
+        : base
+      : join(base, host.name, args.src)
+    if (existsSync(local) && (await sha256Local(local)) === remote.sha256)
+      return { changed: false, data: { dest: local, sha256: remote.sha256 } }
     const result = { changed: true, msg: `${args.src} → ${local}`, data: { dest: local, sha256: remote.sha256 } }
     if (ctx.check) return result
     await mkdir(dirname(local), { recursive: true })

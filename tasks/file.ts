@@ -43,20 +43,34 @@ export default defineTask<FileArgs>({
     const path = args.path.replace(/(.)\/+$/, '$1')
     const file = await statFile(host, path)
     const mode = parseMode(args.mode)
-    const want = { ...(mode !== undefined ? { mode } : {}), ...(args.owner ? { owner: args.owner } : {}), ...(args.group ? { group: args.group } : {}) }
+    const want = {
+      ...(mode !== undefined ? { mode } : {}),
+      ...(args.owner ? { owner: args.owner } : {}),
+      ...(args.group ? { group: args.group } : {}),
+    }
     if (state === 'absent') {
       if (!file.exists) return { changed: false }
       if (!ctx.check) await host.$`rm -rf -- ${path}`
       return { changed: true, msg: `${path}: removed`, diff: [{ path, before: `${file.type}\n`, after: 'absent\n' }] }
     }
     if (state === 'file' && !file.exists) throw new Error(`${path} does not exist (use state: touch to create it)`)
-    if (state === 'directory' && file.exists && file.type !== 'directory') throw new Error(`${path} exists and is not a directory (${file.type})`)
+    if (state === 'directory' && file.exists && file.type !== 'directory')
+      throw new Error(`${path} exists and is not a directory (${file.type})`)
     if (state === 'touch' && file.type === 'directory') throw new Error(`${path} is a directory`)
     const create = !file.exists
     // A path that does not exist yet gets every wanted attribute.
     const attributes = attributeChanges(create ? { exists: false } : file, want)
-    const what = [...(create ? [`created ${state === 'directory' ? 'directory' : 'file'}`] : state === 'touch' ? ['touched'] : []), ...attributes.what.filter(() => !create)]
-    const result = { changed: what.length > 0, ...(what.length ? { msg: `${path}: ${what.join(', ')}` } : {}), ...(create ? { diff: [{ path, before: 'absent\n', after: `${state === 'directory' ? 'directory' : 'file'}\n` }] } : {}) }
+    const what = [
+      ...(create ? [`created ${state === 'directory' ? 'directory' : 'file'}`] : state === 'touch' ? ['touched'] : []),
+      ...attributes.what.filter(() => !create),
+    ]
+    const result = {
+      changed: what.length > 0,
+      ...(what.length ? { msg: `${path}: ${what.join(', ')}` } : {}),
+      ...(create
+        ? { diff: [{ path, before: 'absent\n', after: `${state === 'directory' ? 'directory' : 'file'}\n` }] }
+        : {}),
+    }
     if (ctx.check || !result.changed) return result
     if (state === 'directory' && create) {
       // As Ansible's file module: each directory made on the way to path gets the wanted attributes too.

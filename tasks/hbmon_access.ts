@@ -72,17 +72,33 @@ export default defineTask<Record<string, never>>({
         if (user && uid) uids.set(user, uid)
       }
       const missing = units.filter((u) => !uids.has(u.user))
-      if (missing.length && !ctx.check) throw new Error(`hbmon_units: no such user ${missing.map((u) => u.user).join(', ')} on this host`)
+      if (missing.length && !ctx.check)
+        throw new Error(`hbmon_units: no such user ${missing.map((u) => u.user).join(', ')} on this host`)
     }
-    const map = units.filter((u) => uids.has(u.user)).map((u) => `${u.name}:${uids.get(u.user)}`).join(',')
+    const map = units
+      .filter((u) => uids.has(u.user))
+      .map((u) => `${u.name}:${uids.get(u.user)}`)
+      .join(',')
 
     if (units.length && !ctx.check) await host.$`mkdir -p -m 0755 ${unitsDir}`
     for (const u of units) {
       const content = `# ${host.vars.hbmon_managed ?? 'Managed by hbmon deploy'}\n# The helper restarts UNIT for registration ${u.name}, only when its registrant runs as USER.\nunit=${u.unit}\nuser=${u.user}\n`
-      results.push(await putFile(host, { source: Buffer.from(content), dest: `${unitsDir}/${u.name}`, mode: 0o644, owner: 'root', group: 'root' }, ctx))
+      results.push(
+        await putFile(
+          host,
+          { source: Buffer.from(content), dest: `${unitsDir}/${u.name}`, mode: 0o644, owner: 'root', group: 'root' },
+          ctx,
+        ),
+      )
     }
     const conf = `# ${host.vars.hbmon_managed ?? 'Managed by hbmon deploy'}\n# NAME:UID pairs that may ask for the restart helper (from hbmon_units).\noptions hbmon helper_map=${map}\n`
-    results.push(await putFile(host, { source: Buffer.from(conf), dest: unitsConf, mode: 0o644, owner: 'root', group: 'root' }, ctx))
+    results.push(
+      await putFile(
+        host,
+        { source: Buffer.from(conf), dest: unitsConf, mode: 0o644, owner: 'root', group: 'root' },
+        ctx,
+      ),
+    )
     changes.push(...results.filter((r) => r.changed).map((r) => r.msg ?? 'changed'))
 
     // The loaded module takes the map at once (the file is for the next load).

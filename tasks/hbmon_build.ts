@@ -20,13 +20,17 @@ export const artifactFiles = ['hbmon.ko', 'hbctl', 'hbmon-listen'] as const
 /** The files that make a build: sources and build files, not what a build in place leaves behind. */
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir)
-    .filter((f) => /^(?:Makefile|Kbuild|dkms\.conf)$|\.[ch]$/.test(f) && !f.endsWith('.mod.c') && statSync(join(dir, f)).isFile())
+    .filter(
+      (f) =>
+        /^(?:Makefile|Kbuild|dkms\.conf)$|\.[ch]$/.test(f) && !f.endsWith('.mod.c') && statSync(join(dir, f)).isFile(),
+    )
     .sort()
 }
 
 export function sourceHash(dir: string): string {
   const hash = createHash('sha256')
-  for (const f of sourceFiles(dir)) hash.update(`${f}\0${readFileSync(join(dir, f)).length}\0`).update(readFileSync(join(dir, f)))
+  for (const f of sourceFiles(dir))
+    hash.update(`${f}\0${readFileSync(join(dir, f)).length}\0`).update(readFileSync(join(dir, f)))
   return hash.digest('hex')
 }
 
@@ -55,8 +59,13 @@ async function buildOn(host: Target, facts: HbmonFacts, source: string, hash: st
     const r = await host.$({ nothrow: true, timeoutMs: 20 * 60_000 })`sh -c ${buildScript} sh ${remote}`
     const out = r.stdout + r.stderr
     if (r.code !== 0) {
-      const errors = out.split('\n').filter((l) => /error|Error \d/.test(l)).slice(0, 10)
-      throw new Error(`build on ${host.name} (${facts.kernel}) failed:\n${(errors.length ? errors : out.split('\n').slice(-15)).join('\n')}`)
+      const errors = out
+        .split('\n')
+        .filter((l) => /error|Error \d/.test(l))
+        .slice(0, 10)
+      throw new Error(
+        `build on ${host.name} (${facts.kernel}) failed:\n${(errors.length ? errors : out.split('\n').slice(-15)).join('\n')}`,
+      )
     }
     const srcversion = /@@srcversion=(\S+)/.exec(out)?.[1] ?? ''
     const tmp = `${into}.tmp-${randomBytes(4).toString('hex')}`
@@ -90,7 +99,9 @@ function cached(dir: string): Meta | undefined {
 }
 
 const installHeaders = (host: Target, pkg: string) =>
-  host.$({ timeoutMs: 20 * 60_000 })`env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${pkg}`
+  host.$({
+    timeoutMs: 20 * 60_000,
+  })`env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${pkg}`
 
 export default defineTask<Record<string, never>>({
   name: 'hbmon_build',
@@ -109,7 +120,10 @@ export default defineTask<Record<string, never>>({
         continue
       }
       if (!facts.module_support) {
-        results.set(host.name, { changed: false, msg: `kernel ${facts.kernel} has no module support: nothing to build` })
+        results.set(host.name, {
+          changed: false,
+          msg: `kernel ${facts.kernel} has no module support: nothing to build`,
+        })
         continue
       }
       const key = `${facts.kernel} ${facts.arch}`
@@ -145,14 +159,19 @@ export default defineTask<Record<string, never>>({
             builder = wantInstall
           }
           if (ctx.check) {
-            for (const m of members) results.set(m.host.name, { changed: m === builder, msg: `would build for ${kernel} ${arch} on ${builder.host.name}` })
+            for (const m of members)
+              results.set(m.host.name, {
+                changed: m === builder,
+                msg: `would build for ${kernel} ${arch} on ${builder.host.name}`,
+              })
             return
           }
           try {
             meta = await buildOn(builder.host, builder.facts, source, hash, dir)
             builtHere = true
           } catch (e) {
-            for (const m of members) results.set(m.host.name, { changed: false, failed: true, msg: (e as Error).message })
+            for (const m of members)
+              results.set(m.host.name, { changed: false, failed: true, msg: (e as Error).message })
             return
           }
         }
@@ -163,13 +182,29 @@ export default defineTask<Record<string, never>>({
             : builtHere
               ? `reused the build of ${meta.built_on} (${kernel} ${arch})`
               : `cached build for ${kernel} ${arch} (built on ${meta.built_on})`
-          const warnings = built && meta.warnings.length ? `; ${meta.warnings.length} compiler warnings:\n${meta.warnings.join('\n')}` : ''
-          const artifact: Artifact = { dir, kernel, arch, source_hash: hash, srcversion: meta.srcversion, built_on: meta.built_on }
+          const warnings =
+            built && meta.warnings.length
+              ? `; ${meta.warnings.length} compiler warnings:\n${meta.warnings.join('\n')}`
+              : ''
+          const artifact: Artifact = {
+            dir,
+            kernel,
+            arch,
+            source_hash: hash,
+            srcversion: meta.srcversion,
+            built_on: meta.built_on,
+          }
           results.set(m.host.name, {
             changed: built,
             msg: `${how}, srcversion ${meta.srcversion}${warnings}`,
             facts: { hbmon_artifact: artifact },
-            data: { ...artifact, build: built ? 'built' : builtHere ? 'reused' : 'cached', group: names, build_ms: built ? meta.build_ms : 0, warnings: built ? meta.warnings : [] },
+            data: {
+              ...artifact,
+              build: built ? 'built' : builtHere ? 'reused' : 'cached',
+              group: names,
+              build_ms: built ? meta.build_ms : 0,
+              warnings: built ? meta.warnings : [],
+            },
           })
         }
       }),

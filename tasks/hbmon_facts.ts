@@ -7,17 +7,29 @@ import { gatherHbmonFacts } from './_hbmon.ts'
 
 export default defineTask<{ require_module_support?: boolean }>({
   name: 'hbmon_facts',
-  description: 'gather what hbmon needs to know about a host (kernel, headers, gcc, Secure Boot, loaded module, release)',
+  description:
+    'gather what hbmon needs to know about a host (kernel, headers, gcc, Secure Boot, loaded module, release)',
   schema: {
     type: 'object',
     additionalProperties: false,
-    properties: { require_module_support: { type: 'boolean', description: 'fail a host whose kernel cannot load modules (default false)' } },
+    properties: {
+      require_module_support: {
+        type: 'boolean',
+        description: 'fail a host whose kernel cannot load modules (default false)',
+      },
+    },
   },
   async run(host, args) {
     const hbmon = await gatherHbmonFacts(host)
     // Deploy fails such a host here, before anything is written to it, rather than at load.
     if (args.require_module_support && !hbmon.module_support)
-      return { changed: false, failed: true, msg: `kernel ${hbmon.kernel} has no loadable module support (no /proc/modules): hbmon cannot run on this host`, facts: { hbmon }, data: { hbmon } }
+      return {
+        changed: false,
+        failed: true,
+        msg: `kernel ${hbmon.kernel} has no loadable module support (no /proc/modules): hbmon cannot run on this host`,
+        facts: { hbmon },
+        data: { hbmon },
+      }
     const sb = hbmon.secure_boot === 'enabled' ? ', Secure Boot on (the module must be signed)' : ''
     const msg =
       `${hbmon.kernel} ${hbmon.arch} ${hbmon.distribution} ${hbmon.distribution_version}, headers ${hbmon.headers ? 'yes' : `no (${hbmon.headers_package})`}, ` +

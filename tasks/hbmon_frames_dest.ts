@@ -11,7 +11,16 @@ export default defineTask<Record<string, never>>({
   schema: { type: 'object', additionalProperties: false, properties: {} },
   async run(host, _args, ctx) {
     const conf = await host.$({ nothrow: true })`cat /etc/modprobe.d/hbmon.conf`
-    const choice = chooseDest(host.vars, (name) => ctx.factsOf(name), conf.code === 0 ? currentDest(conf.stdout) : undefined)
-    return { changed: false, msg: `${choice.mac} (${choice.reason})`, facts: { hbmon_frames_dest: choice.mac }, data: { ...choice } }
+    const choice = chooseDest(
+      host.vars,
+      (name) => ctx.factsOf(name),
+      conf.code === 0 ? currentDest(conf.stdout) : undefined,
+    )
+    return {
+      changed: false,
+      msg: `${choice.mac} (${choice.reason})`,
+      facts: { hbmon_frames_dest: choice.mac },
+      data: { ...choice },
+    }
   },
 })

@@ -22,13 +22,16 @@ export default defineTask<Record<string, never>>({
       [join(artifact.dir, 'hbmon-listen'), `${toolsDir}/hbmon-listen`, 0o755],
     ]
     const results: TaskResult[] = []
-    for (const [source, dest, mode] of files) results.push(await putFile(host, { source, dest, mode, owner: 'root', group: 'root' }, ctx))
+    for (const [source, dest, mode] of files)
+      results.push(await putFile(host, { source, dest, mode, owner: 'root', group: 'root' }, ctx))
     const moduleChanged = results[0]!.changed
     if (moduleChanged && !ctx.check) await host.$`depmod -a ${artifact.kernel}`
     const changed = results.filter((r) => r.changed)
     return {
       changed: changed.length > 0,
-      ...(changed.length ? { msg: `${changed.map((r) => r.msg).join('; ')}${moduleChanged ? `; depmod ${artifact.kernel}` : ''}` } : {}),
+      ...(changed.length
+        ? { msg: `${changed.map((r) => r.msg).join('; ')}${moduleChanged ? `; depmod ${artifact.kernel}` : ''}` }
+        : {}),
       ...(ctx.diff ? { diff: results.flatMap((r) => r.diff ?? []) } : {}),
       data: { module: ko, srcversion: artifact.srcversion, module_changed: moduleChanged },
     }

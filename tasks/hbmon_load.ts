@@ -12,11 +12,17 @@ export default defineTask<Record<string, never>>({
   async run(host, _args, ctx) {
     const facts = await factsOf(host)
     if (!facts.module_support)
-      return { changed: false, failed: true, msg: `kernel ${facts.kernel} has no loadable module support (no /proc/modules): hbmon cannot run on this host` }
+      return {
+        changed: false,
+        failed: true,
+        msg: `kernel ${facts.kernel} has no loadable module support (no /proc/modules): hbmon cannot run on this host`,
+      }
     const restartHolders = truthyVar(host.vars.hbmon_restart_holders)
     try {
       const done = await ensureLoaded(host, restartHolders, ctx.check)
-      return done ? { changed: true, msg: ctx.check ? `would have ${done}` : done } : { changed: false, msg: 'hbmon loaded, same srcversion as its file' }
+      return done
+        ? { changed: true, msg: ctx.check ? `would have ${done}` : done }
+        : { changed: false, msg: 'hbmon loaded, same srcversion as its file' }
     } catch (e) {
       const why = (e as Error).message
       const rollback = await rollBackToCurrent(host, ctx, restartHolders)

@@ -7,13 +7,18 @@ import { isMac } from './_monitor.ts'
 export default defineTask<{ iface?: string }>({
   name: 'hbmon_monitor_address',
   description: "the monitor's MAC on its segment, as the fact hbmon_monitor",
-  schema: { type: 'object', additionalProperties: false, properties: { iface: { type: 'string', minLength: 1, description: 'an interface name' } } },
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: { iface: { type: 'string', minLength: 1, description: 'an interface name' } },
+  },
   async run(host, args) {
     const iface = String(args.iface ?? host.vars.hbmon_monitor_iface ?? host.vars.hbmon_iface ?? '')
     if (!iface) throw new Error('no interface: set hbmon_monitor_iface (or hbmon_iface) for the monitor host')
     const result = await host.$({ nothrow: true })`cat /sys/class/net/${iface}/address`
     const mac = result.stdout.trim().toLowerCase()
-    if (result.code !== 0 || !isMac(mac)) throw new Error(`${iface}: no such Ethernet interface on ${host.name} (${result.stderr.trim() || mac})`)
+    if (result.code !== 0 || !isMac(mac))
+      throw new Error(`${iface}: no such Ethernet interface on ${host.name} (${result.stderr.trim() || mac})`)
     return { changed: false, msg: `${iface} ${mac}`, facts: { hbmon_monitor: { iface, mac } }, data: { iface, mac } }
   },
 })

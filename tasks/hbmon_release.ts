@@ -4,7 +4,15 @@
 // its release and reports no change. Runs after verify: the current release is always a verified one, which
 // is what load and verify roll back to.
 import { defineTask } from '../src/task.ts'
-import { factsOf, formatManifest, installedManifest, readHistory, recordRelease, releaseId, writeHistory } from './_hbmon.ts'
+import {
+  factsOf,
+  formatManifest,
+  installedManifest,
+  readHistory,
+  recordRelease,
+  releaseId,
+  writeHistory,
+} from './_hbmon.ts'
 
 export default defineTask<{ keep?: number }>({
   name: 'hbmon_release',
@@ -12,7 +20,13 @@ export default defineTask<{ keep?: number }>({
   schema: {
     type: 'object',
     additionalProperties: false,
-    properties: { keep: { type: 'integer', minimum: 1, description: 'how many releases to keep (default: var hbmon_keep_releases, else 5)' } },
+    properties: {
+      keep: {
+        type: 'integer',
+        minimum: 1,
+        description: 'how many releases to keep (default: var hbmon_keep_releases, else 5)',
+      },
+    },
   },
   async run(host, args, ctx) {
     const keep = args.keep ?? (Number(host.vars.hbmon_keep_releases) || 5)
@@ -22,11 +36,17 @@ export default defineTask<{ keep?: number }>({
     const id = releaseId(formatManifest(entries))
     const history = await readHistory(host)
     const data = { release: id, previous: history.current, files: entries.length }
-    if (history.current === id) return { changed: false, msg: `release ${id} is current`, data, facts: { hbmon_release: id } }
+    if (history.current === id)
+      return { changed: false, msg: `release ${id} is current`, data, facts: { hbmon_release: id } }
     if (!ctx.check) {
       await recordRelease(host, entries)
       await writeHistory(host, [...history.ids.filter((i) => i !== id), id], id, keep)
     }
-    return { changed: true, msg: `release ${id} (${entries.length} files) is current${history.current ? `, previous ${history.current}` : ''}`, data, facts: { hbmon_release: id } }
+    return {
+      changed: true,
+      msg: `release ${id} (${entries.length} files) is current${history.current ? `, previous ${history.current}` : ''}`,
+      data,
+      facts: { hbmon_release: id },
+    }
   },
 })

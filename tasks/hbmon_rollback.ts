@@ -3,7 +3,15 @@
 // changed, that module reloaded and verified. The history drops the releases after it, so a second rollback
 // goes one further back.
 import { defineTask } from '../src/task.ts'
-import { factsOf, readHistory, readReleaseManifest, restoreRelease, truthyVar, verifyModule, writeHistory } from './_hbmon.ts'
+import {
+  factsOf,
+  readHistory,
+  readReleaseManifest,
+  restoreRelease,
+  truthyVar,
+  verifyModule,
+  writeHistory,
+} from './_hbmon.ts'
 
 export default defineTask<{ to?: string }>({
   name: 'hbmon_rollback',
@@ -11,23 +19,56 @@ export default defineTask<{ to?: string }>({
   schema: {
     type: 'object',
     additionalProperties: false,
-    properties: { to: { type: 'string', pattern: '^[0-9a-f]{12}$', description: 'a release id (default: the one before the current)' } },
+    properties: {
+      to: {
+        type: 'string',
+        pattern: '^[0-9a-f]{12}$',
+        description: 'a release id (default: the one before the current)',
+      },
+    },
   },
   async run(host, args, ctx) {
     const facts = await factsOf(host)
     const history = await readHistory(host)
     const at = history.ids.lastIndexOf(history.current)
     const target = args.to ?? (at > 0 ? history.ids[at - 1] : undefined)
-    if (!target) return { changed: false, failed: true, msg: `no release before ${history.current || '(none)'} to roll back to (history: ${history.ids.join(' ') || 'empty'})` }
-    if (!history.ids.includes(target)) return { changed: false, failed: true, msg: `release ${target} is not on the host (history: ${history.ids.join(' ')})` }
+    if (!target)
+      return {
+        changed: false,
+        failed: true,
+        msg: `no release before ${history.current || '(none)'} to roll back to (history: ${history.ids.join(' ') || 'empty'})`,
+      }
+    if (!history.ids.includes(target))
+      return {
+        changed: false,
+        failed: true,
+        msg: `release ${target} is not on the host (history: ${history.ids.join(' ')})`,
+      }
     const manifest = await readReleaseManifest(host, target)
-    if (ctx.check) return { changed: target !== history.current, msg: `would roll back ${history.current} → ${target} (${manifest.length} files)` }
-    const changed = await restoreRelease(host, target, facts.kernel, { restartHolders: truthyVar(host.vars.hbmon_restart_holders) })
+    if (ctx.check)
+      return {
+        changed: target !== history.current,
+        msg: `would roll back ${history.current} → ${target} (${manifest.length} files)`,
+      }
+    const changed = await restoreRelease(host, target, facts.kernel, {
+      restartHolders: truthyVar(host.vars.hbmon_restart_holders),
+    })
     const keep = Number(host.vars.hbmon_keep_releases) || 5
     await writeHistory(host, history.ids.slice(0, history.ids.indexOf(target) + 1), target, keep)
     const check = await verifyModule(host, undefined)
     const data = { from: history.current, release: target, restored: changed, srcversion: check.srcversion }
-    if (!check.ok) return { changed: true, failed: true, msg: `rolled back to ${target} but it does not verify: ${check.problems.join('; ')}`, data }
-    return { changed: true, msg: `rolled back ${history.current} → ${target} (${changed.length} files), hbmon ${check.srcversion} verified`, data, facts: { hbmon_release: target } }
+    if (!check.ok)
+      return {
+        changed: true,
+        failed: true,
+        msg: `rolled back to ${target} but it does not verify: ${check.problems.join('; ')}`,
+        data,
+      }
+    return {
+      changed: true,
+      msg: `rolled back ${history.current} → ${target} (${changed.length} files), hbmon ${check.srcversion} verified`,
+      data,
+      facts: { hbmon_release: target },
+    }
   },
 })

@@ -10,7 +10,11 @@ export default defineTask<Record<string, never>>({
   async run(host) {
     const facts = await gatherHbmonFacts(host)
     const module = facts.module_support ? await moduleState(host, 'all') : undefined
-    const loaded = !module ? 'no module support' : module.loaded ? `loaded ${module.loaded}${module.file && module.file !== module.loaded ? ` (file ${module.file})` : ''} refcnt ${module.refcnt}${module.holders.length ? ` by ${describeHolders(module.holders)}` : ''}` : 'not loaded'
+    const loaded = !module
+      ? 'no module support'
+      : module.loaded
+        ? `loaded ${module.loaded}${module.file && module.file !== module.loaded ? ` (file ${module.file})` : ''} refcnt ${module.refcnt}${module.holders.length ? ` by ${describeHolders(module.holders)}` : ''}`
+        : 'not loaded'
     const row = [
       host.name.padEnd(12),
       `${facts.distribution} ${facts.distribution_version}`.padEnd(10),

@@ -3,7 +3,17 @@
 // then depmod and an rsyslog restart. The log file stays: it is data, not something we installed.
 import { defineTask } from '../src/task.ts'
 import { statFiles } from './_files.ts'
-import { describeHolders, factsOf, managedFiles, moduleState, readHistory, readReleaseManifest, rsyslogRule, stateDir, truthyVar } from './_hbmon.ts'
+import {
+  describeHolders,
+  factsOf,
+  managedFiles,
+  moduleState,
+  readHistory,
+  readReleaseManifest,
+  rsyslogRule,
+  stateDir,
+  truthyVar,
+} from './_hbmon.ts'
 
 export default defineTask<Record<string, never>>({
   name: 'hbmon_uninstall',
@@ -12,17 +22,25 @@ export default defineTask<Record<string, never>>({
   async run(host, _args, ctx) {
     const facts = await factsOf(host)
     const history = await readHistory(host)
-    const listed = history.current ? (await readReleaseManifest(host, history.current).catch(() => [])).map((e) => e.path) : []
+    const listed = history.current
+      ? (await readReleaseManifest(host, history.current).catch(() => [])).map((e) => e.path)
+      : []
     const paths = [...new Set([...managedFiles(facts.kernel), ...listed, stateDir, '/usr/lib/hbmon'])]
     const found = await statFiles(host, paths)
     const existing = paths.filter((_, i) => found[i]!.exists)
-    const state = facts.module_support ? await moduleState(host, 'all') : { loaded: '', file: '', refcnt: 0, holders: [] }
+    const state = facts.module_support
+      ? await moduleState(host, 'all')
+      : { loaded: '', file: '', refcnt: 0, holders: [] }
     const what = [...(state.loaded ? [`unload hbmon ${state.loaded}`] : []), ...existing.map((p) => `remove ${p}`)]
     if (!what.length) return { changed: false, msg: 'hbmon is not installed' }
     if (ctx.check) return { changed: true, msg: `would ${what.join(', ')}` }
     if (state.loaded) {
       if ((state.holders.length || state.refcnt > 0) && !truthyVar(host.vars.hbmon_restart_holders))
-        return { changed: false, failed: true, msg: `hbmon is in use by ${describeHolders(state.holders) || `refcnt ${state.refcnt}`}; not unloading it (set hbmon_restart_holders: true to stop them)` }
+        return {
+          changed: false,
+          failed: true,
+          msg: `hbmon is in use by ${describeHolders(state.holders) || `refcnt ${state.refcnt}`}; not unloading it (set hbmon_restart_holders: true to stop them)`,
+        }
       if (state.holders.length) await host.$({ nothrow: true })`kill -KILL ${state.holders.map((h) => String(h.pid))}`
       await host.$`rmmod hbmon`
     }

@@ -22,8 +22,17 @@ export default defineTask<{ srcversion?: string; rollback?: boolean }>({
     const expected = args.srcversion ?? artifactOf(host)?.srcversion
     const result = await verifyModule(host, expected)
     const data = { ...result, expected_srcversion: expected ?? '' }
-    if (result.ok) return { changed: false, msg: `hbmon ${result.srcversion} verified (log line after ${result.log_ms} ms)`, data }
-    const rollback = args.rollback === false ? 'not rolled back' : await rollBackToCurrent(host, ctx, truthyVar(host.vars.hbmon_restart_holders))
-    return { changed: args.rollback !== false, failed: true, msg: `verify failed: ${result.problems.join('; ')}; ${rollback}`, data }
+    if (result.ok)
+      return { changed: false, msg: `hbmon ${result.srcversion} verified (log line after ${result.log_ms} ms)`, data }
+    const rollback =
+      args.rollback === false
+        ? 'not rolled back'
+        : await rollBackToCurrent(host, ctx, truthyVar(host.vars.hbmon_restart_holders))
+    return {
+      changed: args.rollback !== false,
+      failed: true,
+      msg: `verify failed: ${result.problems.join('; ')}; ${rollback}`,
+      data,
+    }
   },
 })

@@ -15,7 +15,10 @@ export function ansibleEnv(): NodeJS.ProcessEnv {
       // Ansible's ssh masters (ControlPersist) would outlive the test by a minute: end them with their sockets.
       const sockets = join(dir, '.ansible', 'cp')
       for (const socket of existsSync(sockets) ? readdirSync(sockets) : []) {
-        spawnSync('ssh', ['-o', `ControlPath=${join(sockets, socket)}`, '-O', 'exit', 'hbmon-ansible-master'], { stdio: 'ignore', timeout: 5000 })
+        spawnSync('ssh', ['-o', `ControlPath=${join(sockets, socket)}`, '-O', 'exit', 'hbmon-ansible-master'], {
+          stdio: 'ignore',
+          timeout: 5000,
+        })
       }
       rmSync(dir, { recursive: true, force: true })
     })

@@ -10,8 +10,9 @@ import { InputError, expandHostPattern, loadInventory, parseInventory, toAnsible
 import { ansibleEnv } from './ansible.ts'
 
 const dir = fileURLToPath(new URL('fixtures/inventories/', import.meta.url))
-const good = readdirSync(dir).filter((f) => f.endsWith('.yml') && !f.startsWith('bad-')).sort()
-
+const good = readdirSync(dir)
+  .filter((f) => f.endsWith('.yml') && !f.startsWith('bad-'))
+  .sort()
 
 function ansibleInventory(file: string, env: NodeJS.ProcessEnv): Promise<unknown> {
   return new Promise((resolve, reject) =>
@@ -37,11 +38,23 @@ for (const name of good) {
 test('ranges: strides, letters and leading zeros expand as Ansible does', async () => {
   const inv = await loadInventory(join(dir, 'ranges.yml'))
   const names = [...inv.hosts.keys()]
-  assert.equal(names.filter((n) => n.startsWith('app')), ['app1', 'app3', 'app5', 'app7', 'app9', 'app10', 'app15', 'app20'])
-  assert.equal(names.filter((n) => n.startsWith('edge')), ['edge001', 'edge005', 'edge009'])
-  assert.equal(names.filter((n) => n.startsWith('mix')), ['mixx', 'mixA', 'mixD', 'mixG', 'mixJ', 'mixM', 'mixP', 'mixS', 'mixV', 'mixY'])
+  assert.equal(
+    names.filter((n) => n.startsWith('app')),
+    ['app1', 'app3', 'app5', 'app7', 'app9', 'app10', 'app15', 'app20'],
+  )
+  assert.equal(
+    names.filter((n) => n.startsWith('edge')),
+    ['edge001', 'edge005', 'edge009'],
+  )
+  assert.equal(
+    names.filter((n) => n.startsWith('mix')),
+    ['mixx', 'mixA', 'mixD', 'mixG', 'mixJ', 'mixM', 'mixP', 'mixS', 'mixV', 'mixY'],
+  )
   assert.is(inv.hosts.get('web12.example.com')?.name, 'web12.example.com')
-  assert.equal(names.filter((n) => n.startsWith('db0-')), ['db0-node01', 'db0-node02', 'db0-node03'])
+  assert.equal(
+    names.filter((n) => n.startsWith('db0-')),
+    ['db0-node01', 'db0-node02', 'db0-node03'],
+  )
   assert.is(inv.hosts.get('edge005')?.connection.port, 2222)
   const fail = (reason: string): never => {
     throw new Error(reason)
@@ -91,7 +104,10 @@ test('connection settings: aliases, defaults, ProxyJump and known_hosts from ans
   assert.equal([legacy.host, legacy.port, legacy.user, legacy.password], ['10.1.0.2', 2023, 'legacy-user', '12345'])
   const both = inv.hosts.get('both')!.connection
   assert.equal([both.host, both.port], ['10.1.0.4', 2]) // the ansible_ssh_* alias wins, as in Ansible's PlayContext
-  assert.equal(both.proxyJump, [{ host: 'j1', port: 22, user: 'a' }, { host: 'j2', port: 2200 }])
+  assert.equal(both.proxyJump, [
+    { host: 'j1', port: 22, user: 'a' },
+    { host: 'j2', port: 2200 },
+  ])
   assert.is(both.knownHostsFile, join(homedir(), 'kh'))
   const plain = inv.hosts.get('plain')!.connection
   assert.equal([plain.host, plain.port, plain.user, plain.become, plain.proxyJump], ['plain', 22, undefined, false, []])
@@ -105,14 +121,26 @@ test('connection settings: aliases, defaults, ProxyJump and known_hosts from ans
 // Each malformed inventory: where the error is reported, and what it says.
 const errors: [string, string, RegExp][] = [
   ['bad-yaml.yml', 'bad-yaml.yml:6:17: ', /never closed/],
-  ['bad-vars-list.yml', 'bad-vars-list.yml:7:9: all.children.web.vars: ', /^expected a mapping of variables, got a list$/],
+  [
+    'bad-vars-list.yml',
+    'bad-vars-list.yml:7:9: all.children.web.vars: ',
+    /^expected a mapping of variables, got a list$/,
+  ],
   ['bad-range.yml', 'bad-range.yml:4:5: web.hosts.app[1-3]: ', /bad host range \[1-3\]: expected \[begin:end\]/],
-  ['bad-top-level.yml', 'bad-top-level.yml:1:1: ', /^expected an inventory \(a mapping of group names to groups\), got a list$/],
+  [
+    'bad-top-level.yml',
+    'bad-top-level.yml:1:1: ',
+    /^expected an inventory \(a mapping of group names to groups\), got a list$/,
+  ],
   ['bad-group-type.yml', 'bad-group-type.yml:4:5: db: ', /^expected a group .*, got a list$/],
   ['bad-unknown-key.yml', 'bad-unknown-key.yml:4:7: all.children.web.host: ', /unexpected key "host"/],
   ['bad-loop.yml', 'bad-loop.yml:8:5: c.children.a: ', /group "a" would be its own ancestor: a → b → c → a/],
   ['bad-host-int.yml', 'bad-host-int.yml:4:5: web.hosts.12: ', /expected a host name \(a string\), got a number/],
-  ['bad-port.yml', 'bad-port.yml:3:19: web.vars.ansible_port: ', /^expected a port number \(1-65535\), got a string \("ssh"\)$/],
+  [
+    'bad-port.yml',
+    'bad-port.yml:3:19: web.vars.ansible_port: ',
+    /^expected a port number \(1-65535\), got a string \("ssh"\)$/,
+  ],
   ['bad-proxy.yml', 'bad-proxy.yml:4:32: web.hosts.web1.ansible_ssh_common_args: ', /ProxyCommand is not supported/],
 ]
 for (const [name, prefix, reason] of errors) {
@@ -146,23 +174,68 @@ test('more malformed inventories, inline', () => {
   const cases: [string, string][] = [
     ['', 'hosts.yml:1:1: expected an inventory (a mapping of group names to groups), got nothing'],
     ['{}', 'hosts.yml:1:1: expected an inventory (a mapping of group names to groups), got a mapping'],
-    ['plugin: aws_ec2\n', 'hosts.yml:1:9: plugin: this is an inventory plugin configuration (plugin: aws_ec2), not a YAML inventory'],
+    [
+      'plugin: aws_ec2\n',
+      'hosts.yml:1:9: plugin: this is an inventory plugin configuration (plugin: aws_ec2), not a YAML inventory',
+    ],
     ['web:\n  hosts:\n    a:\n    a:\n', 'hosts.yml:4:5: web.hosts.a: duplicate key "a" (first at line 3)'],
-    ['web:\n  hosts: [a, b]\n', 'hosts.yml:2:10: web.hosts: expected hosts (a mapping of host names or patterns to their variables), got a list'],
-    ['web:\n  hosts:\n    a: yes\n', 'hosts.yml:3:8: web.hosts.a: expected a mapping of variables, got a boolean (true)'],
-    ['web:\n  hosts:\n    h[5:1]:\n', 'hosts.yml:3:5: web.hosts.h[5:1]: bad host range [5:1]: it is empty (begin after end)'],
-    ['web:\n  hosts:\n    h[01:100]:\n', 'hosts.yml:3:5: web.hosts.h[01:100]: bad host range [01:100]: begin and end must have the same number of digits'],
-    ['web:\n  hosts:\n    h[1:3:0]:\n', 'hosts.yml:3:5: web.hosts.h[1:3:0]: bad host range [1:3:0]: the step must be a positive integer'],
-    ['web:\n  hosts:\n    h[1:3:\n', 'hosts.yml:3:5: web.hosts.h[1:3: unclosed host range in "h[1:3": expected [begin:end] or [begin:end:step]'],
-    ['web:\n  hosts:\n    h[z:a]:\n', 'hosts.yml:3:5: web.hosts.h[z:a]: bad host range [z:a]: begin must not come after end'],
-    ['web:\n  children:\n    all:\n', 'hosts.yml:3:5: web.children.all: group "all" holds every group and cannot be a child of one'],
+    [
+      'web:\n  hosts: [a, b]\n',
+      'hosts.yml:2:10: web.hosts: expected hosts (a mapping of host names or patterns to their variables), got a list',
+    ],
+    [
+      'web:\n  hosts:\n    a: yes\n',
+      'hosts.yml:3:8: web.hosts.a: expected a mapping of variables, got a boolean (true)',
+    ],
+    [
+      'web:\n  hosts:\n    h[5:1]:\n',
+      'hosts.yml:3:5: web.hosts.h[5:1]: bad host range [5:1]: it is empty (begin after end)',
+    ],
+    [
+      'web:\n  hosts:\n    h[01:100]:\n',
+      'hosts.yml:3:5: web.hosts.h[01:100]: bad host range [01:100]: begin and end must have the same number of digits',
+    ],
+    [
+      'web:\n  hosts:\n    h[1:3:0]:\n',
+      'hosts.yml:3:5: web.hosts.h[1:3:0]: bad host range [1:3:0]: the step must be a positive integer',
+    ],
+    [
+      'web:\n  hosts:\n    h[1:3:\n',
+      'hosts.yml:3:5: web.hosts.h[1:3: unclosed host range in "h[1:3": expected [begin:end] or [begin:end:step]',
+    ],
+    [
+      'web:\n  hosts:\n    h[z:a]:\n',
+      'hosts.yml:3:5: web.hosts.h[z:a]: bad host range [z:a]: begin must not come after end',
+    ],
+    [
+      'web:\n  children:\n    all:\n',
+      'hosts.yml:3:5: web.children.all: group "all" holds every group and cannot be a child of one',
+    ],
     ['web:\n  children:\n    web:\n', 'hosts.yml:3:5: web.children.web: group "web" cannot be a child of itself'],
-    ['web:\n  vars:\n    ansible_group_priority: high\n', 'hosts.yml:3:29: web.vars.ansible_group_priority: expected an integer group priority, got a string ("high")'],
-    ['web:\n  vars:\n    ansible_become: maybe\n', 'hosts.yml:3:21: web.vars.ansible_become: expected a boolean (true/false, yes/no, on/off, 1/0), got a string ("maybe")'],
-    ['web:\n  hosts:\n    h:\n      ansible_port: 70000\n', 'hosts.yml:4:21: web.hosts.h.ansible_port: expected a port number (1-65535), got a number (70000)'],
-    ['web:\n  hosts:\n    h:\n      ansible_host: "{{ x }}"\n', 'hosts.yml:4:21: web.hosts.h.ansible_host: templates ({{ }}) are not supported in connection variables'],
-    ['web:\n  vars:\n    ansible_become: yes\n    ansible_become_method: su\n  hosts:\n    h:\n', 'hosts.yml:4:28: web.vars.ansible_become_method: only sudo is supported, got su'],
-    ['web:\n  vars:\n    ansible_ssh_common_args: -C\n  hosts:\n    h:\n', 'hosts.yml:3:30: web.vars.ansible_ssh_common_args: unsupported ssh argument "-C": only -o Key=Value and -J are understood'],
+    [
+      'web:\n  vars:\n    ansible_group_priority: high\n',
+      'hosts.yml:3:29: web.vars.ansible_group_priority: expected an integer group priority, got a string ("high")',
+    ],
+    [
+      'web:\n  vars:\n    ansible_become: maybe\n',
+      'hosts.yml:3:21: web.vars.ansible_become: expected a boolean (true/false, yes/no, on/off, 1/0), got a string ("maybe")',
+    ],
+    [
+      'web:\n  hosts:\n    h:\n      ansible_port: 70000\n',
+      'hosts.yml:4:21: web.hosts.h.ansible_port: expected a port number (1-65535), got a number (70000)',
+    ],
+    [
+      'web:\n  hosts:\n    h:\n      ansible_host: "{{ x }}"\n',
+      'hosts.yml:4:21: web.hosts.h.ansible_host: templates ({{ }}) are not supported in connection variables',
+    ],
+    [
+      'web:\n  vars:\n    ansible_become: yes\n    ansible_become_method: su\n  hosts:\n    h:\n',
+      'hosts.yml:4:28: web.vars.ansible_become_method: only sudo is supported, got su',
+    ],
+    [
+      'web:\n  vars:\n    ansible_ssh_common_args: -C\n  hosts:\n    h:\n',
+      'hosts.yml:3:30: web.vars.ansible_ssh_common_args: unsupported ssh argument "-C": only -o Key=Value and -J are understood',
+    ],
     ['web:\n  hosts:\n    h:\n      x: &a [*a]\n', 'hosts.yml:4:14: web.hosts.h.x.0: alias *a contains itself'],
   ]
   for (const [text, message] of cases) assert.is(errorOf(text).message, message, text)

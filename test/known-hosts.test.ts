@@ -4,7 +4,15 @@ import * as assert from 'uvu/assert'
 import { createHmac, randomBytes } from 'node:crypto'
 import { readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { appendKnownHost, checkHostKey, keyType, knownHostName, knownKeyTypes, parseKnownHosts, readKnownHosts } from '../src/known-hosts.ts'
+import {
+  appendKnownHost,
+  checkHostKey,
+  keyType,
+  knownHostName,
+  knownKeyTypes,
+  parseKnownHosts,
+  readKnownHosts,
+} from '../src/known-hosts.ts'
 import { tempDir } from './tmp.ts'
 
 // Wire-format key blobs: string type, then a string of key bytes.
@@ -21,7 +29,8 @@ function blob(type: string, seed: string): Buffer {
 const keyA = blob('ssh-ed25519', 'A')
 const keyB = blob('ssh-ed25519', 'B')
 const rsa = blob('ssh-rsa', 'R')
-const line = (hosts: string, key: Buffer, marker = '') => `${marker}${hosts} ${keyType(key)} ${key.toString('base64')} comment`
+const line = (hosts: string, key: Buffer, marker = '') =>
+  `${marker}${hosts} ${keyType(key)} ${key.toString('base64')} comment`
 
 function hashed(name: string): string {
   const salt = randomBytes(20)
@@ -34,7 +43,9 @@ test('names: port 22 plain, other ports in brackets', () => {
 })
 
 test('plain, comma lists, [host]:port, comments and blank lines', () => {
-  const entries = parseKnownHosts(['# comment', '', line('alpha,10.0.0.1', keyA), line('[10.0.0.1]:2222', keyB), 'garbage line'].join('\n'))
+  const entries = parseKnownHosts(
+    ['# comment', '', line('alpha,10.0.0.1', keyA), line('[10.0.0.1]:2222', keyB), 'garbage line'].join('\n'),
+  )
   assert.is(entries.length, 2)
   assert.is(checkHostKey(entries, 'alpha', keyA).status, 'known')
   assert.is(checkHostKey(entries, '10.0.0.1', keyA).status, 'known')
@@ -47,7 +58,9 @@ test('plain, comma lists, [host]:port, comments and blank lines', () => {
 })
 
 test('hashed entries (|1|salt|hmac) for plain and bracketed names', () => {
-  const entries = parseKnownHosts([line(hashed('gamma.example'), keyA), line(hashed('[gamma.example]:2200'), keyB)].join('\n'))
+  const entries = parseKnownHosts(
+    [line(hashed('gamma.example'), keyA), line(hashed('[gamma.example]:2200'), keyB)].join('\n'),
+  )
   assert.is(checkHostKey(entries, 'gamma.example', keyA).status, 'known')
   assert.is(checkHostKey(entries, 'gamma.example', keyB).status, 'changed')
   assert.is(checkHostKey(entries, '[gamma.example]:2200', keyB).status, 'known')
@@ -55,7 +68,14 @@ test('hashed entries (|1|salt|hmac) for plain and bracketed names', () => {
 })
 
 test('wildcards, negation and @revoked', () => {
-  const entries = parseKnownHosts([line('*.lab,!bad.lab', keyA), line('web?', keyB), line('revoked.lab', keyA, '@revoked '), line('*', rsa, '@cert-authority ')].join('\n'))
+  const entries = parseKnownHosts(
+    [
+      line('*.lab,!bad.lab', keyA),
+      line('web?', keyB),
+      line('revoked.lab', keyA, '@revoked '),
+      line('*', rsa, '@cert-authority '),
+    ].join('\n'),
+  )
   assert.is(checkHostKey(entries, 'x.lab', keyA).status, 'known')
   assert.is(checkHostKey(entries, 'bad.lab', keyA).status, 'unknown')
   assert.is(checkHostKey(entries, 'web1', keyB).status, 'known')
@@ -66,10 +86,13 @@ test('wildcards, negation and @revoked', () => {
 test('append: adds a line, keeps the file mode, serializes concurrent appends', async () => {
   const dir = tempDir('hbmon-kh-')
   const file = join(dir, 'sub', 'known_hosts')
-  await Promise.all(Array.from({ length: 20 }, (_, i) => appendKnownHost(file, `host${i}`, blob('ssh-ed25519', String(i)))))
+  await Promise.all(
+    Array.from({ length: 20 }, (_, i) => appendKnownHost(file, `host${i}`, blob('ssh-ed25519', String(i)))),
+  )
   const entries = await readKnownHosts(file)
   assert.is(entries.length, 20)
-  for (let i = 0; i < 20; i++) assert.is(checkHostKey(entries, `host${i}`, blob('ssh-ed25519', String(i))).status, 'known')
+  for (let i = 0; i < 20; i++)
+    assert.is(checkHostKey(entries, `host${i}`, blob('ssh-ed25519', String(i))).status, 'known')
   assert.is(statSync(file).mode & 0o777, 0o600)
   const other = join(dir, 'kh2')
   writeFileSync(other, line('a', keyA), { mode: 0o644 }) // no trailing newline

@@ -12,12 +12,19 @@ import { tempDir } from './tmp.ts'
 
 const dir = fileURLToPath(new URL('fixtures/inventories/', import.meta.url))
 
-
 /** The hosts `ansible all --list-hosts --limit P` prints, in its order, or 'error'. */
 function ansibleLimit(file: string, limit: string, env: NodeJS.ProcessEnv, cwd: string): Promise<string[] | 'error'> {
   return new Promise((resolve) =>
     execFile('ansible', ['all', '-i', file, '--list-hosts', '--limit', limit], { env, cwd }, (error, stdout) =>
-      resolve(error ? 'error' : stdout.split('\n').slice(1).map((l) => l.trim()).filter(Boolean)),
+      resolve(
+        error
+          ? 'error'
+          : stdout
+              .split('\n')
+              .slice(1)
+              .map((l) => l.trim())
+              .filter(Boolean),
+      ),
     ),
   )
 }
@@ -58,32 +65,100 @@ async function parallel<T, R>(items: T[], width: number, run: (item: T) => Promi
 // The Python that runs `ansible` (its shebang), which is not always the python3 first on PATH.
 function ansiblePython(env: NodeJS.ProcessEnv): string {
   const ansible = execFileSync('sh', ['-c', 'command -v ansible'], { env, encoding: 'utf8' }).trim()
-  return readFileSync(ansible, 'utf8').split('\n')[0]!.replace(/^#!\s*/, '').split(/\s+/).at(-1)!
+  return readFileSync(ansible, 'utf8')
+    .split('\n')[0]!
+    .replace(/^#!\s*/, '')
+    .split(/\s+/)
+    .at(-1)!
 }
 
 function ansibleLimits(file: string, limits: string[], env: NodeJS.ProcessEnv): Promise<(string[] | 'error')[]> {
   return new Promise((resolve, reject) =>
-    execFile(ansiblePython(env), ['-c', viaManager, file, JSON.stringify(limits)], { env, cwd: dir }, (error, stdout, stderr) =>
-      error ? reject(new Error(stderr)) : resolve(JSON.parse(stdout.trim().split('\n').at(-1)!)),
+    execFile(
+      ansiblePython(env),
+      ['-c', viaManager, file, JSON.stringify(limits)],
+      { env, cwd: dir },
+      (error, stdout, stderr) =>
+        error ? reject(new Error(stderr)) : resolve(JSON.parse(stdout.trim().split('\n').at(-1)!)),
     ),
   )
 }
 
 const patterns: Record<string, string[]> = {
   'ranges.yml': [
-    'all', '*', 'web', 'db', 'web*', 'web0?.example.com', 'web1[0-2]*', '[!w]*', '*.local', 'app1*', 'CACHE?',
-    'cache-[a-c]', 'db:cache-[a-c]', 'web,db', 'web:db', 'app*:!app1*', 'web:&app*', '&db', '!web', '!web:!db',
-    'all:!web*:&db', '~app1', '~(app|db)[0-9]+$', '~.*\\.local', 'web[0]', 'web[-1]', 'web[2:4]', 'web[3:]',
-    'web[11:]', 'web[2:0]', 'web[99]', 'db1-node0[1:2]', 'edge001:2222', '10.0.1.7', '10.0.[1:2].7', '10.0.*',
-    'nomatch', 'nomatch,app3', 'app3,app1', 'app3:app1', ' app3 , app1 ', '~[', 'ungrouped',
+    'all',
+    '*',
+    'web',
+    'db',
+    'web*',
+    'web0?.example.com',
+    'web1[0-2]*',
+    '[!w]*',
+    '*.local',
+    'app1*',
+    'CACHE?',
+    'cache-[a-c]',
+    'db:cache-[a-c]',
+    'web,db',
+    'web:db',
+    'app*:!app1*',
+    'web:&app*',
+    '&db',
+    '!web',
+    '!web:!db',
+    'all:!web*:&db',
+    '~app1',
+    '~(app|db)[0-9]+$',
+    '~.*\\.local',
+    'web[0]',
+    'web[-1]',
+    'web[2:4]',
+    'web[3:]',
+    'web[11:]',
+    'web[2:0]',
+    'web[99]',
+    'db1-node0[1:2]',
+    'edge001:2222',
+    '10.0.1.7',
+    '10.0.[1:2].7',
+    '10.0.*',
+    'nomatch',
+    'nomatch,app3',
+    'app3,app1',
+    'app3:app1',
+    ' app3 , app1 ',
+    '~[',
+    'ungrouped',
   ],
   'diamond.yml': [
-    'top', 'bottom', 'left:right', 'left:&right', 'top:!bottom', 'extra', 'lonely', 'lonely:b1', 'b*', '~b',
-    'ungrouped', 'l1,b2,b1', 'extra:!left', 'all:!top', '!extra', '*:!b?',
+    'top',
+    'bottom',
+    'left:right',
+    'left:&right',
+    'top:!bottom',
+    'extra',
+    'lonely',
+    'lonely:b1',
+    'b*',
+    '~b',
+    'ungrouped',
+    'l1,b2,b1',
+    'extra:!left',
+    'all:!top',
+    '!extra',
+    '*:!b?',
   ],
   'nested.yml': [
-    'europe', 'europe:!paris', 'france:&paris', 'e*', 'america:europe', 'par*', '~.*1$',
-    '!europe', 'paris:germany:east', 'east,paris',
+    'europe',
+    'europe:!paris',
+    'france:&paris',
+    'e*',
+    'america:europe',
+    'par*',
+    '~.*1$',
+    '!europe',
+    'paris:germany:east',
+    'east,paris',
   ],
   'allvars.yml': ['ungrouped', 'all:!ungrouped', 'real', 'direct*', 'moved', 'loose:moved', 'all[0]'],
   'ordering.yml': ['10', '3', '1', '10:&3', 'later', '*', 'defined_after[1:]', '00?', '[0-9]*'],
@@ -120,7 +195,10 @@ test('the ansible CLI itself agrees with the InventoryManager answers above', as
   const file = join(dir, 'ranges.yml')
   const sample = ['web[2:4]', 'app*:!app1*', '&db', 'nomatch', '~(app|db)[0-9]+$', 'app3,app1', 'web:&app*']
   const env = ansibleEnv()
-  const [viaCli, viaApi] = await Promise.all([parallel(sample, 4, (p) => ansibleLimit(file, p, env, dir)), ansibleLimits(file, sample, env)])
+  const [viaCli, viaApi] = await Promise.all([
+    parallel(sample, 4, (p) => ansibleLimit(file, p, env, dir)),
+    ansibleLimits(file, sample, env),
+  ])
   assert.equal(viaCli, viaApi)
   assert.equal(viaCli[0], ['web03.example.com', 'web04.example.com', 'web05.example.com'])
 })
@@ -130,7 +208,9 @@ test('--limit @file: one pattern per line, like ansible', async () => {
   const work = tempDir('hbmon-limit-')
   writeFileSync(join(work, 'retry'), 'app3\n\nweb01.example.com\n!web0*\n  app5  \n')
   const theirs = await ansibleLimit(file, '@retry,db0-node01', ansibleEnv(), work)
-  const ours = selectHosts(await loadInventory(file), 'all', { limit: '@retry,db0-node01', cwd: work }).map((h) => h.name)
+  const ours = selectHosts(await loadInventory(file), 'all', { limit: '@retry,db0-node01', cwd: work }).map(
+    (h) => h.name,
+  )
   assert.equal(ours, theirs)
   assert.equal(ours, ['app3', 'app5', 'db0-node01'])
 })
@@ -159,20 +239,36 @@ test('a --limit that leaves no host is an InputError; unmatched patterns warn', 
   const warnings: string[] = []
   assert.throws(
     () => selectHosts(inv, 'all', { limit: 'nope*', warn: (w) => warnings.push(w) }),
-    (e: Error) => e instanceof InputError && /^--limit: "nope\*" leave no host to target in hosts\.yml$/.test(e.message),
+    (e: Error) =>
+      e instanceof InputError && /^--limit: "nope\*" leave no host to target in hosts\.yml$/.test(e.message),
   )
   assert.equal(warnings, ['could not match supplied host pattern, ignoring: nope*'])
-  assert.throws(() => selectHosts(inv, 'db', { limit: 'web1' }), (e: Error) => /"web1" and the pattern "db" leave no host/.test(e.message))
-  assert.throws(() => selectHosts(inv, 'all', { limit: 'empty' }), (e: Error) => e instanceof InputError) // a group with no host
-  assert.throws(() => selectHosts(inv, 'all', { limit: 'web[9]' }), /no host matches the subscripted pattern "web\[9\]"/)
-  assert.throws(() => selectHosts(inv, 'all', { limit: '~(' }), /invalid host pattern "~\(": not a valid regular expression/)
+  assert.throws(
+    () => selectHosts(inv, 'db', { limit: 'web1' }),
+    (e: Error) => /"web1" and the pattern "db" leave no host/.test(e.message),
+  )
+  assert.throws(
+    () => selectHosts(inv, 'all', { limit: 'empty' }),
+    (e: Error) => e instanceof InputError,
+  ) // a group with no host
+  assert.throws(
+    () => selectHosts(inv, 'all', { limit: 'web[9]' }),
+    /no host matches the subscripted pattern "web\[9\]"/,
+  )
+  assert.throws(
+    () => selectHosts(inv, 'all', { limit: '~(' }),
+    /invalid host pattern "~\(": not a valid regular expression/,
+  )
   assert.throws(() => selectHosts(inv, 'all', { limit: '@/nonexistent/file' }), /^--limit: cannot read the limit file/)
 })
 
 test('an error in a @file names its line', () => {
   const work = tempDir('hbmon-limit-')
   writeFileSync(join(work, 'hosts'), 'web1\n~[\n')
-  assert.throws(() => selectHosts(small(), 'all', { limit: '@hosts', cwd: work }), (e: Error) => e.message.startsWith('hosts:2:1: invalid host pattern'))
+  assert.throws(
+    () => selectHosts(small(), 'all', { limit: '@hosts', cwd: work }),
+    (e: Error) => e.message.startsWith('hosts:2:1: invalid host pattern'),
+  )
 })
 
 test('splitPatterns: commas, or colons when the whole is not one host', () => {

@@ -15,7 +15,10 @@ const facts = (known: Record<string, unknown>) => (host: string) => known[host] 
 const monitorFacts = facts({ mon: { hbmon_monitor: { iface: 'eth1', mac } } })
 
 test('hbmon_dest_mac wins; it must be a MAC', () => {
-  assert.equal(chooseDest({ hbmon_dest_mac: '02:00:00:00:00:AA', groups: { monitor: ['mon'] } }, monitorFacts, undefined), { mac: '02:00:00:00:00:aa', reason: 'hbmon_dest_mac' })
+  assert.equal(
+    chooseDest({ hbmon_dest_mac: '02:00:00:00:00:AA', groups: { monitor: ['mon'] } }, monitorFacts, undefined),
+    { mac: '02:00:00:00:00:aa', reason: 'hbmon_dest_mac' },
+  )
   assert.throws(() => chooseDest({ hbmon_dest_mac: 'monitor' }, monitorFacts, undefined), /expected a MAC address/)
 })
 
@@ -37,7 +40,10 @@ test("a monitor whose facts are unknown (limited out, unreachable): the host's c
 })
 
 test('currentDest reads the options line of modprobe.d', () => {
-  assert.is(currentDest('# managed\noptions hbmon iface=eth1 dest_mac=52:54:00:4c:00:02 ethertype=0x88B5\n'), '52:54:00:4c:00:02')
+  assert.is(
+    currentDest('# managed\noptions hbmon iface=eth1 dest_mac=52:54:00:4c:00:02 ethertype=0x88B5\n'),
+    '52:54:00:4c:00:02',
+  )
   assert.is(currentDest('# dest_mac=00:00:00:00:00:01\n'), undefined)
 })
 
@@ -49,13 +55,26 @@ const inventory = parseInventory(`all:
 
 test("planPlays: a play the --limit leaves without hosts is skipped when another play has some (Ansible's 'no hosts matched')", async () => {
   const registry = await Registry.load([builtinTasks])
-  const playbook = parsePlaybook(`- hosts: monitor\n  tasks: [{ command: 'true' }]\n- hosts: all\n  tasks: [{ command: 'true' }]\n`, 'p.yml', registry)
-  assert.equal(planPlays(inventory, playbook, 'web1').map((p) => p.hosts.map((h) => h.name)), [[], ['web1']])
-  assert.equal(planPlays(inventory, playbook, 'mon,web2').map((p) => p.hosts.map((h) => h.name)), [['mon'], ['mon', 'web2']])
+  const playbook = parsePlaybook(
+    `- hosts: monitor\n  tasks: [{ command: 'true' }]\n- hosts: all\n  tasks: [{ command: 'true' }]\n`,
+    'p.yml',
+    registry,
+  )
+  assert.equal(
+    planPlays(inventory, playbook, 'web1').map((p) => p.hosts.map((h) => h.name)),
+    [[], ['web1']],
+  )
+  assert.equal(
+    planPlays(inventory, playbook, 'mon,web2').map((p) => p.hosts.map((h) => h.name)),
+    [['mon'], ['mon', 'web2']],
+  )
   assert.throws(() => planPlays(inventory, playbook, 'nothere'), /leave no host/)
   // As ansible-playbook: the limit matches hosts of the inventory, so even a lone play it empties is skipped.
   const single = parsePlaybook(`- hosts: monitor\n  tasks: [{ command: 'true' }]\n`, 'q.yml', registry)
-  assert.equal(planPlays(inventory, single, 'web1').map((p) => p.hosts.map((h) => h.name)), [[]])
+  assert.equal(
+    planPlays(inventory, single, 'web1').map((p) => p.hosts.map((h) => h.name)),
+    [[]],
+  )
 })
 
 test('deploy.yml and monitor.yml load (schemas, templates, task names)', async () => {
@@ -65,7 +84,10 @@ test('deploy.yml and monitor.yml load (schemas, templates, task names)', async (
     assert.ok(playbook.plays.length > 0)
   }
   const deploy = await loadPlaybook(fileURLToPath(new URL('../playbooks/deploy.yml', import.meta.url)), registry)
-  assert.equal(deploy.plays.map((p) => p.hosts), [['monitor'], ['all']])
+  assert.equal(
+    deploy.plays.map((p) => p.hosts),
+    [['monitor'], ['all']],
+  )
 })
 
 test.run()

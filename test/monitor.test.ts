@@ -16,8 +16,18 @@ test('parser, state and journal (python unittest)', async () => {
 })
 
 test('the monitor process in a private network namespace: two hosts, metrics, live stream, a flood', async () => {
-  const out = await $({ nothrow: true, quiet: true, cwd: monitor, env: { ...process.env, HBMON_MONITOR_NETNS: '1' } })`unshare -n ${python} test_monitor.py Live`
-  process.stdout.write(out.stderr.split('\n').filter((l) => l.includes('flood:')).join('\n') + '\n')
+  const out = await $({
+    nothrow: true,
+    quiet: true,
+    cwd: monitor,
+    env: { ...process.env, HBMON_MONITOR_NETNS: '1' },
+  })`unshare -n ${python} test_monitor.py Live`
+  process.stdout.write(
+    out.stderr
+      .split('\n')
+      .filter((l) => l.includes('flood:'))
+      .join('\n') + '\n',
+  )
   assert.is(out.exitCode, 0, out.stderr + out.stdout)
   assert.match(out.stderr, /Ran 4 tests/)
   assert.not.match(out.stderr, /skipped/)

@@ -21,8 +21,31 @@ function error(text: string): InputError {
 }
 
 test('the built-in tasks are registered from tasks/', () => {
-  const hbmon = ['access', 'build', 'facts', 'frames_dest', 'install', 'load', 'monitor_address', 'release', 'rollback', 'status', 'uninstall', 'verify'].map((t) => `hbmon_${t}`)
-  assert.equal(registry.names(), ['command', 'copy', 'deb_packages', 'facts', 'fetch', 'file', ...hbmon, 'shell', 'template'])
+  const hbmon = [
+    'access',
+    'build',
+    'facts',
+    'frames_dest',
+    'install',
+    'load',
+    'monitor_address',
+    'release',
+    'rollback',
+    'status',
+    'uninstall',
+    'verify',
+  ].map((t) => `hbmon_${t}`)
+  assert.equal(registry.names(), [
+    'command',
+    'copy',
+    'deb_packages',
+    'facts',
+    'fetch',
+    'file',
+    ...hbmon,
+    'shell',
+    'template',
+  ])
 })
 
 test('a play with tasks, handlers and keywords becomes typed data', () => {
@@ -77,7 +100,9 @@ test('unknown task, with file:line and the list of tasks', () => {
 })
 
 test('bad task args are checked with the task schema', () => {
-  let e = error(`- hosts: all\n  gather_facts: false\n  tasks:\n    - copy:\n        dest: /x\n        content: y\n        mode: rwx\n`)
+  let e = error(
+    `- hosts: all\n  gather_facts: false\n  tasks:\n    - copy:\n        dest: /x\n        content: y\n        mode: rwx\n`,
+  )
   assert.is(e.line, 7)
   assert.match(e.message, /0\.tasks\.0\.copy\.mode: expected an octal mode/)
   e = error(`- hosts: all\n  tasks:\n    - file: { path: /x, stat: directory }\n`)
@@ -89,28 +114,47 @@ test('bad task args are checked with the task schema', () => {
 })
 
 test('a templated arg is checked per host once rendered, but its syntax now', () => {
-  assert.not.throws(() => parsePlaybook(`- hosts: all\n  tasks:\n    - copy: { content: x, dest: /x, mode: "{{ m }}" }\n`, 'p.yml', registry))
+  assert.not.throws(() =>
+    parsePlaybook(`- hosts: all\n  tasks:\n    - copy: { content: x, dest: /x, mode: "{{ m }}" }\n`, 'p.yml', registry),
+  )
   const e = error(`- hosts: all\n  tasks:\n    - copy: { content: x, dest: "{{ a b }}" }\n`)
   assert.is(e.line, 3)
   assert.match(e.message, /unexpected "b"/)
-  assert.match(error(`- hosts: all\n  tasks:\n    - command: "true"\n      when: x ==\n`).message, /:4:.*when: unexpected end/)
+  assert.match(
+    error(`- hosts: all\n  tasks:\n    - command: "true"\n      when: x ==\n`).message,
+    /:4:.*when: unexpected end/,
+  )
 })
 
 test('notify must name a handler of the play', () => {
-  const e = error(`- hosts: all\n  tasks:\n    - command: "true"\n      notify: [restart, reload]\n  handlers:\n    - name: restart\n      command: "true"\n`)
+  const e = error(
+    `- hosts: all\n  tasks:\n    - command: "true"\n      notify: [restart, reload]\n  handlers:\n    - name: restart\n      command: "true"\n`,
+  )
   assert.is(e.line, 4)
   assert.match(e.message, /no handler named "reload" in this play \(handlers: restart\)/)
 })
 
 test('play keywords: unknown, unsupported, wrong types, missing hosts', () => {
-  assert.match(error(`- hosts: all\n  seriall: 2\n`).message, /site\.yml:2:3: 0\.seriall: unknown play keyword "seriall"/)
+  assert.match(
+    error(`- hosts: all\n  seriall: 2\n`).message,
+    /site\.yml:2:3: 0\.seriall: unknown play keyword "seriall"/,
+  )
   assert.match(error(`- hosts: all\n  roles: [x]\n`).message, /"roles" is not supported/)
   assert.match(error(`- hosts: all\n  serial: "a lot"\n`).message, /:2:.*serial: expected a number of hosts/)
-  assert.match(error(`- hosts: all\n  max_fail_percentage: 150\n`).message, /:2:.*max_fail_percentage: expected a percentage between 0 and 100/)
+  assert.match(
+    error(`- hosts: all\n  max_fail_percentage: 150\n`).message,
+    /:2:.*max_fail_percentage: expected a percentage between 0 and 100/,
+  )
   assert.match(error(`- name: x\n  tasks: []\n`).message, /site\.yml:1:3: 0: a play needs "hosts"/)
-  assert.match(error(`- hosts: all\n  tasks:\n    - command: a\n      shell: b\n`).message, /:4:.*one task per entry, found "command" and "shell"/)
+  assert.match(
+    error(`- hosts: all\n  tasks:\n    - command: a\n      shell: b\n`).message,
+    /:4:.*one task per entry, found "command" and "shell"/,
+  )
   assert.match(error(`- hosts: all\n  tasks:\n    - name: nothing\n`).message, /:3:.*no task given/)
-  assert.match(error(`- hosts: all\n  tasks:\n    - command: a\n      loop: [1]\n`).message, /:4:.*"loop" is not supported/)
+  assert.match(
+    error(`- hosts: all\n  tasks:\n    - command: a\n      loop: [1]\n`).message,
+    /:4:.*"loop" is not supported/,
+  )
 })
 
 test('YAML errors and non-lists keep their line', () => {
@@ -128,7 +172,10 @@ test('-e: key=value strings, JSON/YAML, @file; later wins', () => {
   assert.equal(vars, { name: 'from-file', other: 'two words', count: 3, list: ['a', 'b'], json: true, last: 'x y' })
   assert.equal(parseExtraVars(['n=5']), { n: '5' }) // strings, as in Ansible
   writeFileSync(join(dir, 'bad.yml'), 'ok: 1\nbad: [\n')
-  assert.throws(() => parseExtraVars(['@bad.yml'], dir), (e: Error) => e instanceof InputError && /bad\.yml:\d+/.test(e.message))
+  assert.throws(
+    () => parseExtraVars(['@bad.yml'], dir),
+    (e: Error) => e instanceof InputError && /bad\.yml:\d+/.test(e.message),
+  )
   assert.throws(() => parseExtraVars(['novalue']), /expected key=value/)
   assert.throws(() => parseExtraVars(['@missing.yml'], dir), /cannot read the extra vars file/)
 })

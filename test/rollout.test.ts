@@ -62,7 +62,9 @@ test('tags as Ansible: all by default, never, always, tagged, untagged, skip', (
 
 test('max_fail_percentage: the same verdict as Python for every (failed, batch, percent) up to 200 hosts', () => {
   // Ansible's linear strategy: len(failed_hosts) / batch_size > max_fail_percentage / 100.0 (percent is a float).
-  const python = execFileSync('python3', ['-c', `
+  const python = execFileSync('python3', [
+    '-c',
+    `
 import sys
 out = []
 for size in range(1, 201):
@@ -70,10 +72,13 @@ for size in range(1, 201):
         for pct in (0, 1, 5, 7, 10, 14, 20, 25, 28, 29, 30, 33, 34, 49, 50, 57, 60, 70, 99, 100, 12.5, 33.3):
             out.append('1' if failed / size > float(pct) / 100.0 else '0')
 sys.stdout.write(''.join(out))
-`]).toString()
+`,
+  ]).toString()
   const ours: string[] = []
   const percents = [0, 1, 5, 7, 10, 14, 20, 25, 28, 29, 30, 33, 34, 49, 50, 57, 60, 70, 99, 100, 12.5, 33.3]
-  for (let size = 1; size <= 200; size++) for (let failed = 0; failed <= size; failed++) for (const p of percents) ours.push(overMaxFail(failed, size, p) ? '1' : '0')
+  for (let size = 1; size <= 200; size++)
+    for (let failed = 0; failed <= size; failed++)
+      for (const p of percents) ours.push(overMaxFail(failed, size, p) ? '1' : '0')
   assert.is(ours.join(''), python)
   assert.is(overMaxFail(7, 100, 7), false) // 7 of 100 at 7 %: Ansible continues
   assert.is(overMaxFail(3, 10, 30), false)

@@ -60,13 +60,22 @@ interface Fence {
 function mountPoints(): Set<string> {
   const lines = readFileSync('/proc/self/mountinfo', 'utf8').trim().split('\n')
   // Field 5 is the mount point, with spaces and the like written as octal escapes.
-  return new Set(lines.map((line) => line.split(' ')[4]!.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)))))
+  return new Set(
+    lines.map((line) =>
+      line.split(' ')[4]!.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))),
+    ),
+  )
 }
 
 function nftTables(): Set<string> {
   const listed = spawnSync('nft', ['list', 'tables'], { encoding: 'utf8' })
   if (listed.status !== 0) return new Set()
-  return new Set(listed.stdout.split('\n').filter((l) => l.startsWith('table ')).map((l) => l.slice('table '.length).trim()))
+  return new Set(
+    listed.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('table '))
+      .map((l) => l.slice('table '.length).trim()),
+  )
 }
 
 /** The processes that carry this file's mark: started by it, wherever they were reparented to. */
@@ -182,7 +191,13 @@ function runFile(file: string, index: number): Promise<FileResult & { fence: Fen
       cwd: root,
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, FORCE_COLOR: '0', TMPDIR: fence.tmp, HBMON_TEST_MARK: fence.mark, HBMON_TEST_PROGRESS: fence.progress },
+      env: {
+        ...process.env,
+        FORCE_COLOR: '0',
+        TMPDIR: fence.tmp,
+        HBMON_TEST_MARK: fence.mark,
+        HBMON_TEST_PROGRESS: fence.progress,
+      },
     })
     let out = ''
     let stopped: string | undefined

@@ -30,7 +30,11 @@ function withFixture<T>(source: string, fn: (file: string) => T): T {
 
 function runFixtureFull(source: string, env: NodeJS.ProcessEnv = {}): { last: string; stdout: string } {
   return withFixture(source, (file) => {
-    const result = spawnSync(process.execPath, ['--import', 'tsx', runner, file], { cwd: root, encoding: 'utf8', env: { ...process.env, ...env } })
+    const result = spawnSync(process.execPath, ['--import', 'tsx', runner, file], {
+      cwd: root,
+      encoding: 'utf8',
+      env: { ...process.env, ...env },
+    })
     return { last: result.stdout.trim().split('\n').at(-1) ?? '', stdout: result.stdout }
   })
 }
@@ -40,22 +44,35 @@ const mounted = (path: string) => readFileSync('/proc/self/mountinfo', 'utf8').i
 const nftHas = (name: string) => spawnSync('nft', ['list', 'tables'], { encoding: 'utf8' }).stdout.includes(name)
 
 test('a passing file counts its tests', () => {
-  assert.is(runFixture(`import { test } from 'uvu'\ntest('a', () => {})\ntest('b', () => {})\ntest.run()\n`), '2 passed, 0 failed')
+  assert.is(
+    runFixture(`import { test } from 'uvu'\ntest('a', () => {})\ntest('b', () => {})\ntest.run()\n`),
+    '2 passed, 0 failed',
+  )
 })
 
 test('a failing assertion counts as failed', () => {
-  assert.is(runFixture(`import { test } from 'uvu'\ntest('a', () => { throw new Error('x') })\ntest('b', () => {})\ntest.run()\n`), '1 passed, 1 failed')
+  assert.is(
+    runFixture(
+      `import { test } from 'uvu'\ntest('a', () => { throw new Error('x') })\ntest('b', () => {})\ntest.run()\n`,
+    ),
+    '1 passed, 1 failed',
+  )
 })
 
 test('an error in a before hook fails the tests it skipped', () => {
   assert.is(
-    runFixture(`import { test } from 'uvu'\ntest.before(() => { throw new Error('setup') })\ntest('a', () => {})\ntest.run()\n`),
+    runFixture(
+      `import { test } from 'uvu'\ntest.before(() => { throw new Error('setup') })\ntest('a', () => {})\ntest.run()\n`,
+    ),
     '0 passed, 1 failed',
   )
 })
 
 test('a skipped test is not a passed one', () => {
-  assert.is(runFixture(`import { test } from 'uvu'\ntest('a', () => {})\ntest.skip('b', () => {})\ntest.run()\n`), '1 passed, 1 failed')
+  assert.is(
+    runFixture(`import { test } from 'uvu'\ntest('a', () => {})\ntest.skip('b', () => {})\ntest.run()\n`),
+    '1 passed, 1 failed',
+  )
 })
 
 test('a file that crashes before running counts as a failure', () => {
@@ -139,7 +156,10 @@ test('a light host, then a hang', async () => {
 test.run()
 `
     await withFixture(source, async (file) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', runner, file], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
+      const child = spawn(process.execPath, ['--import', 'tsx', runner, file], {
+        cwd: root,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
       let stdout = ''
       child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
       const exited = new Promise<number | null>((resolve) => child.on('close', resolve))
@@ -153,7 +173,8 @@ test.run()
       assert.match(stdout, /interrupted by SIGINT/)
       assert.match(stdout, /stopped: the run was interrupted \(SIGINT\) in test "a light host, then a hang"/)
       if (!downOnSignal) assert.match(stdout, /leaked: /, stdout)
-      for (const line of stdout.split("\n").filter((l) => l.includes("leaked: "))) console.log(`  runner said: ${line.replace(/^# /, "")}`)
+      for (const line of stdout.split('\n').filter((l) => l.includes('leaked: ')))
+        console.log(`  runner said: ${line.replace(/^# /, '')}`)
       assert.equal(pids.filter(alive), [])
       assert.not.ok(mounted(dir))
       assert.not.ok(spawnSync('nft', ['list', 'ruleset'], { encoding: 'utf8' }).stdout.includes(dir))

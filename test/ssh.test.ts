@@ -5,8 +5,16 @@ import type { Connection } from '../src/inventory.ts'
 import { loginUser, splitWords } from '../src/ssh.ts'
 
 const target = (user?: string): Connection => ({
-  host: 'h', port: 22, ...(user ? { user } : {}), become: true, becomeUser: 'root', becomeMethod: 'sudo', connection: 'ssh',
-  proxyJump: [], knownHostsFile: '/dev/null', sshOptions: {},
+  host: 'h',
+  port: 22,
+  ...(user ? { user } : {}),
+  become: true,
+  becomeUser: 'root',
+  becomeMethod: 'sudo',
+  connection: 'ssh',
+  proxyJump: [],
+  knownHostsFile: '/dev/null',
+  sshOptions: {},
 })
 
 test('without ansible_user the login user is the local user, as with ssh (so become as root needs sudo)', () => {

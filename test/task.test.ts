@@ -10,7 +10,10 @@ function fakeSession(code = 0) {
   const commands: { command: string; options: unknown }[] = []
   const session = {
     target: { host: 'h', port: 22, become: false, becomeUser: 'root' },
-    exec: async (command: string, options: unknown) => (commands.push({ command, options }), { stdout: 'out\n', stderr: 'err\n', code }),
+    exec: async (command: string, options: unknown) => (
+      commands.push({ command, options }),
+      { stdout: 'out\n', stderr: 'err\n', code }
+    ),
   } as unknown as Session
   return { session, commands }
 }
@@ -45,7 +48,10 @@ test('the registry refuses malformed or duplicate task modules', () => {
   const registry = new Registry()
   const run = async () => ({ changed: false })
   registry.add({ name: 'ok', schema: { type: 'object' }, run })
-  assert.throws(() => registry.add({ name: 'ok', schema: { type: 'object' }, run }), (e: Error) => e instanceof InputError && /defined twice/.test(e.message))
+  assert.throws(
+    () => registry.add({ name: 'ok', schema: { type: 'object' }, run }),
+    (e: Error) => e instanceof InputError && /defined twice/.test(e.message),
+  )
   assert.throws(() => registry.add({ name: 'Bad-Name', schema: {}, run }), /bad task name/)
   assert.throws(() => registry.add({ name: 'x', schema: { type: 'nonsense' }, run }), /schema of task "x" is invalid/)
   assert.throws(() => registry.add(undefined), /must default-export/)

@@ -21,7 +21,10 @@ test('renders variables, dotted and indexed access, defaults and filters', () =>
   assert.is(render('{{ nested.inner.value }} {{ nested["dash-key"] }} {{ list[1] }}', vars), 'deep 1 b')
   assert.is(render('{{ missing | default("x") }} {{ missing | d(3) }} {{ name | default("x") }}', vars), 'x 3 light01')
   assert.is(render('{{ "" | default("empty", true) }}', vars), 'empty')
-  assert.is(render('{{ name | upper }} {{ list | join(",") }} {{ list | length }} {{ " a " | trim }}', vars), 'LIGHT01 a,b 2 a')
+  assert.is(
+    render('{{ name | upper }} {{ list | join(",") }} {{ list | length }} {{ " a " | trim }}', vars),
+    'LIGHT01 a,b 2 a',
+  )
   assert.is(render(`{{ "it's a" | quote }}`, vars), `'it'\\''s a'`) // POSIX quoting, as Ansible's shlex.quote
   assert.is(render('{{ on }} {{ list }} {# a comment #}x', vars), "True ['a', 'b'] x") // Python's repr, as Jinja prints a list
   assert.is(render('{{ name ~ "-" ~ port }}', vars), 'light01-22')
@@ -33,11 +36,19 @@ test('vars holding templates are rendered when used', () => {
 })
 
 test('a value that is one expression keeps its type', () => {
-  assert.equal(renderValue({ a: '{{ port }}', b: ['{{ list }}'], c: 'p{{ port }}', d: 5 }, vars), { a: 22, b: [['a', 'b']], c: 'p22', d: 5 })
+  assert.equal(renderValue({ a: '{{ port }}', b: ['{{ list }}'], c: 'p{{ port }}', d: 5 }, vars), {
+    a: 22,
+    b: [['a', 'b']],
+    c: 'p22',
+    d: 5,
+  })
 })
 
 test('undefined values are errors unless tested or defaulted', () => {
-  assert.throws(() => render('{{ nope }}', vars), (e: Error) => e instanceof TemplateError && /'nope' is undefined/.test(e.message))
+  assert.throws(
+    () => render('{{ nope }}', vars),
+    (e: Error) => e instanceof TemplateError && /'nope' is undefined/.test(e.message),
+  )
   assert.throws(() => render('{{ nested.nope.deeper }}', vars), /undefined/)
   assert.throws(() => evaluateCondition('nope == 1', vars), /'nope' is undefined/)
   assert.is(evaluateCondition('nope is not defined', vars), true)
@@ -66,7 +77,10 @@ test('what is not in the subset is refused, with no code run', () => {
 })
 
 test('values print as Jinja prints Python values (checked against ansible-playbook in test/differential)', () => {
-  const v = parseYaml(`l: [a, "it's", 1, 1.0, 2.5, true, null]\nd: {k: v, n: 1}\nf: 1.0\ne: 1.5e-7\nbig: 1.0e+20\n`, 'vars.yml').value as Record<string, unknown>
+  const v = parseYaml(
+    `l: [a, "it's", 1, 1.0, 2.5, true, null]\nd: {k: v, n: 1}\nf: 1.0\ne: 1.5e-7\nbig: 1.0e+20\n`,
+    'vars.yml',
+  ).value as Record<string, unknown>
   assert.is(render('{{ l }}', v), `['a', "it's", 1, 1.0, 2.5, True, None]`)
   assert.is(render('{{ d }} {{ f }} {{ e }} {{ big }}', v), `{'k': 'v', 'n': 1} 1.0 1.5e-07 1e+20`)
   assert.is(render('[{{ none }}] {{ none | string }} {{ none ~ "" }}', v), '[] None None')
@@ -74,17 +88,42 @@ test('values print as Jinja prints Python values (checked against ansible-playbo
 })
 
 test('bool and int filters as Ansible and Jinja', () => {
-  assert.is(render('{{ "y" | bool }} {{ "yes" | bool }} {{ "TRUE" | bool }} {{ "1" | bool }} {{ 1 | bool }} {{ "t" | bool }}', {}), 'False True True True True False')
-  assert.is(render('{{ "12abc" | int }} {{ "12" | int }} {{ "1.9" | int }} {{ " 7 " | int }} {{ true | int }}', {}), '0 12 1 7 1')
+  assert.is(
+    render(
+      '{{ "y" | bool }} {{ "yes" | bool }} {{ "TRUE" | bool }} {{ "1" | bool }} {{ 1 | bool }} {{ "t" | bool }}',
+      {},
+    ),
+    'False True True True True False',
+  )
+  assert.is(
+    render('{{ "12abc" | int }} {{ "12" | int }} {{ "1.9" | int }} {{ " 7 " | int }} {{ true | int }}', {}),
+    '0 12 1 7 1',
+  )
 })
 
 test("task args convert like Ansible's templar: a bare variable keeps its type, list/dict/bool text becomes one", () => {
   const v = { n: 5, b: true, l: ['a'], s: 'text' }
-  assert.equal(renderValue(['{{ n }}', '{{ n | string }}', '{{ 5 }}', '{{ b }}', '{{ n == 5 }}\n', '{{ l }}\n', '{{ s }}\n', '{{ {"k": n} }}'], v), [5, '5', '5', true, true, ['a'], 'text\n', { k: 5 }])
+  assert.equal(
+    renderValue(
+      [
+        '{{ n }}',
+        '{{ n | string }}',
+        '{{ 5 }}',
+        '{{ b }}',
+        '{{ n == 5 }}\n',
+        '{{ l }}\n',
+        '{{ s }}\n',
+        '{{ {"k": n} }}',
+      ],
+      v,
+    ),
+    [5, '5', '5', true, true, ['a'], 'text\n', { k: 5 }],
+  )
 })
 
 test('malformed templates and what this engine lacks are refused when checked', () => {
-  for (const bad of ['{{ x }', '{{ x', '{# x', 'a {{ b }} {{ c'] as const) assert.throws(() => checkTemplate(bad), /never closed/)
+  for (const bad of ['{{ x }', '{{ x', '{# x', 'a {{ b }} {{ c'] as const)
+    assert.throws(() => checkTemplate(bad), /never closed/)
   assert.throws(() => checkTemplate('{{ hostvars[h].x }}'), /"hostvars" is not supported/)
   assert.throws(() => checkTemplate('{{ m | default(omit) }}'), /"omit" is not supported/)
   assert.not.throws(() => checkTemplate('a }} b #}'))

@@ -50,22 +50,34 @@ export const cases: Case[] = [
   {
     name: 'serial-1',
     inventory: hosts(3),
-    playbook: play(`    - copy: {dest: $D/batch, content: "{{ ansible_play_batch | join(',') }} of {{ ansible_play_hosts_all | join(',') }}\\n"}\n`, '  serial: 1\n'),
+    playbook: play(
+      `    - copy: {dest: $D/batch, content: "{{ ansible_play_batch | join(',') }} of {{ ansible_play_hosts_all | join(',') }}\\n"}\n`,
+      '  serial: 1\n',
+    ),
   },
   {
     name: 'serial-percent-list',
     inventory: hosts(4),
-    playbook: play(`    - copy: {dest: $D/batch, content: "{{ ansible_play_batch | join(',') }}\\n"}\n`, '  serial: ["25%", 2, "100%"]\n'),
+    playbook: play(
+      `    - copy: {dest: $D/batch, content: "{{ ansible_play_batch | join(',') }}\\n"}\n`,
+      '  serial: ["25%", 2, "100%"]\n',
+    ),
   },
   {
     name: 'serial-failure-stops-next-batch',
     inventory: hosts(4),
-    playbook: play(`    - command: /bin/false\n      when: inventory_hostname == 'h1'\n    - copy: {dest: $D/after, content: "x\\n"}\n`, '  serial: 1\n'),
+    playbook: play(
+      `    - command: /bin/false\n      when: inventory_hostname == 'h1'\n    - copy: {dest: $D/after, content: "x\\n"}\n`,
+      '  serial: 1\n',
+    ),
   },
   {
     name: 'serial-fail-whole-batch',
     inventory: hosts(4),
-    playbook: play(`    - command: /bin/false\n      when: inventory_hostname in ['h3', 'h4']\n    - copy: {dest: $D/after, content: "x\\n"}\n`, '  serial: 2\n'),
+    playbook: play(
+      `    - command: /bin/false\n      when: inventory_hostname in ['h3', 'h4']\n    - copy: {dest: $D/after, content: "x\\n"}\n`,
+      '  serial: 2\n',
+    ),
   },
   {
     name: 'play-hosts-exclude-failed',
@@ -82,10 +94,18 @@ export const cases: Case[] = [
   },
   // max_fail_percentage: failed / batch > pct / 100 in floating point, as Ansible's linear strategy.
   { name: 'mfp-3-of-10-at-30', inventory: hosts(10), playbook: failing(10, [2, 5, 9], '  max_fail_percentage: 30\n') },
-  { name: 'mfp-4-of-10-at-30', inventory: hosts(10), playbook: failing(10, [2, 5, 8, 9], '  max_fail_percentage: 30\n') },
+  {
+    name: 'mfp-4-of-10-at-30',
+    inventory: hosts(10),
+    playbook: failing(10, [2, 5, 8, 9], '  max_fail_percentage: 30\n'),
+  },
   { name: 'mfp-1-of-14-at-7', inventory: hosts(14), playbook: failing(14, [3], '  max_fail_percentage: 7\n') },
   { name: 'mfp-0-one-fails', inventory: hosts(4), playbook: failing(4, [4], '  max_fail_percentage: 0\n') },
-  { name: 'mfp-serial-batches', inventory: hosts(6), playbook: failing(6, [2, 5], '  serial: 3\n  max_fail_percentage: 34\n') },
+  {
+    name: 'mfp-serial-batches',
+    inventory: hosts(6),
+    playbook: failing(6, [2, 5], '  serial: 3\n  max_fail_percentage: 34\n'),
+  },
   { name: 'mfp-string-percent', inventory: hosts(5), playbook: failing(5, [1], '  max_fail_percentage: "20%"\n') },
   // --- when, register, changed_when, failed_when, ignore_errors ------------------------------------------
   {
@@ -104,28 +124,40 @@ export const cases: Case[] = [
   },
   {
     name: 'changed-when-false',
-    playbook: play(`    - command: echo x\n      register: r\n      changed_when: false\n    - copy: {dest: $D/r, content: "{{ r.changed }}\\n"}\n`),
+    playbook: play(
+      `    - command: echo x\n      register: r\n      changed_when: false\n    - copy: {dest: $D/r, content: "{{ r.changed }}\\n"}\n`,
+    ),
   },
   {
     name: 'changed-when-on-rc',
     inventory: hosts(3, `  vars:\n    codes: {h1: 0, h2: 3, h3: 4}\n`),
-    playbook: play(`    - shell: "exit {{ codes[inventory_hostname] }}"\n      register: r\n      changed_when: r.rc == 0\n      failed_when: r.rc not in [0, 3]\n    - copy: {dest: $D/r, content: "{{ r.rc }} {{ r.changed }} {{ r.failed }}\\n"}\n`),
+    playbook: play(
+      `    - shell: "exit {{ codes[inventory_hostname] }}"\n      register: r\n      changed_when: r.rc == 0\n      failed_when: r.rc not in [0, 3]\n    - copy: {dest: $D/r, content: "{{ r.rc }} {{ r.changed }} {{ r.failed }}\\n"}\n`,
+    ),
   },
   {
     name: 'failed-when-stdout',
-    playbook: play(`    - command: echo ERROR here\n      register: r\n      failed_when: "'ERROR' in r.stdout"\n      when: inventory_hostname == 'h2'\n    - copy: {dest: $D/after, content: "x\\n"}\n`),
+    playbook: play(
+      `    - command: echo ERROR here\n      register: r\n      failed_when: "'ERROR' in r.stdout"\n      when: inventory_hostname == 'h2'\n    - copy: {dest: $D/after, content: "x\\n"}\n`,
+    ),
   },
   {
     name: 'failed-when-false-on-throwing-file',
-    playbook: play(`    - file: {path: $D/missing, state: file}\n      failed_when: false\n      register: r\n    - copy: {dest: $D/r, content: "{{ r.failed }} {{ r.changed }}\\n"}\n`),
+    playbook: play(
+      `    - file: {path: $D/missing, state: file}\n      failed_when: false\n      register: r\n    - copy: {dest: $D/r, content: "{{ r.failed }} {{ r.changed }}\\n"}\n`,
+    ),
   },
   {
     name: 'failed-when-false-on-failing-command',
-    playbook: play(`    - command: /bin/false\n      failed_when: false\n      register: r\n    - copy: {dest: $D/r, content: "{{ r.rc }} {{ r.failed }}\\n"}\n`),
+    playbook: play(
+      `    - command: /bin/false\n      failed_when: false\n      register: r\n    - copy: {dest: $D/r, content: "{{ r.rc }} {{ r.failed }}\\n"}\n`,
+    ),
   },
   {
     name: 'ignore-errors',
-    playbook: play(`    - command: /bin/false\n      ignore_errors: true\n      register: r\n    - copy: {dest: $D/r, content: "{{ r.rc }} {{ r.failed }}\\n"}\n`),
+    playbook: play(
+      `    - command: /bin/false\n      ignore_errors: true\n      register: r\n    - copy: {dest: $D/r, content: "{{ r.rc }} {{ r.failed }}\\n"}\n`,
+    ),
   },
   {
     name: 'when-list-and-expressions',
@@ -145,7 +177,9 @@ export const cases: Case[] = [
   {
     name: 'check-register-conditions',
     args: ['--check'],
-    playbook: play(`    - command: echo x\n      register: r\n      changed_when: r.rc != 0\n      failed_when: r.rc > 1\n    - command: echo y\n      register: s\n      changed_when: "'y' in s.stdout"\n`),
+    playbook: play(
+      `    - command: echo x\n      register: r\n      changed_when: r.rc != 0\n      failed_when: r.rc > 1\n    - command: echo y\n      register: s\n      changed_when: "'y' in s.stdout"\n`,
+    ),
   },
   {
     name: 'check-copy-file',
@@ -155,12 +189,16 @@ export const cases: Case[] = [
   {
     name: 'check-mode-false-task',
     args: ['--check'],
-    playbook: play(`    - command: touch $D/touched\n      check_mode: false\n    - copy: {dest: $D/not, content: "x\\n"}\n`),
+    playbook: play(
+      `    - command: touch $D/touched\n      check_mode: false\n    - copy: {dest: $D/not, content: "x\\n"}\n`,
+    ),
   },
   {
     name: 'check-creates',
     args: ['--check'],
-    playbook: play(`    - command: touch $D/a\n      args: {creates: $D/nope}\n    - command: touch $D/b\n      args: {removes: $D/nope}\n`),
+    playbook: play(
+      `    - command: touch $D/a\n      args: {creates: $D/nope}\n    - command: touch $D/b\n      args: {removes: $D/nope}\n`,
+    ),
   },
   // --- creates / removes -----------------------------------------------------------------------------------
   {
@@ -176,55 +214,76 @@ export const cases: Case[] = [
   },
   {
     name: 'creates-relative-to-chdir',
-    playbook: play(`    - copy: {dest: $D/marker, content: "x\\n"}\n    - command: touch $D/ran\n      args: {chdir: $D, creates: marker}\n`),
+    playbook: play(
+      `    - copy: {dest: $D/marker, content: "x\\n"}\n    - command: touch $D/ran\n      args: {chdir: $D, creates: marker}\n`,
+    ),
   },
   // --- handlers and tags -------------------------------------------------------------------------------------
   {
     name: 'handlers-notified-once',
     playbook:
-      play(`    - copy: {dest: $D/a, content: "a\\n"}\n      notify: touch\n    - copy: {dest: $D/b, content: "b\\n"}\n      notify: touch\n    - copy: {dest: $D/a, content: "a\\n"}\n      notify: other\n`) +
+      play(
+        `    - copy: {dest: $D/a, content: "a\\n"}\n      notify: touch\n    - copy: {dest: $D/b, content: "b\\n"}\n      notify: touch\n    - copy: {dest: $D/a, content: "a\\n"}\n      notify: other\n`,
+      ) +
       `  handlers:\n    - name: touch\n      shell: echo ran >> $D/handler\n    - name: other\n      command: touch $D/other\n`,
   },
   {
     name: 'handler-not-on-failed-host',
     playbook:
-      play(`    - copy: {dest: $D/a, content: "a\\n"}\n      notify: h\n    - command: /bin/false\n      when: inventory_hostname == 'h2'\n`) +
-      `  handlers:\n    - name: h\n      command: touch $D/handled\n`,
+      play(
+        `    - copy: {dest: $D/a, content: "a\\n"}\n      notify: h\n    - command: /bin/false\n      when: inventory_hostname == 'h2'\n`,
+      ) + `  handlers:\n    - name: h\n      command: touch $D/handled\n`,
   },
   {
     name: 'handler-listen',
-    playbook: play(`    - copy: {dest: $D/a, content: "a\\n"}\n      notify: restart things\n`) + `  handlers:\n    - name: first\n      command: touch $D/first\n      listen: restart things\n    - name: second\n      command: touch $D/second\n      listen: restart things\n`,
+    playbook:
+      play(`    - copy: {dest: $D/a, content: "a\\n"}\n      notify: restart things\n`) +
+      `  handlers:\n    - name: first\n      command: touch $D/first\n      listen: restart things\n    - name: second\n      command: touch $D/second\n      listen: restart things\n`,
   },
   {
     name: 'tags-only',
     args: ['--tags', 'b'],
-    playbook: play(`    - copy: {dest: $D/a, content: "a\\n"}\n      tags: [a]\n    - copy: {dest: $D/b, content: "b\\n"}\n      tags: [b]\n    - copy: {dest: $D/u, content: "u\\n"}\n    - copy: {dest: $D/always, content: "x\\n"}\n      tags: [always]\n`),
+    playbook: play(
+      `    - copy: {dest: $D/a, content: "a\\n"}\n      tags: [a]\n    - copy: {dest: $D/b, content: "b\\n"}\n      tags: [b]\n    - copy: {dest: $D/u, content: "u\\n"}\n    - copy: {dest: $D/always, content: "x\\n"}\n      tags: [always]\n`,
+    ),
   },
   {
     name: 'tags-skip',
     args: ['--skip-tags', 'a'],
-    playbook: play(`    - copy: {dest: $D/a, content: "a\\n"}\n      tags: [a]\n    - copy: {dest: $D/b, content: "b\\n"}\n      tags: [b]\n    - copy: {dest: $D/never, content: "n\\n"}\n      tags: [never]\n`),
+    playbook: play(
+      `    - copy: {dest: $D/a, content: "a\\n"}\n      tags: [a]\n    - copy: {dest: $D/b, content: "b\\n"}\n      tags: [b]\n    - copy: {dest: $D/never, content: "n\\n"}\n      tags: [never]\n`,
+    ),
   },
   // --- vars and their precedence -----------------------------------------------------------------------------
   {
     name: 'vars-precedence',
     inventory: `all:\n  vars: {x: group_all, y: group_all, z: group_all}\n  children:\n    g:\n      vars: {x: group_g, y: group_g}\n      hosts:\n        h1: {x: host}\n        h2:\n`,
     args: ['-e', 'z=extra'],
-    playbook: play(`    - copy: {dest: $D/v, content: "{{ x }} {{ y }} {{ z }} {{ w }} {{ t }}\\n"}\n      vars: {t: task}\n`, '  vars: {y: play, z: play, w: play}\n'),
+    playbook: play(
+      `    - copy: {dest: $D/v, content: "{{ x }} {{ y }} {{ z }} {{ w }} {{ t }}\\n"}\n      vars: {t: task}\n`,
+      '  vars: {y: play, z: play, w: play}\n',
+    ),
   },
   {
     name: 'extra-vars-json-and-file',
     args: ['-e', '{"n": 5, "l": [1, 2], "f": 1.0}', '-e', 's=text'],
-    playbook: play(`    - copy: {dest: $D/v, content: "{{ n }} {{ l }} {{ f }} {{ s }} {{ n is number }} {{ s is string }}\\n"}\n`),
+    playbook: play(
+      `    - copy: {dest: $D/v, content: "{{ n }} {{ l }} {{ f }} {{ s }} {{ n is number }} {{ s is string }}\\n"}\n`,
+    ),
   },
   {
     name: 'registered-beats-play-vars',
-    playbook: play(`    - command: echo reg\n      register: r\n    - copy: {dest: $D/v, content: "{{ r.stdout }}\\n"}\n`, '  vars: {r: {stdout: play}}\n'),
+    playbook: play(
+      `    - command: echo reg\n      register: r\n    - copy: {dest: $D/v, content: "{{ r.stdout }}\\n"}\n`,
+      '  vars: {r: {stdout: play}}\n',
+    ),
   },
   {
     name: 'magic-vars',
     inventory: `all:\n  children:\n    web:\n      hosts:\n        h1.example:\n          ansible_host: ADDR1\n    db:\n      hosts:\n        h2:\n`,
-    playbook: play(`    - copy: {dest: $D/m, content: "{{ inventory_hostname }} {{ inventory_hostname_short }} {{ group_names }} {{ groups.web }} {{ groups['all'] | length }} {{ ansible_check_mode }}\\n"}\n`),
+    playbook: play(
+      `    - copy: {dest: $D/m, content: "{{ inventory_hostname }} {{ inventory_hostname_short }} {{ group_names }} {{ groups.web }} {{ groups['all'] | length }} {{ ansible_check_mode }}\\n"}\n`,
+    ),
   },
   {
     name: 'connection-vars-from-extra-vars',
@@ -234,12 +293,17 @@ export const cases: Case[] = [
   },
   {
     name: 'connection-vars-from-play-vars',
-    playbook: play(`    - command: id -un\n      register: r\n    - copy: {dest: $D/user, content: "{{ r.stdout }}\\n"}\n`, '  vars: {ansible_user: deployer, ansible_become: true}\n'),
+    playbook: play(
+      `    - command: id -un\n      register: r\n    - copy: {dest: $D/user, content: "{{ r.stdout }}\\n"}\n`,
+      '  vars: {ansible_user: deployer, ansible_become: true}\n',
+    ),
   },
   {
     name: 'become-non-root-user',
     inventory: `all:\n  hosts:\n    h1:\n    h2:\n  vars:\n    ansible_user: deployer\n    ansible_become: true\n`,
-    playbook: play(`    - command: id -un\n      register: r\n    - copy: {dest: $D/user, content: "{{ r.stdout }}\\n", owner: deployer, mode: "0640"}\n`),
+    playbook: play(
+      `    - command: id -un\n      register: r\n    - copy: {dest: $D/user, content: "{{ r.stdout }}\\n", owner: deployer, mode: "0640"}\n`,
+    ),
   },
   {
     name: 'no-become-non-root-user',
@@ -249,7 +313,9 @@ export const cases: Case[] = [
   {
     name: 'become-password',
     inventory: `all:\n  hosts:\n    h1:\n  vars:\n    ansible_user: carol\n    ansible_become: true\n    ansible_become_password: carol-sudo-pw\n`,
-    playbook: play(`    - command: id -un\n      register: r\n    - copy: {dest: $D/user, content: "{{ r.stdout }}\\n"}\n`),
+    playbook: play(
+      `    - command: id -un\n      register: r\n    - copy: {dest: $D/user, content: "{{ r.stdout }}\\n"}\n`,
+    ),
   },
   {
     name: 'become-wrong-password',
@@ -266,16 +332,22 @@ export const cases: Case[] = [
   },
   {
     name: 'copy-idempotent',
-    playbook: play(`    - copy: {dest: $D/a, content: "a\\n"}\n    - copy: {dest: $D/a, content: "a\\n"}\n    - copy: {dest: $D/a, content: "b\\n"}\n`),
+    playbook: play(
+      `    - copy: {dest: $D/a, content: "a\\n"}\n    - copy: {dest: $D/a, content: "a\\n"}\n    - copy: {dest: $D/a, content: "b\\n"}\n`,
+    ),
   },
   {
     name: 'copy-src-file',
     files: { 'files/payload.txt': 'payload\nline 2\n' },
-    playbook: play(`    - copy: {src: payload.txt, dest: $D/payload, mode: "0600"}\n    - copy: {src: payload.txt, dest: $D/}\n`),
+    playbook: play(
+      `    - copy: {src: payload.txt, dest: $D/payload, mode: "0600"}\n    - copy: {src: payload.txt, dest: $D/}\n`,
+    ),
   },
   {
     name: 'copy-content-list-and-number',
-    playbook: play(`    - copy: {dest: $D/list, content: "{{ [1, 'a', {'k': true}] }}"}\n    - copy: {dest: $D/num, content: "{{ 5 }}"}\n`),
+    playbook: play(
+      `    - copy: {dest: $D/list, content: "{{ [1, 'a', {'k': true}] }}"}\n    - copy: {dest: $D/num, content: "{{ 5 }}"}\n`,
+    ),
   },
   {
     name: 'file-states',
@@ -286,20 +358,29 @@ export const cases: Case[] = [
   },
   {
     name: 'file-missing-fails',
-    playbook: play(`    - file: {path: $D/missing, state: file}\n      when: inventory_hostname == 'h1'\n    - copy: {dest: $D/after, content: "x\\n"}\n`),
+    playbook: play(
+      `    - file: {path: $D/missing, state: file}\n      when: inventory_hostname == 'h1'\n    - copy: {dest: $D/after, content: "x\\n"}\n`,
+    ),
   },
   {
     name: 'shell-pipes-and-stdin',
-    playbook: play(`    - shell: "printf 'b\\\\na\\\\n' | sort > $D/sorted; echo $((2+3))"\n      register: r\n    - copy: {dest: $D/r, content: "{{ r.stdout }}\\n"}\n    - command: cat\n      args: {stdin: "from stdin"}\n      register: s\n    - copy: {dest: $D/s, content: "{{ s.stdout }}\\n"}\n`),
+    playbook: play(
+      `    - shell: "printf 'b\\\\na\\\\n' | sort > $D/sorted; echo $((2+3))"\n      register: r\n    - copy: {dest: $D/r, content: "{{ r.stdout }}\\n"}\n    - command: cat\n      args: {stdin: "from stdin"}\n      register: s\n    - copy: {dest: $D/s, content: "{{ s.stdout }}\\n"}\n`,
+    ),
   },
   {
     name: 'command-quoting',
-    playbook: play(`    - command: printf '%s|' "a b" 'c d' e\\ f $HOME '*'\n      register: r\n    - copy: {dest: $D/r, content: "{{ r.stdout }}\\n"}\n`),
+    playbook: play(
+      `    - command: printf '%s|' "a b" 'c d' e\\ f $HOME '*'\n      register: r\n    - copy: {dest: $D/r, content: "{{ r.stdout }}\\n"}\n`,
+    ),
   },
   // --- templates ------------------------------------------------------------------------------------------------
   {
     name: 'template-values',
-    inventory: hosts(2, `  vars:\n    l: [a, "it's", 1, 1.0, 2.5, true, null]\n    d: {k: v, n: 1}\n    f: 1.0\n    e: 1.5e-7\n    big: 1.0e+20\n    i: 12\n    s: "x'y\\"z"\n    yes_text: 'y'\n    num_text: '12abc'\n`),
+    inventory: hosts(
+      2,
+      `  vars:\n    l: [a, "it's", 1, 1.0, 2.5, true, null]\n    d: {k: v, n: 1}\n    f: 1.0\n    e: 1.5e-7\n    big: 1.0e+20\n    i: 12\n    s: "x'y\\"z"\n    yes_text: 'y'\n    num_text: '12abc'\n`,
+    ),
     files: {
       'templates/values.j2':
         'list={{ l }}\ndict={{ d }}\nf={{ f }} e={{ e }} big={{ big }} i={{ i }}\ns={{ s }} {{ [s] }}\nbool={{ yes_text | bool }} {{ "yes" | bool }} {{ "1" | bool }} {{ 1 | bool }} {{ 0 | bool }} {{ "TRUE" | bool }}\nint={{ num_text | int }} {{ "12" | int }} {{ "1.9" | int }} {{ 3.7 | int }} {{ " 7 " | int }} {{ true | int }}\nnone=[{{ none }}] {{ none | string }}\n{# a comment #}end {{ l | length }} {{ "abc" | length }}\n',
@@ -317,7 +398,10 @@ export const cases: Case[] = [
   },
   {
     name: 'template-tests-on-types',
-    inventory: hosts(1, `  vars:\n    i: 3\n    f: 2.0\n    g: 2.5\n    s: text\n    b: false\n    l: [1]\n    d: {a: 1}\n    n: null\n`),
+    inventory: hosts(
+      1,
+      `  vars:\n    i: 3\n    f: 2.0\n    g: 2.5\n    s: text\n    b: false\n    l: [1]\n    d: {a: 1}\n    n: null\n`,
+    ),
     files: {
       'templates/t.j2':
         'i: {{ i is number }} {{ i is integer }} {{ i is float }} {{ i is string }} {{ i is boolean }}\n' +
@@ -333,12 +417,17 @@ export const cases: Case[] = [
   },
   {
     name: 'template-vars-referencing-vars',
-    inventory: hosts(2, `  vars:\n    base: /srv\n    app: "{{ base }}/app"\n    url: "http://{{ inventory_hostname }}:{{ port }}"\n    port: 8080\n`),
+    inventory: hosts(
+      2,
+      `  vars:\n    base: /srv\n    app: "{{ base }}/app"\n    url: "http://{{ inventory_hostname }}:{{ port }}"\n    port: 8080\n`,
+    ),
     playbook: play(`    - copy: {dest: $D/v, content: "{{ app }} {{ url }}\\n"}\n`),
   },
   {
     name: 'template-undefined-fails',
-    playbook: play(`    - copy: {dest: $D/v, content: "{{ nope }}\\n"}\n      when: inventory_hostname == 'h2'\n    - copy: {dest: $D/after, content: "x\\n"}\n`),
+    playbook: play(
+      `    - copy: {dest: $D/v, content: "{{ nope }}\\n"}\n      when: inventory_hostname == 'h2'\n    - copy: {dest: $D/after, content: "x\\n"}\n`,
+    ),
   },
   // --- limit ---------------------------------------------------------------------------------------------------
   {
@@ -363,16 +452,22 @@ export const cases: Case[] = [
   {
     name: 'handlers-per-batch',
     inventory: hosts(3),
-    playbook: play(`    - copy: {dest: $D/a, content: "a\\n"}\n      notify: h\n`, '  serial: 2\n') + `  handlers:\n    - name: h\n      copy: {dest: $D/handled, content: "{{ ansible_play_batch | join(',') }}\\n"}\n`,
+    playbook:
+      play(`    - copy: {dest: $D/a, content: "a\\n"}\n      notify: h\n`, '  serial: 2\n') +
+      `  handlers:\n    - name: h\n      copy: {dest: $D/handled, content: "{{ ansible_play_batch | join(',') }}\\n"}\n`,
   },
   {
     name: 'changed-when-false-no-notify',
-    playbook: play(`    - command: echo x\n      changed_when: false\n      notify: h\n`) + `  handlers:\n    - name: h\n      command: touch $D/handled\n`,
+    playbook:
+      play(`    - command: echo x\n      changed_when: false\n      notify: h\n`) +
+      `  handlers:\n    - name: h\n      command: touch $D/handled\n`,
   },
   {
     name: 'check-diff',
     args: ['--check', '--diff'],
-    playbook: play(`    - copy: {dest: $D/a, content: "a\\n"}\n    - file: {path: $D/d, state: directory}\n    - file: {path: $D/gone, state: absent}\n`),
+    playbook: play(
+      `    - copy: {dest: $D/a, content: "a\\n"}\n    - file: {path: $D/d, state: directory}\n    - file: {path: $D/gone, state: absent}\n`,
+    ),
   },
   {
     name: 'gather-facts',
@@ -381,12 +476,16 @@ export const cases: Case[] = [
   },
   {
     name: 'failed-when-list',
-    playbook: play(`    - command: echo out\n      register: r\n      failed_when:\n        - r.rc == 0\n        - inventory_hostname == 'h2'\n    - copy: {dest: $D/after, content: "x\\n"}\n`),
+    playbook: play(
+      `    - command: echo out\n      register: r\n      failed_when:\n        - r.rc == 0\n        - inventory_hostname == 'h2'\n    - copy: {dest: $D/after, content: "x\\n"}\n`,
+    ),
   },
   {
     name: 'when-on-registered',
     inventory: hosts(3, `  vars:\n    codes: {h1: 0, h2: 1, h3: 2}\n`),
-    playbook: play(`    - shell: "exit {{ codes[inventory_hostname] }}"\n      register: r\n      ignore_errors: true\n    - copy: {dest: $D/ok, content: "{{ r.rc }}\\n"}\n      when: r.rc == 0 or r.rc is not defined\n    - copy: {dest: $D/failed, content: "{{ r.failed }}\\n"}\n      when: r is failed\n    - copy: {dest: $D/tests, content: "{{ r is succeeded }} {{ r is changed }} {{ r is skipped }} {{ r is mapping }} {{ r.rc is integer }}\\n"}\n`),
+    playbook: play(
+      `    - shell: "exit {{ codes[inventory_hostname] }}"\n      register: r\n      ignore_errors: true\n    - copy: {dest: $D/ok, content: "{{ r.rc }}\\n"}\n      when: r.rc == 0 or r.rc is not defined\n    - copy: {dest: $D/failed, content: "{{ r.failed }}\\n"}\n      when: r is failed\n    - copy: {dest: $D/tests, content: "{{ r is succeeded }} {{ r is changed }} {{ r is skipped }} {{ r is mapping }} {{ r.rc is integer }}\\n"}\n`,
+    ),
   },
   {
     name: 'extra-vars-beat-registered',
@@ -395,42 +494,67 @@ export const cases: Case[] = [
   },
   {
     name: 'timeout-and-stdin-free-form',
-    playbook: play(`    - shell: cat\n      args: {stdin: "a\\nb"}\n      register: r\n      timeout: 20\n    - copy: {dest: $D/r, content: "{{ r.stdout_lines | length }} {{ r.stdout_lines }}\\n"}\n`),
+    playbook: play(
+      `    - shell: cat\n      args: {stdin: "a\\nb"}\n      register: r\n      timeout: 20\n    - copy: {dest: $D/r, content: "{{ r.stdout_lines | length }} {{ r.stdout_lines }}\\n"}\n`,
+    ),
   },
   {
     name: 'unreachable-counts-for-max-fail',
     inventory: `all:\n  hosts:\n    h1:\n    h2:\n    h3:\n      ansible_host: DOWN\n`,
-    playbook: play(`    - copy: {dest: $D/x, content: "x\\n"}\n    - copy: {dest: $D/y, content: "y\\n"}\n`, '  max_fail_percentage: 20\n'),
-    deliberate: 'unreachable hosts count towards max_fail_percentage: a host we could not update is a failed rollout step',
+    playbook: play(
+      `    - copy: {dest: $D/x, content: "x\\n"}\n    - copy: {dest: $D/y, content: "y\\n"}\n`,
+      '  max_fail_percentage: 20\n',
+    ),
+    deliberate:
+      'unreachable hosts count towards max_fail_percentage: a host we could not update is a failed rollout step',
   },
   {
     name: 'unknown-host-key-fails',
     inventory: `all:\n  hosts:\n    h1:\n      ansible_ssh_common_args: -o ControlPath=none -o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes\n    h2:\n`,
     playbook: play(`    - copy: {dest: $D/x, content: "x\\n"}\n`),
-    deliberate: 'a host key that is unknown, changed or revoked fails the host (Ansible: UNREACHABLE): it is not a host that is down',
+    deliberate:
+      'a host key that is unknown, changed or revoked fails the host (Ansible: UNREACHABLE): it is not a host that is down',
   },
   {
     name: 'ssh-options-honoured',
     inventory: `all:\n  hosts:\n    h1:\n    h2:\n  vars:\n    ansible_user: null\n    ansible_ssh_private_key_file: null\n    ansible_ssh_common_args: -o UserKnownHostsFile=KNOWN_HOSTS -o StrictHostKeyChecking=yes -o User=deployer -o IdentityFile=LAB_KEY -o Port=22 -o ControlPath=none -o ServerAliveInterval=5\n`,
-    playbook: play(`    - command: id -un\n      register: r\n    - shell: echo "{{ r.stdout }}" > $D/user\n      args: {creates: $D/user}\n`),
+    playbook: play(
+      `    - command: id -un\n      register: r\n    - shell: echo "{{ r.stdout }}" > $D/user\n      args: {creates: $D/user}\n`,
+    ),
   },
   {
     name: 'ssh-host-key-alias',
     inventory: `all:\n  hosts:\n    h1:\n      ansible_ssh_common_args: -o UserKnownHostsFile=ALIAS_KNOWN_HOSTS -o HostKeyAlias=hk-h1 -o StrictHostKeyChecking=yes -o ControlPath=none\n    h2:\n      ansible_ssh_common_args: -o UserKnownHostsFile=ALIAS_KNOWN_HOSTS -o HostKeyAlias=hk-h2 -o ControlPath=none\n`,
     playbook: play(`    - copy: {dest: $D/x, content: "x\\n"}\n`),
   },
-  { name: 'refuse-vars-files', refused: /"vars_files" is not supported/, playbook: play('', '  vars_files: [vars.yml]\n') },
-  { name: 'refuse-become-keyword', refused: /"become" is not supported/, playbook: play(`    - command: id\n      become: true\n`) },
-  { name: 'refuse-conditional-expression', refused: /unexpected "if"/, playbook: play(`    - command: "echo {{ 1 if true else 2 }}"\n`) },
+  {
+    name: 'refuse-vars-files',
+    refused: /"vars_files" is not supported/,
+    playbook: play('', '  vars_files: [vars.yml]\n'),
+  },
+  {
+    name: 'refuse-become-keyword',
+    refused: /"become" is not supported/,
+    playbook: play(`    - command: id\n      become: true\n`),
+  },
+  {
+    name: 'refuse-conditional-expression',
+    refused: /unexpected "if"/,
+    playbook: play(`    - command: "echo {{ 1 if true else 2 }}"\n`),
+  },
   // --- more conditions, registers and files ------------------------------------------------------------------
   {
     name: 'when-string-false',
     inventory: hosts(2, `  vars:\n    flag: "false"\n    empty: ""\n    zero: 0\n`),
-    playbook: play(`    - copy: {dest: $D/flag, content: "x\\n"}\n      when: flag\n    - copy: {dest: $D/empty, content: "x\\n"}\n      when: empty\n    - copy: {dest: $D/zero, content: "x\\n"}\n      when: zero\n    - copy: {dest: $D/bool, content: "x\\n"}\n      when: flag | bool\n`),
+    playbook: play(
+      `    - copy: {dest: $D/flag, content: "x\\n"}\n      when: flag\n    - copy: {dest: $D/empty, content: "x\\n"}\n      when: empty\n    - copy: {dest: $D/zero, content: "x\\n"}\n      when: zero\n    - copy: {dest: $D/bool, content: "x\\n"}\n      when: flag | bool\n`,
+    ),
   },
   {
     name: 'when-undefined-fails',
-    playbook: play(`    - copy: {dest: $D/x, content: "x\\n"}\n      when: nope == 1 and inventory_hostname == 'h1'\n    - copy: {dest: $D/after, content: "x\\n"}\n`),
+    playbook: play(
+      `    - copy: {dest: $D/x, content: "x\\n"}\n      when: nope == 1 and inventory_hostname == 'h1'\n    - copy: {dest: $D/after, content: "x\\n"}\n`,
+    ),
   },
   {
     name: 'changed-when-undefined-fails',
@@ -438,72 +562,186 @@ export const cases: Case[] = [
   },
   {
     name: 'register-copy-and-file',
-    playbook: play(`    - copy: {dest: $D/a, content: "a\\n"}\n      register: c\n    - file: {path: $D/d, state: directory}\n      register: f\n    - copy: {dest: $D/r, content: "{{ c.dest }} {{ c.changed }} {{ f.changed }} {{ c.failed }}\\n"}\n`),
+    playbook: play(
+      `    - copy: {dest: $D/a, content: "a\\n"}\n      register: c\n    - file: {path: $D/d, state: directory}\n      register: f\n    - copy: {dest: $D/r, content: "{{ c.dest }} {{ c.changed }} {{ f.changed }} {{ c.failed }}\\n"}\n`,
+    ),
   },
   {
     name: 'extra-vars-file',
     args: ['-e', '@extra.yml', '-e', 'b=cli'],
     files: { 'extra.yml': 'a: from-file\nb: from-file\nn: 3\n' },
-    playbook: play(`    - copy: {dest: $D/v, content: "{{ a }} {{ b }} {{ n + 0 if false else n }}\\n"}\n`).replace(' {{ n + 0 if false else n }}', ' {{ n }}'),
+    playbook: play(`    - copy: {dest: $D/v, content: "{{ a }} {{ b }} {{ n + 0 if false else n }}\\n"}\n`).replace(
+      ' {{ n + 0 if false else n }}',
+      ' {{ n }}',
+    ),
   },
   {
     name: 'check-mode-true-task',
-    playbook: play(`    - copy: {dest: $D/not, content: "x\\n"}\n      check_mode: true\n    - command: touch $D/cmd\n      check_mode: true\n      register: r\n    - copy: {dest: $D/r, content: "{{ r.skipped | default(false) }} {{ r.changed }}\\n"}\n`),
+    playbook: play(
+      `    - copy: {dest: $D/not, content: "x\\n"}\n      check_mode: true\n    - command: touch $D/cmd\n      check_mode: true\n      register: r\n    - copy: {dest: $D/r, content: "{{ r.skipped | default(false) }} {{ r.changed }}\\n"}\n`,
+    ),
   },
   {
     name: 'check-mode-handlers',
     args: ['--check'],
-    playbook: play(`    - copy: {dest: $D/a, content: "a\\n"}\n      notify: h\n`) + `  handlers:\n    - name: h\n      copy: {dest: $D/h, content: "h\\n"}\n`,
+    playbook:
+      play(`    - copy: {dest: $D/a, content: "a\\n"}\n      notify: h\n`) +
+      `  handlers:\n    - name: h\n      copy: {dest: $D/h, content: "h\\n"}\n`,
   },
   {
     name: 'copy-force-false',
-    playbook: play(`    - copy: {dest: $D/a, content: "first\\n"}\n    - copy: {dest: $D/a, content: "second\\n", force: false}\n    - copy: {dest: $D/b, content: "new\\n", force: false}\n`),
+    playbook: play(
+      `    - copy: {dest: $D/a, content: "first\\n"}\n    - copy: {dest: $D/a, content: "second\\n", force: false}\n    - copy: {dest: $D/b, content: "new\\n", force: false}\n`,
+    ),
   },
   {
     name: 'command-argv-and-shell-chdir',
-    playbook: play(`    - command:\n        argv: [printf, "%s-", "a b", "$HOME"]\n      register: r\n    - shell: pwd > out\n      args: {chdir: $D}\n    - copy: {dest: $D/r, content: "{{ r.stdout }}\\n"}\n`),
+    playbook: play(
+      `    - command:\n        argv: [printf, "%s-", "a b", "$HOME"]\n      register: r\n    - shell: pwd > out\n      args: {chdir: $D}\n    - copy: {dest: $D/r, content: "{{ r.stdout }}\\n"}\n`,
+    ),
   },
   {
     name: 'touch-always-changed',
-    playbook: play(`    - file: {path: $D/t, state: touch}\n    - file: {path: $D/t, state: touch}\n    - file: {path: $D/t, state: file}\n`),
+    playbook: play(
+      `    - file: {path: $D/t, state: touch}\n    - file: {path: $D/t, state: touch}\n    - file: {path: $D/t, state: file}\n`,
+    ),
   },
   {
     name: 'serial-max-fail-stops-later-play',
     inventory: hosts(4),
-    playbook: failing(4, [1], '  serial: 2\n  max_fail_percentage: 0\n') + `- hosts: all\n  gather_facts: false\n  tasks:\n    - copy: {dest: "$D/second-{{ inventory_hostname }}", content: "x\\n"}\n`,
+    playbook:
+      failing(4, [1], '  serial: 2\n  max_fail_percentage: 0\n') +
+      `- hosts: all\n  gather_facts: false\n  tasks:\n    - copy: {dest: "$D/second-{{ inventory_hostname }}", content: "x\\n"}\n`,
   },
   {
     name: 'play-tags',
     args: ['--tags', 'p2'],
-    playbook: play(`    - copy: {dest: $D/one, content: "1\\n"}\n`, '  tags: [p1]\n') + `- hosts: all\n  gather_facts: false\n  tags: [p2]\n  tasks:\n    - copy: {dest: $D/two, content: "2\\n"}\n`,
+    playbook:
+      play(`    - copy: {dest: $D/one, content: "1\\n"}\n`, '  tags: [p1]\n') +
+      `- hosts: all\n  gather_facts: false\n  tags: [p2]\n  tasks:\n    - copy: {dest: $D/two, content: "2\\n"}\n`,
   },
   {
     name: 'limit-excludes-a-play',
     inventory: `all:\n  children:\n    a:\n      hosts:\n        h1:\n    b:\n      hosts:\n        h2:\n`,
     args: ['-l', 'a,ghost'],
-    playbook: play(`    - copy: {dest: $D/one, content: "1\\n"}\n`) + `- hosts: b\n  gather_facts: false\n  tasks:\n    - copy: {dest: $D/two, content: "2\\n"}\n- hosts: nomatch\n  gather_facts: false\n  tasks:\n    - copy: {dest: $D/three, content: "3\\n"}\n`,
+    playbook:
+      play(`    - copy: {dest: $D/one, content: "1\\n"}\n`) +
+      `- hosts: b\n  gather_facts: false\n  tasks:\n    - copy: {dest: $D/two, content: "2\\n"}\n- hosts: nomatch\n  gather_facts: false\n  tasks:\n    - copy: {dest: $D/three, content: "3\\n"}\n`,
   },
   // --- refused before anything connects -------------------------------------------------------------------------
-  { name: 'refuse-vault', refused: /!vault is not supported/, playbook: play(`    - copy: {dest: $D/x, content: "{{ secret }}"}\n`, `  vars:\n    secret: !vault |\n      $ANSIBLE_VAULT;1.1;AES256\n      6231\n`) },
-  { name: 'refuse-unsafe', refused: /!unsafe is not supported/, playbook: play(`    - copy: {dest: $D/x, content: "{{ raw }}"}\n`, `  vars:\n    raw: !unsafe "{{ not a template }}"\n`) },
-  { name: 'refuse-unclosed-expression', refused: /never closed/, playbook: play(`    - copy: {dest: $D/x, content: "{{ inventory_hostname }\\n"}\n`) },
-  { name: 'refuse-unclosed-comment', refused: /never closed/, playbook: play(`    - copy: {dest: $D/x, content: "{# note\\n"}\n`) },
-  { name: 'refuse-template-file-block', refused: /t\.j2.*\{% %\} blocks are not supported/, files: { 'templates/t.j2': '{% for x in y %}{{ x }}{% endfor %}\n' }, playbook: play(`    - template: {src: t.j2, dest: $D/t}\n`) },
-  { name: 'refuse-template-file-unclosed', refused: /t\.j2.*never closed/, files: { 'templates/t.j2': 'a {{ x\n' }, playbook: play(`    - template: {src: t.j2, dest: $D/t}\n`) },
-  { name: 'refuse-template-src-missing', refused: /cannot find nope\.j2/, playbook: play(`    - template: {src: nope.j2, dest: $D/t}\n`) },
-  { name: 'refuse-copy-src-missing', refused: /cannot find nope\.txt/, playbook: play(`    - copy: {src: nope.txt, dest: $D/t}\n`) },
-  { name: 'refuse-omit', refused: /"omit" is not supported/, playbook: play(`    - file: {path: $D/x, state: touch, mode: "{{ m | default(omit) }}"}\n`) },
-  { name: 'refuse-hostvars', refused: /"hostvars" is not supported/, playbook: play(`    - copy: {dest: $D/x, content: "{{ hostvars['h1'].x }}"}\n`) },
+  {
+    name: 'refuse-vault',
+    refused: /!vault is not supported/,
+    playbook: play(
+      `    - copy: {dest: $D/x, content: "{{ secret }}"}\n`,
+      `  vars:\n    secret: !vault |\n      $ANSIBLE_VAULT;1.1;AES256\n      6231\n`,
+    ),
+  },
+  {
+    name: 'refuse-unsafe',
+    refused: /!unsafe is not supported/,
+    playbook: play(
+      `    - copy: {dest: $D/x, content: "{{ raw }}"}\n`,
+      `  vars:\n    raw: !unsafe "{{ not a template }}"\n`,
+    ),
+  },
+  {
+    name: 'refuse-unclosed-expression',
+    refused: /never closed/,
+    playbook: play(`    - copy: {dest: $D/x, content: "{{ inventory_hostname }\\n"}\n`),
+  },
+  {
+    name: 'refuse-unclosed-comment',
+    refused: /never closed/,
+    playbook: play(`    - copy: {dest: $D/x, content: "{# note\\n"}\n`),
+  },
+  {
+    name: 'refuse-template-file-block',
+    refused: /t\.j2.*\{% %\} blocks are not supported/,
+    files: { 'templates/t.j2': '{% for x in y %}{{ x }}{% endfor %}\n' },
+    playbook: play(`    - template: {src: t.j2, dest: $D/t}\n`),
+  },
+  {
+    name: 'refuse-template-file-unclosed',
+    refused: /t\.j2.*never closed/,
+    files: { 'templates/t.j2': 'a {{ x\n' },
+    playbook: play(`    - template: {src: t.j2, dest: $D/t}\n`),
+  },
+  {
+    name: 'refuse-template-src-missing',
+    refused: /cannot find nope\.j2/,
+    playbook: play(`    - template: {src: nope.j2, dest: $D/t}\n`),
+  },
+  {
+    name: 'refuse-copy-src-missing',
+    refused: /cannot find nope\.txt/,
+    playbook: play(`    - copy: {src: nope.txt, dest: $D/t}\n`),
+  },
+  {
+    name: 'refuse-omit',
+    refused: /"omit" is not supported/,
+    playbook: play(`    - file: {path: $D/x, state: touch, mode: "{{ m | default(omit) }}"}\n`),
+  },
+  {
+    name: 'refuse-hostvars',
+    refused: /"hostvars" is not supported/,
+    playbook: play(`    - copy: {dest: $D/x, content: "{{ hostvars['h1'].x }}"}\n`),
+  },
   { name: 'refuse-unclosed-quote', refused: /unterminated '/, playbook: play(`    - command: echo 'oops\n`) },
-  { name: 'refuse-connection-local', refused: /ansible_connection.*"local" is not supported/, inventory: `all:\n  hosts:\n    h1:\n      ansible_connection: local\n`, playbook: play('') },
-  { name: 'refuse-ssh-option', refused: /ssh option Ciphers is not supported/, inventory: `all:\n  hosts:\n    h1:\n      ansible_ssh_extra_args: -o Ciphers=aes128-ctr\n`, playbook: play('') },
-  { name: 'refuse-strict-host-key-off', refused: /StrictHostKeyChecking=no is not supported/, inventory: `all:\n  hosts:\n    h1:\n      ansible_ssh_common_args: -o StrictHostKeyChecking=no\n`, playbook: play('') },
-  { name: 'refuse-loop', refused: /"loop" is not supported/, playbook: play(`    - file: {path: "$D/{{ item }}", state: touch}\n      loop: [a, b]\n`) },
-  { name: 'refuse-with-items', refused: /"with_dict" is not supported/, playbook: play(`    - file: {path: "$D/{{ item.key }}", state: touch}\n      with_dict: {a: 1}\n`) },
-  { name: 'refuse-block', refused: /"block" is not supported/, playbook: play(`    - block:\n        - file: {path: $D/x, state: touch}\n`) },
-  { name: 'refuse-import-playbook', refused: /"import_playbook" is not supported/, playbook: `- import_playbook: other.yml\n` },
+  {
+    name: 'refuse-connection-local',
+    refused: /ansible_connection.*"local" is not supported/,
+    inventory: `all:\n  hosts:\n    h1:\n      ansible_connection: local\n`,
+    playbook: play(''),
+  },
+  {
+    name: 'refuse-ssh-option',
+    refused: /ssh option Ciphers is not supported/,
+    inventory: `all:\n  hosts:\n    h1:\n      ansible_ssh_extra_args: -o Ciphers=aes128-ctr\n`,
+    playbook: play(''),
+  },
+  {
+    name: 'refuse-strict-host-key-off',
+    refused: /StrictHostKeyChecking=no is not supported/,
+    inventory: `all:\n  hosts:\n    h1:\n      ansible_ssh_common_args: -o StrictHostKeyChecking=no\n`,
+    playbook: play(''),
+  },
+  {
+    name: 'refuse-loop',
+    refused: /"loop" is not supported/,
+    playbook: play(`    - file: {path: "$D/{{ item }}", state: touch}\n      loop: [a, b]\n`),
+  },
+  {
+    name: 'refuse-with-items',
+    refused: /"with_dict" is not supported/,
+    playbook: play(`    - file: {path: "$D/{{ item.key }}", state: touch}\n      with_dict: {a: 1}\n`),
+  },
+  {
+    name: 'refuse-block',
+    refused: /"block" is not supported/,
+    playbook: play(`    - block:\n        - file: {path: $D/x, state: touch}\n`),
+  },
+  {
+    name: 'refuse-import-playbook',
+    refused: /"import_playbook" is not supported/,
+    playbook: `- import_playbook: other.yml\n`,
+  },
   { name: 'refuse-unknown-module', refused: /unknown task "debug"/, playbook: play(`    - debug: {msg: hi}\n`) },
-  { name: 'refuse-task-connection-var', refused: /connection variables in a task's vars are not supported/, playbook: play(`    - command: id\n      vars: {ansible_user: deployer}\n`) },
-  { name: 'refuse-json-unwritable', refused: /--json: cannot write the report there/, args: ['--json', '/proc/hbmon-nope/report.json'], playbook: play('') },
-  { name: 'refuse-extra-vars-vault', refused: /!vault is not supported/, args: ['-e', '{"x": !vault "abc"}'], playbook: play('') },
+  {
+    name: 'refuse-task-connection-var',
+    refused: /connection variables in a task's vars are not supported/,
+    playbook: play(`    - command: id\n      vars: {ansible_user: deployer}\n`),
+  },
+  {
+    name: 'refuse-json-unwritable',
+    refused: /--json: cannot write the report there/,
+    args: ['--json', '/proc/hbmon-nope/report.json'],
+    playbook: play(''),
+  },
+  {
+    name: 'refuse-extra-vars-vault',
+    refused: /!vault is not supported/,
+    args: ['-e', '{"x": !vault "abc"}'],
+    playbook: play(''),
+  },
 ]

@@ -22,15 +22,23 @@ test('ansible-playbook and npx deploy agree, or we refuse before connecting, or 
     const started = Date.now()
     await oracle.up(selected)
     const verdicts: Verdict[] = await checkAll(oracle, selected, Number(process.env.HBMON_DIFF_JOBS ?? 3), (v) =>
-      console.log(`${v.agree ? 'agree   ' : v.deliberate ? 'differ* ' : 'DIFFER  '} ${v.name} (${v.seconds.toFixed(1)} s${v.grouped ? `, with ${v.grouped - 1} more in one ansible-playbook run` : ''})${v.agree ? '' : `\n    ${v.differences.join('\n    ')}`}`),
+      console.log(
+        `${v.agree ? 'agree   ' : v.deliberate ? 'differ* ' : 'DIFFER  '} ${v.name} (${v.seconds.toFixed(1)} s${v.grouped ? `, with ${v.grouped - 1} more in one ansible-playbook run` : ''})${v.agree ? '' : `\n    ${v.differences.join('\n    ')}`}`,
+      ),
     )
     const agree = verdicts.filter((v) => v.agree).length
     const refused = selected.filter((c) => c.refused).length
     const deliberate = verdicts.filter((v) => !v.agree && v.deliberate)
     const wrong = verdicts.filter((v) => !v.agree && !v.deliberate)
-    console.log(`\n${verdicts.length} cases, ${agree} agree (${refused} of them refused before connecting), ${deliberate.length} deliberate differences, ${wrong.length} unexplained; ${((Date.now() - started) / 1000).toFixed(0)} s`)
-    for (const v of verdicts.filter((v) => v.agree && v.deliberate)) console.log(`note: ${v.name} is listed as a deliberate difference but agrees now`)
-    assert.equal(wrong.map((v) => v.name), [])
+    console.log(
+      `\n${verdicts.length} cases, ${agree} agree (${refused} of them refused before connecting), ${deliberate.length} deliberate differences, ${wrong.length} unexplained; ${((Date.now() - started) / 1000).toFixed(0)} s`,
+    )
+    for (const v of verdicts.filter((v) => v.agree && v.deliberate))
+      console.log(`note: ${v.name} is listed as a deliberate difference but agrees now`)
+    assert.equal(
+      wrong.map((v) => v.name),
+      [],
+    )
   } finally {
     await oracle.down()
   }

@@ -93,7 +93,11 @@ export class Oracle {
 
   /** Empties the case's directory on Ansible's hosts (before running it again alone). */
   async reset(c: Case): Promise<void> {
-    await Promise.all(Array.from({ length: pool }, (_, i) => this.lab.ssh(lightName(i + 1), `rm -rf /srv/diff/${c.name} && mkdir -m 1777 /srv/diff/${c.name}`)))
+    await Promise.all(
+      Array.from({ length: pool }, (_, i) =>
+        this.lab.ssh(lightName(i + 1), `rm -rf /srv/diff/${c.name} && mkdir -m 1777 /srv/diff/${c.name}`),
+      ),
+    )
   }
 
   async down(): Promise<void> {
@@ -101,7 +105,12 @@ export class Oracle {
   }
 
   /** The case's inventory for one side: every hN gets its twin's address unless the case set one. */
-  inventoryFor(c: Case, side: 'ansible' | 'deploy', address?: string, dir = join(this.dir, 'cases', c.name, side)): string {
+  inventoryFor(
+    c: Case,
+    side: 'ansible' | 'deploy',
+    address?: string,
+    dir = join(this.dir, 'cases', c.name, side),
+  ): string {
     const aliases = join(dir, 'aliases_known_hosts')
     const text = (c.inventory ?? 'all:\n  hosts:\n    h1:\n    h2:\n')
       .replaceAll('ALIAS_KNOWN_HOSTS', aliases)
@@ -110,7 +119,10 @@ export class Oracle {
     if (text.includes(aliases)) {
       // Host keys under the names hk-h1..hk-h4 (for -o HostKeyAlias), each side with its own hosts' keys.
       const offset = side === 'ansible' ? 0 : pool
-      const lines = Array.from({ length: pool }, (_, i) => `hk-h${i + 1} ${(this.lab.host(lightName(i + 1 + offset)) as { hostKey: string }).hostKey}`)
+      const lines = Array.from(
+        { length: pool },
+        (_, i) => `hk-h${i + 1} ${(this.lab.host(lightName(i + 1 + offset)) as { hostKey: string }).hostKey}`,
+      )
       mkdirSync(join(aliases, '..'), { recursive: true })
       writeFileSync(aliases, `${lines.join('\n')}\n`)
     }
@@ -122,7 +134,8 @@ export class Oracle {
         const n = Number(/^h(\d+)\b/.exec(name)?.[1] ?? 0)
         const v = (vars ?? {}) as Record<string, unknown>
         if (v.ansible_host === 'DOWN') v.ansible_host = DOWN
-        else if (v.ansible_host === undefined && n > 0) v.ansible_host = address ?? this.address(lightName(((n - 1) % pool) + 1 + offset))
+        else if (v.ansible_host === undefined && n > 0)
+          v.ansible_host = address ?? this.address(lightName(((n - 1) % pool) + 1 + offset))
         group.hosts[name] = v
       }
       for (const child of Object.values(group.children ?? {})) visit(child as Record<string, any> | null)
@@ -142,7 +155,11 @@ export class Oracle {
   }
 
   private args(c: Case, offset: number): string[] {
-    return (c.args ?? []).map((a) => a.replace(/ADDR\(h(\d+)\)/g, (_, n: string) => this.address(lightName(((Number(n) - 1) % pool) + 1 + offset))).replaceAll('$D', `/srv/diff/${c.name}`))
+    return (c.args ?? []).map((a) =>
+      a
+        .replace(/ADDR\(h(\d+)\)/g, (_, n: string) => this.address(lightName(((Number(n) - 1) % pool) + 1 + offset)))
+        .replaceAll('$D', `/srv/diff/${c.name}`),
+    )
   }
 
   private address(name: string): string {
@@ -186,7 +203,9 @@ export class Oracle {
     const playbook = group
       .map((c) => {
         let i = 0
-        return c.playbook.replaceAll('$D', `/srv/diff/${c.name}`).replace(/^- hosts:/gm, () => `- name: "${c.name}#${++i}"\n  hosts:`)
+        return c.playbook
+          .replaceAll('$D', `/srv/diff/${c.name}`)
+          .replace(/^- hosts:/gm, () => `- name: "${c.name}#${++i}"\n  hosts:`)
       })
       .join('')
     writeFileSync(join(dir, 'playbook.yml'), playbook)
@@ -212,9 +231,19 @@ export class Oracle {
       }
     }
     const recap = Object.fromEntries(Object.entries(r.recap.stats).map(([h, s]) => [h, counts(s)]))
-    const canonical = (m: Record<string, Record<string, number>>) => JSON.stringify(Object.keys(m).sort().map((h) => [h, m[h]]))
+    const canonical = (m: Record<string, Record<string, number>>) =>
+      JSON.stringify(
+        Object.keys(m)
+          .sort()
+          .map((h) => [h, m[h]]),
+      )
     if (canonical(total) !== canonical(recap)) return undefined
-    return new Map(group.map((c) => [c.name, { code: 0, stdout: r.stdout, stderr: r.stderr, stats: byCase.get(c.name)!, files: this.files(c, 0) }]))
+    return new Map(
+      group.map((c) => [
+        c.name,
+        { code: 0, stdout: r.stdout, stderr: r.stderr, stats: byCase.get(c.name)!, files: this.files(c, 0) },
+      ]),
+    )
   }
 
   private async runAnsible(dir: string, args: string[]) {
@@ -231,7 +260,12 @@ export class Oracle {
     }
     const r = await run('ansible-playbook', ['-i', 'inventory.yml', 'playbook.yml', ...args], dir, env)
     type Counts = Record<string, number>
-    const recap = existsSync(statsFile) ? (JSON.parse(readFileSync(statsFile, 'utf8')) as { stats: Record<string, Counts>; plays: Record<string, Record<string, Counts>> }) : undefined
+    const recap = existsSync(statsFile)
+      ? (JSON.parse(readFileSync(statsFile, 'utf8')) as {
+          stats: Record<string, Counts>
+          plays: Record<string, Record<string, Counts>>
+        })
+      : undefined
     return { ...r, recap }
   }
 
@@ -251,13 +285,25 @@ export class Oracle {
     }
     const dir = this.prepare(c, 'deploy', address)
     const json = join(dir, 'report.json')
-    const r = await run(process.execPath, [join(root, 'bin/deploy.js'), '-i', 'inventory.yml', 'playbook.yml', '--json', json, ...this.args(c, pool)], dir, { ...process.env, CI: '1', SSH_AUTH_SOCK: '' })
+    const r = await run(
+      process.execPath,
+      [join(root, 'bin/deploy.js'), '-i', 'inventory.yml', 'playbook.yml', '--json', json, ...this.args(c, pool)],
+      dir,
+      { ...process.env, CI: '1', SSH_AUTH_SOCK: '' },
+    )
     const stats: Outcome['stats'] = {}
     if (existsSync(json)) {
       const report = JSON.parse(readFileSync(json, 'utf8'))
       for (const [host, h] of Object.entries(report.hosts as Record<string, { stats: Record<string, number> }>)) {
         const { ok, changed, failed, skipped, unreachable, ignored } = h.stats
-        stats[host] = { ok: ok!, changed: changed!, failed: failed!, skipped: skipped!, unreachable: unreachable!, ignored: ignored! }
+        stats[host] = {
+          ok: ok!,
+          changed: changed!,
+          failed: failed!,
+          skipped: skipped!,
+          unreachable: unreachable!,
+          ignored: ignored!,
+        }
       }
     }
     if (listener) await new Promise((resolve) => listener!.close(resolve))
@@ -281,7 +327,8 @@ export class Oracle {
             found[key] = `dir ${attrs}`
             walk(path, key)
           } else if (st.isSymbolicLink()) found[key] = `link -> ${readlinkSync(path)}`
-          else if (st.isCharacterDevice()) continue // an overlay whiteout: removed
+          else if (st.isCharacterDevice())
+            continue // an overlay whiteout: removed
           else found[key] = `file ${attrs} ${JSON.stringify(readFileSync(path, 'utf8'))}`
         }
       }
@@ -299,8 +346,10 @@ export class Oracle {
       const ours = await this.deploy(c)
       const message = ours.stderr + ours.stdout
       if (ours.code !== 4) differences.push(`deploy exit ${ours.code}, want 4 (refused)`)
-      if (!/playbook\.yml:\d+|inventory\.yml:\d+|\.j2|-e|--json|\S+:\d+:\d+/.test(message)) differences.push(`the message names no file and line: ${message.trim().slice(0, 200)}`)
-      if (!c.refused.test(message)) differences.push(`the message does not match ${c.refused}: ${message.trim().slice(0, 300)}`)
+      if (!/playbook\.yml:\d+|inventory\.yml:\d+|\.j2|-e|--json|\S+:\d+:\d+/.test(message))
+        differences.push(`the message names no file and line: ${message.trim().slice(0, 200)}`)
+      if (!c.refused.test(message))
+        differences.push(`the message does not match ${c.refused}: ${message.trim().slice(0, 300)}`)
       if (ours.connections) differences.push(`deploy connected ${ours.connections} times before refusing`)
       // --list-tasks reads the same inputs: it must refuse them too (the report path is not one of them).
       if (!(c.args ?? []).includes('--json')) {
@@ -317,8 +366,18 @@ export class Oracle {
   verdict(c: Case, theirs: Outcome, ours: Outcome, started: number): Verdict {
     const differences = compare(theirs, ours)
     if (differences.length && process.env.HBMON_DIFF_VERBOSE)
-      differences.push(`ansible stderr: ${theirs.stderr.slice(-600)}`, `ansible stdout: ${theirs.stdout.slice(0, 3000)}`, `deploy: ${ours.stdout.slice(-1500)}${ours.stderr.slice(-600)}`)
-    return { name: c.name, agree: differences.length === 0, differences, ...(c.deliberate ? { deliberate: c.deliberate } : {}), seconds: (Date.now() - started) / 1000 }
+      differences.push(
+        `ansible stderr: ${theirs.stderr.slice(-600)}`,
+        `ansible stdout: ${theirs.stdout.slice(0, 3000)}`,
+        `deploy: ${ours.stdout.slice(-1500)}${ours.stderr.slice(-600)}`,
+      )
+    return {
+      name: c.name,
+      agree: differences.length === 0,
+      differences,
+      ...(c.deliberate ? { deliberate: c.deliberate } : {}),
+      seconds: (Date.now() - started) / 1000,
+    }
   }
 }
 
@@ -340,17 +399,30 @@ function compare(theirs: Outcome, ours: Outcome): string[] {
     const a = theirs.files[h]!
     const d = ours.files[h]!
     for (const path of [...new Set([...Object.keys(a), ...Object.keys(d)])].sort())
-      if (a[path] !== d[path]) differences.push(`${h}:${path}: ansible ${a[path] ?? 'absent'}, deploy ${d[path] ?? 'absent'}`)
+      if (a[path] !== d[path])
+        differences.push(`${h}:${path}: ansible ${a[path] ?? 'absent'}, deploy ${d[path] ?? 'absent'}`)
   }
   return differences
 }
 
 /** Ansible's recap counts under our names. */
 function counts(s: Record<string, number>): Record<string, number> {
-  return { ok: s.ok ?? 0, changed: s.changed ?? 0, failed: s.failures ?? s.failed ?? 0, skipped: s.skipped ?? 0, unreachable: s.unreachable ?? 0, ignored: s.ignored ?? 0 }
+  return {
+    ok: s.ok ?? 0,
+    changed: s.changed ?? 0,
+    failed: s.failures ?? s.failed ?? 0,
+    skipped: s.skipped ?? 0,
+    unreachable: s.unreachable ?? 0,
+    ignored: s.ignored ?? 0,
+  }
 }
 
-function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(
+  command: string,
+  args: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const started = Date.now()
   return new Promise((resolve) => {
     const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
@@ -361,14 +433,19 @@ function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEn
     const timer = setTimeout(() => child.kill('SIGKILL'), 120_000)
     child.on('close', (code) => {
       clearTimeout(timer)
-      if (process.env.HBMON_DIFF_TIMES) console.log(`  ${command.split('/').pop()}: ${((Date.now() - started) / 1000).toFixed(1)} s`)
+      if (process.env.HBMON_DIFF_TIMES)
+        console.log(`  ${command.split('/').pop()}: ${((Date.now() - started) / 1000).toFixed(1)} s`)
       resolve({ code, stdout, stderr })
     })
   })
 }
 
 /** Runs `work` on each item, `concurrency` at a time. */
-async function inPool<T>(items: T[], concurrency: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
+async function inPool<T>(
+  items: T[],
+  concurrency: number,
+  work: (item: T, index: number) => Promise<void>,
+): Promise<void> {
   let next = 0
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
@@ -384,7 +461,13 @@ async function inPool<T>(items: T[], concurrency: number, work: (item: T, index:
  * of up to `groupSize` (see ansibleGroup); the others, and any grouped case that disagrees, run alone, and
  * the lone run is the one compared.
  */
-export async function checkAll(oracle: Oracle, cases: Case[], concurrency = 3, progress?: (v: Verdict) => void, groupSize = 8): Promise<Verdict[]> {
+export async function checkAll(
+  oracle: Oracle,
+  cases: Case[],
+  concurrency = 3,
+  progress?: (v: Verdict) => void,
+  groupSize = 8,
+): Promise<Verdict[]> {
   const verdicts = new Map<string, Verdict>()
   const done = (v: Verdict) => {
     verdicts.set(v.name, v)
@@ -397,7 +480,10 @@ export async function checkAll(oracle: Oracle, cases: Case[], concurrency = 3, p
     if (c.refused) done(await oracle.check(c))
     else ours.set(c.name, await oracle.deploy(c))
   })
-  const clean = (c: Case) => !c.deliberate && ours.get(c.name)!.code === 0 && Object.values(ours.get(c.name)!.stats).every((s) => !s.failed && !s.unreachable)
+  const clean = (c: Case) =>
+    !c.deliberate &&
+    ours.get(c.name)!.code === 0 &&
+    Object.values(ours.get(c.name)!.stats).every((s) => !s.failed && !s.unreachable)
   const byKey = new Map<string, Case[]>()
   const alone: Case[] = []
   for (const c of cases.filter((c) => !c.refused)) {
@@ -414,7 +500,8 @@ export async function checkAll(oracle: Oracle, cases: Case[], concurrency = 3, p
     byKey.set(key, [...(byKey.get(key) ?? []), c])
   }
   const jobs: Case[][] = []
-  for (const group of byKey.values()) for (let i = 0; i < group.length; i += groupSize) jobs.push(group.slice(i, i + groupSize))
+  for (const group of byKey.values())
+    for (let i = 0; i < group.length; i += groupSize) jobs.push(group.slice(i, i + groupSize))
   for (const c of alone) jobs.push([c])
   jobs.sort((a, b) => b.length - a.length) // the long runs first
   const solo = async (c: Case) => {
@@ -430,7 +517,10 @@ export async function checkAll(oracle: Oracle, cases: Case[], concurrency = 3, p
       const verdict = outcome && oracle.verdict(c, outcome, ours.get(c.name)!, t)
       if (verdict?.agree) done({ ...verdict, grouped: job.length })
       else {
-        if (process.env.HBMON_DIFF_VERBOSE) console.log(`  ${c.name}: grouped run ${theirs ? `disagrees: ${verdict!.differences.slice(0, 3).join('; ')}` : 'not clean'}; running it alone`)
+        if (process.env.HBMON_DIFF_VERBOSE)
+          console.log(
+            `  ${c.name}: grouped run ${theirs ? `disagrees: ${verdict!.differences.slice(0, 3).join('; ')}` : 'not clean'}; running it alone`,
+          )
         await oracle.reset(c)
         await solo(c)
       }

@@ -53,7 +53,11 @@ function leaks(text: string): string[] {
 
 test('setup: one light host with a sudo that counts password attempts', async () => {
   await lab.up({ light: 1 })
-  const r = await lab.ssh('light01', `useradd -m -s /bin/sh -p '*' carol && install -d -o carol -m 700 /home/carol/.ssh && install -o carol -m 600 /root/.ssh/authorized_keys /home/carol/.ssh/ && cat > /usr/local/bin/sudo && chmod 755 /usr/local/bin/sudo`, { input: fakeSudo })
+  const r = await lab.ssh(
+    'light01',
+    `useradd -m -s /bin/sh -p '*' carol && install -d -o carol -m 700 /home/carol/.ssh && install -o carol -m 600 /root/.ssh/authorized_keys /home/carol/.ssh/ && cat > /usr/local/bin/sudo && chmod 755 /usr/local/bin/sudo`,
+    { input: fakeSudo },
+  )
   assert.is(r.code, 0, r.stderr)
 })
 
@@ -74,16 +78,33 @@ test('a wrong become password is tried once, fails the host, and is never printe
 
 test('a run at -vvv with passwords in the inventory and -e prints none of them', async () => {
   const playbook = join(dir, 'ok.yml')
-  writeFileSync(playbook, '- hosts: all\n  gather_facts: false\n  tasks:\n    - command: hostname\n      register: r\n    - copy: {dest: /var/tmp/x, content: "{{ r.stdout }}"}\n')
+  writeFileSync(
+    playbook,
+    '- hosts: all\n  gather_facts: false\n  tasks:\n    - command: hostname\n      register: r\n    - copy: {dest: /var/tmp/x, content: "{{ r.stdout }}"}\n',
+  )
   const json = join(dir, 'ok.json')
-  const r = await deploy(['-i', inventory(`      ansible_become_password: ${secrets.become}\n`), playbook, '-vvv', '--diff', '-e', `ansible_password=${secrets.ssh}`], json)
+  const r = await deploy(
+    [
+      '-i',
+      inventory(`      ansible_become_password: ${secrets.become}\n`),
+      playbook,
+      '-vvv',
+      '--diff',
+      '-e',
+      `ansible_password=${secrets.ssh}`,
+    ],
+    json,
+  )
   assert.is(r.code, 0, r.stdout + r.stderr)
   assert.equal(leaks(r.stdout + r.stderr + readFileSync(json, 'utf8')), [])
 })
 
 test('a vault value is refused before connecting, and its ciphertext is not printed', async () => {
   const playbook = join(dir, 'vault.yml')
-  writeFileSync(playbook, `- hosts: all\n  gather_facts: false\n  vars:\n    secret: !vault |\n      $ANSIBLE_VAULT;1.1;AES256\n      ${secrets.vault}\n  tasks:\n    - command: hostname\n`)
+  writeFileSync(
+    playbook,
+    `- hosts: all\n  gather_facts: false\n  vars:\n    secret: !vault |\n      $ANSIBLE_VAULT;1.1;AES256\n      ${secrets.vault}\n  tasks:\n    - command: hostname\n`,
+  )
   const r = await deploy(['-i', inventory(''), playbook, '-vvv'])
   assert.is(r.code, 4)
   assert.match(r.stderr, /vault\.yml:4:\d+: !vault is not supported/)
@@ -98,7 +119,7 @@ test('an unwritable --json path is refused before the run', async () => {
   assert.not.match(r.stdout, /PLAY/)
 })
 
-test('a jump host is offered its own user and key, never the target\'s passwords', async () => {
+test("a jump host is offered its own user and key, never the target's passwords", async () => {
   const transport = new Transport()
   const opened: Connection[] = []
   // The connection attempts themselves are what is looked at: record them and let them fail.
@@ -107,9 +128,19 @@ test('a jump host is offered its own user and key, never the target\'s passwords
     throw new Error('recorded')
   }
   const target: Connection = {
-    host: '127.0.43.3', port: 22, user: 'root', keyFile: labKeyPath(), password: secrets.ssh, become: true, becomeUser: 'root',
-    becomeMethod: 'sudo', becomePassword: secrets.become, connection: 'ssh', proxyJump: [{ host: '127.0.43.2', port: 22, user: 'jumper' }],
-    knownHostsFile: lab.knownHostsPath, sshOptions: {},
+    host: '127.0.43.3',
+    port: 22,
+    user: 'root',
+    keyFile: labKeyPath(),
+    password: secrets.ssh,
+    become: true,
+    becomeUser: 'root',
+    becomeMethod: 'sudo',
+    becomePassword: secrets.become,
+    connection: 'ssh',
+    proxyJump: [{ host: '127.0.43.2', port: 22, user: 'jumper' }],
+    knownHostsFile: lab.knownHostsPath,
+    sshOptions: {},
   }
   await transport.session('t', target).catch(() => {})
   assert.is(opened.length, 1)

@@ -21,7 +21,10 @@ mkdirSync(join(work, 'templates'), { recursive: true })
 const big = randomBytes(1024 * 1024)
 const bigSha = createHash('sha256').update(big).digest('hex')
 writeFileSync(join(work, 'files/big.bin'), big)
-writeFileSync(join(work, 'templates/app.conf.j2'), 'host = {{ inventory_hostname }}\ngreeting = {{ greeting }}\nkernel = {{ ansible_kernel }}\n')
+writeFileSync(
+  join(work, 'templates/app.conf.j2'),
+  'host = {{ inventory_hostname }}\ngreeting = {{ greeting }}\nkernel = {{ ansible_kernel }}\n',
+)
 const playbook = join(work, 'site.yml')
 writeFileSync(
   playbook,
@@ -55,17 +58,38 @@ test('first run: every file on 20 hosts, handlers once per host', async () => {
   assert.is(run.code, 0, run.stdout + run.stderr)
   assert.equal(Object.keys(run.report.hosts), names)
   for (const name of names)
-    assert.equal(statuses(run.report, name), ['Gathering Facts=ok', 'App directory=changed', 'Big file=changed', 'Readme=changed', 'Config=changed', 'Stamp=changed', 'Reload=changed'])
-  assert.equal(run.report.totals, { ok: 140, changed: 120, unreachable: 0, failed: 0, skipped: 0, rescued: 0, ignored: 0 })
+    assert.equal(statuses(run.report, name), [
+      'Gathering Facts=ok',
+      'App directory=changed',
+      'Big file=changed',
+      'Readme=changed',
+      'Config=changed',
+      'Stamp=changed',
+      'Reload=changed',
+    ])
+  assert.equal(run.report.totals, {
+    ok: 140,
+    changed: 120,
+    unreachable: 0,
+    failed: 0,
+    skipped: 0,
+    rescued: 0,
+    ignored: 0,
+  })
   assert.match(run.stdout, /PLAY RECAP/)
   assert.match(run.stdout, /light20 +: ok=7 +changed=6 +unreachable=0 +failed=0/)
   const checks = await Promise.all(
-    names.map((n) => lab.ssh(n, 'cd /srv/app && sha256sum big.bin && stat -c %a . big.bin README && cat app.conf reloads && ls -A')),
+    names.map((n) =>
+      lab.ssh(n, 'cd /srv/app && sha256sum big.bin && stat -c %a . big.bin README && cat app.conf reloads && ls -A'),
+    ),
   )
   for (const [i, n] of names.entries()) {
     const out = checks[i]!.stdout
     assert.ok(out.startsWith(`${bigSha}  big.bin\n750\n600\n644\nhost = ${n}\ngreeting = hello\nkernel = `), out)
-    assert.ok(out.endsWith('reloaded\nREADME\napp.conf\nbig.bin\nreloads\nstamp\n'), `${n}: no temporary file may be left: ${out}`)
+    assert.ok(
+      out.endsWith('reloaded\nREADME\napp.conf\nbig.bin\nreloads\nstamp\n'),
+      `${n}: no temporary file may be left: ${out}`,
+    )
   }
 })
 
@@ -81,16 +105,28 @@ test('second run: 0 changed, handlers not run', async () => {
 
 test('--check --diff: says what would change, changes nothing on the hosts', async () => {
   await lab.ssh('light03', 'rm /srv/app/README && chmod 0644 /srv/app/big.bin')
-  const run = await deploy(['-i', lab.inventoryPath, playbook, '--check', '--diff', '-e', 'greeting=bonjour'], json('check'))
+  const run = await deploy(
+    ['-i', lab.inventoryPath, playbook, '--check', '--diff', '-e', 'greeting=bonjour'],
+    json('check'),
+  )
   assert.is(run.code, 0, run.stdout + run.stderr)
   assert.is(run.report.check, true)
   for (const name of names) {
     const tasks = run.report.hosts[name].tasks as any[]
     const config = tasks.find((t) => t.task === 'Config')
     assert.is(config.status, 'changed')
-    assert.match(config.diff, new RegExp(`--- before: /srv/app/app.conf\\n\\+\\+\\+ after: /srv/app/app.conf\\n@@ .* @@\\n host = ${name}\\n-greeting = hello\\n\\+greeting = bonjour\\n`))
+    assert.match(
+      config.diff,
+      new RegExp(
+        `--- before: /srv/app/app.conf\\n\\+\\+\\+ after: /srv/app/app.conf\\n@@ .* @@\\n host = ${name}\\n-greeting = hello\\n\\+greeting = bonjour\\n`,
+      ),
+    )
     // The handler would run: Ansible runs notified handlers in check mode too (they check themselves).
-    assert.is(tasks.find((t) => t.task === 'Reload')?.status, 'skipped', 'a shell command only says it would run under --check')
+    assert.is(
+      tasks.find((t) => t.task === 'Reload')?.status,
+      'skipped',
+      'a shell command only says it would run under --check',
+    )
   }
   const light03 = run.report.hosts.light03.tasks as any[]
   assert.is(light03.find((t: any) => t.task === 'Readme').status, 'changed')
@@ -101,7 +137,11 @@ test('--check --diff: says what would change, changes nothing on the hosts', asy
   assert.match(run.stdout, /\+greeting = bonjour/)
   assert.match(run.stdout, /check mode: nothing was changed/)
   // Nothing changed on the hosts.
-  const after = await Promise.all(names.map((n) => lab.ssh(n, 'cat /srv/app/app.conf; ls /srv/app; stat -c %a /srv/app/big.bin; wc -l < /srv/app/reloads')))
+  const after = await Promise.all(
+    names.map((n) =>
+      lab.ssh(n, 'cat /srv/app/app.conf; ls /srv/app; stat -c %a /srv/app/big.bin; wc -l < /srv/app/reloads'),
+    ),
+  )
   for (const [i, n] of names.entries()) {
     assert.match(after[i]!.stdout, /greeting = hello\n/)
     assert.is(after[i]!.stdout.includes('README'), n !== 'light03', n)
@@ -110,11 +150,17 @@ test('--check --diff: says what would change, changes nothing on the hosts', asy
 })
 
 test('--diff on a real run shows the diffs and applies them', async () => {
-  const run = await deploy(['-i', lab.inventoryPath, playbook, '--diff', '-e', 'greeting=bonjour', '--limit', '~light0[1-5]', '--forks', '2'], json('diff'))
+  const run = await deploy(
+    ['-i', lab.inventoryPath, playbook, '--diff', '-e', 'greeting=bonjour', '--limit', '~light0[1-5]', '--forks', '2'],
+    json('diff'),
+  )
   assert.is(run.code, 0, run.stdout + run.stderr)
   assert.equal(Object.keys(run.report.hosts), ['light01', 'light02', 'light03', 'light04', 'light05'])
   assert.is((run.stdout.match(/\+greeting = bonjour/g) ?? []).length, 5)
-  assert.match(run.stdout, /--- before: \/srv\/app\/README\n\+\+\+ after: \/srv\/app\/README\n@@ -0,0 \+1 @@\n\+managed/)
+  assert.match(
+    run.stdout,
+    /--- before: \/srv\/app\/README\n\+\+\+ after: \/srv\/app\/README\n@@ -0,0 \+1 @@\n\+managed/,
+  )
   const conf = await lab.ssh('light02', 'cat /srv/app/app.conf; cat /srv/app/reloads')
   assert.match(conf.stdout, /greeting = bonjour\n[\s\S]*reloaded\nreloaded\n$/)
   const untouched = await lab.ssh('light06', 'cat /srv/app/app.conf')

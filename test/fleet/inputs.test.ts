@@ -33,7 +33,12 @@ test('an unknown host key is refused, with a clear message', async () => {
   assert.is(r.code, 2, r.stdout + r.stderr)
   for (const n of names) {
     assert.is(r.report.hosts[n].stats.failed, 1)
-    assert.match(r.report.hosts[n].tasks[0].msg, new RegExp(`host key for 127\\.0\\.23\\.\\d+ is not in ${empty} \\(ssh-ed25519 SHA256:.+\\): verify it and add it, or run with --accept-new-host-keys`))
+    assert.match(
+      r.report.hosts[n].tasks[0].msg,
+      new RegExp(
+        `host key for 127\\.0\\.23\\.\\d+ is not in ${empty} \\(ssh-ed25519 SHA256:.+\\): verify it and add it, or run with --accept-new-host-keys`,
+      ),
+    )
   }
   assert.is(readFileSync(empty, 'utf8'), '')
 })
@@ -57,43 +62,87 @@ test('a changed host key fails that host only, even with --accept-new-host-keys'
   writeFileSync(file, forged)
   const r = await deploy(['-i', inventoryWith(file), playbook, '--accept-new-host-keys'], join(dir, 'changed.json'))
   assert.is(r.code, 2)
-  assert.match(r.report.hosts.light02.tasks[0].msg, new RegExp(`HOST KEY CHANGED for 127\\.0\\.23\\.3: .*does not match ${file}:2; refusing`))
+  assert.match(
+    r.report.hosts.light02.tasks[0].msg,
+    new RegExp(`HOST KEY CHANGED for 127\\.0\\.23\\.3: .*does not match ${file}:2; refusing`),
+  )
   assert.is(r.report.hosts.light01.stats.failed + r.report.hosts.light03.stats.failed, 0)
   assert.is(readFileSync(file, 'utf8'), forged)
 })
 
 const bad: [string, string, () => string[], RegExp][] = [
-  ['a malformed inventory', 'inv', () => {
-    const f = join(dir, 'bad-inventory.yml')
-    writeFileSync(f, readFileSync(lab.inventoryPath, 'utf8').replace('ansible_host: 127.0.23.3', 'ansible_host: 127.0.23.3\n          ansible_port: 99999'))
-    return ['-i', f, playbook]
-  }, /bad-inventory\.yml:\d+:\d+: .*ansible_port: expected a port number \(1-65535\), got a number \(99999\)/],
-  ['a YAML error in the playbook', 'yaml', () => {
-    const f = join(dir, 'bad-yaml.yml')
-    writeFileSync(f, '- hosts: all\n  tasks:\n    - command: hostname\n     bad indent: 1\n')
-    return ['-i', lab.inventoryPath, f]
-  }, /bad-yaml\.yml:4:\d+: /],
-  ['an unknown task', 'task', () => {
-    const f = join(dir, 'bad-task.yml')
-    writeFileSync(f, '- hosts: all\n  tasks:\n    - command: hostname\n    - comand: hostname\n')
-    return ['-i', lab.inventoryPath, f]
-  }, /bad-task\.yml:4:7: 0\.tasks\.1\.comand: unknown task "comand"/],
-  ['bad task args', 'args', () => {
-    const f = join(dir, 'bad-args.yml')
-    writeFileSync(f, '- hosts: all\n  tasks:\n    - file: { path: /x, state: gone }\n')
-    return ['-i', lab.inventoryPath, f]
-  }, /bad-args\.yml:3:\d+: 0\.tasks\.0\.file\.state: expected one of file, directory, absent, touch/],
-  ['an unknown handler', 'notify', () => {
-    const f = join(dir, 'bad-notify.yml')
-    writeFileSync(f, '- hosts: all\n  tasks:\n    - command: hostname\n      notify: restart\n')
-    return ['-i', lab.inventoryPath, f]
-  }, /bad-notify\.yml:4:\d+: 0\.tasks\.0\.notify: no handler named "restart"/],
-  ['a bad -e file', 'extra', () => {
-    const f = join(dir, 'bad-extra.yml')
-    writeFileSync(f, 'a: 1\nb: [\n')
-    return ['-i', lab.inventoryPath, playbook, '-e', `@${f}`]
-  }, /bad-extra\.yml:\d+/],
-  ['a --limit that matches nothing', 'limit', () => ['-i', lab.inventoryPath, playbook, '--limit', 'nosuchhost'], /--limit: "nosuchhost" .*leave no host/],
+  [
+    'a malformed inventory',
+    'inv',
+    () => {
+      const f = join(dir, 'bad-inventory.yml')
+      writeFileSync(
+        f,
+        readFileSync(lab.inventoryPath, 'utf8').replace(
+          'ansible_host: 127.0.23.3',
+          'ansible_host: 127.0.23.3\n          ansible_port: 99999',
+        ),
+      )
+      return ['-i', f, playbook]
+    },
+    /bad-inventory\.yml:\d+:\d+: .*ansible_port: expected a port number \(1-65535\), got a number \(99999\)/,
+  ],
+  [
+    'a YAML error in the playbook',
+    'yaml',
+    () => {
+      const f = join(dir, 'bad-yaml.yml')
+      writeFileSync(f, '- hosts: all\n  tasks:\n    - command: hostname\n     bad indent: 1\n')
+      return ['-i', lab.inventoryPath, f]
+    },
+    /bad-yaml\.yml:4:\d+: /,
+  ],
+  [
+    'an unknown task',
+    'task',
+    () => {
+      const f = join(dir, 'bad-task.yml')
+      writeFileSync(f, '- hosts: all\n  tasks:\n    - command: hostname\n    - comand: hostname\n')
+      return ['-i', lab.inventoryPath, f]
+    },
+    /bad-task\.yml:4:7: 0\.tasks\.1\.comand: unknown task "comand"/,
+  ],
+  [
+    'bad task args',
+    'args',
+    () => {
+      const f = join(dir, 'bad-args.yml')
+      writeFileSync(f, '- hosts: all\n  tasks:\n    - file: { path: /x, state: gone }\n')
+      return ['-i', lab.inventoryPath, f]
+    },
+    /bad-args\.yml:3:\d+: 0\.tasks\.0\.file\.state: expected one of file, directory, absent, touch/,
+  ],
+  [
+    'an unknown handler',
+    'notify',
+    () => {
+      const f = join(dir, 'bad-notify.yml')
+      writeFileSync(f, '- hosts: all\n  tasks:\n    - command: hostname\n      notify: restart\n')
+      return ['-i', lab.inventoryPath, f]
+    },
+    /bad-notify\.yml:4:\d+: 0\.tasks\.0\.notify: no handler named "restart"/,
+  ],
+  [
+    'a bad -e file',
+    'extra',
+    () => {
+      const f = join(dir, 'bad-extra.yml')
+      writeFileSync(f, 'a: 1\nb: [\n')
+      return ['-i', lab.inventoryPath, playbook, '-e', `@${f}`]
+    },
+    /bad-extra\.yml:\d+/,
+  ],
+  [
+    'a --limit that matches nothing',
+    'limit',
+    () => ['-i', lab.inventoryPath, playbook, '--limit', 'nosuchhost'],
+    /--limit: "nosuchhost" .*leave no host/,
+  ],
 ]
 for (const [what, name, args, message] of bad)
   test(`${what}: exit 4, file:line, no host contacted`, async () => {

@@ -35,8 +35,13 @@ ${maxFail === undefined ? '' : `  max_fail_percentage: ${maxFail}\n`}  vars: { f
 `,
   )
   const before = Object.fromEntries(names.map((n) => [n, connections(lab, n)]))
-  const result = await deploy(['-i', lab.inventoryPath, playbook, '-e', JSON.stringify({ failing })], join(dir, `${run}.json`))
-  const marked = (await Promise.all(names.map(async (n) => ((await lab.ssh(n, `cat /root/${run}`)).code === 0 ? n : '')))).filter(Boolean)
+  const result = await deploy(
+    ['-i', lab.inventoryPath, playbook, '-e', JSON.stringify({ failing })],
+    join(dir, `${run}.json`),
+  )
+  const marked = (
+    await Promise.all(names.map(async (n) => ((await lab.ssh(n, `cat /root/${run}`)).code === 0 ? n : '')))
+  ).filter(Boolean)
   const contacted = names.filter((n) => connections(lab, n) > before[n]! + 1) // +1: our own check above
   return { ...result, marked, contacted, batches: result.report.batches.map((b: any) => b.hosts) }
 }
@@ -47,13 +52,31 @@ test('canary then 30% then the rest; max_fail_percentage 0 stops in batch 2 befo
   assert.is(r.code, 2, r.stdout + r.stderr)
   assert.equal(r.report.plays[0].batches, [['light01'], ['light02', 'light03', 'light04'], names.slice(4)])
   assert.equal(r.batches, [['light01'], ['light02', 'light03', 'light04']])
-  assert.equal(r.report.batches[1], { play: 1, batch: 2, hosts: ['light02', 'light03', 'light04'], failed: ['light03'], unreachable: [], stopped: ['light02', 'light04'] })
-  assert.match(r.report.stopReason, /batch 2: 1 of 3 hosts failed or unreachable \(33\.3%\), over max_fail_percentage 0%/)
+  assert.equal(r.report.batches[1], {
+    play: 1,
+    batch: 2,
+    hosts: ['light02', 'light03', 'light04'],
+    failed: ['light03'],
+    unreachable: [],
+    stopped: ['light02', 'light04'],
+  })
+  assert.match(
+    r.report.stopReason,
+    /batch 2: 1 of 3 hosts failed or unreachable \(33\.3%\), over max_fail_percentage 0%/,
+  )
   // The other hosts of the batch stop where they are (as Ansible marks them failed): no Mark on them.
   assert.equal(r.marked, ['light01'])
   assert.equal(r.report.notRun, names.slice(4))
   assert.equal(r.contacted, names.slice(0, 4), 'batch 3 is never contacted')
-  assert.equal(r.report.hosts.light03.stats, { ok: 1, changed: 0, unreachable: 0, failed: 1, skipped: 0, rescued: 0, ignored: 0 })
+  assert.equal(r.report.hosts.light03.stats, {
+    ok: 1,
+    changed: 0,
+    unreachable: 0,
+    failed: 1,
+    skipped: 0,
+    rescued: 0,
+    ignored: 0,
+  })
   assert.equal(r.report.hosts.light02.stats.ok, 2)
   assert.match(r.stdout, /fatal: \[light03\] `sh -c 'test False = False'`|fatal: \[light03\] non-zero return code 1/)
   assert.match(r.stdout, /STOPPED: play 1 batch 2/)
@@ -65,7 +88,16 @@ test('max_fail_percentage 30 with serial 5: 1 of 5 (20%) goes on, 2 of 5 (40%) s
   const r = await rollout(5, 30, ['light02', 'light06', 'light07'])
   assert.is(r.code, 2)
   assert.equal(r.batches, [names.slice(0, 5), names.slice(5)])
-  assert.equal(r.report.batches.map((b: any) => [b.failed, b.stopped]), [[['light02'], []], [['light06', 'light07'], ['light08', 'light09', 'light10']]])
+  assert.equal(
+    r.report.batches.map((b: any) => [b.failed, b.stopped]),
+    [
+      [['light02'], []],
+      [
+        ['light06', 'light07'],
+        ['light08', 'light09', 'light10'],
+      ],
+    ],
+  )
   assert.equal(r.marked, ['light01', 'light03', 'light04', 'light05'])
   assert.equal(r.report.notRun, [])
   assert.match(r.report.stopReason, /batch 2: 2 of 5 hosts .*\(40%\), over max_fail_percentage 30%/)
@@ -75,8 +107,16 @@ test('without max_fail_percentage: failed hosts drop out, the rollout goes on; a
   let r = await rollout(5, undefined, ['light03'])
   assert.is(r.code, 2)
   assert.is(r.report.stopReason, undefined)
-  assert.equal(r.marked, names.filter((n) => n !== 'light03'))
-  assert.equal(Object.entries(r.report.hosts).filter(([, h]: any) => h.stats.failed).map(([n]) => n), ['light03'])
+  assert.equal(
+    r.marked,
+    names.filter((n) => n !== 'light03'),
+  )
+  assert.equal(
+    Object.entries(r.report.hosts)
+      .filter(([, h]: any) => h.stats.failed)
+      .map(([n]) => n),
+    ['light03'],
+  )
   r = await rollout(2, undefined, ['light01', 'light02'])
   assert.is(r.code, 2)
   assert.equal(r.batches, [['light01', 'light02']])
@@ -91,8 +131,19 @@ test('a killed host is unreachable, counts against max_fail_percentage (strict >
   let r = await rollout(5, 20, [])
   assert.is(r.code, 3, r.stdout + r.stderr)
   assert.equal(r.report.batches[0].unreachable, ['light04'])
-  assert.equal(r.report.hosts.light04.stats, { ok: 0, changed: 0, unreachable: 1, failed: 0, skipped: 0, rescued: 0, ignored: 0 })
-  assert.equal(r.marked, names.filter((n) => n !== 'light04'))
+  assert.equal(r.report.hosts.light04.stats, {
+    ok: 0,
+    changed: 0,
+    unreachable: 1,
+    failed: 0,
+    skipped: 0,
+    rescued: 0,
+    ignored: 0,
+  })
+  assert.equal(
+    r.marked,
+    names.filter((n) => n !== 'light04'),
+  )
   assert.match(r.report.hosts.light04.tasks[0].msg, /ECONNREFUSED|refused/)
   assert.match(r.stdout, /unreachable: \[light04\]/)
   // 20% > 10: stops after batch 1, still exit 3 (unreachable, none failed).
@@ -103,7 +154,13 @@ test('a killed host is unreachable, counts against max_fail_percentage (strict >
   // Ansible would not count it: with a failure as well, the exit code is 2.
   r = await rollout(5, 50, ['light01'])
   assert.is(r.code, 2)
-  assert.equal(r.report.batches.map((b: any) => [b.failed, b.unreachable]), [[['light01'], ['light04']], [[], []]])
+  assert.equal(
+    r.report.batches.map((b: any) => [b.failed, b.unreachable]),
+    [
+      [['light01'], ['light04']],
+      [[], []],
+    ],
+  )
 })
 
 test('the lab is down', async () => {

@@ -17,12 +17,20 @@ test.after(() => lab.down())
 const fixtures = join(root, 'test/fleet/fixtures/tasks')
 const connectionVars = () => {
   const inventory = readFileSync(lab.inventoryPath, 'utf8')
-  return { key: /ansible_ssh_private_key_file: (.+)/.exec(inventory)![1]!, args: /ansible_ssh_common_args: (.+)/.exec(inventory)![1]! }
+  return {
+    key: /ansible_ssh_private_key_file: (.+)/.exec(inventory)![1]!,
+    args: /ansible_ssh_common_args: (.+)/.exec(inventory)![1]!,
+  }
 }
 
 test('sshd refuses an 11th session channel on one connection (the limit the transport must respect)', async () => {
   await lab.up({ light: 3 })
-  const ssh = await new NodeSSH().connect({ host: '127.0.24.2', username: 'root', privateKeyPath: labKeyPath(), hostVerifier: () => true } as never)
+  const ssh = await new NodeSSH().connect({
+    host: '127.0.24.2',
+    username: 'root',
+    privateKeyPath: labKeyPath(),
+    hostVerifier: () => true,
+  } as never)
   ssh.connection!.setMaxListeners(50)
   const results = await Promise.allSettled(Array.from({ length: 20 }, () => ssh.execCommand('sleep 1')))
   ssh.dispose()
@@ -32,7 +40,10 @@ test('sshd refuses an 11th session channel on one connection (the limit the tran
 
 test('a task opening 40 channels at once works: at most 10 are open at a time', async () => {
   const playbook = join(dir, 'channels.yml')
-  writeFileSync(playbook, '- hosts: light01\n  gather_facts: false\n  tasks:\n    - many_channels: { count: 40, seconds: 0.5 }\n')
+  writeFileSync(
+    playbook,
+    '- hosts: light01\n  gather_facts: false\n  tasks:\n    - many_channels: { count: 40, seconds: 0.5 }\n',
+  )
   const r = await deploy(['-i', lab.inventoryPath, playbook, '-M', fixtures], join(dir, 'channels.json'))
   assert.is(r.code, 0, r.stdout + r.stderr)
   const task = r.report.hosts.light01.tasks[0]
@@ -57,7 +68,10 @@ test('ProxyJump: two hosts through one connection to the jump host', async () =>
 `,
   )
   const playbook = join(dir, 'hostname.yml')
-  writeFileSync(playbook, '- hosts: all\n  gather_facts: false\n  tasks:\n    - command: hostname\n      changed_when: false\n')
+  writeFileSync(
+    playbook,
+    '- hosts: all\n  gather_facts: false\n  tasks:\n    - command: hostname\n      changed_when: false\n',
+  )
   const jump = connections(lab, 'light01')
   const r = await deploy(['-i', inventory, playbook], join(dir, 'jump.json'))
   assert.is(r.code, 0, r.stdout + r.stderr)
@@ -76,11 +90,17 @@ test('a non-root login user; become via sudo', async () => {
   const { key, args } = connectionVars()
   const inventory = (become: boolean) => {
     const file = join(dir, `user-${become}.yml`)
-    writeFileSync(file, `all:\n  hosts:\n    light02:\n      ansible_host: 127.0.24.3\n      ansible_user: deployer\n      ansible_ssh_private_key_file: ${key}\n      ansible_ssh_common_args: ${args}\n      ansible_become: ${become}\n`)
+    writeFileSync(
+      file,
+      `all:\n  hosts:\n    light02:\n      ansible_host: 127.0.24.3\n      ansible_user: deployer\n      ansible_ssh_private_key_file: ${key}\n      ansible_ssh_common_args: ${args}\n      ansible_become: ${become}\n`,
+    )
     return file
   }
   const playbook = join(dir, 'whoami.yml')
-  writeFileSync(playbook, '- hosts: all\n  gather_facts: false\n  tasks:\n    - command: id -un\n      changed_when: false\n    - copy: { content: "hi\\n", dest: /tmp/by-deployer }\n')
+  writeFileSync(
+    playbook,
+    '- hosts: all\n  gather_facts: false\n  tasks:\n    - command: id -un\n      changed_when: false\n    - copy: { content: "hi\\n", dest: /tmp/by-deployer }\n',
+  )
   const plain = await deploy(['-i', inventory(false), playbook], join(dir, 'user.json'))
   assert.is(plain.code, 0, plain.stdout + plain.stderr)
   assert.is(plain.report.hosts.light02.tasks[0].data.stdout, 'deployer')

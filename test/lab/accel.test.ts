@@ -39,7 +39,10 @@ test('the default follows a real probe boot; forced kvm where the probe fails is
     await chooseAccel(kernel, 'kvm')
     assert.unreachable('forced kvm was accepted where it does not work')
   } catch (err) {
-    assert.match((err as Error).message, /^HBMON_LAB_ACCEL=kvm, but (KVM does not work on this machine: .+|this machine has no \/dev\/kvm)/)
+    assert.match(
+      (err as Error).message,
+      /^HBMON_LAB_ACCEL=kvm, but (KVM does not work on this machine: .+|this machine has no \/dev\/kvm)/,
+    )
   }
   assert.ok(Date.now() - started < 30_000)
 })
@@ -52,7 +55,16 @@ test('QEMU that exits at start fails the boot at once with its own message and c
   const segment = await ensureSegment(dir, undefined)
   try {
     await bootVm(
-      { kind: 'vm', name: 'broken', image: dir, kernelRelease: 'none', hostKey: '', sshPort: 1, mac: '52:54:00:4c:00:99', dir: join(dir, 'vm') },
+      {
+        kind: 'vm',
+        name: 'broken',
+        image: dir,
+        kernelRelease: 'none',
+        hostKey: '',
+        sshPort: 1,
+        mac: '52:54:00:4c:00:99',
+        dir: join(dir, 'vm'),
+      },
       { ...real, kernel: notAKernel },
       segment,
       'tcg',

@@ -17,14 +17,20 @@ test('up starts 20 light hosts and writes an inventory with them', async () => {
   const started = Date.now()
   await lab.up({ light: 20 })
   console.log(`  20 light hosts up in ${((Date.now() - started) / 1000).toFixed(1)} s`)
-  assert.equal(lab.status().map((row) => row.state), names.map(() => 'running'))
+  assert.equal(
+    lab.status().map((row) => row.state),
+    names.map(() => 'running'),
+  )
   const inventory = readFileSync(lab.inventoryPath, 'utf8')
-  for (const [i, name] of names.entries()) assert.ok(inventory.includes(`${name}:\n          ansible_host: 127.0.9.${i + 2}`), name)
+  for (const [i, name] of names.entries())
+    assert.ok(inventory.includes(`${name}:\n          ansible_host: 127.0.9.${i + 2}`), name)
 })
 
 test('each host answers with its own hostname and its own /etc', async () => {
   const results = await Promise.all(
-    names.map((name) => lab.ssh(name, `hostname; cat /etc/hostname; echo ${name} > /etc/hbmon-lab-mark; cat /etc/hbmon-lab-mark`)),
+    names.map((name) =>
+      lab.ssh(name, `hostname; cat /etc/hostname; echo ${name} > /etc/hbmon-lab-mark; cat /etc/hbmon-lab-mark`),
+    ),
   )
   for (const [i, name] of names.entries()) {
     assert.is(results[i]!.code, 0, results[i]!.stderr)
@@ -55,7 +61,10 @@ test('an unknown host key is refused', async () => {
 test('up is idempotent: running hosts are left alone', async () => {
   const before = lab.hosts.map((host) => host.pid)
   await lab.up({ light: 20 })
-  assert.equal(lab.hosts.map((host) => host.pid), before)
+  assert.equal(
+    lab.hosts.map((host) => host.pid),
+    before,
+  )
 })
 
 test('cut drops SSH packets until restore', async () => {

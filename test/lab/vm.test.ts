@@ -13,7 +13,10 @@ import { alive } from '../../lab/procs.ts'
 const fixtures = fileURLToPath(new URL('fixtures/', import.meta.url))
 const dir = mkdtempSync(join(tmpdir(), 'hbmon-lab-vm-'))
 const lab = new Lab({ dir, log: (line) => console.log(`  ${line}`) })
-const expectedKernel: Record<string, RegExp> = { debian12: /^6\.1\.0-\d+-amd64$/, debian13: /^6\.12\.\d+\+deb13-amd64$/ }
+const expectedKernel: Record<string, RegExp> = {
+  debian12: /^6\.1\.0-\d+-amd64$/,
+  debian13: /^6\.12\.\d+\+deb13-amd64$/,
+}
 
 async function sh(host: string, command: string, input?: string): Promise<string> {
   const result = await lab.ssh(host, command, { input })
@@ -25,7 +28,10 @@ test('up builds or reuses the images and boots both VMs', async () => {
   const started = Date.now()
   await lab.up({ vms: vmNames })
   console.log(`  both VMs up in ${((Date.now() - started) / 1000).toFixed(1)} s`)
-  assert.equal(lab.status().map((row) => [row.name, row.state]), vmNames.map((name) => [name, 'running']))
+  assert.equal(
+    lab.status().map((row) => [row.name, row.state]),
+    vmNames.map((name) => [name, 'running']),
+  )
 })
 
 test('uname -r over SSH, host key checked against the lab known_hosts', async () => {

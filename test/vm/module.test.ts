@@ -23,11 +23,17 @@ async function sh(host: string, command: string, input?: string): Promise<string
 }
 
 const both = <T>(fn: (name: string) => Promise<T>) => Promise.all(vmNames.map(fn))
-const jsonLines = (text: string) => text.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>)
+const jsonLines = (text: string) =>
+  text
+    .trim()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
 // dmesg lines since a marker we wrote to /dev/kmsg, so each test reads only its own.
 const mark = (host: string, name: string) => sh(host, `echo "hbmon-test: ${name}" > /dev/kmsg`)
 const since = async (host: string, name: string) => (await sh(host, 'dmesg')).split(`hbmon-test: ${name}`).at(-1) ?? ''
-const loadModule = (host: string, params = '') => sh(host, `rmmod hbmon 2>/dev/null; insmod ${src}/hbmon.ko iface=eth1 ${params}`)
+const loadModule = (host: string, params = '') =>
+  sh(host, `rmmod hbmon 2>/dev/null; insmod ${src}/hbmon.ko iface=eth1 ${params}`)
 
 test('both VMs boot and build the module (W=1, sparse) and tools with no warning', async () => {
   await lab.up({ vms: vmNames })
@@ -35,7 +41,10 @@ test('both VMs boot and build the module (W=1, sparse) and tools with no warning
   await both(async (name) => {
     await sh(name, `rm -rf ${src} && mkdir -p ${src} && base64 -d | tar -C ${src} -x`, archive)
     const started = Date.now()
-    const out = await sh(name, `make -C /lib/modules/$(uname -r)/build M=${src} W=1 C=1 modules 2>&1 && make -C ${src} tools USER_CFLAGS='-Wall -Wextra -Werror -O2' 2>&1`)
+    const out = await sh(
+      name,
+      `make -C /lib/modules/$(uname -r)/build M=${src} W=1 C=1 modules 2>&1 && make -C ${src} tools USER_CFLAGS='-Wall -Wextra -Werror -O2' 2>&1`,
+    )
     console.log(`  ${name}: built in ${((Date.now() - started) / 1000).toFixed(1)} s`)
     assert.not.match(out, /warning:/, `${name}:\n${out}`)
     await sh(name, `install -m 0755 ${src}/hbctl ${src}/hbmon-listen /usr/local/sbin/`)
@@ -74,7 +83,10 @@ test('a client that stops beating is signalled within deadline + 100 ms, logged,
     await mark(name, 'hang')
     const lates: number[] = []
     for (let i = 0; i < 5; i++) {
-      const out = await lab.ssh(name, `hbctl demo --timeout 500 --hang-after 1 --signal SIGUSR1 --name hang${i} ${i === 0 ? '--l2' : ''}`)
+      const out = await lab.ssh(
+        name,
+        `hbctl demo --timeout 500 --hang-after 1 --signal SIGUSR1 --name hang${i} ${i === 0 ? '--l2' : ''}`,
+      )
       const signal = jsonLines(out.stdout).find((e) => e.event === 'signal')
       assert.ok(signal, `${name}: no signal\n${out.stdout}${out.stderr}`)
       lates.push(Number(signal.late_ms))
@@ -98,7 +110,10 @@ test('SIGKILL produces a CRASH event; a clean UNREGISTER produces none', async (
     await new Promise((resolve) => setTimeout(resolve, 3000))
     await mark(name, 'crash')
     await sh(name, 'hbctl demo --timeout 1000 --name clean --l2 --exit-after 1')
-    await sh(name, '(hbctl demo --timeout 1000 --name victim --l2 >/dev/null & echo $! > /tmp/victim.pid; wait) & sleep 1; kill -KILL $(cat /tmp/victim.pid); sleep 1')
+    await sh(
+      name,
+      '(hbctl demo --timeout 1000 --name victim --l2 >/dev/null & echo $! > /tmp/victim.pid; wait) & sleep 1; kill -KILL $(cat /tmp/victim.pid); sleep 1',
+    )
     const log = await since(name, 'crash')
     assert.match(log, /\[hbmon\] unregister pid=\d+ comm=hbctl name=clean/)
     assert.not.match(log, /\[hbmon\] crash [^\n]*name=clean/)
@@ -128,9 +143,15 @@ test('SEND logs the value with a timestamp and sends a DATA frame; -s asks for t
 test('/proc/hbmon lists each registration and the counters; a hang is logged once, a later beat logs RECOVERED', async () => {
   await both(async (name) => {
     await mark(name, 'recover')
-    const demo = lab.ssh(name, 'hbctl demo --timeout 400 --hang-after 1 --hang-for 2 --survive --signal SIGUSR1 --name procdemo --exit-after 5')
+    const demo = lab.ssh(
+      name,
+      'hbctl demo --timeout 400 --hang-after 1 --hang-for 2 --survive --signal SIGUSR1 --name procdemo --exit-after 5',
+    )
     // The demo runs 5 s; its line shows up once SSH has started it.
-    const proc = await sh(name, 'for i in $(seq 40); do grep -q procdemo /proc/hbmon && break; sleep 0.1; done; cat /proc/hbmon')
+    const proc = await sh(
+      name,
+      'for i in $(seq 40); do grep -q procdemo /proc/hbmon && break; sleep 0.1; done; cat /proc/hbmon',
+    )
     assert.match(proc, /^hbmon \S+ api=\d+ clients=1 /m)
     assert.match(proc, /^\d+ \d+ hbctl procdemo (ok|hung) 400 /m)
     const out = await demo
@@ -146,7 +167,10 @@ test('/proc/hbmon lists each registration and the counters; a hang is logged onc
 test('the restart helper runs with the event, pid, name and uid, for a registration root mapped in helper_map', async () => {
   await both(async (name) => {
     await loadModule(name, 'helper_map=helped:0')
-    await sh(name, `mkdir -p /usr/lib/hbmon && printf '#!/bin/sh\\necho "$@" >> /tmp/helper.log\\n' > /usr/lib/hbmon/hbmon-event && chmod 755 /usr/lib/hbmon/hbmon-event && rm -f /tmp/helper.log`)
+    await sh(
+      name,
+      `mkdir -p /usr/lib/hbmon && printf '#!/bin/sh\\necho "$@" >> /tmp/helper.log\\n' > /usr/lib/hbmon/hbmon-event && chmod 755 /usr/lib/hbmon/hbmon-event && rm -f /tmp/helper.log`,
+    )
     const out = await lab.ssh(name, 'hbctl demo --timeout 300 --hang-after 0 --signal SIGTERM --helper --name helped')
     const pid = jsonLines(out.stdout).find((e) => e.event === 'registered')?.pid
     assert.ok(pid, out.stdout)

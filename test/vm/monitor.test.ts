@@ -28,7 +28,12 @@ const lab = new Lab({
   log: (line) => console.log(`  ${line}`),
   forwards: { [monitorVm]: [pagePort] },
   // The page is bound to the VM's user-network address, as an inventory would name a host's address.
-  groups: { monitor: { hosts: [monitorVm], vars: { hbmon_monitor_iface: 'eth1', hbmon_monitor_listen: `10.0.2.15:${pagePort}` } } },
+  groups: {
+    monitor: {
+      hosts: [monitorVm],
+      vars: { hbmon_monitor_iface: 'eth1', hbmon_monitor_listen: `10.0.2.15:${pagePort}` },
+    },
+  },
 })
 const json = (name: string) => join(dir, `${name}.json`)
 const task = (report: any, host: string, name: string) => report.hosts[host].tasks.find((t: any) => t.task === name)
@@ -67,10 +72,19 @@ async function promQuery(query: string): Promise<any[]> {
 
 async function firing(alertname: string, labels: Record<string, string>): Promise<boolean> {
   const body: any = await (await fetch(`${promUrl}/api/v1/alerts`)).json()
-  return (body.data?.alerts ?? []).some((a: any) => a.labels.alertname === alertname && a.state === 'firing' && Object.entries(labels).every(([k, v]) => a.labels[k] === v))
+  return (body.data?.alerts ?? []).some(
+    (a: any) =>
+      a.labels.alertname === alertname &&
+      a.state === 'firing' &&
+      Object.entries(labels).every(([k, v]) => a.labels[k] === v),
+  )
 }
 
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | false>): Promise<{ value: T; at: number }> {
+async function until<T>(
+  what: string,
+  timeoutMs: number,
+  probe: () => Promise<T | undefined | false>,
+): Promise<{ value: T; at: number }> {
   const end = Date.now() + timeoutMs
   for (;;) {
     const value = await probe().catch(() => undefined)
@@ -88,7 +102,11 @@ async function hangEvent(host: string, app: string): Promise<{ at: number; time:
 }
 
 /** From a hang to: the counter in Prometheus's API, the alert firing, the page's hung row. */
-async function timeHang(host: string, app: string, startDemo: () => Promise<void>): Promise<{ prom: number; alert: number; row: number; hangAt: number }> {
+async function timeHang(
+  host: string,
+  app: string,
+  startDemo: () => Promise<void>,
+): Promise<{ prom: number; alert: number; row: number; hangAt: number }> {
   const offset = await clockOffset(host)
   const rowSelector = `#apps tr.hung[data-host="${host}"][data-app="${app}"]`
   await startDemo()
@@ -100,7 +118,9 @@ async function timeHang(host: string, app: string, startDemo: () => Promise<void
       const r = await promQuery(`hbmon_hangs_total{host="${host}",app="${app}"}`)
       return r.length > 0 && Number(r[0].value[1]) >= 1 && r
     }).catch(late),
-    until(`HbmonApplicationHung firing for ${host}/${app}`, 60_000, () => firing('HbmonApplicationHung', { host, app })).catch(late),
+    until(`HbmonApplicationHung firing for ${host}/${app}`, 60_000, () =>
+      firing('HbmonApplicationHung', { host, app }),
+    ).catch(late),
     page!.waitForSelector(rowSelector, { timeout: 60_000 }).then(() => ({ at: Date.now() / 1000 }), late),
   ])
   const hang = await hangEvent(host, app)
@@ -109,14 +129,17 @@ async function timeHang(host: string, app: string, startDemo: () => Promise<void
   return { prom: prom.at - hangAt, alert: alert.at - hangAt, row: row.at - hangAt, hangAt }
 }
 
-test('monitor.yml installs hbmon-monitor on the monitor host; deploy.yml sends both hosts\' frames to its MAC', async () => {
+test("monitor.yml installs hbmon-monitor on the monitor host; deploy.yml sends both hosts' frames to its MAC", async () => {
   await lab.up({ vms: vmNames })
   // A fresh .deb cache: the controller downloads the client library for the offline VM.
   const debs = ['-e', `hbmon_deb_cache=${join(dir, 'debs')}`]
   const installed = await deploy(['-i', lab.inventoryPath, ...debs, 'playbooks/monitor.yml'], json('monitor'))
   console.log(`  monitor.yml: ${installed.seconds.toFixed(1)} s`)
   assert.is(installed.code, 0, installed.stdout + installed.stderr)
-  assert.match(task(installed.report, monitorVm, 'Python client for Prometheus (Debian packages, fetched by the controller)').msg, /installed python3-prometheus-client/)
+  assert.match(
+    task(installed.report, monitorVm, 'Python client for Prometheus (Debian packages, fetched by the controller)').msg,
+    /installed python3-prometheus-client/,
+  )
   assert.is((await sh(monitorVm, 'systemctl is-active hbmon-monitor')).trim(), 'active')
   // Bound to the inventory's address only.
   assert.match(await sh(monitorVm, 'ss -Hltn'), new RegExp(`10\\.0\\.2\\.15:${pagePort}\\b`))
@@ -129,7 +152,10 @@ test('monitor.yml installs hbmon-monitor on the monitor host; deploy.yml sends b
   assert.is(again.report.totals.changed, 0, again.stdout)
 
   const monitorMac = (await sh(monitorVm, 'cat /sys/class/net/eth1/address')).trim()
-  const rolled = await deploy(['-i', lab.inventoryPath, '--limit', 'vms', '-e', 'hbmon_iface=eth1', 'playbooks/deploy.yml'], json('deploy'))
+  const rolled = await deploy(
+    ['-i', lab.inventoryPath, '--limit', 'vms', '-e', 'hbmon_iface=eth1', 'playbooks/deploy.yml'],
+    json('deploy'),
+  )
   console.log(`  deploy.yml (2 VMs): ${rolled.seconds.toFixed(1)} s`)
   assert.is(rolled.code, 0, rolled.stdout + rolled.stderr)
   for (const name of vmNames) {
@@ -144,17 +170,27 @@ test("Prometheus scrapes the monitor; a hang on debian12 reaches Prometheus's AP
   const promDir = join(dir, 'prometheus')
   mkdirSync(promDir)
   const target = new URL(pageUrl).host
-  writeFileSync(join(promDir, 'prometheus.yml'), [
-    'global: { scrape_interval: 1s, evaluation_interval: 1s }',
-    `rule_files: [${JSON.stringify(join(root, 'monitor/alerts.yml'))}]`,
-    'scrape_configs:',
-    '  - job_name: hbmon-monitor',
-    `    static_configs: [{ targets: [${JSON.stringify(target)}] }]`,
-    '',
-  ].join('\n'))
+  writeFileSync(
+    join(promDir, 'prometheus.yml'),
+    [
+      'global: { scrape_interval: 1s, evaluation_interval: 1s }',
+      `rule_files: [${JSON.stringify(join(root, 'monitor/alerts.yml'))}]`,
+      'scrape_configs:',
+      '  - job_name: hbmon-monitor',
+      `    static_configs: [{ targets: [${JSON.stringify(target)}] }]`,
+      '',
+    ].join('\n'),
+  )
   const log = openSync(join(promDir, 'prometheus.log'), 'w')
-  prometheus = spawn('prometheus', [`--config.file=${join(promDir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(promDir, 'data')}`,
-    `--web.listen-address=127.0.0.1:${port}`], { stdio: ['ignore', log, log] })
+  prometheus = spawn(
+    'prometheus',
+    [
+      `--config.file=${join(promDir, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${join(promDir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+    ],
+    { stdio: ['ignore', log, log] },
+  )
   closeSync(log)
   await until('Prometheus ready', 60_000, async () => (await fetch(`${promUrl}/-/ready`)).ok)
   await until('the monitor scraped (up == 1)', 30_000, async () => {
@@ -166,7 +202,15 @@ test("Prometheus scrapes the monitor; a hang on debian12 reaches Prometheus's AP
   context = await chromium.launchPersistentContext(join(dir, 'chromium-profile'), {
     executablePath: '/usr/bin/chromium',
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
     viewport: { width: 430, height: 932 }, // a phone
   })
   page = context.pages()[0] ?? (await context.newPage())
@@ -174,7 +218,11 @@ test("Prometheus scrapes the monitor; a hang on debian12 reaches Prometheus's AP
   await page.waitForSelector('#live:not(.off)', { timeout: 30_000 })
 
   const t = await timeHang(appVm, 'demo-app', () =>
-    sh(appVm, 'nohup hbctl demo --timeout 1000 --hang-after 2 --hang-for 40 --survive --signal SIGTERM --l2 --name demo-app </dev/null >/tmp/demo-app.log 2>&1 &').then(() => undefined))
+    sh(
+      appVm,
+      'nohup hbctl demo --timeout 1000 --hang-after 2 --hang-for 40 --survive --signal SIGTERM --l2 --name demo-app </dev/null >/tmp/demo-app.log 2>&1 &',
+    ).then(() => undefined),
+  )
   const line = `hang on ${appVm} → Prometheus counter ${t.prom.toFixed(1)} s, alert firing ${t.alert.toFixed(1)} s, page row ${t.row.toFixed(1)} s`
   console.log(`  ${line}`)
   results.push(line)
@@ -212,7 +260,11 @@ print(n, 'SEND ioctls,', refused, 'refused by the budget')`
   await sleep(5000) // the flood is on
   const before = await promQuery('sum(hbmon_frames_total{host="debian12",type="DATA"})')
   const t = await timeHang(monitorVm, 'victim', () =>
-    sh(monitorVm, 'nohup hbctl demo --timeout 1000 --hang-after 1 --hang-for 40 --survive --signal SIGTERM --l2 --name victim </dev/null >/tmp/victim.log 2>&1 &').then(() => undefined))
+    sh(
+      monitorVm,
+      'nohup hbctl demo --timeout 1000 --hang-after 1 --hang-for 40 --survive --signal SIGTERM --l2 --name victim </dev/null >/tmp/victim.log 2>&1 &',
+    ).then(() => undefined),
+  )
   const scrape = await promQuery('max_over_time(scrape_duration_seconds{job="hbmon-monitor"}[30s])')
   const upMin = await promQuery('min_over_time(up{job="hbmon-monitor"}[30s])')
   const sent = await flooding
@@ -224,7 +276,8 @@ print(n, 'SEND ioctls,', refused, 'refused by the budget')`
     promQuery('sum(hbmon_monitor_socket_drops_total{host="debian12"})'),
   ])
   const v = (r: any[]) => (r.length ? Number(r[0].value[1]) : 0)
-  const line = `flood: ${sent.stdout.trim()} on ${appVm} in 25 s; the monitor read ${v(read)} DATA frames (${v(before)} before the hang), ` +
+  const line =
+    `flood: ${sent.stdout.trim()} on ${appVm} in 25 s; the monitor read ${v(read)} DATA frames (${v(before)} before the hang), ` +
     `counted ${v(lost)} lost, its socket dropped ${v(drops)}; meanwhile hang on ${monitorVm} → Prometheus ${t.prom.toFixed(1)} s, alert ${t.alert.toFixed(1)} s, ` +
     `page row ${t.row.toFixed(1)} s; slowest scrape ${Number(scrape[0]?.value[1] ?? NaN).toFixed(3)} s, up stayed ${upMin[0]?.value[1]}`
   console.log(`  ${line}`)

@@ -16,7 +16,11 @@ const dir = tempDir('hbmon-vm-rollout-')
 const lab = new Lab({ dir: join(dir, 'lab'), net: '127.0.57', log: (line) => console.log(`  ${line}`) })
 const cache = join(dir, 'artifacts') // a fresh artifact cache: the first deploy must build
 const json = (name: string) => join(dir, `${name}.json`)
-const run = (name: string, ...args: string[]) => deploy(['-i', lab.inventoryPath, '--limit', 'vms', '-e', `hbmon_artifact_cache=${cache}`, ...args, 'playbooks/deploy.yml'], json(name))
+const run = (name: string, ...args: string[]) =>
+  deploy(
+    ['-i', lab.inventoryPath, '--limit', 'vms', '-e', `hbmon_artifact_cache=${cache}`, ...args, 'playbooks/deploy.yml'],
+    json(name),
+  )
 
 async function sh(host: string, command: string): Promise<string> {
   const result = await lab.ssh(host, command)
@@ -45,7 +49,8 @@ const v2Release: Record<string, { release: string; srcversion: string }> = {}
 // deploy.yml's second play is the rollout (the first reads the health monitor's MAC; this lab has no monitor).
 const deployPlay = (report: any) => report.plays.find((p: any) => p.name === 'Deploy hbmon')
 
-const loadedLines = (host: string) => sh(host, `dmesg | grep -c '\\[hbmon\\] loaded' || true`).then((s) => Number(s.trim()))
+const loadedLines = (host: string) =>
+  sh(host, `dmesg | grep -c '\\[hbmon\\] loaded' || true`).then((s) => Number(s.trim()))
 
 test('a deploy to both VMs builds once per kernel release, loads and verifies', async () => {
   await lab.up({ vms: vmNames })
@@ -71,7 +76,10 @@ test('a deploy to both VMs builds once per kernel release, loads and verifies', 
   }
   await both(async (name) => {
     const release = (await sh(name, 'uname -r')).trim()
-    const out = await sh(name, `modinfo -F vermagic hbmon; modinfo -n hbmon; cat /sys/module/hbmon/srcversion; modinfo -F srcversion hbmon; cat /var/lib/hbmon/current`)
+    const out = await sh(
+      name,
+      `modinfo -F vermagic hbmon; modinfo -n hbmon; cat /sys/module/hbmon/srcversion; modinfo -F srcversion hbmon; cat /var/lib/hbmon/current`,
+    )
     const [vermagic = '', file, loaded, onDisk, current] = out.trim().split('\n')
     assert.ok(vermagic.startsWith(`${release} `), vermagic)
     assert.is(file, `/lib/modules/${release}/updates/hbmon.ko`)
@@ -87,7 +95,10 @@ test("the module's lines are in /var/log/hbmon.log (0600), not in syslog or kern
   await both(async (name) => {
     assert.match(await sh(name, 'stat -c %a /var/log/hbmon.log'), /^600$/m)
     assert.match(await sh(name, 'cat /var/log/hbmon.log'), /\[hbmon\] loaded/)
-    const elsewhere = await sh(name, `cat /var/log/syslog /var/log/kern.log /var/log/messages 2>/dev/null | grep -c '\\[hbmon\\] loaded' || true`)
+    const elsewhere = await sh(
+      name,
+      `cat /var/log/syslog /var/log/kern.log /var/log/messages 2>/dev/null | grep -c '\\[hbmon\\] loaded' || true`,
+    )
     assert.is(elsewhere.trim(), '0', `${name}: hbmon lines outside hbmon.log`)
   })
 })
@@ -97,7 +108,10 @@ test('logrotate -f rotates the log and new lines go to the new file', async () =
     await sh(name, 'hbctl -s 111111 >/dev/null && sleep 2 && logrotate -f /etc/logrotate.d/hbmon')
     assert.match(await sh(name, 'cat /var/log/hbmon.log.1'), /value=111111 /)
     const value = String(200000 + Math.floor(Math.random() * 100000))
-    await sh(name, `hbctl -s ${value} >/dev/null; for i in $(seq 100); do grep -q "value=${value} " /var/log/hbmon.log && break; sleep 0.1; done`)
+    await sh(
+      name,
+      `hbctl -s ${value} >/dev/null; for i in $(seq 100); do grep -q "value=${value} " /var/log/hbmon.log && break; sleep 0.1; done`,
+    )
     assert.match(await sh(name, 'cat /var/log/hbmon.log'), new RegExp(`value=${value} `))
     assert.not.match(await sh(name, 'cat /var/log/hbmon.log.1'), new RegExp(`value=${value} `))
     assert.match(await sh(name, 'stat -c %a /var/log/hbmon.log'), /^600$/m)
@@ -119,7 +133,9 @@ test('a second deploy reports 0 changed and does not reload the module', async (
 
 test('a changed module source is rolled out canary first, reloaded and verified', async () => {
   for (const name of vmNames) firstRelease[name] = { release: await current(name), srcversion: await srcversion(name) }
-  const source = variant('src-v2', (s) => s.replace('pr_info("loaded version %s api', 'pr_info("loaded (v2) version %s api'))
+  const source = variant('src-v2', (s) =>
+    s.replace('pr_info("loaded version %s api', 'pr_info("loaded (v2) version %s api'),
+  )
   const v2 = await run('v2', '-e', `hbmon_source_dir=${source}`)
   console.log(`  changed-source deploy (2 VMs): ${v2.seconds.toFixed(1)} s`)
   assert.is(v2.code, 0, v2.stdout + v2.stderr)
@@ -138,14 +154,22 @@ test('a changed module source is rolled out canary first, reloaded and verified'
 })
 
 test('a release whose module does not load stops at the canary, which is rolled back and verified; the others are untouched', async () => {
-  const source = variant('src-broken', (s) => s.replace('static int __init hbmon_init(void)\n{\n\tint err;\n', 'static int __init hbmon_init(void)\n{\n\tint err;\n\n\tif (strcmp(HBMON_VERSION, "") != 0)\n\t\treturn -ENODEV;\n'))
+  const source = variant('src-broken', (s) =>
+    s.replace(
+      'static int __init hbmon_init(void)\n{\n\tint err;\n',
+      'static int __init hbmon_init(void)\n{\n\tint err;\n\n\tif (strcmp(HBMON_VERSION, "") != 0)\n\t\treturn -ENODEV;\n',
+    ),
+  )
   const broken = await run('broken', '-e', `hbmon_source_dir=${source}`)
   console.log(`  broken-release deploy: ${broken.seconds.toFixed(1)} s`)
   assert.is(broken.code, 2, broken.stdout + broken.stderr)
   const load = task(broken.report, 'debian12', 'Load hbmon')
   assert.is(load.status, 'failed')
   assert.match(load.msg, /modprobe hbmon failed/)
-  assert.match(load.msg, new RegExp(`rolled back to release ${v2Release.debian12!.release} \\(\\d+ files restored\\), verified`))
+  assert.match(
+    load.msg,
+    new RegExp(`rolled back to release ${v2Release.debian12!.release} \\(\\d+ files restored\\), verified`),
+  )
   assert.match(broken.report.stopReason ?? broken.stdout, /max_fail_percentage|failed/)
   assert.is((broken.report.hosts.debian13?.tasks ?? []).length, 0, 'debian13 must not be touched')
   assert.ok(broken.report.notRun.includes('debian13'))
@@ -153,7 +177,10 @@ test('a release whose module does not load stops at the canary, which is rolled 
     assert.is(await srcversion(name), v2Release[name]!.srcversion, `${name}: the v2 module runs`)
     assert.is(await current(name), v2Release[name]!.release)
     // The files on disk are the release's, byte for byte.
-    await sh(name, `cd /var/lib/hbmon/releases/${v2Release[name]!.release} && awk '{print $1"  "$3}' manifest | sha256sum -c --quiet`)
+    await sh(
+      name,
+      `cd /var/lib/hbmon/releases/${v2Release[name]!.release} && awk '{print $1"  "$3}' manifest | sha256sum -c --quiet`,
+    )
   }
 })
 
@@ -164,21 +191,31 @@ test('rollback restores the previous release on every host (checksums and srcver
   for (const name of vmNames) {
     assert.is(await current(name), firstRelease[name]!.release)
     assert.is(await srcversion(name), firstRelease[name]!.srcversion)
-    await sh(name, `cd /var/lib/hbmon/releases/${firstRelease[name]!.release} && awk '{print $1"  "$3}' manifest | sha256sum -c --quiet`)
+    await sh(
+      name,
+      `cd /var/lib/hbmon/releases/${firstRelease[name]!.release} && awk '{print $1"  "$3}' manifest | sha256sum -c --quiet`,
+    )
     await sh(name, 'hbctl selftest')
   }
 })
 
 test('light hosts (no module support) in the same inventory fail before anything is written, and stop the rollout', async () => {
   await lab.up({ light: 2 })
-  const mixed = await deploy(['-i', lab.inventoryPath, '-e', `hbmon_artifact_cache=${cache}`, 'playbooks/deploy.yml'], json('mixed'))
+  const mixed = await deploy(
+    ['-i', lab.inventoryPath, '-e', `hbmon_artifact_cache=${cache}`, 'playbooks/deploy.yml'],
+    json('mixed'),
+  )
   assert.is(mixed.code, 2, mixed.stdout + mixed.stderr)
   assert.equal(deployPlay(mixed.report).batches, [['debian12'], ['debian13'], ['light01', 'light02']])
   for (const name of vmNames) assert.is(mixed.report.hosts[name].stats.failed, 0)
   for (const name of ['light01', 'light02']) {
     assert.equal(statuses(mixed.report, name), ['Gathering Facts=ok', 'hbmon facts=failed'])
     assert.match(task(mixed.report, name, 'hbmon facts').msg, /has no loadable module support/)
-    assert.is((await lab.ssh(name, 'test -e /etc/modprobe.d/hbmon.conf || test -e /usr/lib/hbmon')).code, 1, `${name}: nothing written`)
+    assert.is(
+      (await lab.ssh(name, 'test -e /etc/modprobe.d/hbmon.conf || test -e /usr/lib/hbmon')).code,
+      1,
+      `${name}: nothing written`,
+    )
   }
   assert.match(mixed.stdout, /STOPPED: .*max_fail_percentage 0%/)
 })

@@ -18,7 +18,8 @@ const lab = new Lab({ dir, log: (line) => console.log(`  ${line}`) })
 const [vmA, vmB] = vmNames as [string, string]
 const other = (name: string) => (name === vmA ? vmB : vmA)
 const src = '/root/hbmon-src'
-const badLine = /WARNING:|BUG:|Oops|general protection|Call Trace|lockdep|possible circular locking|KASAN|UBSAN|refcount_t:|list_(add|del) corruption|kernel NULL pointer|scheduling while atomic|sleeping function called from invalid context/i
+const badLine =
+  /WARNING:|BUG:|Oops|general protection|Call Trace|lockdep|possible circular locking|KASAN|UBSAN|refcount_t:|list_(add|del) corruption|kernel NULL pointer|scheduling while atomic|sleeping function called from invalid context/i
 
 async function sh(host: string, command: string, input?: string): Promise<string> {
   const result = await lab.ssh(host, command, { input })
@@ -28,7 +29,12 @@ async function sh(host: string, command: string, input?: string): Promise<string
 const as = (user: string, command: string) => `su ${user} -s /bin/sh -c ${quote(command)}`
 const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`
 const both = <T>(fn: (name: string) => Promise<T>) => Promise.all(vmNames.map(fn))
-const jsonLines = (text: string) => text.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, any>)
+const jsonLines = (text: string) =>
+  text
+    .trim()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, any>)
 const json = async (host: string, command: string) => {
   const [line] = jsonLines(await sh(host, command))
   assert.ok(line, `${host}: no JSON from ${command}`)
@@ -40,12 +46,21 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 /** The counters of /proc/hbmon's first line. */
 async function stats(host: string): Promise<Record<string, any>> {
   const line = (await sh(host, 'head -n 1 /proc/hbmon')).trim()
-  return Object.fromEntries(line.split(' ').filter((w) => w.includes('=')).map((w) => w.split('=')).map(([k, v]) => [k, Number(v)]))
+  return Object.fromEntries(
+    line
+      .split(' ')
+      .filter((w) => w.includes('='))
+      .map((w) => w.split('='))
+      .map(([k, v]) => [k, Number(v)]),
+  )
 }
 const uid = async (host: string, user: string) => (await sh(host, `id -u ${user}`)).trim()
 /** A fresh module (fresh budgets): frames on eth1, the restart helper mapped for (svc, victim). */
 async function load(host: string, params = '') {
-  await sh(host, `rmmod hbmon 2>/dev/null; insmod ${src}/hbmon.ko iface=eth1 helper_map=svc:${await uid(host, 'victim')} ${params} && udevadm settle`)
+  await sh(
+    host,
+    `rmmod hbmon 2>/dev/null; insmod ${src}/hbmon.ko iface=eth1 helper_map=svc:${await uid(host, 'victim')} ${params} && udevadm settle`,
+  )
 }
 // Numbers for the report, per VM.
 const numbers: Record<string, Record<string, unknown>> = {}
@@ -56,8 +71,15 @@ const note = (host: string, key: string, value: unknown) => {
 
 test('both VMs build the module (W=1, sparse), the tools and the attack tools with no warning; /dev/hbmon is root:hbmon 0660', async () => {
   await lab.up({ vms: vmNames })
-  const archive = (await $({ quiet: true })`tar -C ${join(root, 'kernel')} --exclude=*.o --exclude=*.ko -c . -C ${join(root, 'test/vm/security')} hbmon-attack.c hbmon-fuzz.c | base64 -w0`).stdout
-  const helper = readFileSync(join(root, 'templates/hbmon-event'), 'utf8').replace('{{ hbmon_managed }}', 'hbmon security test')
+  const archive = (
+    await $({
+      quiet: true,
+    })`tar -C ${join(root, 'kernel')} --exclude=*.o --exclude=*.ko -c . -C ${join(root, 'test/vm/security')} hbmon-attack.c hbmon-fuzz.c | base64 -w0`
+  ).stdout
+  const helper = readFileSync(join(root, 'templates/hbmon-event'), 'utf8').replace(
+    '{{ hbmon_managed }}',
+    'hbmon security test',
+  )
   const udev = readFileSync(join(root, 'templates/udev-hbmon.rules'), 'utf8')
     .replace('{{ hbmon_managed }}', 'hbmon security test')
     .replace(/\{\{ hbmon_device_group[^}]*\}\}/, 'hbmon')
@@ -65,16 +87,30 @@ test('both VMs build the module (W=1, sparse), the tools and the attack tools wi
   await both(async (name) => {
     await sh(name, `rm -rf ${src} && mkdir -p ${src} && base64 -d | tar -C ${src} -x`, archive)
     const started = Date.now()
-    const out = await sh(name, `cd ${src} && make -C /lib/modules/$(uname -r)/build M=${src} W=1 C=1 modules 2>&1 && make tools USER_CFLAGS='-Wall -Wextra -Werror -O2' 2>&1 && gcc -Wall -Wextra -Werror -O2 -o hbmon-attack hbmon-attack.c 2>&1 && gcc -Wall -Wextra -Werror -O2 -pthread -o hbmon-fuzz hbmon-fuzz.c 2>&1`)
+    const out = await sh(
+      name,
+      `cd ${src} && make -C /lib/modules/$(uname -r)/build M=${src} W=1 C=1 modules 2>&1 && make tools USER_CFLAGS='-Wall -Wextra -Werror -O2' 2>&1 && gcc -Wall -Wextra -Werror -O2 -o hbmon-attack hbmon-attack.c 2>&1 && gcc -Wall -Wextra -Werror -O2 -pthread -o hbmon-fuzz hbmon-fuzz.c 2>&1`,
+    )
     console.log(`  ${name}: built in ${((Date.now() - started) / 1000).toFixed(1)} s`)
     assert.not.match(out, /warning:/, `${name}:\n${out}`)
-    await sh(name, `install -m 0755 ${src}/hbctl ${src}/hbmon-listen ${src}/hbmon-attack ${src}/hbmon-fuzz /usr/local/sbin/`)
+    await sh(
+      name,
+      `install -m 0755 ${src}/hbctl ${src}/hbmon-listen ${src}/hbmon-attack ${src}/hbmon-fuzz /usr/local/sbin/`,
+    )
     // What the deploy does: the group, the udev rule, the helper; plus the test's users.
-    await sh(name, `getent group hbmon >/dev/null || groupadd --system hbmon
+    await sh(
+      name,
+      `getent group hbmon >/dev/null || groupadd --system hbmon
       for u in mallory victim; do id $u >/dev/null 2>&1 || useradd -m -G hbmon $u; done
       id outsider >/dev/null 2>&1 || useradd -m outsider
-      cat > /etc/udev/rules.d/60-hbmon.rules && udevadm control --reload`, udev)
-    await sh(name, 'mkdir -p /usr/lib/hbmon && cat > /usr/lib/hbmon/hbmon-event && chmod 755 /usr/lib/hbmon/hbmon-event', helper)
+      cat > /etc/udev/rules.d/60-hbmon.rules && udevadm control --reload`,
+      udev,
+    )
+    await sh(
+      name,
+      'mkdir -p /usr/lib/hbmon && cat > /usr/lib/hbmon/hbmon-event && chmod 755 /usr/lib/hbmon/hbmon-event',
+      helper,
+    )
     await load(name)
     assert.is((await sh(name, 'stat -c "%a %U %G" /dev/hbmon')).trim(), '660 root hbmon')
     const outsider = await lab.ssh(name, as('outsider', 'hbctl selftest'))
@@ -99,8 +135,14 @@ test('the helper path is fixed at load (0444, not writable even by root); helper
 test('the root helper: 200 rounds of open, REGISTER with the helper action, close start no root process for mallory (own name or a mapped one); the mapped user gets helper_rate runs with its uid', async () => {
   await both(async (name) => {
     await load(name)
-    await sh(name, 'rm -f /tmp/hbmon-helper.log; printf "#!/bin/sh\\necho \\"\\$@\\" >> /tmp/hbmon-helper.log\\n" > /tmp/helper-spy && chmod 755 /tmp/helper-spy')
-    await sh(name, `rmmod hbmon; insmod ${src}/hbmon.ko iface=eth1 helper=/tmp/helper-spy helper_map=svc:${await uid(name, 'victim')} && udevadm settle`)
+    await sh(
+      name,
+      'rm -f /tmp/hbmon-helper.log; printf "#!/bin/sh\\necho \\"\\$@\\" >> /tmp/hbmon-helper.log\\n" > /tmp/helper-spy && chmod 755 /tmp/helper-spy',
+    )
+    await sh(
+      name,
+      `rmmod hbmon; insmod ${src}/hbmon.ko iface=eth1 helper=/tmp/helper-spy helper_map=svc:${await uid(name, 'victim')} && udevadm settle`,
+    )
     const before = await stats(name)
     const own = await json(name, as('mallory', 'hbmon-attack helper-loop 200 mallory'))
     const claimed = await json(name, as('mallory', 'hbmon-attack helper-loop 200 svc'))
@@ -126,17 +168,26 @@ test('the root helper: 200 rounds of open, REGISTER with the helper action, clos
 
 test("the deploy's helper restarts a unit only for the user its units file names, even if root mis-maps the name", async () => {
   await both(async (name) => {
-    await sh(name, `mkdir -p /etc/hbmon/units && printf 'unit=hbmon-victim.service\\nuser=victim\\n' > /etc/hbmon/units/svc
+    await sh(
+      name,
+      `mkdir -p /etc/hbmon/units && printf 'unit=hbmon-victim.service\\nuser=victim\\n' > /etc/hbmon/units/svc
       printf '[Service]\\nExecStartPre=/bin/sh -c "echo start >> /tmp/victim-starts"\\nExecStart=/bin/sleep 3600\\n' > /etc/systemd/system/hbmon-victim.service
-      systemctl daemon-reload && rm -f /tmp/victim-starts`)
+      systemctl daemon-reload && rm -f /tmp/victim-starts`,
+    )
     // root's mistake: svc mapped to mallory too. The kernel lets mallory ask; the helper still refuses.
     await load(name, `helper_map=svc:${await uid(name, 'victim')},svc:${await uid(name, 'mallory')}`)
     await sh(name, as('mallory', 'hbmon-attack helper-loop 1 svc'))
     await sleep(2000)
     assert.is((await lab.ssh(name, 'cat /tmp/victim-starts')).code === 0, false, 'unit started for mallory')
-    assert.match(await sh(name, 'journalctl -t hbmon-event --no-pager -n 5'), /svc is mapped to user victim, registrant uid \d+: not restarting/)
+    assert.match(
+      await sh(name, 'journalctl -t hbmon-event --no-pager -n 5'),
+      /svc is mapped to user victim, registrant uid \d+: not restarting/,
+    )
     await sh(name, as('victim', 'hbmon-attack helper-loop 1 svc'))
-    await sh(name, 'for i in $(seq 50); do [ -s /tmp/victim-starts ] && break; sleep 0.1; done; systemctl stop hbmon-victim.service')
+    await sh(
+      name,
+      'for i in $(seq 50); do [ -s /tmp/victim-starts ] && break; sleep 0.1; done; systemctl stop hbmon-victim.service',
+    )
     assert.is((await sh(name, 'cat /tmp/victim-starts')).trim(), 'start')
   })
 })
@@ -157,15 +208,24 @@ test('signals: a registrant that execs a setuid-root program is not SIGKILLed; t
     assert.ok(after.signals_refused - before.signals_refused >= 1)
     const log = await since(name, 'setuid')
     assert.is(log.match(/\[hbmon\] signal 9 to pid \d+ refused: it executed another program/g)?.length, 1, log)
-    const demo = await lab.ssh(name, as('mallory', 'hbctl demo --timeout 300 --hang-after 1 --signal SIGUSR1 --name plain'))
-    assert.ok(jsonLines(demo.stdout).some((e) => e.event === 'signal'), demo.stdout)
+    const demo = await lab.ssh(
+      name,
+      as('mallory', 'hbctl demo --timeout 300 --hang-after 1 --signal SIGUSR1 --name plain'),
+    )
+    assert.ok(
+      jsonLines(demo.stdout).some((e) => e.event === 'signal'),
+      demo.stdout,
+    )
   })
 })
 
 test('frames: 3 s of SEND without registration, and of REGISTER/UNREGISTER/close loops, put a bounded number of frames on eth1; every lost frame is a seq gap', async () => {
   await both(async (name) => {
     await load(name)
-    const listener = lab.ssh(other(name), `timeout 40 hbmon-listen -i eth1 --timeout 30 | grep -c '"hostname":"${name}"'`)
+    const listener = lab.ssh(
+      other(name),
+      `timeout 40 hbmon-listen -i eth1 --timeout 30 | grep -c '"hostname":"${name}"'`,
+    )
     await sleep(3000)
     const s0 = await stats(name)
     const send = await json(name, as('mallory', 'hbmon-attack send-flood 3'))
@@ -190,13 +250,22 @@ test('frames: 3 s of SEND without registration, and of REGISTER/UNREGISTER/close
 test("a flood from mallory (SEND, REGISTER/close loops) neither loses another user's HANG frame nor hides its HANG and CRASH lines", async () => {
   await both(async (name) => {
     await load(name)
-    const listener = lab.ssh(other(name), `hbmon-listen -i eth1 --type hang --count 1 --timeout 60 | grep '"name":"victim-app"'`)
+    const listener = lab.ssh(
+      other(name),
+      `hbmon-listen -i eth1 --type hang --count 1 --timeout 60 | grep '"name":"victim-app"'`,
+    )
     await sleep(3000)
     await mark(name, 'flood')
     const flood = lab.ssh(name, as('mallory', 'hbmon-attack send-flood 6 & hbmon-attack reg-flood 6 & wait'))
     await sleep(1000)
-    const demo = await lab.ssh(name, as('victim', 'hbctl demo --timeout 500 --hang-after 1 --signal SIGTERM --l2 --name victim-app'))
-    assert.ok(jsonLines(demo.stdout).some((e) => e.event === 'signal'), demo.stdout)
+    const demo = await lab.ssh(
+      name,
+      as('victim', 'hbctl demo --timeout 500 --hang-after 1 --signal SIGTERM --l2 --name victim-app'),
+    )
+    assert.ok(
+      jsonLines(demo.stdout).some((e) => e.event === 'signal'),
+      demo.stdout,
+    )
     const floodOut = await flood
     note(name, 'flood during the hang', jsonLines(floodOut.stdout))
     const frame = await listener
@@ -257,9 +326,15 @@ test('suspend (pm_test freezer): a client frozen for 5 s is not reported hung', 
     await load(name)
     await mark(name, 'freeze')
     // 1 s: the deadline passes during the freeze, and the thawed client has time to run again under TCG.
-    const demo = lab.ssh(name, as('victim', 'hbctl demo --timeout 1000 --interval 100 --signal SIGUSR1 --name frozen --exit-after 10'))
+    const demo = lab.ssh(
+      name,
+      as('victim', 'hbctl demo --timeout 1000 --interval 100 --signal SIGUSR1 --name frozen --exit-after 10'),
+    )
     await sleep(2500)
-    await sh(name, 'echo freezer > /sys/power/pm_test && echo freeze > /sys/power/state; echo none > /sys/power/pm_test')
+    await sh(
+      name,
+      'echo freezer > /sys/power/pm_test && echo freeze > /sys/power/state; echo none > /sys/power/pm_test',
+    )
     const out = await demo
     const log = await since(name, 'freeze')
     assert.is(out.code, 0, `${out.stdout}${out.stderr}\n${log}`)
@@ -271,7 +346,10 @@ test('suspend (pm_test freezer): a client frozen for 5 s is not reported hung', 
 
 test('a client built against `make install`ed headers compiles', async () => {
   await both(async (name) => {
-    await sh(name, `cd ${src} && make install-tools DESTDIR=/tmp/inst >/dev/null && printf '#include <hbmon-client.h>\\nint main(void) { return hbmon_open() < 0; }\\n' > /tmp/client.c && gcc -Wall -Werror -I/tmp/inst/usr/local/include -o /tmp/client /tmp/client.c`)
+    await sh(
+      name,
+      `cd ${src} && make install-tools DESTDIR=/tmp/inst >/dev/null && printf '#include <hbmon-client.h>\\nint main(void) { return hbmon_open() < 0; }\\n' > /tmp/client.c && gcc -Wall -Werror -I/tmp/inst/usr/local/include -o /tmp/client /tmp/client.c`,
+    )
   })
 })
 
@@ -284,7 +362,10 @@ test('60 s multi-threaded ioctl fuzzing as mallory, then rmmod: no WARN, BUG, oo
     note(name, 'fuzz', { ...result, wall_s: Math.round((Date.now() - started) / 1000) })
     assert.ok(result.ioctls > 10000, JSON.stringify(result))
     // Children that kept descriptors are gone; the module must come out.
-    await sh(name, 'for i in $(seq 50); do pgrep -u mallory hbmon-fuzz >/dev/null || break; sleep 0.2; done; rmmod hbmon')
+    await sh(
+      name,
+      'for i in $(seq 50); do pgrep -u mallory hbmon-fuzz >/dev/null || break; sleep 0.2; done; rmmod hbmon',
+    )
     const log = await since(name, 'fuzz')
     assert.match(log, /\[hbmon\] unloaded/)
     const bad = log.split('\n').filter((l) => badLine.test(l))
