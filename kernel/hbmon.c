@@ -13,18 +13,25 @@
  *
  * Design of the watchdog
  * ----------------------
- * Every client owns one hrtimer armed at its deadline (CLOCK_MONOTONIC,
- * absolute, no slack). A heartbeat simply re-arms it. The hrtimer core keeps
- * the armed timers of each CPU in a timerqueue (an rbtree ordered by expiry),
- * so with thousands of clients a beat costs O(log n) and an expiry O(1); no
- * code ever walks all clients on a tick, and a deadline is noticed at hrtimer
- * precision instead of a polling period. The timer callback runs in hard
- * interrupt context, so it only queues the client's work item on a freezable
- * WQ_HIGHPRI workqueue. The work (process context) re-checks the deadline
- * under the client lock - a beat may have raced with the expiry - and then
- * does what may sleep: logging, the signal, queueing the event. Frames and
- * the restart helper run from a single event work item, so no allocation,
- * socket or netdev reference outlives the event it was made for.
+ * Every client owns one hrtimer (CLOCK_MONOTONIC, absolute, no slack). A
+ * heartbeat only stores its time: re-arming the timer on every beat would
+ * cost an rbtree update and often a clock event reprogram per beat, most of
+ * a BEAT's price. The timer stays armed at a deadline that may be stale
+ * (earlier than the real one); when it fires, the callback computes the
+ * deadline from the last beat and, if that moved, pushes itself forward to
+ * it (HRTIMER_RESTART) - the lazy re-arm of a classic watchdog. A client
+ * beating every period T with timeout D costs one timer expiry per D, not
+ * one re-arm per T, and a deadline is still noticed at hrtimer precision: a
+ * timer never fires later than the real deadline, since the deadline only
+ * moves forward. The hrtimer core keeps the armed timers of each CPU in a
+ * timerqueue, so no code ever walks all clients on a tick. The callback runs
+ * in hard interrupt context, so on a deadline it only queues the client's
+ * work item on a freezable WQ_HIGHPRI workqueue. The work (process context)
+ * re-checks the deadline under the client lock - a beat may have raced with
+ * the expiry - and then does what may sleep: logging, the signal, queueing
+ * the event. Frames and the restart helper run from a single event work
+ * item, so no allocation, socket or netdev reference outlives the event it
+ * was made for.
  *
  * What an unprivileged registrant can cause
  * -----------------------------------------
@@ -50,7 +57,10 @@
  * registration counts and unregistration; client->lock (spinlock, never taken
  * from irq context) protects the client's fields. Order: ioc_lock, hbmon_lock,
  * client->lock, then hbmon_ev_lock or a bucket's lock. The hrtimer callback
- * takes no lock. The hang work takes hbmon_lock, so nobody waits for it
+ * takes no lock: it reads state, last_beat and timeout_ms with READ_ONCE, and
+ * a stale read only queues the work, which decides under client->lock.
+ * Process context arms the timer only through hbmon_arm(), under
+ * client->lock. The hang work takes hbmon_lock, so nobody waits for it
  * (cancel_work_sync) while holding hbmon_lock.
  */
 
@@ -899,10 +909,35 @@ static enum hrtimer_restart hbmon_timer_fn(struct hrtimer *timer)
 {
 	struct hbmon_client *c = container_of(timer, struct hbmon_client,
 					      timer);
+	ktime_t due;
 
+	/* Beats since the timer was armed moved the deadline: follow it. */
+	if (READ_ONCE(c->state) == HBMON_STATE_OK) {
+		due = ktime_add_ms(READ_ONCE(c->last_beat),
+				   READ_ONCE(c->timeout_ms));
+		if (ktime_before(ktime_get(), due)) {
+			hrtimer_set_expires(timer, due);
+			return HRTIMER_RESTART;
+		}
+	}
 	/* Hard irq context: everything else happens in hbmon_hang_workfn(). */
 	queue_work(hbmon_wq, &c->hang_work);
 	return HRTIMER_NORESTART;
+}
+
+/*
+ * Arm the timer at @at, from process context with c->lock held. The callback
+ * may be running on another CPU and about to push the timer forward itself,
+ * so wait for it first: a queued timer must not be moved under the hrtimer
+ * core. The callback takes no lock, so waiting under c->lock cannot deadlock,
+ * and every other arming holds c->lock, so nothing queues the timer between
+ * the cancel and the start.
+ */
+static void hbmon_arm(struct hbmon_client *c, ktime_t at)
+{
+	lockdep_assert_held(&c->lock);
+	hrtimer_cancel(&c->timer);
+	hrtimer_start(&c->timer, at, HRTIMER_MODE_ABS);
 }
 
 /* kill_as_cred_perm(): what the registrant could signal itself. */
@@ -978,7 +1013,7 @@ static void hbmon_detach(struct hbmon_client *c, struct pid **pid,
 {
 	lockdep_assert_held(&hbmon_lock);
 	lockdep_assert_held(&c->lock);
-	c->state = HBMON_STATE_NONE;
+	WRITE_ONCE(c->state, HBMON_STATE_NONE);
 	*pid = c->pid;
 	*cred = c->cred;
 	c->pid = NULL;
@@ -1050,9 +1085,7 @@ static void hbmon_hang_workfn(struct work_struct *work)
 	if (READ_ONCE(hbmon_suspended)) {
 		spin_lock(&c->lock);
 		if (c->state != HBMON_STATE_NONE)
-			hrtimer_start(&c->timer,
-				      ktime_add_ms(now, c->timeout_ms),
-				      HRTIMER_MODE_ABS);
+			hbmon_arm(c, ktime_add_ms(now, c->timeout_ms));
 		spin_unlock(&c->lock);
 		return;
 	}
@@ -1064,8 +1097,12 @@ static void hbmon_hang_workfn(struct work_struct *work)
 		due = ktime_add_ms(c->last_beat, c->timeout_ms);
 	else
 		due = c->next_report;
-	if (ktime_before(now, due))
-		goto unlock;	/* a beat came in after the timer fired */
+	if (ktime_before(now, due)) {
+		/* A beat came in after the timer fired: it does not re-arm. */
+		if (due != KTIME_MAX)
+			hbmon_arm(c, due);
+		goto unlock;
+	}
 	if (hbmon_registrant_gone(c->pid)) {
 		pid = c->pid;
 		spin_unlock(&c->lock);
@@ -1075,12 +1112,12 @@ static void hbmon_hang_workfn(struct work_struct *work)
 	}
 
 	c->misses++;
-	c->state = HBMON_STATE_HUNG;
+	WRITE_ONCE(c->state, HBMON_STATE_HUNG);
 	/* Re-arm far enough ahead that one hung process is no log storm. */
 	rearm = READ_ONCE(hbmon_rearm_ms);
 	if (rearm) {
 		c->next_report = ktime_add_ms(now, max(rearm, c->timeout_ms));
-		hrtimer_start(&c->timer, c->next_report, HRTIMER_MODE_ABS);
+		hbmon_arm(c, c->next_report);
 	} else {
 		c->next_report = KTIME_MAX;
 	}
@@ -1204,7 +1241,7 @@ static int hbmon_register(struct hbmon_client *c, void __user *argp)
 	c->sig_warned = false;
 	c->uid = uid;
 	c->id = atomic64_inc_return(&hbmon_next_id);
-	c->timeout_ms = reg.timeout_ms;
+	WRITE_ONCE(c->timeout_ms, reg.timeout_ms);
 	c->signal = reg.signal;
 	c->actions = reg.actions;
 	memcpy(c->comm, comm, sizeof(c->comm));
@@ -1212,10 +1249,9 @@ static int hbmon_register(struct hbmon_client *c, void __user *argp)
 	c->beats = 0;
 	c->misses = 0;
 	now = ktime_get();
-	c->last_beat = now;
-	c->state = HBMON_STATE_OK;
-	hrtimer_start(&c->timer, ktime_add_ms(now, c->timeout_ms),
-		      HRTIMER_MODE_ABS);
+	WRITE_ONCE(c->last_beat, now);
+	WRITE_ONCE(c->state, HBMON_STATE_OK);
+	hbmon_arm(c, ktime_add_ms(now, c->timeout_ms));
 	hbmon_snapshot(c, &ev, HBMON_EV_REGISTER, now);
 	admitted = hbmon_ev_admit(c, &ev, &q, l2_on);
 	spin_unlock(&c->lock);
@@ -1262,15 +1298,16 @@ static int hbmon_beat(struct hbmon_client *c)
 		return -EPERM;
 	}
 	if (c->state == HBMON_STATE_HUNG) {
-		c->state = HBMON_STATE_OK;
+		WRITE_ONCE(c->state, HBMON_STATE_OK);
 		hbmon_snapshot(c, &ev, HBMON_EV_RECOVERED, now);
 		admitted = hbmon_ev_admit(c, &ev, &q, l2_on);
 		recovered = true;
+		/* The timer waits for next_report, later or never. */
+		hbmon_arm(c, ktime_add_ms(now, c->timeout_ms));
 	}
-	c->last_beat = now;
+	WRITE_ONCE(c->last_beat, now);
 	c->beats++;
-	hrtimer_start(&c->timer, ktime_add_ms(now, c->timeout_ms),
-		      HRTIMER_MODE_ABS);
+	/* Otherwise the timer catches up when it fires: hbmon_timer_fn(). */
 	spin_unlock(&c->lock);
 	kfree(q);
 
@@ -1530,15 +1567,12 @@ static void hbmon_restart_deadlines(void)
 	list_for_each_entry(c, &hbmon_clients, node) {
 		spin_lock(&c->lock);
 		if (c->state == HBMON_STATE_OK) {
-			c->last_beat = now;
-			hrtimer_start(&c->timer,
-				      ktime_add_ms(now, c->timeout_ms),
-				      HRTIMER_MODE_ABS);
+			WRITE_ONCE(c->last_beat, now);
+			hbmon_arm(c, ktime_add_ms(now, c->timeout_ms));
 		} else if (c->state == HBMON_STATE_HUNG && rearm) {
 			c->next_report = ktime_add_ms(now,
 						      max(rearm, c->timeout_ms));
-			hrtimer_start(&c->timer, c->next_report,
-				      HRTIMER_MODE_ABS);
+			hbmon_arm(c, c->next_report);
 		}
 		spin_unlock(&c->lock);
 	}
