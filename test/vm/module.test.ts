@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { $ } from 'zx'
 import { Lab, vmNames } from '../../lab/lab.ts'
+import { buildHbbench, heartbeatBench, tinySize } from '../../bench/heartbeat.ts'
 
 const kernelDir = fileURLToPath(new URL('../../kernel/', import.meta.url))
 const dir = mkdtempSync(join(tmpdir(), 'hbmon-vm-module-'))
@@ -206,6 +207,35 @@ test('1000 clients beating at 10 Hz for 30 s: no false hang', async () => {
     assert.is(summary?.late_clients, 0, `${name}: clients fell behind: ${JSON.stringify(summary)}`)
     assert.is(summary?.hung_clients, 0)
     assert.is(summary?.ok, true, out.stderr)
+  })
+})
+
+// The heartbeat benchmarks (npm run bench) at a tiny size: they run and measure something sane. Their
+// targets belong to the bench, not here; what is checked is what must hold at any speed.
+test('hbbench at a tiny size: BEAT, VERSION and sd_notify costs, hang latencies of hbmon and systemd, idle CPU', async () => {
+  await both(async (name) => {
+    await loadModule(name)
+    await buildHbbench(sh, name, src)
+    const started = Date.now()
+    const r = await heartbeatBench(sh, name, tinySize)
+    const { cost, latency, sdLatency, idle } = r
+    console.log(
+      `  ${name}: ${((Date.now() - started) / 1000).toFixed(1)} s; beat ${cost.beat_ns} ns, floor ${cost.floor_ns} ns, ` +
+        `sd_notify ${cost.sd_notify_ns} ns; hang p99 ${latency.p99_ms} ms, systemd p99 ${sdLatency.p99_ms} ms`,
+    )
+    for (const k of ['floor_ns', 'beat_ns', 'sd_notify_ns', 'sd_notify_reuse_ns'])
+      assert.ok(cost[k]! > 0 && cost[k]! < 10_000_000, `${name}: ${k} ${cost[k]}`)
+    // Three syscalls and a datagram against one ioctl.
+    assert.ok(cost.sd_notify_ns > cost.beat_ns, JSON.stringify(cost))
+    for (const l of [latency, sdLatency]) {
+      assert.equal([l.received, l.errors], [l.count, 0], JSON.stringify(l))
+      // Never before the deadline (that would be a false hang), and not a whole second after it.
+      assert.ok(l.min_ms >= 0 && l.max_ms < 1000 && l.min_ms <= l.p50_ms && l.p99_ms <= l.max_ms, JSON.stringify(l))
+    }
+    assert.is(idle.beat.errors, 0)
+    assert.ok(idle.beat.beats >= tinySize.idle.clients * tinySize.idle.hz, JSON.stringify(idle.beat))
+    assert.is(idle.none.beats, 0)
+    assert.match(await sh(name, 'cat /proc/hbmon'), /^hbmon \S+ api=\d+ clients=0 /m)
   })
 })
 
