@@ -11,9 +11,10 @@
  *	same datagram on one reused socket. A child process drains the socket.
  *	The kinds alternate within each round; the median round is reported.
  *   hbbench latency [--clients N] [--timeout-ms T] [--spread-ms S]
- *	N processes register with SIGUSR1 at timeouts T + i*S/N, beat once at
- *	the same moment and stop; each measures its deadline (time before its
- *	beat + timeout) to the signal's delivery (sigtimedwait returning).
+ *	N processes register with SIGUSR1 at timeouts T + i*S/N at the same
+ *	moment, beat once 100 ms later and stop; each measures its deadline
+ *	(time before its beat + timeout) to the signal's delivery (sigtimedwait
+ *	returning).
  *   hbbench sd-latency [--services N] [--watchdog-ms T] [--spread-ms S]
  *	The same for systemd's WatchdogSec=: N transient Type=notify services
  *	(systemd-run) send READY=1 and WATCHDOG=1 once and stop; each measures
@@ -276,33 +277,42 @@ static int read_full(int fd, void *buf, size_t len)
 	return 0;
 }
 
-static void latency_child(int i, int timeout_ms, int go, int out)
+/*
+ * One client: open, say ready, wait for the common start, register, beat once
+ * 100 ms later and stop. The timer, armed at REGISTER, fires at the stale
+ * deadline and follows the beat (the lazy re-arm) before the real one.
+ */
+static void latency_child(int i, int timeout_ms, int ready, int go, int out)
 {
 	struct timespec wait = { .tv_sec = timeout_ms / 1000 + 30 };
 	struct late res = { .index = i };
 	siginfo_t si;
 	sigset_t set;
-	long long t;
-	char c;
+	long long t = 0;
+	char c = 0;
 	int fd;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	fd = hbmon_open();
-	res.err = fd < 0 ? -fd : -hbmon_register(fd, NULL, (unsigned int)timeout_ms, SIGUSR1, 0);
+	if (write(ready, &c, 1) != 1)
+		_exit(2);
+	/* Everyone starts at once: the parent closes the pipe. */
+	if (read(go, &c, 1) < 0)
+		res.err = errno;
+	if (!res.err)
+		res.err = fd < 0 ? -fd : -hbmon_register(fd, NULL, (unsigned int)timeout_ms, SIGUSR1, 0);
 	if (!res.err) {
-		/* Everyone starts at once: the parent closes the pipe. */
-		if (read(go, &c, 1) < 0)
-			res.err = errno;
+		usleep(100000);
 		t = now_ns();
-		if (!res.err && hbmon_beat(fd))
-			res.err = errno;
-		if (!res.err && sigtimedwait(&set, &si, &wait) != SIGUSR1)
-			res.err = errno ? errno : EIO;
-		res.late_ns = now_ns() - (t + timeout_ms * 1000000LL);
-		hbmon_unregister(fd);
+		res.err = -hbmon_beat(fd);
 	}
+	if (!res.err && sigtimedwait(&set, &si, &wait) != SIGUSR1)
+		res.err = errno ? errno : EIO;
+	res.late_ns = now_ns() - (t + timeout_ms * 1000000LL);
+	if (fd >= 0)
+		hbmon_unregister(fd);
 	if (write(out, &res, sizeof(res)) != sizeof(res))
 		_exit(2);
 	_exit(0);
@@ -311,10 +321,10 @@ static void latency_child(int i, int timeout_ms, int go, int out)
 static int cmd_latency(int clients, int timeout_ms, int spread_ms)
 {
 	struct late *res = calloc(clients, sizeof(*res));
-	int go[2], out[2], i;
-	char extra[128];
+	int go[2], out[2], ready[2], i;
+	char extra[128], c;
 
-	if (pipe(go) || pipe(out))
+	if (pipe(go) || pipe(out) || pipe(ready))
 		die("pipe", errno);
 	for (i = 0; i < clients; i++) {
 		pid_t p = fork();
@@ -324,13 +334,18 @@ static int cmd_latency(int clients, int timeout_ms, int spread_ms)
 		if (p == 0) {
 			close(go[1]);
 			close(out[0]);
-			latency_child(i, timeout_ms + (int)((long long)spread_ms * i / clients), go[0], out[1]);
+			close(ready[0]);
+			latency_child(i, timeout_ms + (int)((long long)spread_ms * i / clients), ready[1], go[0],
+				      out[1]);
 		}
 	}
 	close(go[0]);
 	close(out[1]);
-	/* Let the children register; those not yet at read() see EOF at once anyway. */
-	usleep(200000);
+	close(ready[1]);
+	/* Forking a thousand processes takes seconds under TCG: start when all are there. */
+	for (i = 0; i < clients; i++)
+		if (read_full(ready[0], &c, 1))
+			die("a client died before it was ready", EIO);
 	close(go[1]);
 	for (i = 0; i < clients; i++) {
 		struct late r;
