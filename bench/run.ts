@@ -7,7 +7,7 @@
 // Writes bench/results/<name>.json and its section of docs/BENCHMARKS.md. bench/fleet.ts (the rollout
 // against ansible-playbook, on light hosts) runs on its own: `npx tsx bench/fleet.ts [HOSTS]`.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { cpus, release, tmpdir } from 'node:os'
+import { cpus, loadavg, release, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { $ } from 'zx'
@@ -33,9 +33,8 @@ async function sh(host: string, command: string, input?: string): Promise<string
 
 async function machine() {
   const qemu = (await $({ quiet: true, nothrow: true })`qemu-system-x86_64 --version`).stdout.split('\n')[0]
-  const accel = existsSync(join(process.env.HOME ?? '/root', '.cache/hbmon-lab/accel.json'))
-    ? readFileSync(join(process.env.HOME ?? '/root', '.cache/hbmon-lab/accel.json'), 'utf8').trim()
-    : 'unknown'
+  const accelPath = join(process.env.HOME ?? '/root', '.cache/hbmon-lab/accel.json')
+  const accel = existsSync(accelPath) && JSON.parse(readFileSync(accelPath, 'utf8')).ok === true ? 'kvm' : 'tcg'
   return {
     cpu: cpus()[0]?.model,
     cores: cpus().length,
@@ -46,6 +45,8 @@ async function machine() {
     commit: (await $({ quiet: true, nothrow: true })`git -C ${root} rev-parse --short HEAD`).stdout.trim(),
     date: new Date().toISOString(),
     size: tiny ? 'tiny' : 'full',
+    // The machine is shared: its load when the run started says how much the numbers were disturbed.
+    loadavg: loadavg().map((l) => Number(l.toFixed(1))),
   }
 }
 
@@ -76,7 +77,7 @@ try {
     writeFileSync(join(results, 'heartbeat.json'), JSON.stringify({ machine: info, vms: hb }, null, 2) + '\n')
   }
   if (wanted.includes('builds')) {
-    const builds = await buildsBench(lab, join(work, 'builds'), tiny ? 2 : 3)
+    const builds = await buildsBench(lab, join(work, 'builds'), 2)
     console.log(`  builds: ${JSON.stringify(builds.ratios)}`)
     writeFileSync(join(results, 'builds.json'), JSON.stringify({ machine: info, ...builds }, null, 2) + '\n')
   }

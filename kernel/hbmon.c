@@ -1276,17 +1276,30 @@ unlock:
 
 static int hbmon_beat(struct hbmon_client *c)
 {
-	bool l2_on = hbmon_l2_enabled();
+	bool hung = READ_ONCE(c->state) == HBMON_STATE_HUNG;
 	struct hbmon_event *q = NULL, ev;
 	bool recovered = false;
+	bool l2_on = false;
 	int admitted = 0;
 	ktime_t now;
 
-	/* Only a beat that ends a hang needs an event (and the allocation). */
-	if (READ_ONCE(c->state) == HBMON_STATE_HUNG)
+again:
+	/*
+	 * Only a beat that ends a hang needs an event: the allocation and the
+	 * parameter lock (a mutex) stay off the path of every other beat.
+	 */
+	if (hung) {
 		q = kmalloc(sizeof(*q), GFP_KERNEL_ACCOUNT);
+		l2_on = hbmon_l2_enabled();
+	}
 	now = ktime_get();
 	spin_lock(&c->lock);
+	if (c->state == HBMON_STATE_HUNG && !hung) {
+		/* The hang was declared since we looked: prepare its event. */
+		spin_unlock(&c->lock);
+		hung = true;
+		goto again;
+	}
 	if (c->state == HBMON_STATE_NONE) {
 		spin_unlock(&c->lock);
 		kfree(q);

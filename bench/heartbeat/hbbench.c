@@ -199,7 +199,7 @@ static int cmd_cost(long iterations, int rounds)
 	}
 	close(rx);
 	tx = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	err = hbmon_register(hb, "hbbench", 60000, 0, 0);
+	err = hbmon_register(hb, "hbbench", HBMON_TIMEOUT_MAX_MS, 0, 0);
 	if (err)
 		die("register", -err);
 	/* Warm up every path once, then alternate the kinds within each round. */
@@ -378,22 +378,31 @@ static void on_abort(int sig)
 static int cmd_sd_client(const char *out, int watchdog_ms)
 {
 	struct sigaction sa = { .sa_handler = on_abort };
+	sigset_t block, old;
+	char tmp[600];
 	long long t;
 	FILE *f;
 	int err;
 
+	/* Blocked until sigsuspend(), so it cannot arrive between the test and the wait. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGABRT);
+	sigprocmask(SIG_BLOCK, &block, &old);
 	sigaction(SIGABRT, &sa, NULL);
 	t = now_ns();
 	err = sd_notify_like("READY=1\nWATCHDOG=1");
 	if (err < 0)
 		die("sd_notify", -err);
 	while (!aborted)
-		pause();
-	f = fopen(out, "w");
+		sigsuspend(&old);
+	/* Written aside and renamed: the reader never sees a half-written file. */
+	snprintf(tmp, sizeof(tmp), "%s.tmp", out);
+	f = fopen(tmp, "w");
 	if (!f)
-		die(out, errno);
+		die(tmp, errno);
 	fprintf(f, "%lld\n", abort_ns - (t + watchdog_ms * 1000000LL));
-	fclose(f);
+	if (fclose(f) || rename(tmp, out))
+		die(out, errno);
 	return 0;
 }
 
@@ -425,8 +434,10 @@ static int cmd_sd_latency(int services, int watchdog_ms, int spread_ms, const ch
 		res[i].index = i;
 		while (!(f = fopen(path, "r")) && now_ns() - started < budget)
 			usleep(50000);
-		if (!f || fscanf(f, "%lld", &res[i].late_ns) != 1)
+		if (!f)
 			res[i].err = ETIMEDOUT;
+		else if (fscanf(f, "%lld", &res[i].late_ns) != 1)
+			res[i].err = EIO;
 		if (f)
 			fclose(f);
 		unlink(path);
