@@ -47,7 +47,7 @@ function heartbeat(data: { machine: Machine; vms: HeartbeatResult[] }): string[]
     row(`systemd WatchdogSec=: deadline → SIGABRT, p50 / p99 / max (${s.sdLatency.count} services)`, (r) =>
       lat(r.sdLatency),
     ),
-    row('**systemd p99 / hbmon p99**', (r) => `**${f(r.ratios.sd_p99_per_hbmon_p99, 0)}×**`),
+    row('**systemd p99 / hbmon p99**', (r) => `**${f(r.ratios.sd_p99_per_hbmon_p99, 1)}×**`),
     row(
       `idle: machine CPU, ${s.idle.beat.clients} clients beating at ${s.idle.beat.hz} Hz (timeout ${s.idle.beat.timeout_ms} ms), ${f(s.idle.beat.seconds, 0)} s`,
       (r) =>
@@ -69,8 +69,9 @@ function heartbeat(data: { machine: Machine; vms: HeartbeatResult[] }): string[]
       "the ratios are of each kind's fastest round (noise on a shared machine only adds time), medians in brackets. sd_notify is " +
       "socket() + SO_SNDBUF + sendmsg() to `$NOTIFY_SOCKET` + close(), like libsystemd's `sd_notify()`, with a " +
       "child process draining the socket (on one vCPU its reads are part of the price, as PID 1's would be). Hang " +
-      'latency: each client (a process) blocks SIGUSR1, registers, beats once at a common start and stops; the ' +
-      'deadline is its clock before that beat plus its timeout, the delivery is `sigtimedwait()` returning. systemd: ' +
+      'latency: each client (a process) blocks SIGUSR1, registers at a common start, beats once 100 ms later and ' +
+      'stops (so the timer, armed at REGISTER, takes the lazy re-arm before the deadline); the deadline is its ' +
+      'clock before that beat plus its timeout, the delivery is `sigtimedwait()` returning. systemd: ' +
       'transient `Type=notify` services (`systemd-run -p WatchdogSec=`) send `READY=1\\nWATCHDOG=1` once; the deadline ' +
       'is the clock before that send plus WatchdogSec, the delivery is the SIGABRT handler running. Idle: ' +
       '/proc/stat user+system+irq+softirq of the whole VM over the run, beating against not registered.',
