@@ -54,7 +54,7 @@ export interface Size {
 }
 
 export const fullSize: Size = {
-  cost: { iterations: 5000, rounds: 21 },
+  cost: { iterations: 4000, rounds: 11 },
   latency: { clients: 1000, timeoutMs: 3000, spreadMs: 5000 },
   sdLatency: { services: 20, watchdogMs: 3000, spreadMs: 2000 },
   idle: { clients: 1000, seconds: 60, hz: 10, timeoutMs: 1000 },
