@@ -4,8 +4,8 @@
 // the wall time. --json FILE writes the same run as data.
 import { chmod, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
-import { InputError } from './inventory.ts'
 import type { HostStats, RolloutEvent, RunReport, TaskRecord } from './rollout.ts'
+import { InputError } from './util.ts'
 
 export interface ReporterOptions {
   out?: NodeJS.WriteStream | NodeJS.WritableStream

@@ -23,15 +23,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, resolve } from 'node:path'
 import { $ } from 'zx'
-import {
-  connectionVars,
-  InputError,
-  resolveConnection,
-  type Connection,
-  type Host,
-  type Inventory,
-  type Vars,
-} from './inventory.ts'
+import { type Host, type Inventory } from './inventory.ts'
 import { selectHosts } from './limit.ts'
 import type { Play, PlayTask, Playbook } from './playbook.ts'
 import {
@@ -52,7 +44,9 @@ import {
   type TaskContext,
   type TaskResult,
 } from './task.ts'
-import { evaluateCondition, plain, renderValue, TemplateError } from './template.ts'
+import { evaluateCondition, renderValue, TemplateError } from './template.ts'
+import { type Connection, connectionVars, resolveConnection } from './connection.ts'
+import { InputError, plain, type Vars } from './util.ts'
 
 export type Status = 'ok' | 'changed' | 'failed' | 'skipped' | 'unreachable'
 

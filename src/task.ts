@@ -8,9 +8,11 @@ import { readdir } from 'node:fs/promises'
 import { extname, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { Ajv, type ValidateFunction } from 'ajv'
-import { InputError, type Connection, type Vars } from './inventory.ts'
-import { quote, type ExecResult, type Session } from './ssh.ts'
+import type { ExecResult, Session } from './ssh.ts'
 import { render } from './template.ts'
+import type { Connection } from './connection.ts'
+import { InputError, quote, type Vars } from './util.ts'
+import { pickError, schemaErrorPath } from './yaml.ts'
 
 export interface Task<Args = any> {
   /** The playbook key that selects it: `copy:`. Lower case, digits and `_`. */
@@ -253,11 +255,7 @@ export class Registry {
   ): { path: string[]; message: string } | undefined {
     const entry = this.tasks.get(name)!
     if (entry.validate(args)) return undefined
-    const pathOf = (e: { instancePath: string }) =>
-      e.instancePath
-        .split('/')
-        .slice(1)
-        .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    const pathOf = (e: { instancePath: string }) => schemaErrorPath(e).map(String)
     const errors = entry.validate.errors!.filter((e) => !ignore?.(pathOf(e)))
     const error = pickError(errors)
     if (!error) return undefined
@@ -277,13 +275,6 @@ export class Registry {
     const described = (error.parentSchema as { description?: string } | undefined)?.description
     return { path, message: described ? `expected ${described}` : (error.message ?? 'invalid') }
   }
-}
-
-/** The ajv error to show: the deepest one, and of those the summary rather than an anyOf/oneOf branch's. */
-export function pickError<E extends { instancePath: string; schemaPath: string }>(errors: E[]): E | undefined {
-  const depth = (e: E) => e.instancePath.split('/').length
-  const deepest = errors.filter((e) => depth(e) === Math.max(...errors.map(depth)))
-  return deepest.find((e) => !/\/(?:anyOf|oneOf)\/\d+\//.test(e.schemaPath)) ?? deepest.at(-1)
 }
 
 /** The package's own tasks/ directory. */

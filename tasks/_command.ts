@@ -1,6 +1,6 @@
 // What command and shell share: their args, creates/removes decided on the host, and running the line.
-import { quote as quoteWord, splitWords } from '../src/ssh.ts'
 import type { Target, TaskContext, TaskResult } from '../src/task.ts'
+import { quote as quoteWord, splitWords } from '../src/util.ts'
 
 export { quoteWord, splitWords }
 

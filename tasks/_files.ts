@@ -4,8 +4,8 @@ import { createHash, randomBytes } from 'node:crypto'
 import { createReadStream, existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { isAbsolute, join, posix, resolve } from 'node:path'
-import { quote } from '../src/ssh.ts'
 import type { FileDiff, Target, TaskContext, TaskResult } from '../src/task.ts'
+import { quote } from '../src/util.ts'
 
 export interface RemoteFile {
   exists: boolean

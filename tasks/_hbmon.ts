@@ -5,6 +5,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { RemoteError, type Target, type TaskContext } from '../src/task.ts'
+import { ansibleBoolean, type Vars } from '../src/util.ts'
 import { statFiles } from './_files.ts'
 
 export const stateDir = '/var/lib/hbmon'
@@ -38,11 +39,14 @@ export function managedFiles(kernel: string): string[] {
   ]
 }
 
-/** Ansible's `bool` for vars that may come from -e as strings ("true", "yes"). */
-export function truthyVar(value: unknown): boolean {
-  if (typeof value === 'boolean') return value
-  if (typeof value === 'number') return value !== 0
-  return /^(?:y|yes|on|1|true|t)$/i.test(String(value ?? '').trim())
+/** A yes/no var of the hbmon tasks (it may come from -e as a string): Ansible's boolean, unset is false. */
+export function flagVar(vars: Vars, name: string): boolean {
+  const value = vars[name]
+  if (value === undefined || value === null) return false
+  const flag = ansibleBoolean(value, true)
+  if (flag === undefined)
+    throw new Error(`${name}: expected a boolean (true/false, yes/no), got ${JSON.stringify(value)}`)
+  return flag
 }
 
 export function logFileOf(host: Target): string {

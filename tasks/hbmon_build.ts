@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, s
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { defineTask, type BatchTarget, type Target, type TaskContext, type TaskResult } from '../src/task.ts'
-import { artifactCacheRoot, factsOf, truthyVar, type Artifact, type HbmonFacts } from './_hbmon.ts'
+import { artifactCacheRoot, factsOf, flagVar, type Artifact, type HbmonFacts } from './_hbmon.ts'
 
 const defaultSourceDir = fileURLToPath(new URL('../kernel/', import.meta.url))
 export const artifactFiles = ['hbmon.ko', 'hbctl', 'hbmon-listen'] as const
@@ -133,7 +133,7 @@ export default defineTask<Record<string, never>>({
     const first = targets[0]!.host
     const source = String(first.vars.hbmon_source_dir ?? defaultSourceDir)
     const hash = sourceHash(source)
-    const rebuild = truthyVar(first.vars.hbmon_rebuild)
+    const rebuild = flagVar(first.vars, 'hbmon_rebuild')
 
     await Promise.all(
       [...groups.values()].map(async (members) => {
@@ -145,7 +145,7 @@ export default defineTask<Record<string, never>>({
         if (!meta) {
           let builder = members.find((m) => m.facts.headers)
           if (!builder) {
-            const wantInstall = members.find((m) => truthyVar(m.host.vars.install_headers))
+            const wantInstall = members.find((m) => flagVar(m.host.vars, 'install_headers'))
             if (!wantInstall || ctx.check) {
               for (const m of members)
                 results.set(m.host.name, {

@@ -3,7 +3,7 @@
 // hbmon_restart_holders is true. When the new module does not load, the host is rolled back to its current
 // release (the last verified one) — its old module running again — and the task still fails.
 import { defineTask } from '../src/task.ts'
-import { ensureLoaded, factsOf, HoldersError, rollBackToCurrent, truthyVar } from './_hbmon.ts'
+import { ensureLoaded, factsOf, HoldersError, rollBackToCurrent, flagVar } from './_hbmon.ts'
 
 export default defineTask<Record<string, never>>({
   name: 'hbmon_load',
@@ -17,7 +17,7 @@ export default defineTask<Record<string, never>>({
         failed: true,
         msg: `kernel ${facts.kernel} has no loadable module support (no /proc/modules): hbmon cannot run on this host`,
       }
-    const restartHolders = truthyVar(host.vars.hbmon_restart_holders)
+    const restartHolders = flagVar(host.vars, 'hbmon_restart_holders')
     try {
       const done = await ensureLoaded(host, restartHolders, ctx.check)
       return done

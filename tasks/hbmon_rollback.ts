@@ -8,7 +8,7 @@ import {
   readHistory,
   readReleaseManifest,
   restoreRelease,
-  truthyVar,
+  flagVar,
   verifyModule,
   writeHistory,
 } from './_hbmon.ts'
@@ -51,7 +51,7 @@ export default defineTask<{ to?: string }>({
         msg: `would roll back ${history.current} → ${target} (${manifest.length} files)`,
       }
     const changed = await restoreRelease(host, target, facts.kernel, {
-      restartHolders: truthyVar(host.vars.hbmon_restart_holders),
+      restartHolders: flagVar(host.vars, 'hbmon_restart_holders'),
     })
     const keep = Number(host.vars.hbmon_keep_releases) || 5
     await writeHistory(host, history.ids.slice(0, history.ids.indexOf(target) + 1), target, keep)

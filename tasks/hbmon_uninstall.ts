@@ -12,7 +12,7 @@ import {
   readReleaseManifest,
   rsyslogRule,
   stateDir,
-  truthyVar,
+  flagVar,
 } from './_hbmon.ts'
 
 export default defineTask<Record<string, never>>({
@@ -35,7 +35,7 @@ export default defineTask<Record<string, never>>({
     if (!what.length) return { changed: false, msg: 'hbmon is not installed' }
     if (ctx.check) return { changed: true, msg: `would ${what.join(', ')}` }
     if (state.loaded) {
-      if ((state.holders.length || state.refcnt > 0) && !truthyVar(host.vars.hbmon_restart_holders))
+      if ((state.holders.length || state.refcnt > 0) && !flagVar(host.vars, 'hbmon_restart_holders'))
         return {
           changed: false,
           failed: true,

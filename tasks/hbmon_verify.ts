@@ -4,7 +4,7 @@
 // file (rsyslog rule included). On failure the host is rolled back to its current release, which is verified
 // in turn, and the task fails.
 import { defineTask } from '../src/task.ts'
-import { artifactOf, rollBackToCurrent, truthyVar, verifyModule } from './_hbmon.ts'
+import { artifactOf, rollBackToCurrent, flagVar, verifyModule } from './_hbmon.ts'
 
 export default defineTask<{ srcversion?: string; rollback?: boolean }>({
   name: 'hbmon_verify',
@@ -27,7 +27,7 @@ export default defineTask<{ srcversion?: string; rollback?: boolean }>({
     const rollback =
       args.rollback === false
         ? 'not rolled back'
-        : await rollBackToCurrent(host, ctx, truthyVar(host.vars.hbmon_restart_holders))
+        : await rollBackToCurrent(host, ctx, flagVar(host.vars, 'hbmon_restart_holders'))
     return {
       changed: args.rollback !== false,
       failed: true,
