@@ -41,7 +41,8 @@ import {
   type FileDiff,
   type Registry,
   type Target,
-  type TaskContext,
+  type BatchContext,
+  settle,
   type TaskResult,
 } from './task.ts'
 import { evaluateCondition, renderValue, TemplateError } from './template.ts'
@@ -408,7 +409,7 @@ interface RunContext extends Omit<RolloutOptions, 'transport'> {
 async function runTask(task: PlayTask, handler: boolean, live: HostState[], rc: RunContext): Promise<TaskRecord[]> {
   const definition = rc.registry.get(task.action)!
   const check = task.checkMode ?? rc.check
-  const ctx: TaskContext = {
+  const ctx: BatchContext = {
     check,
     diff: rc.diff ?? false,
     verbosity: rc.verbosity ?? 0,
@@ -422,6 +423,8 @@ async function runTask(task: PlayTask, handler: boolean, live: HostState[], rc: 
     },
     log: (message) => (rc.verbosity ?? 0) > 0 && process.stderr.write(`${message}\n`),
   }
+  // run never sees --check (it returns changes, settle applies them); only the batch phase does.
+  const { check: _check, ...runCtx }: BatchContext = ctx
   const base = { play: rc.play.index, batch: rc.batch, task: task.name, action: task.action, handler, check }
   const records = new Map<string, TaskRecord>()
   const finish = (m: HostState, record: Omit<TaskRecord, keyof typeof base | 'host'>) => {
@@ -482,13 +485,14 @@ async function runTask(task: PlayTask, handler: boolean, live: HostState[], rc: 
     try {
       let result: TaskResult
       try {
-        result =
-          preset.get(m.host.name) ??
-          (await withTimeout(
-            definition.run(target, args, ctx),
-            task.timeoutMs,
-            `task timed out after ${(task.timeoutMs ?? 0) / 1000} s`,
-          ))
+        const presetResult = preset.get(m.host.name)
+        result = presetResult
+          ? await settle(presetResult, check)
+          : await withTimeout(
+              definition.run(target, args, runCtx).then((result) => settle(result, check)),
+              task.timeoutMs,
+              `task timed out after ${(task.timeoutMs ?? 0) / 1000} s`,
+            )
       } catch (e) {
         // A task that throws failed, as a module that returns failed: true; failed_when still decides
         // (Ansible evaluates it on every result that is not skipped). A host that is gone is not a result.

@@ -11,8 +11,9 @@ import { createHash, randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { defineTask, type BatchTarget, type Target, type TaskContext, type TaskResult } from '../src/task.ts'
-import { artifactCacheRoot, factsOf, flagVar, type Artifact, type HbmonFacts } from './_hbmon.ts'
+import type { HbmonFacts } from '../facts/hbmon.ts'
+import { defineTask, type BatchContext, type BatchTarget, type Target, type TaskResult } from '../src/task.ts'
+import { artifactCacheRoot, factsOf, flagVar, type Artifact } from './_hbmon.ts'
 
 const defaultSourceDir = fileURLToPath(new URL('../kernel/', import.meta.url))
 export const artifactFiles = ['hbmon.ko', 'hbctl', 'hbmon-listen'] as const
@@ -108,7 +109,7 @@ export default defineTask<Record<string, never>>({
   description: 'build hbmon once per kernel release and arch of the batch, into a controller-side artifact cache',
   schema: { type: 'object', additionalProperties: false, properties: {} },
 
-  async batch(targets: BatchTarget<Record<string, never>>[], ctx: TaskContext) {
+  async batch(targets: BatchTarget<Record<string, never>>[], ctx: BatchContext) {
     const results = new Map<string, TaskResult>()
     const groups = new Map<string, { host: Target; facts: HbmonFacts }[]>()
     for (const { host } of targets) {
