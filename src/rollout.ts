@@ -52,6 +52,8 @@ import {
   type Registry,
   type Target,
   type BatchContext,
+  type Task,
+  type TaskContext,
   settle,
   type TaskResult,
 } from './task.ts'
@@ -393,8 +395,49 @@ async function runTask(task: PlayTask, handler: boolean, live: HostState[], rc: 
     rc.emit({ type: 'result', record: full })
   }
 
-  // Per host: vars, `when`, rendered and re-checked args; the host's Target once connected.
-  const ready: { m: HostState; vars: Vars; args: Record<string, unknown>; target: Target; started: number }[] = []
+  const ready = await prepare(task, live, rc, check, finish)
+  // The batch phase sees every host that is about to run the task.
+  let preset = new Map<string, TaskResult>()
+  if (definition.batch && ready.length) {
+    try {
+      preset =
+        (await definition.batch(
+          ready.map((r) => ({ host: r.target, args: r.args })),
+          ctx,
+        )) ?? preset
+    } catch (e) {
+      for (const r of ready) finish(r.m, failure(e, task, r.started))
+      return order(live, records)
+    }
+  }
+
+  await forEach(ready, rc.forks, (r) => runOnHost(task, definition, r, rc, { check, ctx: runCtx, preset, finish }))
+  return order(live, records)
+}
+
+/** A host about to run a task: its vars, rendered and re-checked args, and its Target once connected. */
+interface Ready {
+  m: HostState
+  vars: Vars
+  args: Record<string, unknown>
+  target: Target
+  started: number
+}
+
+type Finish = (
+  m: HostState,
+  record: Omit<TaskRecord, 'play' | 'batch' | 'task' | 'action' | 'handler' | 'check' | 'host'>,
+) => void
+
+/** Per host: vars, `when`, rendered and re-checked args, the connection. Hosts that end here are finished. */
+async function prepare(
+  task: PlayTask,
+  live: HostState[],
+  rc: RunContext,
+  check: boolean,
+  finish: Finish,
+): Promise<Ready[]> {
+  const ready: Ready[] = []
   await forEach(live, rc.forks, async (m) => {
     const started = Date.now()
     const vars = hostVars(m, rc, task, check)
@@ -423,61 +466,54 @@ async function runTask(task: PlayTask, handler: boolean, live: HostState[], rc: 
     }
   })
 
-  // The batch phase sees every host that is about to run the task.
-  let preset = new Map<string, TaskResult>()
-  if (definition.batch && ready.length) {
-    try {
-      preset =
-        (await definition.batch(
-          ready.map((r) => ({ host: r.target, args: r.args })),
-          ctx,
-        )) ?? preset
-    } catch (e) {
-      for (const r of ready) finish(r.m, failure(e, task, r.started))
-      return order(live, records)
-    }
-  }
+  return ready
+}
 
-  await forEach(ready, rc.forks, async ({ m, vars, args, target, started }) => {
-    rc.emit({ type: 'host-start', host: m.host.name, task: task.name })
+/** The task on one host: run (or the batch phase's result), settle its changes, then register and conditions. */
+async function runOnHost(
+  task: PlayTask,
+  definition: Task,
+  { m, vars, args, target, started }: Ready,
+  rc: RunContext,
+  { check, ctx, preset, finish }: { check: boolean; ctx: TaskContext; preset: Map<string, TaskResult>; finish: Finish },
+): Promise<void> {
+  rc.emit({ type: 'host-start', host: m.host.name, task: task.name })
+  try {
+    let result: TaskResult
     try {
-      let result: TaskResult
-      try {
-        const presetResult = preset.get(m.host.name)
-        result = presetResult
-          ? await settle(presetResult, check)
-          : await withTimeout(
-              definition.run(target, args, runCtx).then((result) => settle(result, check)),
-              task.timeoutMs,
-              `task timed out after ${(task.timeoutMs ?? 0) / 1000} s`,
-            )
-      } catch (e) {
-        // A task that throws failed, as a module that returns failed: true; failed_when still decides
-        // (Ansible evaluates it on every result that is not skipped). A host that is gone is not a result.
-        if (e instanceof Unreachable || e instanceof HostKeyError) throw e
-        result = { changed: false, failed: true, msg: failure(e, task, started).msg ?? String(e) }
-      }
-      if (result.facts) Object.assign(m.facts, result.facts)
-      result = await applyConditions(task, result, vars, m)
-      const status: Status = result.failed ? 'failed' : result.skipped ? 'skipped' : result.changed ? 'changed' : 'ok'
-      if (status === 'changed') for (const n of task.notify) m.notified.add(n)
-      const diff = ctx.diff && result.diff?.length ? await unifiedDiff(result.diff) : undefined
-      finish(m, {
-        status,
-        ...(status === 'failed' && task.ignoreErrors ? { ignored: true } : {}),
-        ...(status === 'failed' && result.changed ? { changed: true } : {}),
-        ...(result.msg ? { msg: result.msg } : {}),
-        ...(diff ? { diff } : {}),
-        ...(result.data ? { data: result.data } : {}),
-        ms: Date.now() - started,
-      })
+      const presetResult = preset.get(m.host.name)
+      result = presetResult
+        ? await settle(presetResult, check)
+        : await withTimeout(
+            definition.run(target, args, ctx).then((result) => settle(result, check)),
+            task.timeoutMs,
+            `task timed out after ${(task.timeoutMs ?? 0) / 1000} s`,
+          )
     } catch (e) {
-      const record = failure(e, task, started)
-      if (task.register) m.registered[task.register] = { changed: false, failed: true, msg: record.msg }
-      finish(m, record)
+      // A task that throws failed, as a module that returns failed: true; failed_when still decides
+      // (Ansible evaluates it on every result that is not skipped). A host that is gone is not a result.
+      if (e instanceof Unreachable || e instanceof HostKeyError) throw e
+      result = { changed: false, failed: true, msg: failure(e, task, started).msg ?? String(e) }
     }
-  })
-  return order(live, records)
+    if (result.facts) Object.assign(m.facts, result.facts)
+    result = await applyConditions(task, result, vars, m)
+    const status: Status = result.failed ? 'failed' : result.skipped ? 'skipped' : result.changed ? 'changed' : 'ok'
+    if (status === 'changed') for (const n of task.notify) m.notified.add(n)
+    const diff = ctx.diff && result.diff?.length ? await unifiedDiff(result.diff) : undefined
+    finish(m, {
+      status,
+      ...(status === 'failed' && task.ignoreErrors ? { ignored: true } : {}),
+      ...(status === 'failed' && result.changed ? { changed: true } : {}),
+      ...(result.msg ? { msg: result.msg } : {}),
+      ...(diff ? { diff } : {}),
+      ...(result.data ? { data: result.data } : {}),
+      ms: Date.now() - started,
+    })
+  } catch (e) {
+    const record = failure(e, task, started)
+    if (task.register) m.registered[task.register] = { changed: false, failed: true, msg: record.msg }
+    finish(m, record)
+  }
 }
 
 function order(live: HostState[], records: Map<string, TaskRecord>): TaskRecord[] {

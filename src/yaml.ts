@@ -124,6 +124,36 @@ const ours = new Set(pyTags.map((t) => t.tag))
 
 /** Parses one YAML document the way Ansible's loader would; any YAML error is an InputError. */
 export function parseYaml(text: string, file: string): Yaml {
+  const { doc, lineCounter } = parseChecked(text, file)
+  const converter = new Converter(doc, lineCounter, file)
+  const fail: (path: Path, reason: string, where?: 'key' | 'value') => never = (path, reason, where = 'value') => {
+    const { line, column } = yaml.locate(path, where)
+    throw new InputError(reason, file, line, column, path.join('.'))
+  }
+  const yaml: Yaml = {
+    file,
+    value: null,
+    locate(path, where = 'value') {
+      let node: Node | null = (doc.contents as Node | null) ?? null
+      let value: unknown = yaml.value
+      for (const [i, segment] of path.entries()) {
+        const place = value && typeof value === 'object' ? converter.places.get(value)?.get(String(segment)) : undefined
+        if (!place) break
+        node = (i === path.length - 1 && where === 'key' ? place.key : (place.value ?? place.key)) ?? node
+        value = (value as Record<string, unknown>)[String(segment)]
+      }
+      return converter.at(node)
+    },
+    nonStringKey: (object, key) => converter.nonString.get(object)?.get(key),
+    keys: (object) => [...(converter.places.get(object)?.keys() ?? Object.keys(object))],
+    fail,
+  }
+  yaml.value = converter.convert(doc.contents, [])
+  return yaml
+}
+
+/** The document, or an InputError at the first syntax error or unsupported tag. */
+function parseChecked(text: string, file: string): { doc: Document.Parsed; lineCounter: LineCounter } {
   const lineCounter = new LineCounter()
   const doc = parseDocument(text, {
     version: '1.1',
@@ -159,129 +189,122 @@ export function parseYaml(text: string, file: string): Yaml {
     const { line, col } = lineCounter.linePos(offset)
     throw new InputError(reason, file, line, col)
   }
+  return { doc: doc as Document.Parsed, lineCounter }
+}
 
-  const places = new WeakMap<object, Map<string, Where>>()
-  const nonString = new WeakMap<object, Map<string, string>>()
-  const at = (node: Node | null | undefined) => {
-    const { line, col } = lineCounter.linePos(node?.range?.[0] ?? 0)
+/** YAML nodes to plain values, as PyYAML constructs them, remembering where each key and value came from. */
+class Converter {
+  readonly places = new WeakMap<object, Map<string, Where>>()
+  readonly nonString = new WeakMap<object, Map<string, string>>()
+  private budget = 1_000_000 // aliases can make a small file huge ("billion laughs")
+  private active = new Set<Node>()
+
+  constructor(
+    private doc: Document.Parsed,
+    private lineCounter: LineCounter,
+    private file: string,
+  ) {}
+
+  at(node: Node | null | undefined): { line: number; column: number } {
+    const { line, col } = this.lineCounter.linePos(node?.range?.[0] ?? 0)
     return { line, column: col }
   }
-  const fail: (path: Path, reason: string, where?: 'key' | 'value') => never = (path, reason, where = 'value') => {
-    const { line, column } = yaml.locate(path, where)
-    throw new InputError(reason, file, line, column, path.join('.'))
-  }
-  let budget = 1_000_000 // aliases can make a small file huge ("billion laughs")
-  const active = new Set<Node>()
 
-  // Errors found while converting: yaml.value does not exist yet, so the node itself gives the place.
-  const failAt: (node: unknown, path: Path, reason: string) => never = (node, path, reason) => {
-    const { line, column } = at(node as Node)
-    throw new InputError(reason, file, line, column, path.join('.'))
+  // Errors found while converting: the value does not exist yet, so the node itself gives the place.
+  private failAt(node: unknown, path: Path, reason: string): never {
+    const { line, column } = this.at(node as Node)
+    throw new InputError(reason, this.file, line, column, path.join('.'))
   }
-  const convert = (node: unknown, path: Path): unknown => {
-    if (--budget < 0) failAt(node, path, 'too many values once aliases are expanded')
+
+  convert(node: unknown, path: Path): unknown {
+    if (--this.budget < 0) this.failAt(node, path, 'too many values once aliases are expanded')
     if (isAlias(node)) {
-      const target = node.resolve(doc as Document.Parsed)
-      if (!target) return failAt(node, path, `unknown alias *${node.source}`)
-      if (active.has(target)) failAt(node, path, `alias *${node.source} contains itself`)
-      return convert(target, path)
+      const target = node.resolve(this.doc)
+      if (!target) return this.failAt(node, path, `unknown alias *${node.source}`)
+      if (this.active.has(target)) this.failAt(node, path, `alias *${node.source} contains itself`)
+      return this.convert(target, path)
     }
     if (isScalar(node)) return node.value
     if (!isSeq(node) && !isMap(node)) return node ?? null // an empty document
-    active.add(node)
+    this.active.add(node)
     try {
-      return convertCollection(node, path)
+      return isSeq(node) ? this.convertSeq(node, path) : this.convertMap(node, path)
     } finally {
-      active.delete(node)
-    }
-  }
-  const convertCollection = (node: YAMLMap | YAMLSeq, path: Path): unknown => {
-    if (isSeq(node)) {
-      const list: unknown[] = []
-      const where = new Map<string, Where>()
-      places.set(list, where)
-      node.items.forEach((item, i) => {
-        where.set(String(i), { key: null, value: item as Node })
-        list.push(convert(item, [...path, i]))
-      })
-      return list
-    }
-    {
-      const object: Record<string, unknown> = {}
-      const where = new Map<string, Where>()
-      const odd = new Map<string, string>()
-      places.set(object, where)
-      nonString.set(object, odd)
-      const set = (key: string, value: unknown, place: Where) => {
-        if (!where.has(key)) where.set(key, place)
-        else where.get(key)!.value = place.value
-        Object.defineProperty(object, key, { value, enumerable: true, writable: true, configurable: true })
-      }
-      // PyYAML puts merged keys first (later merge sources and then explicit keys override them).
-      const merged: [string, unknown, Where, string | undefined][] = []
-      const explicit: [Node, Node | null][] = []
-      for (const pair of node.items) {
-        const key = pair.key as Node
-        if (isScalar(key) && typeof key.value === 'symbol') {
-          const sources = isAlias(pair.value) ? pair.value.resolve(doc as Document.Parsed) : pair.value
-          const list = isSeq(sources) ? [...sources.items].reverse() : [sources]
-          for (const source of list) {
-            const value = convert(source, path)
-            if (!value || typeof value !== 'object' || Array.isArray(value))
-              failAt(pair.key, path, 'a merge key (<<) takes a mapping or a list of mappings')
-            for (const [k, w] of places.get(value)!)
-              merged.push([k, (value as Record<string, unknown>)[k], w, nonString.get(value)?.get(k)])
-          }
-        } else explicit.push([key, pair.value as Node | null])
-      }
-      for (const [k, v, w, kind] of merged) {
-        set(k, v, w)
-        if (kind) odd.set(k, kind)
-      }
-      const first = new Map<string, Node>()
-      for (const [keyNode, valueNode] of explicit) {
-        const key = isAlias(keyNode) ? keyNode.resolve(doc as Document.Parsed) : keyNode
-        if (!isScalar(key)) return failAt(keyNode, path, 'a mapping key must be a plain value, not a list or mapping')
-        const raw = key.value
-        const name = raw === null ? 'null' : String(raw)
-        if (first.has(name)) {
-          const { line, column } = at(keyNode)
-          throw new InputError(
-            `duplicate key "${name}" (first at line ${at(first.get(name)).line})`,
-            file,
-            line,
-            column,
-            [...path, name].join('.'),
-          )
-        }
-        first.set(name, keyNode)
-        if (typeof raw !== 'string') odd.set(name, raw === null ? 'null' : typeof raw)
-        set(name, convert(valueNode, [...path, name]), { key: keyNode, value: valueNode })
-      }
-      return object
+      this.active.delete(node)
     }
   }
 
-  const yaml: Yaml = {
-    file,
-    value: null,
-    locate(path, where = 'value') {
-      let node: Node | null = (doc.contents as Node | null) ?? null
-      let value: unknown = yaml.value
-      for (const [i, segment] of path.entries()) {
-        const place = value && typeof value === 'object' ? places.get(value)?.get(String(segment)) : undefined
-        if (!place) break
-        node = (i === path.length - 1 && where === 'key' ? place.key : (place.value ?? place.key)) ?? node
-        value = (value as Record<string, unknown>)[String(segment)]
-      }
-      return at(node)
-    },
-    nonStringKey: (object, key) => nonString.get(object)?.get(key),
-    keys: (object) => [...(places.get(object)?.keys() ?? Object.keys(object))],
-    fail,
+  private convertSeq(node: YAMLSeq, path: Path): unknown[] {
+    const list: unknown[] = []
+    const where = new Map<string, Where>()
+    this.places.set(list, where)
+    node.items.forEach((item, i) => {
+      where.set(String(i), { key: null, value: item as Node })
+      list.push(this.convert(item, [...path, i]))
+    })
+    return list
   }
-  yaml.value = convert(doc.contents, [])
-  return yaml
+
+  private convertMap(node: YAMLMap, path: Path): Record<string, unknown> {
+    const object: Record<string, unknown> = {}
+    const where = new Map<string, Where>()
+    const odd = new Map<string, string>()
+    this.places.set(object, where)
+    this.nonString.set(object, odd)
+    const set = (key: string, value: unknown, place: Where) => {
+      if (!where.has(key)) where.set(key, place)
+      else where.get(key)!.value = place.value
+      Object.defineProperty(object, key, { value, enumerable: true, writable: true, configurable: true })
+    }
+    // PyYAML puts merged keys first (later merge sources and then explicit keys override them).
+    const explicit: [Node, Node | null][] = []
+    for (const pair of node.items) {
+      const key = pair.key as Node
+      if (isScalar(key) && typeof key.value === 'symbol') {
+        for (const [k, v, w, kind] of this.merged(pair.value, pair.key, path)) {
+          set(k, v, w)
+          if (kind) odd.set(k, kind)
+        }
+      } else explicit.push([key, pair.value as Node | null])
+    }
+    const first = new Map<string, Node>()
+    for (const [keyNode, valueNode] of explicit) {
+      const key = isAlias(keyNode) ? keyNode.resolve(this.doc) : keyNode
+      if (!isScalar(key))
+        return this.failAt(keyNode, path, 'a mapping key must be a plain value, not a list or mapping')
+      const raw = key.value
+      const name = raw === null ? 'null' : String(raw)
+      if (first.has(name)) {
+        const { line, column } = this.at(keyNode)
+        throw new InputError(
+          `duplicate key "${name}" (first at line ${this.at(first.get(name)).line})`,
+          this.file,
+          line,
+          column,
+          [...path, name].join('.'),
+        )
+      }
+      first.set(name, keyNode)
+      if (typeof raw !== 'string') odd.set(name, raw === null ? 'null' : typeof raw)
+      set(name, this.convert(valueNode, [...path, name]), { key: keyNode, value: valueNode })
+    }
+    return object
+  }
+
+  /** The entries a merge key (<<) brings, in the order PyYAML applies them. */
+  private merged(value: unknown, keyNode: unknown, path: Path): [string, unknown, Where, string | undefined][] {
+    const sources = isAlias(value) ? value.resolve(this.doc) : value
+    const list = isSeq(sources) ? [...sources.items].reverse() : [sources]
+    const entries: [string, unknown, Where, string | undefined][] = []
+    for (const source of list) {
+      const merged = this.convert(source, path)
+      if (!merged || typeof merged !== 'object' || Array.isArray(merged))
+        this.failAt(keyNode, path, 'a merge key (<<) takes a mapping or a list of mappings')
+      for (const [k, w] of this.places.get(merged)!)
+        entries.push([k, (merged as Record<string, unknown>)[k], w, this.nonString.get(merged)?.get(k)])
+    }
+    return entries
+  }
 }
 
 // Schema
