@@ -22,7 +22,10 @@
  *   hbbench idle [--clients N] [--seconds S] [--hz H] [--timeout-ms T] [--mode beat|none]
  *	N clients on one open file each, beating H times a second (beat) or
  *	waking the same way without a registration (none); the machine's CPU
- *	time from /proc/stat and this process's own, over S seconds.
+ *	time from /proc/stat and this process's own, over S seconds. Of
+ *	/proc/stat, the idle time is exact under NO_HZ (measured at each idle
+ *	entry and exit); user/system/irq are sampled at the tick, which a
+ *	client waking in step with the tick escapes, so they are shown only.
  *
  * One JSON object on stdout per run.
  */
@@ -282,7 +285,7 @@ static int read_full(int fd, void *buf, size_t len)
  * 100 ms later and stop. The timer, armed at REGISTER, fires at the stale
  * deadline and follows the beat (the lazy re-arm) before the real one.
  */
-static void latency_child(int i, int timeout_ms, int ready, int go, int out)
+static void latency_child(int i, int timeout_ms, int ready, int go, int out, int done)
 {
 	struct timespec wait = { .tv_sec = timeout_ms / 1000 + 30 };
 	struct late res = { .index = i };
@@ -311,20 +314,27 @@ static void latency_child(int i, int timeout_ms, int ready, int go, int out)
 	if (!res.err && sigtimedwait(&set, &si, &wait) != SIGUSR1)
 		res.err = errno ? errno : EIO;
 	res.late_ns = now_ns() - (t + timeout_ms * 1000000LL);
-	if (fd >= 0)
-		hbmon_unregister(fd);
 	if (write(out, &res, sizeof(res)) != sizeof(res))
 		_exit(2);
+	/*
+	 * Unregister and exit only when every client has its signal: a
+	 * thousand exits would otherwise take the CPU from the deliveries
+	 * still being measured.
+	 */
+	if (read(done, &c, 1) < 0)
+		_exit(2);
+	if (fd >= 0)
+		hbmon_unregister(fd);
 	_exit(0);
 }
 
 static int cmd_latency(int clients, int timeout_ms, int spread_ms)
 {
 	struct late *res = calloc(clients, sizeof(*res));
-	int go[2], out[2], ready[2], i;
+	int go[2], out[2], ready[2], done[2], i;
 	char extra[128], c;
 
-	if (pipe(go) || pipe(out) || pipe(ready))
+	if (pipe(go) || pipe(out) || pipe(ready) || pipe(done))
 		die("pipe", errno);
 	for (i = 0; i < clients; i++) {
 		pid_t p = fork();
@@ -335,13 +345,15 @@ static int cmd_latency(int clients, int timeout_ms, int spread_ms)
 			close(go[1]);
 			close(out[0]);
 			close(ready[0]);
+			close(done[1]);
 			latency_child(i, timeout_ms + (int)((long long)spread_ms * i / clients), ready[1], go[0],
-				      out[1]);
+				      out[1], done[0]);
 		}
 	}
 	close(go[0]);
 	close(out[1]);
 	close(ready[1]);
+	close(done[0]);
 	/* Forking a thousand processes takes seconds under TCG: start when all are there. */
 	for (i = 0; i < clients; i++)
 		if (read_full(ready[0], &c, 1))
@@ -354,6 +366,7 @@ static int cmd_latency(int clients, int timeout_ms, int spread_ms)
 			die("a client died without a result", EIO);
 		res[r.index] = r;
 	}
+	close(done[1]);
 	while (wait(NULL) > 0)
 		;
 	snprintf(extra, sizeof(extra), ",\"timeout_ms\":%d,\"spread_ms\":%d", timeout_ms, spread_ms);
@@ -556,10 +569,11 @@ static int cmd_idle(int clients, int seconds, int hz, int timeout_ms, int beat)
 #define TV(t) ((double)(t).tv_sec * 1000.0 + (double)(t).tv_usec / 1000.0)
 	printf("{\"bench\":\"idle\",\"mode\":\"%s\",\"clients\":%d,\"hz\":%d,\"timeout_ms\":%d,\"seconds\":%.3f,"
 	       "\"beats\":%lld,\"errors\":%lld,\"cpu_user_ms\":%.0f,\"cpu_system_ms\":%.0f,\"cpu_irq_ms\":%.0f,"
-	       "\"cpu_softirq_ms\":%.0f,\"cpu_idle_ms\":%.0f,\"proc_user_ms\":%.1f,\"proc_system_ms\":%.1f}\n",
+	       "\"cpu_softirq_ms\":%.0f,\"cpu_idle_ms\":%.0f,\"proc_user_ms\":%.1f,\"proc_system_ms\":%.1f,"
+	       "\"cpus\":%ld}\n",
 	       beat ? "beat" : "none", clients, hz, timeout_ms, (t1 - t0) / 1e9, beat ? wakes : 0, idle_errors,
 	       MS(user) + MS(nice), MS(system), MS(irq), MS(softirq), MS(idle) + MS(iowait),
-	       TV(r1.ru_utime) - TV(r0.ru_utime), TV(r1.ru_stime) - TV(r0.ru_stime));
+	       TV(r1.ru_utime) - TV(r0.ru_utime), TV(r1.ru_stime) - TV(r0.ru_stime), sysconf(_SC_NPROCESSORS_ONLN));
 	return 0;
 }
 
