@@ -36,7 +36,6 @@
 // - Python quirks not copied, in keys of nested var mappings only: float keys print as JS numbers ("1", not
 //   "1.0"), and `1:` and `true:` are two keys (Python's 1 == True makes them one). Integers past 2^53 lose
 //   precision; .inf/.nan stay numbers (Python prints them as invalid JSON).
-import { readFile } from 'node:fs/promises'
 import { readFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { resolve } from 'node:path'
@@ -54,6 +53,8 @@ import {
   type YAMLMap,
   type YAMLSeq,
 } from 'yaml'
+import { readInput } from './input-file.ts'
+import { badName } from './names.ts'
 import { splitWords } from './ssh.ts'
 import { plain, PyFloat } from './template.ts'
 
@@ -130,13 +131,7 @@ export type AnsibleList = Record<string, { hosts?: string[]; children?: string[]
 }
 
 export async function loadInventory(file: string): Promise<Inventory> {
-  let text: string
-  try {
-    text = await readFile(file, 'utf8')
-  } catch (e) {
-    throw new InputError(`cannot read the inventory: ${(e as Error).message}`, file)
-  }
-  return parseInventory(text, file)
+  return parseInventory(readInput(file, 'the inventory'), file)
 }
 
 export function parseInventory(text: string, file = 'inventory.yml'): Inventory {
@@ -613,12 +608,16 @@ class Builder {
     const kind = this.yaml.nonStringKey(holder, key)
     if (kind) this.yaml.fail(path, `expected a ${what} (a string), got a ${kind} (${key}): quote it`, 'key')
     if (!key) this.yaml.fail(path, `a ${what} cannot be empty`, 'key')
+    const bad = badName(what === 'host name' ? 'host name' : 'group name', key)
+    if (bad) this.yaml.fail(path, bad, 'key')
     return key
   }
 
   private setVar(target: RawGroup | RawHost, holder: Record<string, unknown>, name: string, path: Path): void {
     if (this.yaml.nonStringKey(holder, name))
       this.yaml.fail(path, `expected a variable name (a string), got ${name}`, 'key')
+    const bad = badName('variable name', name)
+    if (bad) this.yaml.fail(path, bad, 'key')
     const value = holder[name]
     if ('priority' in target && name === 'ansible_group_priority') target.priority = Number(value)
     else {
@@ -931,8 +930,12 @@ export function resolveConnection(name: string, vars: Vars, fail: (name: string,
       `-o IdentityFile=${keyOption} and ansible_ssh_private_key_file ${keyVar}: this engine offers one key, give one`,
     )
 
+  const host = pick('ansible_ssh_host', 'ansible_host')
+  const badHost = host && badName('address', String(host[1]))
+  if (host && badHost) fail(host[0], badHost)
+
   return {
-    host: text('ansible_ssh_host', 'ansible_host') ?? name,
+    host: host ? String(host[1]) : name,
     port,
     user: text('ansible_ssh_user', 'ansible_user') ?? ssh.options.user,
     keyFile: keyVar ?? keyOption,

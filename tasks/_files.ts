@@ -110,10 +110,21 @@ export function attributeChanges(
 /** A local file: an absolute path, or looked up like Ansible from the playbook's directory (DIR/SUB/src, DIR/src). */
 export function findLocal(ctx: Pick<TaskContext, 'baseDir'>, src: string, sub: 'files' | 'templates'): string {
   if (isAbsolute(src)) return src
+  // A relative src stays under the playbook's directory: `../../etc/shadow` (often a var) is refused; an
+  // absolute path says what it means and is taken as written.
+  if (src.split('/').includes('..'))
+    throw new Error(
+      `${src}: a relative src cannot leave the playbook's directory (".." is refused; give an absolute path)`,
+    )
   const candidates = [join(ctx.baseDir, sub, src), join(ctx.baseDir, src)]
   const found = candidates.find((c) => existsSync(c))
   if (!found) throw new Error(`cannot find ${src} (looked in ${candidates.map((c) => resolve(c)).join(', ')})`)
   return found
+}
+
+/** A remote dest with a ".." segment (often from a var) is refused: it would write outside the directory named. */
+export function checkDest(dest: string): void {
+  if (dest.split('/').includes('..')) throw new Error(`${dest}: ".." is not allowed in dest (write the path it means)`)
 }
 
 export async function sha256Local(source: string | Buffer): Promise<string> {
@@ -145,6 +156,7 @@ export interface PutFileArgs extends Attributes {
  * written. Under ctx.check, only says what would change.
  */
 export async function putFile(host: Target, args: PutFileArgs, ctx: TaskContext): Promise<TaskResult> {
+  checkDest(args.dest)
   let dest = args.dest
   let found = await statFiles(host, [dest, posix.dirname(dest)], true)
   if (found[0]!.type === 'directory' || dest.endsWith('/')) {
