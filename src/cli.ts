@@ -28,6 +28,8 @@ Options:
   -M, --module-path DIR     more task modules (repeatable), besides the built-in tasks/
   -T, --timeout SECONDS     SSH connection timeout (default 10)
       --accept-new-host-keys  add the keys of hosts missing from known_hosts (a changed key still fails)
+      --lock-wait SECONDS   wait this long for another controller's lock on a host (default 0: that host
+                            fails at once, naming the holder's pid, machine and start time)
       --json FILE           write a machine-readable report of the run
       --list-hosts          print the hosts the playbook would run on, one per line, and exit
       --list-tasks          print each play's tasks and exit
@@ -51,6 +53,7 @@ const options = {
   'module-path': { type: 'string', short: 'M', multiple: true },
   timeout: { type: 'string', short: 'T' },
   'accept-new-host-keys': { type: 'boolean' },
+  'lock-wait': { type: 'string' },
   json: { type: 'string' },
   'list-hosts': { type: 'boolean' },
   'list-tasks': { type: 'boolean' },
@@ -84,6 +87,9 @@ export async function main(argv: string[], out = process.stdout, err = process.s
     const timeout = values.timeout === undefined ? undefined : Number(values.timeout)
     if (timeout !== undefined && !(timeout > 0))
       throw new InputError(`--timeout: expected a number of seconds, got ${values.timeout}`, 'deploy')
+    const lockWait = values['lock-wait'] === undefined ? undefined : Number(values['lock-wait'])
+    if (lockWait !== undefined && !(Number.isInteger(lockWait) && lockWait >= 0))
+      throw new InputError(`--lock-wait: expected a whole number of seconds, got ${values['lock-wait']}`, 'deploy')
     const inventory = await loadInventory(values.inventory)
     if (values['list-inventory']) {
       out.write(`${JSON.stringify(toAnsibleList(inventory), null, 4)}\n`)
@@ -157,6 +163,7 @@ export async function main(argv: string[], out = process.stdout, err = process.s
       emit: reporter.handle,
       warn,
       plan,
+      ...(lockWait !== undefined ? { lockWait } : {}),
     })
     if (jsonFile) await writeJsonReport(jsonFile, report)
     return report.exitCode

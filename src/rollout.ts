@@ -32,6 +32,7 @@ import {
   type Inventory,
   type Vars,
 } from './inventory.ts'
+import { lockHost } from './host-lock.ts'
 import { selectHosts } from './limit.ts'
 import type { Play, PlayTask, Playbook } from './playbook.ts'
 import {
@@ -138,6 +139,8 @@ export interface RolloutOptions {
   warn?: (message: string) => void
   /** planPlays' result when the caller has it already (so that its warnings are not printed twice). */
   plan?: Plan
+  /** Seconds to wait for another controller's lock on a host (src/host-lock.ts); default 0: fail at once. */
+  lockWait?: number
 }
 
 export type Plan = ReturnType<typeof planPlays>
@@ -458,10 +461,9 @@ async function runTask(task: PlayTask, handler: boolean, live: HostState[], rc: 
           msg: `${task.file}:${task.line}: ${[task.action, ...problem.path].join('.')}: ${problem.message}`,
           ms: 0,
         })
-      const session = await (m.session ??= rc.transport.session(
-        m.host.name,
-        rc.connections.get(m.host.name) ?? m.host.connection,
-      ))
+      const session = await (m.session ??= rc.transport
+        .session(m.host.name, rc.connections.get(m.host.name) ?? m.host.connection)
+        .then((s) => lockHost(s, rc.lockWait ?? 0)))
       ready.push({ m, vars, args, target: makeTarget(m.host.name, vars, m.facts, session), started })
     } catch (e) {
       finish(m, failure(e, task, started))

@@ -287,7 +287,18 @@ export class Oracle {
     const json = join(dir, 'report.json')
     const r = await run(
       process.execPath,
-      [join(root, 'bin/deploy.js'), '-i', 'inventory.yml', 'playbook.yml', '--json', json, ...this.args(c, pool)],
+      // Cases run three at a time on the same hosts: each waits for the others' host locks.
+      [
+        join(root, 'bin/deploy.js'),
+        '-i',
+        'inventory.yml',
+        'playbook.yml',
+        '--json',
+        json,
+        '--lock-wait',
+        '600',
+        ...this.args(c, pool),
+      ],
       dir,
       { ...process.env, CI: '1', SSH_AUTH_SOCK: '' },
     )
