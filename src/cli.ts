@@ -30,6 +30,7 @@ Options:
       --accept-new-host-keys  add the keys of hosts missing from known_hosts (a changed key still fails)
       --lock-wait SECONDS   wait this long for another controller's lock on a host (default 0: that host
                             fails at once, naming the holder's pid, machine and start time)
+      --no-host-lock        take no lock on the hosts (independent playbooks run at once on the same hosts)
       --json FILE           write a machine-readable report of the run
       --list-hosts          print the hosts the playbook would run on, one per line, and exit
       --list-tasks          print each play's tasks and exit
@@ -54,6 +55,7 @@ const options = {
   timeout: { type: 'string', short: 'T' },
   'accept-new-host-keys': { type: 'boolean' },
   'lock-wait': { type: 'string' },
+  'no-host-lock': { type: 'boolean' },
   json: { type: 'string' },
   'list-hosts': { type: 'boolean' },
   'list-tasks': { type: 'boolean' },
@@ -164,6 +166,7 @@ export async function main(argv: string[], out = process.stdout, err = process.s
       warn,
       plan,
       ...(lockWait !== undefined ? { lockWait } : {}),
+      ...(values['no-host-lock'] ? { hostLock: false } : {}),
     })
     if (jsonFile) await writeJsonReport(jsonFile, report)
     return report.exitCode

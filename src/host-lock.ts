@@ -5,7 +5,9 @@
 // and start time. The lock goes with the connection: a controller killed (even with SIGKILL) closes its
 // TCP connections, sshd ends the session and the kernel drops the flock — no stale lock to clear by hand. A
 // link cut without a FIN holds it until sshd gives up on the client (its ClientAlive settings).
-// The lock lives for the host's connection, which the rollout keeps for one batch of one play.
+// The lock lives for the host's connection, which the rollout keeps for one batch of one play. Each host is
+// locked on its own: two controllers whose batches overlap can each hold a host the other waits for, which is
+// why the wait is bounded (and 0 by default).
 import { hostname, userInfo } from 'node:os'
 import { quote, type Session } from './ssh.ts'
 

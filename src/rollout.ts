@@ -141,6 +141,8 @@ export interface RolloutOptions {
   plan?: Plan
   /** Seconds to wait for another controller's lock on a host (src/host-lock.ts); default 0: fail at once. */
   lockWait?: number
+  /** false: take no host lock (independent playbooks run at once on the same hosts, as the differential suite). */
+  hostLock?: boolean
 }
 
 export type Plan = ReturnType<typeof planPlays>
@@ -463,7 +465,7 @@ async function runTask(task: PlayTask, handler: boolean, live: HostState[], rc: 
         })
       const session = await (m.session ??= rc.transport
         .session(m.host.name, rc.connections.get(m.host.name) ?? m.host.connection)
-        .then((s) => lockHost(s, rc.lockWait ?? 0)))
+        .then((s) => (rc.hostLock === false ? s : lockHost(s, rc.lockWait ?? 0))))
       ready.push({ m, vars, args, target: makeTarget(m.host.name, vars, m.facts, session), started })
     } catch (e) {
       finish(m, failure(e, task, started))
