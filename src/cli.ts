@@ -5,11 +5,12 @@ import { accessSync, constants, existsSync, realpathSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { InputError, loadInventory, toAnsibleList } from './inventory.ts'
+import { loadInventory, toAnsibleList } from './inventory.ts'
 import { loadPlaybook, parseExtraVars } from './playbook.ts'
 import { checkJsonPath, Reporter, writeJsonReport } from './report.ts'
 import { planPlays, rollout, shouldRun } from './rollout.ts'
 import { builtinTasks, Registry } from './task.ts'
+import { InputError } from './util.ts'
 
 export const usage = `Usage: deploy -i INVENTORY [PLAYBOOK] [options]
 

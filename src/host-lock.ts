@@ -9,7 +9,8 @@
 // locked on its own: two controllers whose batches overlap can each hold a host the other waits for, which is
 // why the wait is bounded (and 0 by default).
 import { hostname, userInfo } from 'node:os'
-import { quote, type Session } from './ssh.ts'
+import type { Session } from './ssh.ts'
+import { quote } from './util.ts'
 
 // $1: seconds to wait; $2: this controller, written into the file once it holds the lock.
 const lockScript = `

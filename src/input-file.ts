@@ -2,7 +2,7 @@
 // bytes per byte of input (a 50 MB inventory took 14 s and 2.2 GB), so a file that no hand wrote is refused
 // before it is read. Real inventories of thousands of hosts stay well under the limit.
 import { readFileSync, statSync } from 'node:fs'
-import { InputError } from './inventory.ts'
+import { InputError } from './util.ts'
 
 export const maxInputBytes = 8 * 1024 * 1024
 

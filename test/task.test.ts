@@ -2,9 +2,9 @@
 // the registry refuses malformed task modules.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { InputError } from '../src/inventory.ts'
 import type { Session } from '../src/ssh.ts'
 import { makeTarget, RemoteError, Registry } from '../src/task.ts'
+import { InputError } from '../src/util.ts'
 
 function fakeSession(code = 0) {
   const commands: { command: string; options: unknown }[] = []
