@@ -2,10 +2,11 @@
 // the rollout, the report and the exit code (0 all ok, 2 a host failed, 3 a host unreachable and none failed,
 // 4 bad input, 1 internal error).
 import { accessSync, constants, existsSync, realpathSync } from 'node:fs'
-import { resolve } from 'node:path'
+import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { InputError, loadInventory, toAnsibleList } from './inventory.ts'
+import { InputError, toAnsibleList } from './inventory.ts'
+import { loadSources } from './inventory-sources.ts'
 import { loadPlaybook, parseExtraVars } from './playbook.ts'
 import { checkJsonPath, Reporter, writeJsonReport } from './report.ts'
 import { planPlays, rollout, shouldRun } from './rollout.ts'
@@ -17,7 +18,8 @@ Runs a playbook over SSH the way ansible-playbook does: batches (serial), max_fa
 --check and --diff. PLAYBOOK defaults to playbooks/deploy.yml.
 
 Options:
-  -i, --inventory FILE      Ansible YAML inventory (required)
+  -i, --inventory SOURCE    an Ansible inventory: YAML or INI file, directory of them, or h1,h2,; repeatable;
+                            group_vars/ and host_vars/ beside it (and beside the playbook) are read too
   -l, --limit PATTERN       only these hosts: name, group, glob, ~regex, !exclude, &intersect, @file
   -e, --extra-vars VARS     key=value ..., a YAML/JSON mapping, or @file.yml; repeatable; highest precedence
   -C, --check               change nothing, report what would change
@@ -32,6 +34,7 @@ Options:
       --list-hosts          print the hosts the playbook would run on, one per line, and exit
       --list-tasks          print each play's tasks and exit
       --list-inventory      print the inventory as \`ansible-inventory --list\` does (JSON) and exit
+      --playbook-dir DIR    with --list-inventory: read DIR's group_vars/ and host_vars/ too (as ansible-inventory)
   -v, --verbose             more output (-vv: task data too)
   -h, --help                show this help
 
@@ -40,7 +43,7 @@ Exit codes: 0 every host ok, 2 some host failed, 3 some host unreachable and non
 `
 
 const options = {
-  inventory: { type: 'string', short: 'i' },
+  inventory: { type: 'string', short: 'i', multiple: true },
   limit: { type: 'string', short: 'l', multiple: true },
   'extra-vars': { type: 'string', short: 'e', multiple: true },
   check: { type: 'boolean', short: 'C' },
@@ -55,6 +58,7 @@ const options = {
   'list-hosts': { type: 'boolean' },
   'list-tasks': { type: 'boolean' },
   'list-inventory': { type: 'boolean' },
+  'playbook-dir': { type: 'string' },
   verbose: { type: 'boolean', short: 'v', multiple: true },
   help: { type: 'boolean', short: 'h' },
 } as const
@@ -76,7 +80,7 @@ export async function main(argv: string[], out = process.stdout, err = process.s
   }
   const warn = (message: string) => err.write(`[WARNING]: ${message}\n`)
   try {
-    if (!values.inventory) throw new InputError('an inventory is required: -i FILE', 'deploy')
+    if (!values.inventory?.length) throw new InputError('an inventory is required: -i FILE', 'deploy')
     if (positionals.length > 1) throw new InputError(`one playbook at a time, got ${positionals.join(' ')}`, 'deploy')
     const forks = values.forks === undefined ? undefined : Number(values.forks)
     if (forks !== undefined && !(Number.isInteger(forks) && forks > 0))
@@ -84,13 +88,15 @@ export async function main(argv: string[], out = process.stdout, err = process.s
     const timeout = values.timeout === undefined ? undefined : Number(values.timeout)
     if (timeout !== undefined && !(timeout > 0))
       throw new InputError(`--timeout: expected a number of seconds, got ${values.timeout}`, 'deploy')
-    const inventory = await loadInventory(values.inventory)
-    if (values['list-inventory']) {
+    const listing = values['list-inventory'] ?? false
+    const playbookFile = positionals[0] ?? defaultPlaybook()
+    const playbookDir = listing ? values['playbook-dir'] : dirname(resolve(playbookFile))
+    const inventory = loadSources(values.inventory, { ...(playbookDir ? { playbookDir } : {}), warn })
+    if (listing) {
       out.write(`${JSON.stringify(toAnsibleList(inventory), null, 4)}\n`)
       return 0
     }
     const registry = await Registry.load([builtinTasks, ...(values['module-path'] ?? []).map((d) => resolve(d))])
-    const playbookFile = positionals[0] ?? defaultPlaybook()
     const playbook = await loadPlaybook(playbookFile, registry)
     const extraVars = parseExtraVars(values['extra-vars'] ?? [])
     const split = (list: string[] | undefined) =>
