@@ -628,6 +628,41 @@ export const cases: Case[] = [
       play(`    - copy: {dest: $D/one, content: "1\\n"}\n`) +
       `- hosts: b\n  gather_facts: false\n  tasks:\n    - copy: {dest: $D/two, content: "2\\n"}\n- hosts: nomatch\n  gather_facts: false\n  tasks:\n    - copy: {dest: $D/three, content: "3\\n"}\n`,
   },
+  // --- an Ansible user's files: INI beside the YAML inventory, group_vars/ and host_vars/ (issue 12) ---------
+  {
+    name: 'ini-inventory-second-source',
+    inventory: hosts(3),
+    args: ['-i', 'hosts'],
+    files: {
+      hosts:
+        "[web]\nh1\nh3 role=edge\n[web:vars]\nansible_user=deployer\ncolor='blue'\nsize=3\n[db]\nh2 role=primary\n[prod:children]\nweb\ndb\n",
+    },
+    playbook: play(
+      `    - command: id -un\n      register: who\n` +
+        `    - copy: {dest: "$D/{{ inventory_hostname }}", content: "{{ who.stdout }} {{ color | default('-') }} {{ size | default(0) }} {{ size is number }} {{ role | default('none') }} {{ group_names | join(',') }}\\n"}\n`,
+    ),
+  },
+  {
+    name: 'group-vars-host-vars-files',
+    inventory: `all:\n  children:\n    web:\n      hosts:\n        h1:\n        h2:\n    db:\n      hosts:\n        h3:\n  vars:\n    level: inventory\n`,
+    files: {
+      'group_vars/all/01-base.yml': 'level: group_vars_all\ngreeting: hello\n',
+      'group_vars/all/02-more': 'ports: [80, 443]\n',
+      'group_vars/web.yml': 'level: group_vars_web\n',
+      'group_vars/db.json': '{"level": "group_vars_db", "ansible_user": "deployer"}\n',
+      'host_vars/h2.yml': 'level: host_vars_h2\nansible_user: deployer\n',
+    },
+    playbook: play(
+      `    - command: id -un\n      register: who\n` +
+        `    - copy: {dest: "$D/{{ inventory_hostname }}", content: "{{ who.stdout }} {{ level }} {{ greeting }} {{ ports | join(',') }}\\n"}\n`,
+    ),
+  },
+  {
+    name: 'refuse-group-vars-connection-var',
+    refused: /group_vars\/all\.yml:1:\d+: .*ansible_port.*expected a port number/,
+    files: { 'group_vars/all.yml': 'ansible_port: ssh\n' },
+    playbook: play(''),
+  },
   // --- refused before anything connects -------------------------------------------------------------------------
   {
     name: 'refuse-vault',

@@ -254,6 +254,7 @@ export class Oracle {
       ANSIBLE_CALLBACKS_ENABLED: 'hbmon_stats',
       HBMON_STATS_FILE: statsFile,
       PYTHONDONTWRITEBYTECODE: '1', // no __pycache__ beside the callback plugin in the repository
+      ANSIBLE_INVENTORY_ENABLED: 'host_list,yaml,ini', // the cases' own -i files may be INI
       ANSIBLE_PIPELINING: 'true',
       ANSIBLE_FORKS: '20',
       ANSIBLE_SSH_ARGS: '-o ControlMaster=auto -o ControlPersist=60s',
