@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { InputError, toAnsibleList } from './inventory.ts'
 import { loadSources } from './inventory-sources.ts'
+import { loadAnsibleConfig } from './ansible-config.ts'
+import { completeConnection, describeConnection, varOrigin } from './connection-defaults.ts'
 import { loadPlaybook, parseExtraVars } from './playbook.ts'
 import { checkJsonPath, Reporter, writeJsonReport } from './report.ts'
 import { planPlays, rollout, shouldRun } from './rollout.ts'
@@ -80,19 +82,34 @@ export async function main(argv: string[], out = process.stdout, err = process.s
   }
   const warn = (message: string) => err.write(`[WARNING]: ${message}\n`)
   try {
-    if (!values.inventory?.length) throw new InputError('an inventory is required: -i FILE', 'deploy')
+    // ansible.cfg and ANSIBLE_*: below the command line, as in Ansible.
+    const settings = loadAnsibleConfig(warn)
+    const sources = values.inventory ?? settings.inventory?.value
+    if (!sources?.length)
+      throw new InputError('an inventory is required: -i FILE (or inventory in ansible.cfg)', 'deploy')
     if (positionals.length > 1) throw new InputError(`one playbook at a time, got ${positionals.join(' ')}`, 'deploy')
-    const forks = values.forks === undefined ? undefined : Number(values.forks)
+    const forks = values.forks === undefined ? settings.forks?.value : Number(values.forks)
     if (forks !== undefined && !(Number.isInteger(forks) && forks > 0))
       throw new InputError(`--forks: expected a positive integer, got ${values.forks}`, 'deploy')
-    const timeout = values.timeout === undefined ? undefined : Number(values.timeout)
+    const timeout = values.timeout === undefined ? settings.timeout?.value : Number(values.timeout)
     if (timeout !== undefined && !(timeout > 0))
       throw new InputError(`--timeout: expected a number of seconds, got ${values.timeout}`, 'deploy')
     const listing = values['list-inventory'] ?? false
     const playbookFile = positionals[0] ?? defaultPlaybook()
     const playbookDir = listing ? values['playbook-dir'] : dirname(resolve(playbookFile))
-    const inventory = loadSources(values.inventory, { ...(playbookDir ? { playbookDir } : {}), warn })
+    const inventory = loadSources(sources, { ...(playbookDir ? { playbookDir } : {}), warn })
+    const verbosity = values.verbose?.length ?? 0
     if (listing) {
+      for (const h of inventory.hosts.values()) {
+        const provenance = completeConnection(
+          h.name,
+          h.connection,
+          (v) => varOrigin(inventory, h.name, v),
+          settings,
+          warn,
+        )
+        if (verbosity >= 3) err.write(describeConnection(h.name, h.connection, provenance))
+      }
       out.write(`${JSON.stringify(toAnsibleList(inventory), null, 4)}\n`)
       return 0
     }
@@ -127,6 +144,18 @@ export async function main(argv: string[], out = process.stdout, err = process.s
       }
       return 0
     }
+    // ansible.cfg and ~/.ssh/config fill in what no var set, once per connection.
+    const completed = new WeakSet<object>()
+    for (const { play, hosts, connections } of plan)
+      for (const h of hosts) {
+        const c = connections.get(h.name)!
+        if (completed.has(c)) continue
+        completed.add(c)
+        const origin = (v: string) =>
+          v in extraVars ? '-e' : v in play.vars ? `${playbook.file}:${play.line}` : varOrigin(inventory, h.name, v)
+        const provenance = completeConnection(h.name, c, origin, settings, warn)
+        if (verbosity >= 3) err.write(describeConnection(h.name, c, provenance))
+      }
     // Key files are inputs too: a missing one is found now, not as N unreachable hosts.
     for (const { hosts, connections } of plan)
       for (const h of hosts) {
@@ -142,7 +171,6 @@ export async function main(argv: string[], out = process.stdout, err = process.s
 
     // The report's path is an input too: found unwritable now, not after the run.
     const jsonFile = values.json === undefined ? undefined : await checkJsonPath(values.json)
-    const verbosity = values.verbose?.length ?? 0
     const reporter = new Reporter({ out, verbosity })
     const report = await rollout({
       inventory,

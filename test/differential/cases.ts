@@ -658,6 +658,28 @@ export const cases: Case[] = [
     ),
   },
   {
+    name: 'ansible-cfg-remote-user-become',
+    inventory: `all:\n  hosts:\n    h1:\n    h2:\n  vars:\n    ansible_user: null\n`,
+    files: {
+      'ansible.cfg':
+        '[defaults]\nremote_user = deployer\nforks = 1\ntimeout = 20 ; seconds\n[privilege_escalation]\nbecome = True\nbecome_user = root\n',
+    },
+    playbook: play(
+      `    - shell: echo "$(id -un) $SUDO_USER"\n      register: r\n    - copy: {dest: "$D/{{ inventory_hostname }}", content: "{{ r.stdout }}\\n"}\n`,
+    ),
+  },
+  {
+    name: 'ssh-config-hostname-user-port',
+    inventory: `all:\n  hosts:\n    h1:\n      ansible_host: alias-h1\n    h2:\n  vars:\n    ansible_user: null\n    ansible_ssh_common_args: -F ssh_config -o UserKnownHostsFile=KNOWN_HOSTS -o StrictHostKeyChecking=yes\n`,
+    files: {
+      ssh_config:
+        '# first match wins\nHost alias-h1\n  HostName ADDR(h1)\n  User deployer\n  Port 22\nHost alias-*\n  User carol\nHost *\n  User root\n  Port 22\n',
+    },
+    playbook: play(
+      `    - command: id -un\n      register: r\n    - copy: {dest: "$D/{{ inventory_hostname }}", content: "{{ r.stdout }}\\n"}\n`,
+    ),
+  },
+  {
     name: 'refuse-group-vars-connection-var',
     refused: /group_vars\/all\.yml:1:\d+: .*ansible_port.*expected a port number/,
     files: { 'group_vars/all.yml': 'ansible_port: ssh\n' },

@@ -265,7 +265,7 @@ function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEn
 }
 
 const base = tempDir('hbmon-inventory-files-')
-const env = { ...ansibleEnv(), ANSIBLE_INVENTORY_ENABLED: 'host_list,yaml,ini' }
+const env: NodeJS.ProcessEnv = { ...ansibleEnv(), ANSIBLE_INVENTORY_ENABLED: 'host_list,yaml,ini' }
 
 for (const tree of trees) {
   test(tree.name, async () => {
@@ -281,7 +281,7 @@ for (const tree of trees) {
       run('ansible-inventory', [...args, '--list'], dir, env),
       run(process.execPath, [join(root, 'bin/deploy.js'), ...args, '--list-inventory'], dir, {
         ...process.env,
-        HOME: env.HOME,
+        HOME: env['HOME'],
       }),
     ])
     if (tree.refused) {
