@@ -9,6 +9,7 @@ import { InputError, toAnsibleList } from './inventory.ts'
 import { loadSources } from './inventory-sources.ts'
 import { loadAnsibleConfig } from './ansible-config.ts'
 import { completeConnection, describeConnection, varOrigin } from './connection-defaults.ts'
+import { askPassword, passwordFile, redacting, setVaultSecrets, vaultId, type VaultSecret } from './vault.ts'
 import { loadPlaybook, parseExtraVars } from './playbook.ts'
 import { checkJsonPath, Reporter, writeJsonReport } from './report.ts'
 import { planPlays, rollout, shouldRun } from './rollout.ts'
@@ -35,6 +36,9 @@ Options:
       --json FILE           write a machine-readable report of the run
       --list-hosts          print the hosts the playbook would run on, one per line, and exit
       --list-tasks          print each play's tasks and exit
+      --vault-password-file FILE  a file holding a vault password (repeatable)
+      --vault-id [LABEL@]FILE|prompt  a vault secret (repeatable)
+  -J, --ask-vault-pass      ask for the vault password (from stdin when it is not a terminal)
       --list-inventory      print the inventory as \`ansible-inventory --list\` does (JSON) and exit
       --playbook-dir DIR    with --list-inventory: read DIR's group_vars/ and host_vars/ too (as ansible-inventory)
   -v, --verbose             more output (-vv: task data too)
@@ -61,6 +65,9 @@ const options = {
   'list-tasks': { type: 'boolean' },
   'list-inventory': { type: 'boolean' },
   'playbook-dir': { type: 'string' },
+  'vault-password-file': { type: 'string', multiple: true },
+  'vault-id': { type: 'string', multiple: true },
+  'ask-vault-pass': { type: 'boolean', short: 'J' },
   verbose: { type: 'boolean', short: 'v', multiple: true },
   help: { type: 'boolean', short: 'h' },
 } as const
@@ -68,6 +75,9 @@ const options = {
 const packageRoot = fileURLToPath(new URL('..', import.meta.url))
 
 export async function main(argv: string[], out = process.stdout, err = process.stderr): Promise<number> {
+  // Nothing we print may hold a decrypted vault value (src/vault.ts).
+  out = redacting(out)
+  err = redacting(err)
   let parsed
   try {
     parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true })
@@ -84,6 +94,14 @@ export async function main(argv: string[], out = process.stdout, err = process.s
   try {
     // ansible.cfg and ANSIBLE_*: below the command line, as in Ansible.
     const settings = loadAnsibleConfig(warn)
+    // Vault secrets: the command line's, else ansible.cfg's (as Ansible: both are used, the command line first).
+    const vaultSecrets: VaultSecret[] = []
+    for (const spec of values['vault-id'] ?? []) vaultSecrets.push(await vaultId(spec))
+    for (const file of values['vault-password-file'] ?? []) vaultSecrets.push(passwordFile(file))
+    if (values['ask-vault-pass']) vaultSecrets.push(await askPassword())
+    for (const spec of settings.vaultIdentityList?.value ?? []) vaultSecrets.push(await vaultId(spec))
+    if (settings.vaultPasswordFile) vaultSecrets.push(passwordFile(settings.vaultPasswordFile.value))
+    setVaultSecrets(vaultSecrets)
     const sources = values.inventory ?? settings.inventory?.value
     if (!sources?.length)
       throw new InputError('an inventory is required: -i FILE (or inventory in ansible.cfg)', 'deploy')

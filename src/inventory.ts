@@ -56,6 +56,7 @@ import {
 } from 'yaml'
 import { splitWords } from './ssh.ts'
 import { plain, PyFloat } from './template.ts'
+import { decrypt, isVaultText, rememberAll, tooShort } from './vault.ts'
 
 export type Vars = Record<string, unknown>
 
@@ -304,8 +305,31 @@ function isoformat(s: string): string | undefined {
 
 const ours = new Set(pyTags.map((t) => t.tag))
 
+// `!vault |` values: decrypted with the run's vault secrets, or an error at their line.
+const vaultTag: ScalarTag = {
+  tag: '!vault',
+  identify: () => false,
+  resolve: (text, onError) => {
+    const r = decrypt(text)
+    if (!r.ok) return (onError(`!vault: ${r.reason}`), text)
+    if (tooShort(r.value))
+      return (
+        onError('!vault: the decrypted value is shorter than 4 characters, too short to keep out of the output'),
+        text
+      )
+    return r.value
+  },
+}
+
 /** Parses one YAML document the way Ansible's loader would; any YAML error is an InputError. */
 export function parseYaml(text: string, file: string): Yaml {
+  // A file encrypted whole by ansible-vault (src/vault.ts): its plaintext is read, and all of it is secret.
+  const whole = isVaultText(text)
+  if (whole) {
+    const r = decrypt(text)
+    if (!r.ok) throw new InputError(r.reason, file, 1, 1)
+    text = r.value
+  }
   const lineCounter = new LineCounter()
   const doc = parseDocument(text, {
     version: '1.1',
@@ -313,7 +337,7 @@ export function parseYaml(text: string, file: string): Yaml {
     uniqueKeys: false, // checked in convert(), which knows the path and the first occurrence
     lineCounter,
     prettyErrors: false,
-    customTags: (tags) => [...tags.filter((t) => typeof t !== 'object' || !ours.has(t.tag)), ...pyTags],
+    customTags: (tags) => [...tags.filter((t) => typeof t !== 'object' || !ours.has(t.tag)), ...pyTags, vaultTag],
   })
   // Unknown tags would be read as plain text: a !vault value would be used as ciphertext, an !unsafe one
   // templated. Both are refused.
@@ -463,6 +487,7 @@ export function parseYaml(text: string, file: string): Yaml {
     fail,
   }
   yaml.value = convert(doc.contents, [])
+  if (whole) rememberAll(yaml.value)
   return yaml
 }
 
