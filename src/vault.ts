@@ -13,7 +13,6 @@
 // shorter than 4 characters is not redacted (it would blank out ordinary output), so a vault value that
 // short is refused.
 import { readFileSync, accessSync, constants } from 'node:fs'
-import { createInterface } from 'node:readline'
 import { Vault } from 'ansible-vault'
 import { InputError } from './inventory.ts'
 
@@ -80,9 +79,21 @@ export async function askPassword(label = 'default', prompt = 'Vault password: '
       }
       stdin.on('data', onData)
     } else {
-      const rl = createInterface({ input: stdin })
-      rl.once('line', (line) => (rl.close(), resolve(line)))
-      rl.once('close', () => resolve(''))
+      // The first line of stdin; the rest is left unread.
+      let buffer = ''
+      const done = () => {
+        stdin.off('data', onData)
+        stdin.off('end', done)
+        stdin.pause()
+        resolve(buffer.split(/\r?\n/, 1)[0]!)
+      }
+      const onData = (chunk: Buffer) => {
+        buffer += chunk.toString('utf8')
+        if (buffer.includes('\n')) done()
+      }
+      stdin.on('data', onData)
+      stdin.once('end', done)
+      stdin.resume()
     }
   })
   if (!password) throw new InputError('no vault password was given', 'prompt')
