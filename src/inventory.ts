@@ -30,9 +30,11 @@
 //   (src/rollout.ts planPlays); task vars may not set them.
 // - When both ansible_become_password and ansible_become_pass are set, ansible_become_password wins (as in
 //   Ansible's PlayContext; the sudo plugin's own option lookup would take the other).
-// - Not supported: group_vars/ and host_vars/ directories, INI/script/plugin inventories, the implicit
-//   localhost, !vault and !unsafe tags (refused with their line, in playbooks and -e too). Magic vars (inventory_file, inventory_hostname, group_names...) are
-//   not in Host.vars, exactly as ansible-inventory --list leaves them out.
+// - Not supported: script/plugin inventories, the implicit localhost, !unsafe tags (refused with their line,
+//   in playbooks and -e too). INI files, directories, several sources and group_vars/host_vars are read by
+//   src/inventory-sources.ts and src/inventory-ini.ts through the Builder below; !vault by src/vault.ts.
+//   Magic vars (inventory_file, inventory_hostname, group_names...) are not in Host.vars, exactly as
+//   ansible-inventory --list leaves them out.
 // - Python quirks not copied, in keys of nested var mappings only: float keys print as JS numbers ("1", not
 //   "1.0"), and `1:` and `true:` are two keys (Python's 1 == True makes them one). Integers past 2^53 lose
 //   precision; .inf/.nan stay numbers (Python prints them as invalid JSON).
