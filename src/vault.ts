@@ -117,16 +117,16 @@ export const isVaultText = (text: string) => /^\s*\$ANSIBLE_VAULT;/.test(text)
 
 /** The plaintext of a vault text (a whole file or a !vault value), or an error saying why not. */
 export function decrypt(text: string): { ok: true; value: string } | { ok: false; reason: string } {
-  const body = text.trim()
-  const header = body.split('\n', 1)[0]!.trim()
-  const m = /^\$ANSIBLE_VAULT;(1\.[12]);AES256(?:;(.+))?$/.exec(header)
-  if (!m) return { ok: false, reason: `not a vault text Ansible writes: the header is "${header.slice(0, 60)}"` }
   if (!secrets.length)
     return {
       ok: false,
       reason:
         'this is vault-encrypted and no vault secret was given: use --vault-password-file, --vault-id or --ask-vault-pass',
     }
+  const body = text.trim()
+  const header = body.split('\n', 1)[0]!.trim()
+  const m = /^\$ANSIBLE_VAULT;(1\.[12]);AES256(?:;(.+))?$/.exec(header)
+  if (!m) return { ok: false, reason: `not a vault text Ansible writes: the header is "${header.slice(0, 60)}"` }
   const label = m[2]
   // The secret whose label the header names first, then the others (Ansible's default, vault_id_match off).
   const order = [...secrets.filter((s) => s.label === label), ...secrets.filter((s) => s.label !== label)]
