@@ -2,7 +2,9 @@
 //                 | stop|kill|pause|resume|cut|restore NAME
 import { spawnSync } from 'node:child_process'
 import { parseArgs } from 'node:util'
+import { fileURLToPath } from 'node:url'
 import { Lab, vmNames } from './lab.ts'
+import { recordFacts } from './record-facts.ts'
 
 const usage = `Usage: npm run lab -- COMMAND [options]
 
@@ -13,6 +15,7 @@ const usage = `Usage: npm run lab -- COMMAND [options]
   ssh NAME [COMMAND...]         open a shell on a host (or run COMMAND), host key checked
   stop|kill|pause|resume NAME   fault controls: clean stop, power cut, SIGSTOP, SIGCONT
   cut|restore NAME              drop / allow packets to the host's SSH port
+  record-facts [--hosts LIST]   record what every fact prints on the lab's hosts into test/facts/fixtures/
 
 Environment: HBMON_LAB_DIR (state, default lab/.run), HBMON_LAB_CACHE (images, default
 ~/.cache/hbmon-lab), HBMON_LAB_NET (light hosts' /24, default 127.0.0), HBMON_LAB_ACCEL (kvm or tcg:
@@ -25,6 +28,7 @@ const { values, positionals } = parseArgs({
   options: {
     vms: { type: 'string' },
     light: { type: 'string' },
+    hosts: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 })
@@ -93,6 +97,12 @@ async function main(): Promise<number> {
     case 'restore':
       await lab.restore(needName())
       return 0
+    case 'record-facts': {
+      const out = fileURLToPath(new URL('../test/facts/fixtures/', import.meta.url))
+      const written = await recordFacts(lab.inventoryPath, out, values.hosts?.split(',').filter(Boolean))
+      process.stderr.write(`lab: ${written.length} fixtures written under ${out}\n`)
+      return 0
+    }
     default:
       process.stderr.write(`unknown command ${command}\n\n${usage}`)
       return 4

@@ -15,7 +15,7 @@
 import { existsSync, readFileSync, statSync, accessSync, constants } from 'node:fs'
 import { homedir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
-import { InputError } from './inventory.ts'
+import { InputError } from './util.ts'
 
 /** A value and where it was set: "ansible.cfg:4" or "ANSIBLE_REMOTE_USER". */
 export interface Setting<T> {

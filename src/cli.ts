@@ -5,15 +5,16 @@ import { accessSync, constants, existsSync, realpathSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { InputError, toAnsibleList } from './inventory.ts'
+import { toAnsibleList } from './inventory.ts'
 import { loadSources } from './inventory-sources.ts'
 import { loadAnsibleConfig } from './ansible-config.ts'
 import { completeConnection, describeConnection, varOrigin } from './connection-defaults.ts'
 import { askPassword, passwordFile, redacting, setVaultSecrets, vaultId, type VaultSecret } from './vault.ts'
 import { loadPlaybook, parseExtraVars } from './playbook.ts'
 import { checkJsonPath, Reporter, writeJsonReport } from './report.ts'
-import { planPlays, rollout, shouldRun } from './rollout.ts'
+import { planPlays, rollout, shouldRun, type Plan } from './rollout.ts'
 import { builtinTasks, Registry } from './task.ts'
+import { InputError } from './util.ts'
 
 export const usage = `Usage: deploy -i INVENTORY [PLAYBOOK] [options]
 
@@ -151,15 +152,7 @@ export async function main(argv: string[], out = process.stdout, err = process.s
       return 0
     }
     if (values['list-tasks']) {
-      for (const { play, hosts } of plan) {
-        out.write(
-          `play #${play.index} (${play.hosts.join(',')}): ${play.name}\t${hosts.length} hosts, serial ${JSON.stringify(play.serial.length ? play.serial : 'all')}${play.maxFailPercentage !== undefined ? `, max_fail_percentage ${play.maxFailPercentage}` : ''}\n`,
-        )
-        for (const t of play.tasks)
-          if (shouldRun([...play.tags, ...t.tags], tags, skipTags))
-            out.write(`  ${t.name}\t${t.action}${t.tags.length ? `\tTAGS: [${t.tags.join(', ')}]` : ''}\n`)
-        for (const h of play.handlers) out.write(`  handler: ${h.name}\t${h.action}\n`)
-      }
+      listTasks(plan, tags, skipTags, out)
       return 0
     }
     // ansible.cfg and ~/.ssh/config fill in what no var set, once per connection.
@@ -174,18 +167,7 @@ export async function main(argv: string[], out = process.stdout, err = process.s
         const provenance = completeConnection(h.name, c, origin, settings, warn)
         if (verbosity >= 3) err.write(describeConnection(h.name, c, provenance))
       }
-    // Key files are inputs too: a missing one is found now, not as N unreachable hosts.
-    for (const { hosts, connections } of plan)
-      for (const h of hosts) {
-        const key = connections.get(h.name)!.keyFile
-        if (key) {
-          try {
-            accessSync(key, constants.R_OK)
-          } catch {
-            throw new InputError(`${h.name}: cannot read the private key file ${key}`, inventory.file)
-          }
-        }
-      }
+    checkKeyFiles(plan, inventory.file)
 
     // The report's path is an input too: found unwritable now, not after the run.
     const jsonFile = values.json === undefined ? undefined : await checkJsonPath(values.json)
@@ -220,6 +202,33 @@ export async function main(argv: string[], out = process.stdout, err = process.s
     err.write(`internal error: ${(e as Error).stack ?? e}\n`)
     return 1
   }
+}
+
+/** --list-tasks: each play, its hosts and rollout rules, the tasks the tags select and its handlers. */
+function listTasks(plan: Plan, tags: string[] | undefined, skipTags: string[] | undefined, out: NodeJS.WritableStream) {
+  for (const { play, hosts } of plan) {
+    out.write(
+      `play #${play.index} (${play.hosts.join(',')}): ${play.name}\t${hosts.length} hosts, serial ${JSON.stringify(play.serial.length ? play.serial : 'all')}${play.maxFailPercentage !== undefined ? `, max_fail_percentage ${play.maxFailPercentage}` : ''}\n`,
+    )
+    for (const t of play.tasks)
+      if (shouldRun([...play.tags, ...t.tags], tags, skipTags))
+        out.write(`  ${t.name}\t${t.action}${t.tags.length ? `\tTAGS: [${t.tags.join(', ')}]` : ''}\n`)
+    for (const h of play.handlers) out.write(`  handler: ${h.name}\t${h.action}\n`)
+  }
+}
+
+/** Key files are inputs too: a missing one is found now, not as N unreachable hosts. */
+function checkKeyFiles(plan: Plan, inventoryFile: string): void {
+  for (const { hosts, connections } of plan)
+    for (const h of hosts) {
+      const key = connections.get(h.name)!.keyFile
+      if (!key) continue
+      try {
+        accessSync(key, constants.R_OK)
+      } catch {
+        throw new InputError(`${h.name}: cannot read the private key file ${key}`, inventoryFile)
+      }
+    }
 }
 
 function defaultPlaybook(): string {

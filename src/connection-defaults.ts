@@ -12,7 +12,9 @@ import { homedir } from 'node:os'
 import { resolve } from 'node:path'
 import SSHConfig from 'ssh-config'
 import type { AnsibleSettings } from './ansible-config.ts'
-import { type Connection, InputError, type Inventory, parseJumps } from './inventory.ts'
+import { type Connection, parseJumps } from './connection.ts'
+import type { Inventory } from './inventory.ts'
+import { InputError } from './util.ts'
 
 /** Where each connection setting came from: field → "hosts:3", "ansible.cfg:4", "~/.ssh/config: Host web*"… */
 export type Provenance = Record<string, string>

@@ -7,8 +7,9 @@
 //
 // Where we differ, on purpose: a variable with an empty name (`= 1`), and values Python reads as a set,
 // a complex number or an unhashable dict key (Ansible fails later, or prints invalid JSON), are errors here.
-import { type Builder, expandHostPattern, InputError, type Origin, type Source } from './inventory.ts'
-import { PyFloat } from './template.ts'
+import { expandHostPattern } from './host-pattern.ts'
+import type { Builder, Origin, Source } from './inventory.ts'
+import { InputError, PyFloat } from './util.ts'
 
 /** The INI file as a source of places: a path is [line, column]. */
 function iniSource(file: string): Source {

@@ -17,17 +17,10 @@
 import { accessSync, constants, existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs'
 import { basename, dirname, extname, join, relative, resolve } from 'node:path'
 import { parseIni } from './inventory-ini.ts'
-import {
-  addYamlInventory,
-  Builder,
-  finishInventory,
-  InputError,
-  type Inventory,
-  parseAddress,
-  parseYaml,
-  type VarLayer,
-  type Yaml,
-} from './inventory.ts'
+import { parseAddress } from './host-pattern.ts'
+import { addYamlInventory, Builder, finishInventory, type Inventory, type VarLayer } from './inventory.ts'
+import { InputError } from './util.ts'
+import { parseYaml, type Yaml } from './yaml.ts'
 
 export interface SourceOptions {
   /** group_vars/ and host_vars/ here are read too, above the inventory's (ansible-playbook: the playbook's

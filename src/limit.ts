@@ -10,7 +10,9 @@
 // descendants through a Python set, so its host order for grand-children can vary).
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { InputError, parseAddress, type Host, type Inventory } from './inventory.ts'
+import { type Host, type Inventory } from './inventory.ts'
+import { parseAddress } from './host-pattern.ts'
+import { InputError } from './util.ts'
 
 export interface SelectOptions {
   /** --limit: patterns to intersect with. */

@@ -12,18 +12,11 @@
 import { readFile } from 'node:fs/promises'
 import { readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
-import {
-  connectionVars,
-  expectedGot,
-  InputError,
-  parseYaml,
-  schemaErrorPath,
-  schemaValidator,
-  type Vars,
-  type Yaml,
-} from './inventory.ts'
-import { pickError, type Registry } from './task.ts'
-import { checkTemplate, isTemplated, plain, TemplateError } from './template.ts'
+import { type Registry } from './task.ts'
+import { checkTemplate, isTemplated, TemplateError } from './template.ts'
+import { connectionVars } from './connection.ts'
+import { InputError, plain, type Vars } from './util.ts'
+import { expectedGot, parseYaml, pickError, schemaErrorPath, schemaValidator, type Yaml } from './yaml.ts'
 
 export interface Playbook {
   file: string
@@ -369,7 +362,7 @@ export function parseExtraVars(values: string[], cwd = process.cwd()): Vars {
     } else if (/^\s*[{[]/.test(value)) {
       Object.assign(vars, mapping(parseYaml(value, '-e')))
     } else {
-      for (const pair of splitWords(value)) {
+      for (const pair of keyValueWords(value)) {
         const at = pair.indexOf('=')
         if (at <= 0) throw new InputError(`expected key=value, got "${pair}"`, '-e')
         const key = pair.slice(0, at)
@@ -391,7 +384,7 @@ function mapping(yaml: Yaml): Vars {
 }
 
 // Ansible's parse_kv: spaces separate pairs, quotes group (and are removed).
-function splitWords(text: string): string[] {
+function keyValueWords(text: string): string[] {
   const words: string[] = []
   const re = /(?:[^\s'"]+|'[^']*'|"(?:[^"\\]|\\.)*")+/g
   for (const m of text.match(re) ?? [])

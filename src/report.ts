@@ -4,9 +4,103 @@
 // the wall time. --json FILE writes the same run as data.
 import { chmod, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
-import { InputError } from './inventory.ts'
-import type { HostStats, RolloutEvent, RunReport, TaskRecord } from './rollout.ts'
+import type { Play, PlayTask } from './playbook.ts'
+import { InputError } from './util.ts'
 import { redact } from './vault.ts'
+
+// ---- the run as data: what --json writes, and the recap's counters ---------------------------------------
+
+export type Status = 'ok' | 'changed' | 'failed' | 'skipped' | 'unreachable'
+
+export interface TaskRecord {
+  play: number
+  batch: number // 1-based within the play
+  task: string
+  action: string
+  handler: boolean
+  host: string
+  status: Status
+  ignored?: boolean // failed, but ignore_errors
+  changed?: boolean // a failed result that also changed something (counted as changed when ignored)
+  check: boolean
+  msg?: string
+  diff?: string // unified diff (--diff)
+  data?: Record<string, unknown>
+  ms: number
+}
+
+export interface HostStats {
+  ok: number
+  changed: number
+  unreachable: number
+  failed: number
+  skipped: number
+  rescued: number // always 0: no blocks
+  ignored: number
+}
+
+export interface BatchRecord {
+  play: number
+  batch: number
+  hosts: string[]
+  failed: string[]
+  unreachable: string[]
+  /** Hosts that were still live when the rollout stopped in this batch. */
+  stopped: string[]
+}
+
+export interface RunReport {
+  playbook: string
+  inventory: string
+  check: boolean
+  diff: boolean
+  started: string
+  wallMs: number
+  plays: { play: number; name: string; hosts: string[]; batches: string[][] }[]
+  batches: BatchRecord[]
+  results: TaskRecord[]
+  stats: Record<string, HostStats>
+  /** Why the rollout stopped early; absent when every play ran to its end. */
+  stopReason?: string
+  /** Selected hosts on which nothing ran because the rollout stopped first. */
+  notRun: string[]
+  exitCode: 0 | 2 | 3
+}
+
+export type RolloutEvent =
+  | { type: 'play'; play: Play; hosts: string[]; batches: string[][] }
+  | { type: 'batch'; play: number; batch: number; of: number; hosts: string[] }
+  | { type: 'task'; play: number; batch: number; task: PlayTask; handler: boolean; hosts: string[] }
+  | { type: 'host-start'; host: string; task: string }
+  | { type: 'result'; record: TaskRecord }
+  | { type: 'stop'; reason: string }
+  | { type: 'end'; report: RunReport }
+
+/** A host's counters before its first task. */
+export function emptyStats(): HostStats {
+  return { ok: 0, changed: 0, unreachable: 0, failed: 0, skipped: 0, rescued: 0, ignored: 0 }
+}
+
+/** Counts one task result as ansible/executor/stats.py does (its callers in the strategy plugin, rather). */
+export function tally(stats: Record<string, HostStats>, r: TaskRecord): void {
+  const s = (stats[r.host] ??= emptyStats())
+  if (r.status === 'ok' || r.status === 'changed') s.ok++
+  if (r.status === 'changed') s.changed++
+  if (r.status === 'skipped') s.skipped++
+  if (r.status === 'unreachable') s.unreachable++
+  // As Ansible: an ignored failure counts as ok and ignored, and as changed when its result changed.
+  if (r.status === 'failed' && r.ignored) {
+    s.ok++
+    s.ignored++
+    if (r.changed) s.changed++
+  } else if (r.status === 'failed') s.failed++
+}
+
+/** ansible-playbook's exit code: 2 when a host failed, 3 when one was unreachable (and none failed), else 0. */
+export function exitCodeOf(stats: Record<string, HostStats>): 0 | 2 | 3 {
+  const all = Object.values(stats)
+  return all.some((s) => s.failed > 0) ? 2 : all.some((s) => s.unreachable > 0) ? 3 : 0
+}
 
 export interface ReporterOptions {
   out?: NodeJS.WriteStream | NodeJS.WritableStream

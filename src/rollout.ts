@@ -23,17 +23,19 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, resolve } from 'node:path'
 import { $ } from 'zx'
-import {
-  connectionVars,
-  InputError,
-  resolveConnection,
-  type Connection,
-  type Host,
-  type Inventory,
-  type Vars,
-} from './inventory.ts'
+import { type Host, type Inventory } from './inventory.ts'
 import { selectHosts } from './limit.ts'
 import type { Play, PlayTask, Playbook } from './playbook.ts'
+import {
+  emptyStats,
+  exitCodeOf,
+  tally,
+  type BatchRecord,
+  type RolloutEvent,
+  type RunReport,
+  type Status,
+  type TaskRecord,
+} from './report.ts'
 import {
   BecomeError,
   ExecTimeout,
@@ -49,76 +51,15 @@ import {
   type FileDiff,
   type Registry,
   type Target,
+  type BatchContext,
+  type Task,
   type TaskContext,
+  settle,
   type TaskResult,
 } from './task.ts'
-import { evaluateCondition, plain, renderValue, TemplateError } from './template.ts'
-
-export type Status = 'ok' | 'changed' | 'failed' | 'skipped' | 'unreachable'
-
-export interface TaskRecord {
-  play: number
-  batch: number // 1-based within the play
-  task: string
-  action: string
-  handler: boolean
-  host: string
-  status: Status
-  ignored?: boolean // failed, but ignore_errors
-  changed?: boolean // a failed result that also changed something (counted as changed when ignored)
-  check: boolean
-  msg?: string
-  diff?: string // unified diff (--diff)
-  data?: Record<string, unknown>
-  ms: number
-}
-
-export interface HostStats {
-  ok: number
-  changed: number
-  unreachable: number
-  failed: number
-  skipped: number
-  rescued: number // always 0: no blocks
-  ignored: number
-}
-
-export interface BatchRecord {
-  play: number
-  batch: number
-  hosts: string[]
-  failed: string[]
-  unreachable: string[]
-  /** Hosts that were still live when the rollout stopped in this batch. */
-  stopped: string[]
-}
-
-export interface RunReport {
-  playbook: string
-  inventory: string
-  check: boolean
-  diff: boolean
-  started: string
-  wallMs: number
-  plays: { play: number; name: string; hosts: string[]; batches: string[][] }[]
-  batches: BatchRecord[]
-  results: TaskRecord[]
-  stats: Record<string, HostStats>
-  /** Why the rollout stopped early; absent when every play ran to its end. */
-  stopReason?: string
-  /** Selected hosts on which nothing ran because the rollout stopped first. */
-  notRun: string[]
-  exitCode: 0 | 2 | 3
-}
-
-export type RolloutEvent =
-  | { type: 'play'; play: Play; hosts: string[]; batches: string[][] }
-  | { type: 'batch'; play: number; batch: number; of: number; hosts: string[] }
-  | { type: 'task'; play: number; batch: number; task: PlayTask; handler: boolean; hosts: string[] }
-  | { type: 'host-start'; host: string; task: string }
-  | { type: 'result'; record: TaskRecord }
-  | { type: 'stop'; reason: string }
-  | { type: 'end'; report: RunReport }
+import { evaluateCondition, renderValue, TemplateError } from './template.ts'
+import { type Connection, connectionVars, resolveConnection } from './connection.ts'
+import { InputError, plain, type Vars } from './util.ts'
 
 export interface RolloutOptions {
   inventory: Inventory
@@ -275,12 +216,12 @@ export async function rollout(options: RolloutOptions): Promise<RunReport> {
     if (!s) states.set(host.name, (s = { host, facts: {}, registered: {}, notified: new Set() }))
     return s
   }
-  const stats = (name: string): HostStats =>
-    (report.stats[name] ??= { ok: 0, changed: 0, unreachable: 0, failed: 0, skipped: 0, rescued: 0, ignored: 0 })
   const ran = new Set<string>()
+  const run: Run = { options, check, transport, emit, report, states, state, ran }
 
   try {
-    plays: for (const { play, hosts, connections, batches: allBatches } of plan) {
+    plays: for (const planned of plan) {
+      const { play, hosts, batches: allBatches } = planned
       // Hosts that failed in an earlier play are out of the run.
       const batches = allBatches.map((b) => b.filter((h) => !states.get(h.name)?.down)).filter((b) => b.length)
       emit({ type: 'play', play, hosts: hosts.map((h) => h.name), batches: batches.map((b) => b.map((h) => h.name)) })
@@ -295,73 +236,8 @@ export async function rollout(options: RolloutOptions): Promise<RunReport> {
           .map((task) => ({ task, handler: false })),
       ]
       for (const [b, batch] of batches.entries()) {
-        const record: BatchRecord = {
-          play: play.index,
-          batch: b + 1,
-          hosts: batch.map((h) => h.name),
-          failed: [],
-          unreachable: [],
-          stopped: [],
-        }
-        report.batches.push(record)
-        emit({ type: 'batch', play: play.index, batch: b + 1, of: batches.length, hosts: record.hosts })
-        const members = batch.map(state)
-        for (const m of members) (ran.add(m.host.name), stats(m.host.name), m.notified.clear())
-        let stop: string | undefined
-        const steps = [...tasks, ...play.handlers.map((task) => ({ task, handler: true }))]
-        for (const { task, handler } of steps) {
-          const live = members.filter((m) => !m.down && (!handler || task.listen.some((n) => m.notified.has(n))))
-          if (!live.length) continue
-          emit({ type: 'task', play: play.index, batch: b + 1, task, handler, hosts: live.map((m) => m.host.name) })
-          const records = await runTask(task, handler, live, {
-            ...options,
-            check,
-            play,
-            batch: b + 1,
-            hosts,
-            batchHosts: record.hosts,
-            connections,
-            transport,
-            emit,
-            states,
-            factsOf: (name) => states.get(name)?.facts,
-          })
-          for (const r of records) {
-            report.results.push(r)
-            const s = stats(r.host)
-            if (r.status === 'ok' || r.status === 'changed') s.ok++
-            if (r.status === 'changed') s.changed++
-            if (r.status === 'skipped') s.skipped++
-            if (r.status === 'unreachable') s.unreachable++
-            // As Ansible: an ignored failure counts as ok and ignored, and as changed when its result changed.
-            if (r.status === 'failed' && r.ignored) {
-              s.ok++
-              s.ignored++
-              if (r.changed) s.changed++
-            } else if (r.status === 'failed') s.failed++
-          }
-          for (const m of members) {
-            if (m.down === 'failed' && !record.failed.includes(m.host.name)) record.failed.push(m.host.name)
-            if (m.down === 'unreachable' && !record.unreachable.includes(m.host.name))
-              record.unreachable.push(m.host.name)
-          }
-          const down = record.failed.length + record.unreachable.length
-          if (play.maxFailPercentage !== undefined && overMaxFail(down, batch.length, play.maxFailPercentage)) {
-            stop = `play ${play.index} batch ${b + 1}: ${down} of ${batch.length} hosts failed or unreachable (${round((down / batch.length) * 100)}%), over max_fail_percentage ${play.maxFailPercentage}%`
-            break
-          }
-        }
-        const live = members.filter((m) => !m.down)
-        if (!stop && !live.length)
-          stop = `play ${play.index} batch ${b + 1}: every host of the batch failed or was unreachable`
-        await Promise.all(batch.map((h) => transport.close(h.name)))
-        for (const m of members) delete m.session // the next batch or play connects again
-        if (stop) {
-          record.stopped = live.map((m) => m.host.name)
-          report.stopReason = stop
-          emit({ type: 'stop', reason: stop })
-          break plays
-        }
+        const stop = await runBatch(run, planned, tasks, batch, b, batches.length)
+        if (stop) break plays
       }
     }
   } finally {
@@ -369,11 +245,90 @@ export async function rollout(options: RolloutOptions): Promise<RunReport> {
   }
   for (const p of plan)
     for (const h of p.hosts) if (!ran.has(h.name) && !report.notRun.includes(h.name)) report.notRun.push(h.name)
-  const all = Object.values(report.stats)
-  report.exitCode = all.some((s) => s.failed > 0) ? 2 : all.some((s) => s.unreachable > 0) ? 3 : 0
+  report.exitCode = exitCodeOf(report.stats)
   report.wallMs = Date.now() - started
   emit({ type: 'end', report })
   return report
+}
+
+/** What every batch of a rollout shares. */
+interface Run {
+  options: RolloutOptions
+  check: boolean
+  transport: Transport
+  emit: (event: RolloutEvent) => void
+  report: RunReport
+  states: Map<string, HostState>
+  state: (host: Host) => HostState
+  ran: Set<string>
+}
+
+/** One batch of a play: its tasks, then the notified handlers. Returns why the rollout stops, if it does. */
+async function runBatch(
+  run: Run,
+  { play, hosts, connections }: Plan[number],
+  tasks: { task: PlayTask; handler: boolean }[],
+  batch: Host[],
+  b: number,
+  of: number,
+): Promise<string | undefined> {
+  const { options, check, transport, emit, report, states, state, ran } = run
+  const record: BatchRecord = {
+    play: play.index,
+    batch: b + 1,
+    hosts: batch.map((h) => h.name),
+    failed: [],
+    unreachable: [],
+    stopped: [],
+  }
+  report.batches.push(record)
+  emit({ type: 'batch', play: play.index, batch: b + 1, of, hosts: record.hosts })
+  const members = batch.map(state)
+  for (const m of members) (ran.add(m.host.name), (report.stats[m.host.name] ??= emptyStats()), m.notified.clear())
+  let stop: string | undefined
+  const steps = [...tasks, ...play.handlers.map((task) => ({ task, handler: true }))]
+  for (const { task, handler } of steps) {
+    const live = members.filter((m) => !m.down && (!handler || task.listen.some((n) => m.notified.has(n))))
+    if (!live.length) continue
+    emit({ type: 'task', play: play.index, batch: b + 1, task, handler, hosts: live.map((m) => m.host.name) })
+    const records = await runTask(task, handler, live, {
+      ...options,
+      check,
+      play,
+      batch: b + 1,
+      hosts,
+      batchHosts: record.hosts,
+      connections,
+      transport,
+      emit,
+      states,
+      factsOf: (name) => states.get(name)?.facts,
+    })
+    for (const r of records) {
+      report.results.push(r)
+      tally(report.stats, r)
+    }
+    for (const m of members) {
+      if (m.down === 'failed' && !record.failed.includes(m.host.name)) record.failed.push(m.host.name)
+      if (m.down === 'unreachable' && !record.unreachable.includes(m.host.name)) record.unreachable.push(m.host.name)
+    }
+    const down = record.failed.length + record.unreachable.length
+    if (play.maxFailPercentage !== undefined && overMaxFail(down, batch.length, play.maxFailPercentage)) {
+      stop = `play ${play.index} batch ${b + 1}: ${down} of ${batch.length} hosts failed or unreachable (${round((down / batch.length) * 100)}%), over max_fail_percentage ${play.maxFailPercentage}%`
+      break
+    }
+  }
+  const live = members.filter((m) => !m.down)
+  if (!stop && !live.length)
+    stop = `play ${play.index} batch ${b + 1}: every host of the batch failed or was unreachable`
+  await Promise.all(batch.map((h) => transport.close(h.name)))
+  for (const m of members) delete m.session // the next batch or play connects again
+  if (stop) {
+    record.stopped = live.map((m) => m.host.name)
+    report.stopReason = stop
+    emit({ type: 'stop', reason: stop })
+  }
+  return stop
 }
 
 function round(n: number): string {
@@ -414,7 +369,7 @@ interface RunContext extends Omit<RolloutOptions, 'transport'> {
 async function runTask(task: PlayTask, handler: boolean, live: HostState[], rc: RunContext): Promise<TaskRecord[]> {
   const definition = rc.registry.get(task.action)!
   const check = task.checkMode ?? rc.check
-  const ctx: TaskContext = {
+  const ctx: BatchContext = {
     check,
     diff: rc.diff ?? false,
     verbosity: rc.verbosity ?? 0,
@@ -428,6 +383,8 @@ async function runTask(task: PlayTask, handler: boolean, live: HostState[], rc: 
     },
     log: (message) => (rc.verbosity ?? 0) > 0 && process.stderr.write(`${message}\n`),
   }
+  // run never sees --check (it returns changes, settle applies them); only the batch phase does.
+  const { check: _check, ...runCtx }: BatchContext = ctx
   const base = { play: rc.play.index, batch: rc.batch, task: task.name, action: task.action, handler, check }
   const records = new Map<string, TaskRecord>()
   const finish = (m: HostState, record: Omit<TaskRecord, keyof typeof base | 'host'>) => {
@@ -438,8 +395,49 @@ async function runTask(task: PlayTask, handler: boolean, live: HostState[], rc: 
     rc.emit({ type: 'result', record: full })
   }
 
-  // Per host: vars, `when`, rendered and re-checked args; the host's Target once connected.
-  const ready: { m: HostState; vars: Vars; args: Record<string, unknown>; target: Target; started: number }[] = []
+  const ready = await prepare(task, live, rc, check, finish)
+  // The batch phase sees every host that is about to run the task.
+  let preset = new Map<string, TaskResult>()
+  if (definition.batch && ready.length) {
+    try {
+      preset =
+        (await definition.batch(
+          ready.map((r) => ({ host: r.target, args: r.args })),
+          ctx,
+        )) ?? preset
+    } catch (e) {
+      for (const r of ready) finish(r.m, failure(e, task, r.started))
+      return order(live, records)
+    }
+  }
+
+  await forEach(ready, rc.forks, (r) => runOnHost(task, definition, r, rc, { check, ctx: runCtx, preset, finish }))
+  return order(live, records)
+}
+
+/** A host about to run a task: its vars, rendered and re-checked args, and its Target once connected. */
+interface Ready {
+  m: HostState
+  vars: Vars
+  args: Record<string, unknown>
+  target: Target
+  started: number
+}
+
+type Finish = (
+  m: HostState,
+  record: Omit<TaskRecord, 'play' | 'batch' | 'task' | 'action' | 'handler' | 'check' | 'host'>,
+) => void
+
+/** Per host: vars, `when`, rendered and re-checked args, the connection. Hosts that end here are finished. */
+async function prepare(
+  task: PlayTask,
+  live: HostState[],
+  rc: RunContext,
+  check: boolean,
+  finish: Finish,
+): Promise<Ready[]> {
+  const ready: Ready[] = []
   await forEach(live, rc.forks, async (m) => {
     const started = Date.now()
     const vars = hostVars(m, rc, task, check)
@@ -468,60 +466,54 @@ async function runTask(task: PlayTask, handler: boolean, live: HostState[], rc: 
     }
   })
 
-  // The batch phase sees every host that is about to run the task.
-  let preset = new Map<string, TaskResult>()
-  if (definition.batch && ready.length) {
-    try {
-      preset =
-        (await definition.batch(
-          ready.map((r) => ({ host: r.target, args: r.args })),
-          ctx,
-        )) ?? preset
-    } catch (e) {
-      for (const r of ready) finish(r.m, failure(e, task, r.started))
-      return order(live, records)
-    }
-  }
+  return ready
+}
 
-  await forEach(ready, rc.forks, async ({ m, vars, args, target, started }) => {
-    rc.emit({ type: 'host-start', host: m.host.name, task: task.name })
+/** The task on one host: run (or the batch phase's result), settle its changes, then register and conditions. */
+async function runOnHost(
+  task: PlayTask,
+  definition: Task,
+  { m, vars, args, target, started }: Ready,
+  rc: RunContext,
+  { check, ctx, preset, finish }: { check: boolean; ctx: TaskContext; preset: Map<string, TaskResult>; finish: Finish },
+): Promise<void> {
+  rc.emit({ type: 'host-start', host: m.host.name, task: task.name })
+  try {
+    let result: TaskResult
     try {
-      let result: TaskResult
-      try {
-        result =
-          preset.get(m.host.name) ??
-          (await withTimeout(
-            definition.run(target, args, ctx),
+      const presetResult = preset.get(m.host.name)
+      result = presetResult
+        ? await settle(presetResult, check)
+        : await withTimeout(
+            definition.run(target, args, ctx).then((result) => settle(result, check)),
             task.timeoutMs,
             `task timed out after ${(task.timeoutMs ?? 0) / 1000} s`,
-          ))
-      } catch (e) {
-        // A task that throws failed, as a module that returns failed: true; failed_when still decides
-        // (Ansible evaluates it on every result that is not skipped). A host that is gone is not a result.
-        if (e instanceof Unreachable || e instanceof HostKeyError) throw e
-        result = { changed: false, failed: true, msg: failure(e, task, started).msg ?? String(e) }
-      }
-      if (result.facts) Object.assign(m.facts, result.facts)
-      result = await applyConditions(task, result, vars, m)
-      const status: Status = result.failed ? 'failed' : result.skipped ? 'skipped' : result.changed ? 'changed' : 'ok'
-      if (status === 'changed') for (const n of task.notify) m.notified.add(n)
-      const diff = ctx.diff && result.diff?.length ? await unifiedDiff(result.diff) : undefined
-      finish(m, {
-        status,
-        ...(status === 'failed' && task.ignoreErrors ? { ignored: true } : {}),
-        ...(status === 'failed' && result.changed ? { changed: true } : {}),
-        ...(result.msg ? { msg: result.msg } : {}),
-        ...(diff ? { diff } : {}),
-        ...(result.data ? { data: result.data } : {}),
-        ms: Date.now() - started,
-      })
+          )
     } catch (e) {
-      const record = failure(e, task, started)
-      if (task.register) m.registered[task.register] = { changed: false, failed: true, msg: record.msg }
-      finish(m, record)
+      // A task that throws failed, as a module that returns failed: true; failed_when still decides
+      // (Ansible evaluates it on every result that is not skipped). A host that is gone is not a result.
+      if (e instanceof Unreachable || e instanceof HostKeyError) throw e
+      result = { changed: false, failed: true, msg: failure(e, task, started).msg ?? String(e) }
     }
-  })
-  return order(live, records)
+    if (result.facts) Object.assign(m.facts, result.facts)
+    result = await applyConditions(task, result, vars, m)
+    const status: Status = result.failed ? 'failed' : result.skipped ? 'skipped' : result.changed ? 'changed' : 'ok'
+    if (status === 'changed') for (const n of task.notify) m.notified.add(n)
+    const diff = ctx.diff && result.diff?.length ? await unifiedDiff(result.diff) : undefined
+    finish(m, {
+      status,
+      ...(status === 'failed' && task.ignoreErrors ? { ignored: true } : {}),
+      ...(status === 'failed' && result.changed ? { changed: true } : {}),
+      ...(result.msg ? { msg: result.msg } : {}),
+      ...(diff ? { diff } : {}),
+      ...(result.data ? { data: result.data } : {}),
+      ms: Date.now() - started,
+    })
+  } catch (e) {
+    const record = failure(e, task, started)
+    if (task.register) m.registered[task.register] = { changed: false, failed: true, msg: record.msg }
+    finish(m, record)
+  }
 }
 
 function order(live: HostState[], records: Map<string, TaskRecord>): TaskRecord[] {

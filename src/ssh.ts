@@ -18,8 +18,9 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { homedir, userInfo } from 'node:os'
 import { join } from 'node:path'
 import { NodeSSH } from 'node-ssh'
-import type { Connection } from './inventory.ts'
 import { appendKnownHost, checkHostKey, keyType, knownHostName, knownKeyTypes, readKnownHosts } from './known-hosts.ts'
+import type { Connection } from './connection.ts'
+import { quote } from './util.ts'
 
 export interface TransportOptions {
   /** Add the keys of hosts absent from known_hosts instead of refusing them (ssh's accept-new). */
@@ -56,14 +57,6 @@ export class ExecTimeout extends Error {
 /** sudo refused the become password. */
 export class BecomeError extends Error {
   override name = 'BecomeError'
-}
-
-/**
- * Quotes a word for the remote shell: POSIX single quotes, since the login shell of a host may be dash or sh.
- * (zx's own quote() emits bash's $'...' form, which dash reads as a literal `$` — so it is not used remotely.)
- */
-export function quote(word: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`
 }
 
 /** The user a connection logs in as: ansible_user, else (like ssh) the local user. */
@@ -481,32 +474,4 @@ const hostKeyAlgorithms: Record<string, string[]> = {
 
 function defaultIdentity(): string | undefined {
   return ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((f) => join(homedir(), '.ssh', f)).find((f) => existsSync(f))
-}
-
-/** Splits a command line into words like sh (quotes and backslashes), without expanding anything. */
-export function splitWords(line: string): string[] {
-  const words: string[] = []
-  let word: string | undefined
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i]!
-    if (/\s/.test(c)) {
-      if (word !== undefined) words.push(word)
-      word = undefined
-    } else if (c === "'") {
-      const end = line.indexOf("'", i + 1)
-      if (end < 0) throw new Error(`unterminated ' in: ${line}`)
-      word = (word ?? '') + line.slice(i + 1, end)
-      i = end
-    } else if (c === '"') {
-      word ??= ''
-      for (i++; line[i] !== '"'; i++) {
-        if (i >= line.length) throw new Error(`unterminated " in: ${line}`)
-        if (line[i] === '\\' && '"\\$`'.includes(line[i + 1] ?? '')) i++
-        word += line[i]
-      }
-    } else if (c === '\\') word = (word ?? '') + (line[++i] ?? '')
-    else word = (word ?? '') + c
-  }
-  if (word !== undefined) words.push(word)
-  return words
 }

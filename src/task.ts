@@ -2,15 +2,19 @@
 // Task; the registry loads every module there, and a playbook entry's key (`copy:`) picks one, as in Ansible.
 // The engine never imports a task by name.
 //
-// A task decides from facts it reads on the host what it would change, and applies the change only when
-// !ctx.check: --check, --diff and `changed` come from the same code path.
+// A task reads facts on the host (src/fact.ts) and returns the changes it would make; the engine applies them
+// unless --check (settle). A task's run never sees whether it is under --check, so it cannot forget it:
+// --check, --diff and `changed` come from the same Change objects.
 import { readdir } from 'node:fs/promises'
 import { extname, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { Ajv, type ValidateFunction } from 'ajv'
-import { InputError, type Connection, type Vars } from './inventory.ts'
-import { quote, type ExecResult, type Session } from './ssh.ts'
+import { gather, type Exec, type Fact, type FactCall } from './fact.ts'
+import type { ExecResult, Session } from './ssh.ts'
 import { render } from './template.ts'
+import type { Connection } from './connection.ts'
+import { InputError, quote, type Vars } from './util.ts'
+import { pickError, schemaErrorPath } from './yaml.ts'
 
 export interface Task<Args = any> {
   /** The playbook key that selects it: `copy:`. Lower case, digits and `_`. */
@@ -26,14 +30,14 @@ export interface Task<Args = any> {
    * kernel release). It may return results for some hosts: those are final and `run` is not called for them.
    * Throwing fails the task on every host of the batch.
    */
-  batch?(targets: BatchTarget<Args>[], ctx: TaskContext): Promise<Map<string, TaskResult> | void>
+  batch?(targets: BatchTarget<Args>[], ctx: BatchContext): Promise<Map<string, TaskResult> | void>
   /**
    * Optional: checks the inputs the args name on the controller (a template file parses, a `src` exists, a
    * command line splits), before anything connects. Throws an Error saying what is wrong. Args that are still
    * templates (`isTemplated`) cannot be checked yet and are left alone.
    */
   checkInputs?(args: Args, ctx: { baseDir: string }): void
-  /** Does (or, under ctx.check, only decides) the work on one host. Throwing is a failure. */
+  /** Reads the host and returns what it would change (TaskResult.changes); throwing is a failure. */
   run(host: Target, args: Args, ctx: TaskContext): Promise<TaskResult>
 }
 
@@ -43,7 +47,10 @@ export interface BatchTarget<Args> {
 }
 
 export interface TaskResult {
+  /** Set by tasks that change something without a Change (the build's batch phase); else from `changes`. */
   changed: boolean
+  /** What the task would change, in order: the engine applies them unless --check. */
+  changes?: Change[]
   failed?: boolean
   skipped?: boolean
   msg?: string
@@ -63,9 +70,27 @@ export interface FileDiff {
   binary?: boolean
 }
 
+/**
+ * One change a task would make. Its describe and diff are what --check, --diff and the recap show; apply is
+ * called by the engine only when not under --check, in the order the task returned the changes.
+ */
+export interface Change {
+  /** For the result's msg: "created /etc/x", "reload 1a2b → 3c4d". */
+  describe: string
+  diff?: FileDiff
+  /**
+   * Set when --check cannot tell what applying would do (a command's effect): under --check the task is then
+   * reported skipped, with this reason, as Ansible's command module is.
+   */
+  unpredictable?: string
+  /**
+   * Makes the change. It may refine the result (data from what it ran; `failed` with a msg, which stops the
+   * changes after it; `changed: false` when it turned out to change nothing). Throwing fails the task.
+   */
+  apply(): Promise<Partial<TaskResult> | void>
+}
+
 export interface TaskContext {
-  /** Say what would change, change nothing (--check, or the task's check_mode). */
-  check: boolean
   /** --diff: return FileDiffs. */
   diff: boolean
   verbosity: number
@@ -83,6 +108,47 @@ export interface TaskContext {
   factsOf(host: string): Vars | undefined
   /** A line of output shown at -v and above. */
   log(message: string): void
+}
+
+/** The batch phase acts for the whole batch at once (one build for many hosts), so it is told about --check. */
+export interface BatchContext extends TaskContext {
+  /** --check (or the task's check_mode): decide, change nothing. */
+  check: boolean
+}
+
+/**
+ * What the engine does with a task's result: applies its changes unless `check`, and fills changed, msg and
+ * diff from them. Under --check a change that cannot be predicted makes the result skipped.
+ */
+export async function settle(result: TaskResult, check: boolean): Promise<TaskResult> {
+  const { changes = [], ...rest } = result
+  if (!changes.length) return rest
+  const diff = [...(rest.diff ?? []), ...changes.flatMap((c) => (c.diff ? [c.diff] : []))]
+  const settled: TaskResult = {
+    ...rest,
+    changed: true,
+    msg: rest.msg ?? changes.map((c) => c.describe).join('; '),
+    ...(diff.length ? { diff } : {}),
+  }
+  if (check) {
+    const unpredictable = changes.find((c) => c.unpredictable)
+    return unpredictable ? { ...settled, changed: false, skipped: true, msg: unpredictable.unpredictable } : settled
+  }
+  let changed = false
+  for (const [i, change] of changes.entries()) {
+    let outcome: Partial<TaskResult> | void
+    try {
+      outcome = await change.apply()
+    } catch (e) {
+      const done = changes.slice(0, i).map((c) => c.describe)
+      const why = e instanceof Error ? e.message : String(e)
+      return { ...settled, changed: i > 0, failed: true, msg: done.length ? `${why} (after: ${done.join('; ')})` : why }
+    }
+    changed ||= outcome?.changed !== false
+    Object.assign(settled, outcome ?? {}, { changed })
+    if (outcome?.failed) return settled
+  }
+  return settled
 }
 
 /** Options for host.$ (also a call: host.$({ nothrow: true })`...`). */
@@ -121,6 +187,10 @@ export interface Target {
   connection: Connection
   /** Runs a command on the host; each interpolated value is quoted for sh (arrays: each element). */
   $: RemoteShell
+  /** Reads one fact (src/fact.ts): `await host.fact(FileStats, '1', '/etc/hosts')`. */
+  fact<T>(fact: Fact<T>, ...args: string[]): Promise<T>
+  /** Reads several facts in one remote command: `const [a, b] = await host.gather([A], [B, 'arg'])`. */
+  gather<const C extends readonly FactCall[]>(...calls: C): ReturnType<typeof gather<C>>
   /** Writes a local file (path) or content (Buffer) to a remote path. */
   put(source: string | Buffer, remote: string, options?: { mode?: number }): Promise<void>
   /** Copies a remote file to a local path. */
@@ -150,12 +220,15 @@ export function makeTarget(name: string, vars: Vars, facts: Vars, session: Sessi
           return result
         })
     }) as RemoteShell
+  const exec: Exec = (command) => session.exec(command)
   return {
     name,
     vars,
     facts,
     connection: session.target,
     $: shell({}),
+    fact: async (fact, ...args) => (await gather(exec, [fact, ...args]))[0],
+    gather: (...calls) => gather(exec, ...calls),
     put: (source, remote, options) => session.put(source, remote, options),
     get: (remote, local) => session.get(remote, local),
     render: (text, given) => render(text, given ?? vars),
@@ -253,11 +326,7 @@ export class Registry {
   ): { path: string[]; message: string } | undefined {
     const entry = this.tasks.get(name)!
     if (entry.validate(args)) return undefined
-    const pathOf = (e: { instancePath: string }) =>
-      e.instancePath
-        .split('/')
-        .slice(1)
-        .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    const pathOf = (e: { instancePath: string }) => schemaErrorPath(e).map(String)
     const errors = entry.validate.errors!.filter((e) => !ignore?.(pathOf(e)))
     const error = pickError(errors)
     if (!error) return undefined
@@ -277,13 +346,6 @@ export class Registry {
     const described = (error.parentSchema as { description?: string } | undefined)?.description
     return { path, message: described ? `expected ${described}` : (error.message ?? 'invalid') }
   }
-}
-
-/** The ajv error to show: the deepest one, and of those the summary rather than an anyOf/oneOf branch's. */
-export function pickError<E extends { instancePath: string; schemaPath: string }>(errors: E[]): E | undefined {
-  const depth = (e: E) => e.instancePath.split('/').length
-  const deepest = errors.filter((e) => depth(e) === Math.max(...errors.map(depth)))
-  return deepest.find((e) => !/\/(?:anyOf|oneOf)\/\d+\//.test(e.schemaPath)) ?? deepest.at(-1)
 }
 
 /** The package's own tasks/ directory. */

@@ -17,9 +17,8 @@
 // list, dict or bool (literal_eval) become one; strings keep their trailing newlines. Malformed templates ({{
 // or {# never closed) and Ansible names this engine lacks (hostvars, omit, lookup, ...) are refused when
 // checked. test/differential compares all this with ansible-playbook.
-import { quote } from './ssh.ts'
 
-export type Vars = Record<string, unknown>
+import { jinjaBool, PyFloat, quote, type Vars } from './util.ts'
 
 export class TemplateError extends Error {
   override name = 'TemplateError'
@@ -137,30 +136,6 @@ function strict(value: unknown, expr: string): unknown {
   return value
 }
 
-/**
- * A float that is a whole number (YAML's `1.0`): JavaScript has one number type, Python prints 1.0 and 1
- * differently. YAML floats and float literals in templates are made PyFloat when whole; everything else
- * sees its number (`plain`).
- */
-export class PyFloat {
-  constructor(readonly value: number) {}
-  valueOf(): number {
-    return this.value
-  }
-  toJSON(): number {
-    return this.value
-  }
-}
-
-/** A value with PyFloats made numbers again, deeply (for task args and anything outside templates). */
-export function plain(value: unknown): unknown {
-  if (value instanceof PyFloat) return value.value
-  if (Array.isArray(value)) return value.map(plain)
-  if (value && typeof value === 'object')
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]))
-  return value
-}
-
 /** How Jinja prints a value: Python's str() (repr() for lists and dicts, and inside them). */
 export function toText(value: unknown): string {
   if (value === null || value === undefined) return 'None'
@@ -249,15 +224,6 @@ export function truthy(value: unknown): boolean {
   return Boolean(value)
 }
 
-/** Ansible's `bool` filter (to_bool): none stays none; 'yes', 'on', '1', 'true' (any case) and 1 are true. */
-function toBool(value: unknown): boolean | null {
-  if (value === null || value === undefined) return null
-  if (typeof value === 'boolean') return value
-  if (typeof value === 'number' || value instanceof PyFloat) return Number(value) === 1
-  if (typeof value === 'string') return ['yes', 'on', '1', 'true'].includes(value.toLowerCase())
-  return false
-}
-
 /** Jinja's `int` filter: int(value), else int(float(value)), else 0 (Python's rules for numeric text). */
 function toInt(value: unknown): number {
   if (typeof value === 'boolean') return value ? 1 : 0
@@ -306,7 +272,7 @@ function tokenize(source: string): Token[] {
 
 const filters: Record<string, (value: unknown, args: unknown[], expr: string) => unknown> = {
   default: (v, [fallback = '', ifFalsy]) => (v instanceof Undefined || (ifFalsy === true && !truthy(v)) ? fallback : v),
-  bool: (v) => toBool(v),
+  bool: (v) => jinjaBool(v),
   int: (v) => toInt(v),
   string: (v) => toText(v),
   lower: (v) => toText(v).toLowerCase(),

@@ -14,7 +14,8 @@
 // short is refused.
 import { readFileSync, accessSync, constants } from 'node:fs'
 import { Vault } from 'ansible-vault'
-import { InputError } from './inventory.ts'
+import { InputError } from './util.ts'
+import { setVaultHook } from './yaml.ts'
 
 export interface VaultSecret {
   label: string // 'default' unless --vault-id label@...
@@ -26,9 +27,10 @@ let secrets: VaultSecret[] = []
 const decrypted = new Set<string>()
 const vaults = new Map<string, Vault>()
 
-/** The secrets tried on every vault value, in order. */
+/** The secrets tried on every vault value, in order (and the YAML reader told to use them). */
 export function setVaultSecrets(list: VaultSecret[]): void {
   secrets = list
+  setVaultHook({ decrypt, secret: rememberAll })
 }
 
 /** Reads a password file as Ansible does (the whole file, stripped). */
@@ -113,8 +115,6 @@ function vaultFor(password: string): Vault {
   return v
 }
 
-export const isVaultText = (text: string) => /^\s*\$ANSIBLE_VAULT;/.test(text)
-
 /** The plaintext of a vault text (a whole file or a !vault value), or an error saying why not. */
 export function decrypt(text: string): { ok: true; value: string } | { ok: false; reason: string } {
   if (!secrets.length)
@@ -165,11 +165,6 @@ export function rememberAll(value: unknown): void {
   else if (typeof value === 'number' || typeof value === 'boolean') remember(String(value))
   else if (Array.isArray(value)) value.forEach(rememberAll)
   else if (value && typeof value === 'object') Object.values(value).forEach(rememberAll)
-}
-
-/** A vault value too short to be redacted reliably is refused (see the header). */
-export function tooShort(value: string): boolean {
-  return value.trim().length < 4
 }
 
 const mask = '********'

@@ -1,6 +1,7 @@
 // What command and shell share: their args, creates/removes decided on the host, and running the line.
-import { quote as quoteWord, splitWords } from '../src/ssh.ts'
-import type { Target, TaskContext, TaskResult } from '../src/task.ts'
+import { GlobMatches } from '../facts/files.ts'
+import type { Target, TaskResult } from '../src/task.ts'
+import { quote as quoteWord, splitWords } from '../src/util.ts'
 
 export { quoteWord, splitWords }
 
@@ -21,40 +22,40 @@ export const commonProperties = {
   stdin: { type: 'string', description: 'text for the standard input' },
 }
 
-const globScript =
-  'IFS=; if [ -n "$2" ]; then cd -- "$2" || exit 2; fi; for f in $1; do [ -e "$f" ] && exit 0; done; exit 1'
-
-/** creates/removes, decided on the host; the shared part of command and shell. */
-export async function runCommand(host: Target, line: string, args: CommandArgs, ctx: TaskContext): Promise<TaskResult> {
-  const would = ctx.check ? 'Would' : 'Did'
-  // The pattern is an argument, never part of the script: with IFS empty, $1 is globbed but not split, and
-  // nothing in it is run. Relative to chdir, as the command module checks it after changing directory.
-  const exists = async (glob: string) =>
-    (await host.$({ nothrow: true })`sh -c ${globScript} sh ${glob} ${args.chdir ?? ''}`).code === 0
-  if (args.creates && (await exists(args.creates)))
-    return { changed: false, msg: `${would} not run: ${args.creates} exists` }
-  if (args.removes && !(await exists(args.removes)))
-    return { changed: false, msg: `${would} not run: ${args.removes} does not exist` }
-  if (ctx.check) {
-    const decided = args.creates !== undefined || args.removes !== undefined
-    return decided
-      ? { changed: true, msg: `would run: ${line}` }
-      : { changed: false, skipped: true, msg: `would run: ${line} (commands do not run under --check)` }
+/** creates/removes, decided on the host; the shared part of command and shell. Running is the change. */
+export async function runCommand(host: Target, line: string, args: CommandArgs): Promise<TaskResult> {
+  const matches = (glob: string) => host.fact(GlobMatches, glob, args.chdir ?? '')
+  if (args.creates && (await matches(args.creates)))
+    return { changed: false, msg: `Did not run: ${args.creates} exists` }
+  if (args.removes && !(await matches(args.removes)))
+    return { changed: false, msg: `Did not run: ${args.removes} does not exist` }
+  // Under --check, a command whose creates/removes let us decide is reported as it would run; any other is
+  // skipped, as Ansible's command module does.
+  const decided = args.creates !== undefined || args.removes !== undefined
+  return {
+    changed: false,
+    changes: [
+      {
+        describe: `would run: ${line}`,
+        ...(decided ? {} : { unpredictable: `would run: ${line} (commands do not run under --check)` }),
+        async apply() {
+          const full = args.chdir ? `cd ${quoteWord(args.chdir)} && ${line}` : line
+          const result = await host.$({
+            nothrow: true,
+            ...(args.stdin !== undefined ? { input: args.stdin } : {}),
+          })`sh -c ${full}`
+          const stdout = result.stdout.replace(/[\r\n]+$/, '')
+          const stderr = result.stderr.replace(/[\r\n]+$/, '')
+          const data = { cmd: line, rc: result.code, stdout, stderr, stdout_lines: stdout ? stdout.split('\n') : [] }
+          if (result.code !== 0)
+            return {
+              failed: true,
+              msg: `non-zero return code ${result.code}${stderr ? `: ${stderr.split('\n').slice(-3).join(' | ')}` : ''}`,
+              data,
+            }
+          return { msg: undefined, data }
+        },
+      },
+    ],
   }
-  const full = args.chdir ? `cd ${quoteWord(args.chdir)} && ${line}` : line
-  const result = await host.$({
-    nothrow: true,
-    ...(args.stdin !== undefined ? { input: args.stdin } : {}),
-  })`sh -c ${full}`
-  const stdout = result.stdout.replace(/[\r\n]+$/, '')
-  const stderr = result.stderr.replace(/[\r\n]+$/, '')
-  const data = { cmd: line, rc: result.code, stdout, stderr, stdout_lines: stdout ? stdout.split('\n') : [] }
-  if (result.code !== 0)
-    return {
-      changed: true,
-      failed: true,
-      msg: `non-zero return code ${result.code}${stderr ? `: ${stderr.split('\n').slice(-3).join(' | ')}` : ''}`,
-      data,
-    }
-  return { changed: true, data }
 }

@@ -1,65 +1,12 @@
-// Helpers shared by the file tasks (copy, template, file, fetch): the file facts read on a host, and the
-// changes that bring a file to what was asked — decided first, applied only when not in check mode.
+// Helpers shared by the file tasks (copy, template, file, fetch, and the hbmon tasks that write files): the
+// changes that bring a file to what was asked, decided from the FileStats fact (facts/files.ts).
 import { createHash, randomBytes } from 'node:crypto'
 import { createReadStream, existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { isAbsolute, join, posix, resolve } from 'node:path'
-import { quote } from '../src/ssh.ts'
 import type { FileDiff, Target, TaskContext, TaskResult } from '../src/task.ts'
-
-export interface RemoteFile {
-  exists: boolean
-  type?: 'file' | 'directory' | 'link' | 'other'
-  mode?: number
-  owner?: string
-  group?: string
-  uid?: number
-  gid?: number
-  size?: number
-  sha256?: string
-}
-
-/** The fact: `stat` (following links) and, for a regular file when asked, its sha256. One command. */
-export async function statFile(host: Target, path: string, checksum = false): Promise<RemoteFile> {
-  return (await statFiles(host, [path], checksum))[0]!
-}
-
-// Two lines per path: stat's fields (or "absent"), then the sha256 (or "-").
-const statScript = `ck=$1; shift; for p in "$@"; do
-  if [ -e "$p" ]; then stat -L -c '%F|%a|%U|%G|%u|%g|%s' -- "$p" || exit 1
-    if [ -f "$p" ] && [ "$ck" = 1 ]; then sha256sum -- "$p" | cut -d' ' -f1; else echo -; fi
-  else echo absent; echo -; fi
-done`
-
-/** statFile for several paths in one command (each command costs a session on the host). */
-export async function statFiles(host: Target, paths: string[], checksum = false): Promise<RemoteFile[]> {
-  const lines = (await host.$`sh -c ${statScript} sh ${checksum ? '1' : '0'} ${paths}`).stdout.split('\n')
-  return paths.map((_, i) => {
-    const line = lines[2 * i] ?? ''
-    const sum = lines[2 * i + 1] ?? '-'
-    if (line === 'absent') return { exists: false }
-    const [kind = '', mode, owner, group, uid, gid, size] = line.split('|')
-    const type =
-      kind === 'regular file' || kind === 'regular empty file'
-        ? 'file'
-        : kind === 'directory'
-          ? 'directory'
-          : kind === 'symbolic link'
-            ? 'link'
-            : 'other'
-    return {
-      exists: true,
-      type,
-      mode: parseInt(mode!, 8),
-      owner: owner!,
-      group: group!,
-      uid: Number(uid),
-      gid: Number(gid),
-      size: Number(size),
-      ...(sum !== '-' ? { sha256: sum } : {}),
-    }
-  })
-}
+import { FileContent, statFiles, type RemoteFile } from '../facts/files.ts'
+import { quote } from '../src/util.ts'
 
 /** mode as Ansible takes it: an octal string ("0644", "755") or the number YAML made of 0644. */
 export function parseMode(mode: unknown): number | undefined {
@@ -82,7 +29,7 @@ export interface Attributes {
   group?: string
 }
 
-/** What differs between a file's attributes and the wanted ones, as shell commands and words for the report. */
+/** What differs between a file's attributes and the wanted ones, as words for the report and how to apply it. */
 export function attributeChanges(
   file: RemoteFile,
   want: Attributes,
@@ -137,14 +84,16 @@ export interface PutFileArgs extends Attributes {
   force?: boolean
   /** Name used when dest is a directory. */
   name?: string
+  /** Create dest's missing parent directories (0755) instead of failing. */
+  makeParents?: boolean
 }
 
 /**
- * Brings `dest` to the given content and attributes: compares sha256 on the host first; writes a temporary file
- * in dest's directory, sets its attributes, validates it, then renames it over dest, so dest is never half
- * written. Under ctx.check, only says what would change.
+ * The change that brings `dest` to the given content and attributes, decided from sha256 on the host: a
+ * temporary file in dest's directory gets the attributes, is validated, then renamed over dest, so dest is
+ * never half written. No change when dest is already as asked.
  */
-export async function putFile(host: Target, args: PutFileArgs, ctx: TaskContext): Promise<TaskResult> {
+export async function putFile(host: Target, args: PutFileArgs, ctx: Pick<TaskContext, 'diff'>): Promise<TaskResult> {
   let dest = args.dest
   let found = await statFiles(host, [dest, posix.dirname(dest)], true)
   if (found[0]!.type === 'directory' || dest.endsWith('/')) {
@@ -153,25 +102,23 @@ export async function putFile(host: Target, args: PutFileArgs, ctx: TaskContext)
     found = await statFiles(host, [dest, posix.dirname(dest)], true)
   }
   const [file, parent] = found as [RemoteFile, RemoteFile]
+  const dir = posix.dirname(dest)
   if (file.exists && file.type !== 'file') throw new Error(`${dest} exists and is not a regular file (${file.type})`)
-  if (parent.type !== 'directory') throw new Error(`destination directory ${posix.dirname(dest)} does not exist`)
+  if (parent.exists && parent.type !== 'directory') throw new Error(`${dir} exists and is not a directory`)
+  if (!parent.exists && !args.makeParents) throw new Error(`destination directory ${dir} does not exist`)
   const sha256 = await sha256Local(args.source)
   const contentChanged = !file.exists || (file.sha256 !== sha256 && args.force !== false)
   const attributes = attributeChanges(file, args)
-  const what = [
-    ...(contentChanged ? [file.exists ? 'content' : 'created'] : []),
-    ...(file.exists ? attributes.what : []),
-  ]
-  const result: TaskResult = { changed: what.length > 0, data: { dest, sha256 } }
-  if (what.length) result.msg = `${dest}: ${what.join(', ')}`
-  if (ctx.diff && contentChanged) result.diff = [await fileDiff(host, dest, file, args.source)]
-  if (!result.changed || ctx.check) return result
+  const result: TaskResult = { changed: false, data: { dest, sha256 } }
   if (!contentChanged) {
-    await attributes.apply(host, dest)
+    if (file.exists && attributes.what.length)
+      result.changes = [
+        { describe: `${dest}: ${attributes.what.join(', ')}`, apply: () => attributes.apply(host, dest) },
+      ]
     return result
   }
+  const what = [file.exists ? 'content' : 'created', ...(file.exists ? attributes.what : [])]
   // The new file gets the wanted attributes, else those of the file it replaces, else 0644 and the login user.
-  const tmp = posix.join(posix.dirname(dest), `.${posix.basename(dest)}.hbmon-${randomBytes(6).toString('hex')}.tmp`)
   const owner = args.owner ?? (file.exists ? file.owner : undefined)
   const group = args.group ?? (file.exists ? file.group : undefined)
   const want = {
@@ -179,20 +126,30 @@ export async function putFile(host: Target, args: PutFileArgs, ctx: TaskContext)
     ...(owner !== undefined ? { owner } : {}),
     ...(group !== undefined ? { group } : {}),
   }
-  try {
-    await host.put(args.source, tmp, { mode: 0o600 })
-    await attributeChanges({ exists: true, mode: 0o600 }, want).apply(host, tmp)
-    if (args.validate) {
-      const command = args.validate.replace(/%s/g, quote(tmp))
-      const check = await host.$({ nothrow: true })`sh -c ${command}`
-      if (check.code !== 0)
-        throw new Error(`validation failed: ${args.validate}: ${(check.stderr || check.stdout).trim()}`)
-    }
-    await host.$`mv -f -- ${tmp} ${dest}`
-  } catch (e) {
-    await host.$({ nothrow: true })`rm -f -- ${tmp}`
-    throw e
-  }
+  result.changes = [
+    {
+      describe: `${dest}: ${what.join(', ')}`,
+      ...(ctx.diff ? { diff: await fileDiff(host, dest, file, args.source) } : {}),
+      async apply() {
+        if (!parent.exists) await host.$`mkdir -p -m 0755 -- ${dir}`
+        const tmp = posix.join(dir, `.${posix.basename(dest)}.hbmon-${randomBytes(6).toString('hex')}.tmp`)
+        try {
+          await host.put(args.source, tmp, { mode: 0o600 })
+          await attributeChanges({ exists: true, mode: 0o600 }, want).apply(host, tmp)
+          if (args.validate) {
+            const command = args.validate.replace(/%s/g, quote(tmp))
+            const check = await host.$({ nothrow: true })`sh -c ${command}`
+            if (check.code !== 0)
+              throw new Error(`validation failed: ${args.validate}: ${(check.stderr || check.stdout).trim()}`)
+          }
+          await host.$`mv -f -- ${tmp} ${dest}`
+        } catch (e) {
+          await host.$({ nothrow: true })`rm -f -- ${tmp}`
+          throw e
+        }
+      },
+    },
+  ]
   return result
 }
 
@@ -200,7 +157,7 @@ async function fileDiff(host: Target, dest: string, file: RemoteFile, source: st
   const after = typeof source === 'string' ? await readFile(source) : source
   if (!isText(after) || (file.size ?? 0) > 256 * 1024)
     return { path: dest, before: file.sha256 ?? '', after: await sha256Local(source), binary: true }
-  const before = file.exists ? (await host.$`cat -- ${dest}`).stdout : ''
+  const before = file.exists ? ((await host.fact(FileContent, dest)) ?? '') : ''
   if (before.includes('\0'))
     return { path: dest, before: file.sha256 ?? '', after: await sha256Local(source), binary: true }
   return { path: dest, before, after: after.toString('utf8') }

@@ -4,13 +4,23 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
-import { RemoteError, type Target, type TaskContext } from '../src/task.ts'
-import { statFiles } from './_files.ts'
+import { statFiles } from '../facts/files.ts'
+import {
+  HbmonHost,
+  ModuleCheck,
+  ModuleStatus,
+  ReleaseHistory,
+  ReleaseManifest,
+  releasesDir,
+  stateDir,
+  type HbmonFacts,
+  type ManifestEntry,
+  type ModuleState,
+  formatManifest,
+} from '../facts/hbmon.ts'
+import { RemoteError, type Change, type Target } from '../src/task.ts'
+import { ansibleBoolean, type Vars } from '../src/util.ts'
 
-export const stateDir = '/var/lib/hbmon'
-export const releasesDir = `${stateDir}/releases`
-export const currentPointer = `${stateDir}/current`
-export const historyFile = `${stateDir}/history`
 export const defaultLogFile = '/var/log/hbmon.log'
 export const rsyslogRule = '/etc/rsyslog.d/30-hbmon.conf'
 export const udevRule = '/etc/udev/rules.d/60-hbmon.rules'
@@ -38,11 +48,14 @@ export function managedFiles(kernel: string): string[] {
   ]
 }
 
-/** Ansible's `bool` for vars that may come from -e as strings ("true", "yes"). */
-export function truthyVar(value: unknown): boolean {
-  if (typeof value === 'boolean') return value
-  if (typeof value === 'number') return value !== 0
-  return /^(?:y|yes|on|1|true|t)$/i.test(String(value ?? '').trim())
+/** A yes/no var of the hbmon tasks (it may come from -e as a string): Ansible's boolean, unset is false. */
+export function flagVar(vars: Vars, name: string): boolean {
+  const value = vars[name]
+  if (value === undefined || value === null) return false
+  const flag = ansibleBoolean(value, true)
+  if (flag === undefined)
+    throw new Error(`${name}: expected a boolean (true/false, yes/no), got ${JSON.stringify(value)}`)
+  return flag
 }
 
 export function logFileOf(host: Target): string {
@@ -56,78 +69,10 @@ export function artifactCacheRoot(host: Target): string {
     : join(homedir(), '.cache/hbmon/artifacts')
 }
 
-// ---- facts ------------------------------------------------------------------------------------------------
-
-export interface HbmonFacts {
-  kernel: string
-  arch: string
-  distribution: string
-  distribution_version: string
-  /** /lib/modules/$(uname -r)/build exists: kbuild can build against the running kernel. */
-  headers: boolean
-  headers_package: string
-  gcc: string
-  /** enabled | disabled | unsupported (mokutil says so) | unknown (no mokutil). */
-  secure_boot: string
-  /** The kernel loads modules at all (/proc/modules exists). */
-  module_support: boolean
-  /** srcversion of the loaded hbmon, '' when it is not loaded. */
-  loaded_srcversion: string
-  /** The release /var/lib/hbmon/current points to, '' when none. */
-  current_release: string
-}
-
-// key=value lines, so that a missing tool leaves an empty value instead of shifting the others.
-const factsProbe = `r=$(uname -r)
-echo "kernel=$r"
-echo "arch=$(uname -m)"
-( . /etc/os-release 2>/dev/null; echo "distribution=\${ID:-}"; echo "distribution_version=\${VERSION_ID:-}" )
-[ -d "/lib/modules/$r/build" ] && echo headers=yes || echo headers=no
-echo "gcc=$(gcc -dumpfullversion 2>/dev/null || gcc -dumpversion 2>/dev/null)"
-if command -v mokutil >/dev/null 2>&1; then echo "secure_boot=$(mokutil --sb-state 2>&1 | head -n 1)"; else echo secure_boot=; fi
-[ -e /proc/modules ] && echo modules=yes || echo modules=no
-echo "loaded=$(cat /sys/module/hbmon/srcversion 2>/dev/null)"
-echo "current=$(cat ${currentPointer} 2>/dev/null)"`
-
-export function parseFacts(stdout: string): HbmonFacts {
-  const kv = new Map<string, string>()
-  for (const line of stdout.split('\n')) {
-    const eq = line.indexOf('=')
-    if (eq > 0) kv.set(line.slice(0, eq), line.slice(eq + 1).trim())
-  }
-  const sb = kv.get('secure_boot') ?? ''
-  const kernel = kv.get('kernel') ?? ''
-  return {
-    kernel,
-    arch: kv.get('arch') ?? '',
-    distribution: kv.get('distribution') ?? '',
-    distribution_version: kv.get('distribution_version') ?? '',
-    headers: kv.get('headers') === 'yes',
-    headers_package: `linux-headers-${kernel}`,
-    gcc: kv.get('gcc') ?? '',
-    secure_boot: !sb
-      ? 'unknown'
-      : /enabled/i.test(sb)
-        ? 'enabled'
-        : /disabled/i.test(sb)
-          ? 'disabled'
-          : /support/i.test(sb)
-            ? 'unsupported'
-            : 'unknown',
-    module_support: kv.get('modules') === 'yes',
-    loaded_srcversion: kv.get('loaded') ?? '',
-    current_release: kv.get('current') ?? '',
-  }
-}
-
-export async function gatherHbmonFacts(host: Target): Promise<HbmonFacts> {
-  return parseFacts((await host.$`sh -c ${factsProbe}`).stdout)
-}
-
-/** The facts an earlier hbmon_facts task left, else gathered now. */
+/** The hbmon facts an earlier hbmon_facts task left, else read now. */
 export async function factsOf(host: Target): Promise<HbmonFacts> {
   const known = host.facts.hbmon as HbmonFacts | undefined
-  return known?.kernel ? known : gatherHbmonFacts(host)
+  return known?.kernel ? known : host.fact(HbmonHost)
 }
 
 /** What the build task leaves for install and verify (ansible_facts.hbmon_artifact). */
@@ -146,48 +91,11 @@ export function artifactOf(host: Target): Artifact | undefined {
 
 // ---- module state ----------------------------------------------------------------------------------------
 
-export interface ModuleState {
-  loaded: string // srcversion of the loaded module, '' if none
-  file: string // srcversion of the file modprobe would load, '' if none
-  refcnt: number
-  holders: { pid: number; comm: string }[]
-}
-
-// Holders: every process with /dev/hbmon open (what keeps refcnt above 0). Looked for only when the loaded
-// module is not the file's (a reload is coming): walking /proc is slow on a small VM.
-const moduleProbe = `loaded=$(cat /sys/module/hbmon/srcversion 2>/dev/null); file=$(modinfo -F srcversion hbmon 2>/dev/null)
-echo "loaded=$loaded"; echo "file=$file"
-echo "refcnt=$(cat /sys/module/hbmon/refcnt 2>/dev/null || echo 0)"
-if [ -n "$loaded" ] && [ "$loaded" != "$file" -o "$1" = all ]; then
-  find /proc/[0-9]*/fd -maxdepth 1 -lname /dev/hbmon 2>/dev/null | cut -d/ -f3 | sort -u | while read -r pid; do
-    echo "holder=$pid $(cat /proc/$pid/comm 2>/dev/null)"
-  done
-fi; true`
-
-export async function moduleState(
-  host: Target,
-  holders: 'all' | 'when-reloading' = 'when-reloading',
-): Promise<ModuleState> {
-  const { stdout } = await host.$`sh -c ${moduleProbe} sh ${holders}`
-  const state: ModuleState = { loaded: '', file: '', refcnt: 0, holders: [] }
-  for (const line of stdout.split('\n')) {
-    const [key, value = ''] = [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]
-    if (key === 'loaded') state.loaded = value.trim()
-    if (key === 'file') state.file = value.trim()
-    if (key === 'refcnt') state.refcnt = Number(value) || 0
-    if (key === 'holder') {
-      const [pid, ...comm] = value.split(' ')
-      state.holders.push({ pid: Number(pid), comm: comm.join(' ') })
-    }
-  }
-  return state
-}
-
-export const describeHolders = (holders: ModuleState['holders']) =>
+export const describeHolders = (holders: ModuleState['holders']): string =>
   holders.map((h) => `${h.pid} (${h.comm})`).join(', ')
 
 /** Stops the processes that hold /dev/hbmon: TERM, then KILL after 5 s (their supervisors restart them). */
-async function stopHolders(host: Target, holders: ModuleState['holders']): Promise<void> {
+export async function stopHolders(host: Target, holders: ModuleState['holders']): Promise<void> {
   const pids = holders.map((h) => String(h.pid))
   await host.$({
     nothrow: true,
@@ -195,18 +103,16 @@ async function stopHolders(host: Target, holders: ModuleState['holders']): Promi
 }
 
 /**
- * Brings the loaded module to the file modprobe finds: load it when absent, reload it when another srcversion
- * is loaded. Throws when it cannot (holders and no permission to stop them, modprobe failing) — the caller
- * rolls back. Returns what it did, or undefined when nothing was needed.
+ * What brings the loaded module to the file modprobe finds: load it when absent, reload it when another
+ * srcversion is loaded (stopping the holders when allowed); undefined when nothing is needed. Throws a
+ * HoldersError when the module is in use and its holders may not be stopped. The change throws when it cannot
+ * be made (rmmod or modprobe failing): the caller rolls back.
  */
-export async function ensureLoaded(host: Target, restartHolders: boolean, check: boolean): Promise<string | undefined> {
-  const state = await moduleState(host)
+export async function loadChange(host: Target, restartHolders: boolean): Promise<Change | undefined> {
+  const state = await host.fact(ModuleStatus, 'when-reloading')
   if (!state.file) throw new Error('modprobe finds no hbmon module file (was it installed and depmod run?)')
   if (state.loaded === state.file) return undefined
-  if (!state.loaded) {
-    if (!check) await modprobe(host)
-    return `loaded ${state.file}`
-  }
+  if (!state.loaded) return { describe: `loaded ${state.file}`, apply: () => modprobe(host) }
   if (state.holders.length || state.refcnt > 0) {
     const who = state.holders.length
       ? describeHolders(state.holders)
@@ -215,14 +121,21 @@ export async function ensureLoaded(host: Target, restartHolders: boolean, check:
       throw new HoldersError(
         `hbmon ${state.loaded} is in use by ${who}; not reloading it (set hbmon_restart_holders: true to stop them)`,
       )
-    if (!check) await stopHolders(host, state.holders)
   }
-  if (!check) {
-    const rm = await host.$({ nothrow: true })`rmmod hbmon`
-    if (rm.code !== 0) throw new HoldersError(`rmmod hbmon failed: ${(rm.stderr || rm.stdout).trim()}`)
-    await modprobe(host)
+  return {
+    describe: `reloaded ${state.loaded} → ${state.file}${state.holders.length ? ` (stopped ${describeHolders(state.holders)})` : ''}`,
+    async apply() {
+      if (state.holders.length) await stopHolders(host, state.holders)
+      const rm = await host.$({ nothrow: true })`rmmod hbmon`
+      if (rm.code !== 0) throw new HoldersError(`rmmod hbmon failed: ${(rm.stderr || rm.stdout).trim()}`)
+      await modprobe(host)
+    },
   }
-  return `reloaded ${state.loaded} → ${state.file}${state.holders.length ? ` (stopped ${describeHolders(state.holders)})` : ''}`
+}
+
+/** loadChange, applied at once (for rollbacks, which run inside a change being applied). */
+export async function ensureLoaded(host: Target, restartHolders: boolean): Promise<void> {
+  await (await loadChange(host, restartHolders))?.apply()
 }
 
 /** Raised when the module is busy: the running module is untouched, so the caller need not reload anything. */
@@ -242,17 +155,6 @@ export interface Verification {
   log_ms?: number
 }
 
-// One command for the static checks; each check prints key=value.
-const verifyProbe = `r=$(uname -r)
-echo "release=$r"
-echo "vermagic=$(modinfo -F vermagic hbmon 2>/dev/null)"
-echo "file_srcversion=$(modinfo -F srcversion hbmon 2>/dev/null)"
-echo "filename=$(modinfo -n hbmon 2>/dev/null)"
-lsmod | grep -q '^hbmon ' && echo lsmod=yes || echo lsmod=no
-echo "sys_srcversion=$(cat /sys/module/hbmon/srcversion 2>/dev/null)"
-[ -c /dev/hbmon ] && echo dev=yes || echo dev=no
-out=$(hbctl selftest 2>&1) && echo selftest=ok || echo "selftest=failed: $(echo "$out" | tail -n 1)"`
-
 // The log check: a value only this run knows goes through the module (SEND) and must reach the log file.
 const logProbe = `v=$1 log=$2
 hbctl -s "$v" >/dev/null 2>&1 || { echo "hbctl -s failed"; exit 1; }
@@ -264,27 +166,20 @@ echo "no line with value=$v in $log after 10 s"; exit 1`
 
 /** Checks the loaded module against the file, the expected srcversion, the device, hbctl and the log file. */
 export async function verifyModule(host: Target, expectedSrcversion: string | undefined): Promise<Verification> {
-  const kv = new Map<string, string>()
-  for (const line of (await host.$({ nothrow: true })`sh -c ${verifyProbe}`).stdout.split('\n')) {
-    const eq = line.indexOf('=')
-    if (eq > 0) kv.set(line.slice(0, eq), line.slice(eq + 1).trim())
-  }
+  const c = await host.fact(ModuleCheck)
   const problems: string[] = []
-  const release = kv.get('release') ?? ''
-  const fileSrc = kv.get('file_srcversion') ?? ''
-  if (!(kv.get('vermagic') ?? '').startsWith(`${release} `))
-    problems.push(`vermagic "${kv.get('vermagic')}" does not start with ${release}`)
+  const fileSrc = c.file_srcversion
+  if (!c.vermagic.startsWith(`${c.release} `))
+    problems.push(`vermagic "${c.vermagic}" does not start with ${c.release}`)
   if (expectedSrcversion && fileSrc !== expectedSrcversion)
     problems.push(
-      `srcversion of ${kv.get('filename') || 'the module file'} is ${fileSrc || 'none'}, built ${expectedSrcversion}`,
+      `srcversion of ${c.filename || 'the module file'} is ${fileSrc || 'none'}, built ${expectedSrcversion}`,
     )
-  if (kv.get('lsmod') !== 'yes') problems.push('lsmod does not list hbmon')
-  if (kv.get('sys_srcversion') !== fileSrc)
-    problems.push(
-      `loaded srcversion ${kv.get('sys_srcversion') || 'none'} differs from the file's ${fileSrc || 'none'}`,
-    )
-  if (kv.get('dev') !== 'yes') problems.push('/dev/hbmon is not a character device')
-  if (kv.get('selftest') !== 'ok') problems.push(`hbctl selftest: ${kv.get('selftest') ?? 'did not run'}`)
+  if (!c.lsmod) problems.push('lsmod does not list hbmon')
+  if (c.sys_srcversion !== fileSrc)
+    problems.push(`loaded srcversion ${c.sys_srcversion || 'none'} differs from the file's ${fileSrc || 'none'}`)
+  if (!c.device) problems.push('/dev/hbmon is not a character device')
+  if (c.selftest !== 'ok') problems.push(`hbctl selftest: ${c.selftest}`)
   let log_ms: number | undefined
   if (!problems.length) {
     const value = String(randomBytes(4).readUInt32BE(0) % 1_000_000_000)
@@ -298,30 +193,6 @@ export async function verifyModule(host: Target, expectedSrcversion: string | un
 
 // ---- releases ------------------------------------------------------------------------------------------------
 
-export interface ManifestEntry {
-  sha256: string
-  mode: number
-  path: string
-}
-
-/** `sha256 mode path` lines, sorted by path: the release's id is a hash of it, so one content is one release. */
-export function formatManifest(entries: ManifestEntry[]): string {
-  return [...entries]
-    .sort((a, b) => (a.path < b.path ? -1 : 1))
-    .map((e) => `${e.sha256} ${e.mode.toString(8).padStart(4, '0')} ${e.path}\n`)
-    .join('')
-}
-
-export function parseManifest(text: string): ManifestEntry[] {
-  return text
-    .split('\n')
-    .filter((l) => l.trim())
-    .map((l) => {
-      const [sha256 = '', mode = '0', ...path] = l.split(' ')
-      return { sha256, mode: parseInt(mode, 8), path: path.join(' ') }
-    })
-}
-
 export const releaseId = (manifest: string) => createHash('sha256').update(manifest).digest('hex').slice(0, 12)
 
 /** The files of `kernel`'s managed set that exist now, as a manifest. */
@@ -331,31 +202,6 @@ export async function installedManifest(host: Target, kernel: string): Promise<M
   return paths.flatMap((path, i) =>
     stats[i]!.exists && stats[i]!.type === 'file' ? [{ path, sha256: stats[i]!.sha256!, mode: stats[i]!.mode! }] : [],
   )
-}
-
-export interface History {
-  current: string
-  /** Oldest first; the last one is current when a deploy recorded it. */
-  ids: string[]
-}
-
-export async function readHistory(host: Target): Promise<History> {
-  const { stdout } =
-    await host.$`sh -c ${`cat ${currentPointer} 2>/dev/null; echo ---; cat ${historyFile} 2>/dev/null; true`}`
-  const [current = '', rest = ''] = stdout.split('---\n')
-  return {
-    current: current.trim(),
-    ids: rest
-      .split('\n')
-      .map((s) => s.trim())
-      .filter(Boolean),
-  }
-}
-
-export async function readReleaseManifest(host: Target, id: string): Promise<ManifestEntry[]> {
-  const r = await host.$({ nothrow: true })`cat ${`${releasesDir}/${id}/manifest`}`
-  if (r.code !== 0) throw new Error(`release ${id} has no manifest on the host (${releasesDir}/${id}/manifest)`)
-  return parseManifest(r.stdout)
 }
 
 // Writes the history and the pointer atomically (temp + rename), then removes releases beyond the last KEEP.
@@ -423,7 +269,7 @@ export async function restoreRelease(
   if (r.code !== 0) throw new Error(`restoring release ${id} failed: ${(r.stderr || r.stdout).trim()}`)
   const changed = r.stdout.split('\n').filter(Boolean)
   await afterFilesChanged(host, changed, kernel)
-  await ensureLoaded(host, options.restartHolders, false)
+  await ensureLoaded(host, options.restartHolders)
   return changed
 }
 
@@ -437,20 +283,18 @@ export async function afterFilesChanged(host: Target, changed: string[], kernel:
 /**
  * The automatic rollback of load and verify: back to the host's current release (the last one that was
  * verified: a deploy records its release only after verify), verified again. Returns a sentence for the
- * failure message; never throws.
+ * failure message; never throws. Runs only inside a change being applied.
  */
-export async function rollBackToCurrent(host: Target, ctx: TaskContext, restartHolders: boolean): Promise<string> {
-  if (ctx.check) return 'would roll back to the current release'
+export async function rollBackToCurrent(host: Target, restartHolders: boolean): Promise<string> {
   try {
-    const facts = await factsOf(host)
-    const { current } = await readHistory(host)
+    const [facts, { current }] = await Promise.all([factsOf(host), host.fact(ReleaseHistory)])
     if (!current) {
       // Nothing verified ever ran here: take the broken module out rather than leave it half working.
       await host.$({ nothrow: true })`rmmod hbmon`
       return 'no earlier release to roll back to; hbmon unloaded'
     }
     const changed = await restoreRelease(host, current, facts.kernel, { restartHolders })
-    const manifest = await readReleaseManifest(host, current)
+    const manifest = await host.fact(ReleaseManifest, current)
     const ko = manifest.find((e) => e.path === modulePath(facts.kernel))
     const check = await verifyModule(host, undefined)
     const what = `rolled back to release ${current} (${changed.length} files restored${ko ? '' : ', no module in it'})`

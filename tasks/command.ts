@@ -2,22 +2,14 @@
 // a POSIX shell would, quotes respected) are passed as they are, so *, | and > mean nothing (use `shell`);
 // like Ansible's module, $VAR, ${VAR} and a leading ~ in a word are expanded from the host's environment. Changed unless `creates` exists / `removes` is absent (or changed_when says otherwise); under
 // --check it only reports what it would run, as Ansible does.
-import { defineTask, type Target } from '../src/task.ts'
+import { Environment } from '../facts/system.ts'
+import { defineTask } from '../src/task.ts'
 import { isTemplated } from '../src/template.ts'
 import { commonProperties, quoteWord, runCommand, splitWords, type CommandArgs } from './_command.ts'
 
 // Ansible's command module expands $VAR, ${VAR} and a leading ~ in each word (expand_argument_vars, on by
 // default) with Python's os.path.expandvars/expanduser, in the environment the command runs in: unknown
 // variables and ~user stay as written.
-async function remoteEnv(host: Target): Promise<Record<string, string>> {
-  const { stdout } = await host.$`env -0`
-  return Object.fromEntries(
-    stdout
-      .split('\0')
-      .filter(Boolean)
-      .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
-  )
-}
 
 function expandVars(word: string, env: Record<string, string>): string {
   return word.replace(/\$(\w+|\{[^}]*\})/g, (whole, name: string) => {
@@ -49,12 +41,12 @@ export default defineTask<CommandArgs>({
   checkInputs(args) {
     if (args.cmd !== undefined && !isTemplated(args.cmd)) splitWords(args.cmd)
   },
-  async run(host, args, ctx) {
+  async run(host, args) {
     let words = args.argv ?? splitWords(args.cmd!)
     if (words.some((w) => w.includes('$') || w.startsWith('~'))) {
-      const env = await remoteEnv(host)
+      const env = await host.fact(Environment)
       words = words.map((w) => expandUser(expandVars(w, env), env))
     }
-    return runCommand(host, words.map(quoteWord).join(' '), args, ctx)
+    return runCommand(host, words.map(quoteWord).join(' '), args)
   },
 })

@@ -7,6 +7,7 @@ import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { $ } from 'zx'
+import { InstalledPackages } from '../facts/system.ts'
 import { defineTask } from '../src/task.ts'
 
 interface DebArgs {
@@ -95,30 +96,27 @@ export default defineTask<DebArgs>({
   async run(host, args, ctx) {
     const lists = ctx.shared.get('debs') as Map<string, Promise<Deb[]>>
     const debs = await lists.get(JSON.stringify([args.packages, cacheDir(args)]))!
-    const query = await host.$({
-      nothrow: true,
-    })`dpkg-query -W -f ${'${Package} ${db:Status-Abbrev}\n'} ${debs.map((d) => d.name)}`
-    // "python3 ii " per installed package; a package dpkg never heard of is only named on stderr.
-    const installed = new Set(
-      query.stdout
-        .split('\n')
-        .map((l) => l.split(' '))
-        .filter((w) => w[1] === 'ii')
-        .map((w) => w[0]),
-    )
+    const installed = await host.fact(InstalledPackages, ...debs.map((d) => d.name))
     const wanted = debs.filter((d) => !installed.has(d.name))
     if (wanted.length === 0) return { changed: false, msg: `installed: ${debs.map((d) => d.name).join(', ')}` }
-    const msg = `${ctx.check ? 'would install' : 'installed'} ${wanted.map((d) => `${d.name} ${d.version}`).join(', ')}`
-    if (ctx.check) return { changed: true, msg }
-    const dir = (await host.$`mktemp -d /tmp/hbmon-debs.XXXXXX`).stdout.trim()
-    try {
-      for (const d of wanted) await host.put(d.file, `${dir}/${d.name}.deb`)
-      await host.$({
-        timeoutMs: 300_000,
-      })`env DEBIAN_FRONTEND=noninteractive dpkg -i ${wanted.map((d) => `${dir}/${d.name}.deb`)}`
-    } finally {
-      await host.$({ nothrow: true })`rm -rf -- ${dir}`
+    return {
+      changed: false,
+      changes: [
+        {
+          describe: `install ${wanted.map((d) => `${d.name} ${d.version}`).join(', ')}`,
+          async apply() {
+            const dir = (await host.$`mktemp -d /tmp/hbmon-debs.XXXXXX`).stdout.trim()
+            try {
+              for (const d of wanted) await host.put(d.file, `${dir}/${d.name}.deb`)
+              await host.$({
+                timeoutMs: 300_000,
+              })`env DEBIAN_FRONTEND=noninteractive dpkg -i ${wanted.map((d) => `${dir}/${d.name}.deb`)}`
+            } finally {
+              await host.$({ nothrow: true })`rm -rf -- ${dir}`
+            }
+          },
+        },
+      ],
     }
-    return { changed: true, msg }
   },
 })

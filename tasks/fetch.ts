@@ -4,7 +4,8 @@ import { existsSync } from 'node:fs'
 import { mkdir, rename } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { defineTask } from '../src/task.ts'
-import { sha256Local, statFile } from './_files.ts'
+import { statFiles, type RemoteFile } from '../facts/files.ts'
+import { sha256Local } from './_files.ts'
 
 interface FetchArgs {
   src: string
@@ -26,7 +27,7 @@ export default defineTask<FetchArgs>({
     },
   },
   async run(host, args, ctx) {
-    const remote = await statFile(host, args.src, true)
+    const [remote] = (await statFiles(host, [args.src], true)) as [RemoteFile]
     if (!remote.exists) throw new Error(`${args.src} does not exist on the host`)
     if (remote.type !== 'file') throw new Error(`${args.src} is not a regular file (${remote.type})`)
     const base = resolve(ctx.baseDir, args.dest)
@@ -37,12 +38,20 @@ export default defineTask<FetchArgs>({
       : join(base, host.name, args.src)
     if (existsSync(local) && (await sha256Local(local)) === remote.sha256)
       return { changed: false, data: { dest: local, sha256: remote.sha256 } }
-    const result = { changed: true, msg: `${args.src} → ${local}`, data: { dest: local, sha256: remote.sha256 } }
-    if (ctx.check) return result
-    await mkdir(dirname(local), { recursive: true })
-    const tmp = `${local}.hbmon-${process.pid}.tmp`
-    await host.get(args.src, tmp)
-    await rename(tmp, local)
-    return result
+    return {
+      changed: false,
+      data: { dest: local, sha256: remote.sha256 },
+      changes: [
+        {
+          describe: `${args.src} → ${local}`,
+          async apply() {
+            await mkdir(dirname(local), { recursive: true })
+            const tmp = `${local}.hbmon-${process.pid}.tmp`
+            await host.get(args.src, tmp)
+            await rename(tmp, local)
+          },
+        },
+      ],
+    }
   },
 })

@@ -3,8 +3,9 @@
 // mode/owner/group.
 import { defineTask } from '../src/task.ts'
 import { posix } from 'node:path'
-import type { Target } from '../src/task.ts'
-import { attributeChanges, modeSchema, parseMode, statFile, statFiles } from './_files.ts'
+import type { Change, Target } from '../src/task.ts'
+import { statFiles, type RemoteFile } from '../facts/files.ts'
+import { attributeChanges, modeSchema, parseMode } from './_files.ts'
 
 /** The ancestors of path that do not exist yet, outermost first. */
 async function missingAncestors(host: Target, path: string): Promise<string[]> {
@@ -38,10 +39,10 @@ export default defineTask<FileArgs>({
       group: { type: 'string', description: 'a group name or gid' },
     },
   },
-  async run(host, args, ctx) {
+  async run(host, args) {
     const state = args.state ?? 'file'
     const path = args.path.replace(/(.)\/+$/, '$1')
-    const file = await statFile(host, path)
+    const [file] = (await statFiles(host, [path])) as [RemoteFile]
     const mode = parseMode(args.mode)
     const want = {
       ...(mode !== undefined ? { mode } : {}),
@@ -50,8 +51,16 @@ export default defineTask<FileArgs>({
     }
     if (state === 'absent') {
       if (!file.exists) return { changed: false }
-      if (!ctx.check) await host.$`rm -rf -- ${path}`
-      return { changed: true, msg: `${path}: removed`, diff: [{ path, before: `${file.type}\n`, after: 'absent\n' }] }
+      return {
+        changed: false,
+        changes: [
+          {
+            describe: `${path}: removed`,
+            diff: { path, before: `${file.type}\n`, after: 'absent\n' },
+            apply: async () => void (await host.$`rm -rf -- ${path}`),
+          },
+        ],
+      }
     }
     if (state === 'file' && !file.exists) throw new Error(`${path} does not exist (use state: touch to create it)`)
     if (state === 'directory' && file.exists && file.type !== 'directory')
@@ -64,22 +73,21 @@ export default defineTask<FileArgs>({
       ...(create ? [`created ${state === 'directory' ? 'directory' : 'file'}`] : state === 'touch' ? ['touched'] : []),
       ...attributes.what.filter(() => !create),
     ]
-    const result = {
-      changed: what.length > 0,
-      ...(what.length ? { msg: `${path}: ${what.join(', ')}` } : {}),
-      ...(create
-        ? { diff: [{ path, before: 'absent\n', after: `${state === 'directory' ? 'directory' : 'file'}\n` }] }
-        : {}),
+    if (!what.length) return { changed: false }
+    // As Ansible's file module: each directory made on the way to path gets the wanted attributes too.
+    const made = state === 'directory' && create && attributes.what.length ? await missingAncestors(host, path) : []
+    const change: Change = {
+      describe: `${path}: ${what.join(', ')}`,
+      async apply() {
+        if (state === 'directory' && create) {
+          await host.$`mkdir -p -- ${path}`
+          for (const dir of made) await attributes.apply(host, dir)
+        }
+        if (state === 'touch') await host.$`touch -- ${path}`
+        await attributes.apply(host, path)
+      },
     }
-    if (ctx.check || !result.changed) return result
-    if (state === 'directory' && create) {
-      // As Ansible's file module: each directory made on the way to path gets the wanted attributes too.
-      const made = attributes.what.length ? await missingAncestors(host, path) : []
-      await host.$`mkdir -p -- ${path}`
-      for (const dir of made) await attributes.apply(host, dir)
-    }
-    if (state === 'touch') await host.$`touch -- ${path}`
-    await attributes.apply(host, path)
-    return result
+    if (create) change.diff = { path, before: 'absent\n', after: `${state === 'directory' ? 'directory' : 'file'}\n` }
+    return { changed: false, changes: [change] }
   },
 })

@@ -5,7 +5,9 @@
 // the host) to /etc/modprobe.d/hbmon-units.conf — and to the loaded module at once, so a new mapping needs no
 // reload. The kernel refuses HBMON_ACT_HELPER for any (name, uid) not in the map; the helper checks the unit
 // file's user against the uid the kernel passes before it restarts anything (see SECURITY.md).
-import { defineTask, type TaskResult } from '../src/task.ts'
+import { FileContent } from '../facts/files.ts'
+import { GroupExists, UserIds } from '../facts/system.ts'
+import { defineTask, type Change } from '../src/task.ts'
 import { putFile } from './_files.ts'
 import { unitsConf, unitsDir } from './_hbmon.ts'
 
@@ -37,13 +39,6 @@ export function checkUnits(value: unknown): UnitMapping[] {
   })
 }
 
-const groupScript = `g=$1
-[ "$g" = root ] && exit 0
-getent group "$g" >/dev/null && exit 0
-groupadd --system "$g" && echo created`
-
-const uidScript = `for u in "$@"; do printf '%s %s\\n' "$u" "$(id -u -- "$u" 2>/dev/null)"; done`
-
 const mapParam = '/sys/module/hbmon/parameters/helper_map'
 
 export default defineTask<Record<string, never>>({
@@ -54,64 +49,59 @@ export default defineTask<Record<string, never>>({
     const group = String(host.vars.hbmon_device_group ?? 'hbmon')
     if (!/^[a-z_][a-z0-9_-]*$/i.test(group)) throw new Error(`hbmon_device_group ${group} is not a group name`)
     const units = checkUnits(host.vars.hbmon_units)
-    const changes: string[] = []
-    const results: TaskResult[] = []
-
-    const exists = (await host.$({ nothrow: true })`getent group ${group}`).code === 0
-    if (!exists && group !== 'root') {
-      changes.push(`group ${group} created`)
-      if (!ctx.check) await host.$`sh -c ${groupScript} sh ${group}`
-    }
-
-    // Users must exist for their uid; under --check a missing user is reported, not fatal.
-    const uids = new Map<string, string>()
-    if (units.length) {
-      const out = (await host.$`sh -c ${uidScript} sh ${[...new Set(units.map((u) => u.user))]}`).stdout
-      for (const line of out.split('\n')) {
-        const [user, uid] = line.trim().split(' ')
-        if (user && uid) uids.set(user, uid)
-      }
-      const missing = units.filter((u) => !uids.has(u.user))
-      if (missing.length && !ctx.check)
-        throw new Error(`hbmon_units: no such user ${missing.map((u) => u.user).join(', ')} on this host`)
-    }
+    const users = [...new Set(units.map((u) => u.user))]
+    const [groupExists, uids, loadedMap] = await host.gather(
+      [GroupExists, group],
+      [UserIds, ...users],
+      [FileContent, mapParam],
+    )
+    const changes: Change[] = []
+    if (!groupExists && group !== 'root')
+      changes.push({
+        describe: `group ${group} created`,
+        apply: async () => void (await host.$`groupadd --system ${group}`),
+      })
+    // Users must exist for their uid; under --check a missing user is only left out of the map.
+    const missing = units.filter((u) => !uids.has(u.user))
+    if (missing.length)
+      changes.push({
+        describe: `users ${missing.map((u) => u.user).join(', ')} must exist by now (they do not yet)`,
+        apply: () =>
+          Promise.reject(new Error(`hbmon_units: no such user ${missing.map((u) => u.user).join(', ')} on this host`)),
+      })
     const map = units
       .filter((u) => uids.has(u.user))
       .map((u) => `${u.name}:${uids.get(u.user)}`)
       .join(',')
-
-    if (units.length && !ctx.check) await host.$`mkdir -p -m 0755 ${unitsDir}`
     for (const u of units) {
       const content = `# ${host.vars.hbmon_managed ?? 'Managed by hbmon deploy'}\n# The helper restarts UNIT for registration ${u.name}, only when its registrant runs as USER.\nunit=${u.unit}\nuser=${u.user}\n`
-      results.push(
-        await putFile(
-          host,
-          { source: Buffer.from(content), dest: `${unitsDir}/${u.name}`, mode: 0o644, owner: 'root', group: 'root' },
-          ctx,
-        ),
+      const put = await putFile(
+        host,
+        {
+          source: Buffer.from(content),
+          dest: `${unitsDir}/${u.name}`,
+          mode: 0o644,
+          owner: 'root',
+          group: 'root',
+          makeParents: true,
+        },
+        ctx,
       )
+      changes.push(...(put.changes ?? []))
     }
     const conf = `# ${host.vars.hbmon_managed ?? 'Managed by hbmon deploy'}\n# NAME:UID pairs that may ask for the restart helper (from hbmon_units).\noptions hbmon helper_map=${map}\n`
-    results.push(
-      await putFile(
-        host,
-        { source: Buffer.from(conf), dest: unitsConf, mode: 0o644, owner: 'root', group: 'root' },
-        ctx,
-      ),
+    const put = await putFile(
+      host,
+      { source: Buffer.from(conf), dest: unitsConf, mode: 0o644, owner: 'root', group: 'root' },
+      ctx,
     )
-    changes.push(...results.filter((r) => r.changed).map((r) => r.msg ?? 'changed'))
-
+    changes.push(...(put.changes ?? []))
     // The loaded module takes the map at once (the file is for the next load).
-    const loaded = await host.$({ nothrow: true })`cat ${mapParam}`
-    if (loaded.code === 0 && loaded.stdout.trim() !== map) {
-      changes.push(`helper_map of the loaded module: ${map || '(empty)'}`)
-      if (!ctx.check) await host.$`sh -c ${'printf "%s" "$1" > "$2"'} sh ${map || ' '} ${mapParam}`
-    }
-    return {
-      changed: changes.length > 0,
-      ...(changes.length ? { msg: changes.join('; ') } : {}),
-      ...(ctx.diff ? { diff: results.flatMap((r) => r.diff ?? []) } : {}),
-      data: { group, helper_map: map, units: units.map((u) => u.name) },
-    }
+    if (loadedMap !== undefined && loadedMap.trim() !== map)
+      changes.push({
+        describe: `helper_map of the loaded module: ${map || '(empty)'}`,
+        apply: async () => void (await host.$`sh -c ${'printf "%s" "$1" > "$2"'} sh ${map || ' '} ${mapParam}`),
+      })
+    return { changed: false, changes, data: { group, helper_map: map, units: units.map((u) => u.name) } }
   },
 })

@@ -11,8 +11,9 @@ import { createHash, randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { defineTask, type BatchTarget, type Target, type TaskContext, type TaskResult } from '../src/task.ts'
-import { artifactCacheRoot, factsOf, truthyVar, type Artifact, type HbmonFacts } from './_hbmon.ts'
+import type { HbmonFacts } from '../facts/hbmon.ts'
+import { defineTask, type BatchContext, type BatchTarget, type Target, type TaskResult } from '../src/task.ts'
+import { artifactCacheRoot, factsOf, flagVar, type Artifact } from './_hbmon.ts'
 
 const defaultSourceDir = fileURLToPath(new URL('../kernel/', import.meta.url))
 export const artifactFiles = ['hbmon.ko', 'hbctl', 'hbmon-listen'] as const
@@ -103,12 +104,99 @@ const installHeaders = (host: Target, pkg: string) =>
     timeoutMs: 20 * 60_000,
   })`env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${pkg}`
 
+/** What every (kernel, arch) group of a batch builds from. */
+interface BuildPlan {
+  source: string
+  hash: string
+  rebuild: boolean
+  cacheRoot: string
+  check: boolean
+}
+
+/**
+ * One (kernel release, arch) group: the cached build, else one build on a member with headers (installing them
+ * on one member when install_headers allows), and a result for every member.
+ */
+async function buildGroup(
+  members: { host: Target; facts: HbmonFacts }[],
+  build: BuildPlan,
+  results: Map<string, TaskResult>,
+): Promise<void> {
+  const { kernel, arch } = members[0]!.facts
+  const dir = join(build.cacheRoot, build.hash.slice(0, 16), `${kernel}-${arch}`)
+  const names = members.map((m) => m.host.name)
+  let meta = build.rebuild ? undefined : cached(dir)
+  let builtHere = false
+  if (!meta) {
+    let builder = members.find((m) => m.facts.headers)
+    if (!builder) {
+      const wantInstall = members.find((m) => flagVar(m.host.vars, 'install_headers'))
+      if (!wantInstall || build.check) {
+        for (const m of members)
+          results.set(m.host.name, {
+            changed: false,
+            failed: !build.check,
+            msg: `no kernel headers for ${kernel}: /lib/modules/${kernel}/build is missing on ${names.join(', ')}; install ${m.facts.headers_package} (or set install_headers: true)`,
+          })
+        return
+      }
+      await installHeaders(wantInstall.host, wantInstall.facts.headers_package)
+      builder = wantInstall
+    }
+    if (build.check) {
+      for (const m of members)
+        results.set(m.host.name, {
+          changed: m === builder,
+          msg: `would build for ${kernel} ${arch} on ${builder.host.name}`,
+        })
+      return
+    }
+    try {
+      meta = await buildOn(builder.host, builder.facts, build.source, build.hash, dir)
+      builtHere = true
+    } catch (e) {
+      for (const m of members) results.set(m.host.name, { changed: false, failed: true, msg: (e as Error).message })
+      return
+    }
+  }
+  for (const m of members) {
+    const built = builtHere && meta.built_on === m.host.name
+    const how = built
+      ? `built for ${kernel} ${arch} in ${(meta.build_ms / 1000).toFixed(1)} s`
+      : builtHere
+        ? `reused the build of ${meta.built_on} (${kernel} ${arch})`
+        : `cached build for ${kernel} ${arch} (built on ${meta.built_on})`
+    const warnings =
+      built && meta.warnings.length ? `; ${meta.warnings.length} compiler warnings:\n${meta.warnings.join('\n')}` : ''
+    const artifact: Artifact = {
+      dir,
+      kernel,
+      arch,
+      source_hash: build.hash,
+      srcversion: meta.srcversion,
+      built_on: meta.built_on,
+    }
+    results.set(m.host.name, {
+      changed: built,
+      msg: `${how}, srcversion ${meta.srcversion}${warnings}`,
+      facts: { hbmon_artifact: artifact },
+      data: {
+        ...artifact,
+        build: built ? 'built' : builtHere ? 'reused' : 'cached',
+        group: names,
+        build_ms: built ? meta.build_ms : 0,
+        warnings: built ? meta.warnings : [],
+      },
+    })
+  }
+}
+
 export default defineTask<Record<string, never>>({
   name: 'hbmon_build',
   description: 'build hbmon once per kernel release and arch of the batch, into a controller-side artifact cache',
   schema: { type: 'object', additionalProperties: false, properties: {} },
 
-  async batch(targets: BatchTarget<Record<string, never>>[], ctx: TaskContext) {
+  async batch(targets: BatchTarget<Record<string, never>>[], ctx: BatchContext) {
     const results = new Map<string, TaskResult>()
     const groups = new Map<string, { host: Target; facts: HbmonFacts }[]>()
     for (const { host } of targets) {
@@ -133,82 +221,10 @@ export default defineTask<Record<string, never>>({
     const first = targets[0]!.host
     const source = String(first.vars.hbmon_source_dir ?? defaultSourceDir)
     const hash = sourceHash(source)
-    const rebuild = truthyVar(first.vars.hbmon_rebuild)
+    const rebuild = flagVar(first.vars, 'hbmon_rebuild')
 
-    await Promise.all(
-      [...groups.values()].map(async (members) => {
-        const { kernel, arch } = members[0]!.facts
-        const dir = join(artifactCacheRoot(first), hash.slice(0, 16), `${kernel}-${arch}`)
-        const names = members.map((m) => m.host.name)
-        let meta = rebuild ? undefined : cached(dir)
-        let builtHere = false
-        if (!meta) {
-          let builder = members.find((m) => m.facts.headers)
-          if (!builder) {
-            const wantInstall = members.find((m) => truthyVar(m.host.vars.install_headers))
-            if (!wantInstall || ctx.check) {
-              for (const m of members)
-                results.set(m.host.name, {
-                  changed: false,
-                  failed: !ctx.check,
-                  msg: `no kernel headers for ${kernel}: /lib/modules/${kernel}/build is missing on ${names.join(', ')}; install ${m.facts.headers_package} (or set install_headers: true)`,
-                })
-              return
-            }
-            await installHeaders(wantInstall.host, wantInstall.facts.headers_package)
-            builder = wantInstall
-          }
-          if (ctx.check) {
-            for (const m of members)
-              results.set(m.host.name, {
-                changed: m === builder,
-                msg: `would build for ${kernel} ${arch} on ${builder.host.name}`,
-              })
-            return
-          }
-          try {
-            meta = await buildOn(builder.host, builder.facts, source, hash, dir)
-            builtHere = true
-          } catch (e) {
-            for (const m of members)
-              results.set(m.host.name, { changed: false, failed: true, msg: (e as Error).message })
-            return
-          }
-        }
-        for (const m of members) {
-          const built = builtHere && meta.built_on === m.host.name
-          const how = built
-            ? `built for ${kernel} ${arch} in ${(meta.build_ms / 1000).toFixed(1)} s`
-            : builtHere
-              ? `reused the build of ${meta.built_on} (${kernel} ${arch})`
-              : `cached build for ${kernel} ${arch} (built on ${meta.built_on})`
-          const warnings =
-            built && meta.warnings.length
-              ? `; ${meta.warnings.length} compiler warnings:\n${meta.warnings.join('\n')}`
-              : ''
-          const artifact: Artifact = {
-            dir,
-            kernel,
-            arch,
-            source_hash: hash,
-            srcversion: meta.srcversion,
-            built_on: meta.built_on,
-          }
-          results.set(m.host.name, {
-            changed: built,
-            msg: `${how}, srcversion ${meta.srcversion}${warnings}`,
-            facts: { hbmon_artifact: artifact },
-            data: {
-              ...artifact,
-              build: built ? 'built' : builtHere ? 'reused' : 'cached',
-              group: names,
-              build_ms: built ? meta.build_ms : 0,
-              warnings: built ? meta.warnings : [],
-            },
-          })
-        }
-      }),
-    )
+    const build = { source, hash, rebuild, cacheRoot: artifactCacheRoot(first), check: ctx.check }
+    await Promise.all([...groups.values()].map((members) => buildGroup(members, build, results)))
     return results
   },
 

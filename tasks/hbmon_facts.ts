@@ -3,7 +3,7 @@
 // command and its parser (_hbmon.ts); the result is ansible_facts.hbmon for the rest of the play. With
 // require_module_support (deploy.yml), a kernel that cannot load modules fails the host at once.
 import { defineTask } from '../src/task.ts'
-import { gatherHbmonFacts } from './_hbmon.ts'
+import { HbmonHost } from '../facts/hbmon.ts'
 
 export default defineTask<{ require_module_support?: boolean }>({
   name: 'hbmon_facts',
@@ -20,7 +20,7 @@ export default defineTask<{ require_module_support?: boolean }>({
     },
   },
   async run(host, args) {
-    const hbmon = await gatherHbmonFacts(host)
+    const hbmon = await host.fact(HbmonHost)
     // Deploy fails such a host here, before anything is written to it, rather than at load.
     if (args.require_module_support && !hbmon.module_support)
       return {

@@ -2,6 +2,7 @@
 // module options in deploy.yml). hbmon_dest_mac wins; else the monitor's MAC gathered earlier in the run by
 // hbmon_monitor_address; see chooseDest in _monitor.ts for the rest. The loaded module takes a new value at
 // its next load (dest_mac is read-only at run time).
+import { FileContent } from '../facts/files.ts'
 import { defineTask } from '../src/task.ts'
 import { chooseDest, currentDest } from './_monitor.ts'
 
@@ -10,11 +11,11 @@ export default defineTask<Record<string, never>>({
   description: "where this host's frames go: hbmon_dest_mac, else the monitor's MAC, else broadcast",
   schema: { type: 'object', additionalProperties: false, properties: {} },
   async run(host, _args, ctx) {
-    const conf = await host.$({ nothrow: true })`cat /etc/modprobe.d/hbmon.conf`
+    const conf = await host.fact(FileContent, '/etc/modprobe.d/hbmon.conf')
     const choice = chooseDest(
       host.vars,
       (name) => ctx.factsOf(name),
-      conf.code === 0 ? currentDest(conf.stdout) : undefined,
+      conf === undefined ? undefined : currentDest(conf),
     )
     return {
       changed: false,

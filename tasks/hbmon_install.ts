@@ -3,7 +3,7 @@
 // (rsyslog rule, logrotate, modprobe.d, modules-load.d, udev rule, restart helper) are generic template tasks
 // in the playbook. A host without an artifact (no module support) is skipped: load says why.
 import { join } from 'node:path'
-import { defineTask, type TaskResult } from '../src/task.ts'
+import { defineTask, type Change, type TaskResult } from '../src/task.ts'
 import { putFile } from './_files.ts'
 import { artifactOf, modulePath, toolsDir } from './_hbmon.ts'
 
@@ -15,24 +15,24 @@ export default defineTask<Record<string, never>>({
     const artifact = artifactOf(host)
     if (!artifact) return { changed: false, skipped: true, msg: 'no build for this host (see hbmon_build)' }
     const ko = modulePath(artifact.kernel)
-    if (!ctx.check) await host.$`mkdir -p ${ko.slice(0, ko.lastIndexOf('/'))} ${toolsDir}`
     const files: [string, string, number][] = [
       [join(artifact.dir, 'hbmon.ko'), ko, 0o644],
       [join(artifact.dir, 'hbctl'), `${toolsDir}/hbctl`, 0o755],
       [join(artifact.dir, 'hbmon-listen'), `${toolsDir}/hbmon-listen`, 0o755],
     ]
-    const results: TaskResult[] = []
+    const puts: TaskResult[] = []
     for (const [source, dest, mode] of files)
-      results.push(await putFile(host, { source, dest, mode, owner: 'root', group: 'root' }, ctx))
-    const moduleChanged = results[0]!.changed
-    if (moduleChanged && !ctx.check) await host.$`depmod -a ${artifact.kernel}`
-    const changed = results.filter((r) => r.changed)
+      puts.push(await putFile(host, { source, dest, mode, owner: 'root', group: 'root', makeParents: true }, ctx))
+    const moduleChanged = !!puts[0]!.changes?.length
+    const changes: Change[] = puts.flatMap((r) => r.changes ?? [])
+    if (moduleChanged)
+      changes.push({
+        describe: `depmod ${artifact.kernel}`,
+        apply: async () => void (await host.$`depmod -a ${artifact.kernel}`),
+      })
     return {
-      changed: changed.length > 0,
-      ...(changed.length
-        ? { msg: `${changed.map((r) => r.msg).join('; ')}${moduleChanged ? `; depmod ${artifact.kernel}` : ''}` }
-        : {}),
-      ...(ctx.diff ? { diff: results.flatMap((r) => r.diff ?? []) } : {}),
+      changed: false,
+      changes,
       data: { module: ko, srcversion: artifact.srcversion, module_changed: moduleChanged },
     }
   },

@@ -2,14 +2,14 @@
 // srcversion runs; refuses (naming the pids and commands holding /dev/hbmon) when it is in use, unless
 // hbmon_restart_holders is true. When the new module does not load, the host is rolled back to its current
 // release (the last verified one) — its old module running again — and the task still fails.
-import { defineTask } from '../src/task.ts'
-import { ensureLoaded, factsOf, HoldersError, rollBackToCurrent, truthyVar } from './_hbmon.ts'
+import { defineTask, type Change } from '../src/task.ts'
+import { factsOf, flagVar, HoldersError, loadChange, rollBackToCurrent } from './_hbmon.ts'
 
 export default defineTask<Record<string, never>>({
   name: 'hbmon_load',
   description: 'load or reload hbmon (refusing when in use unless allowed); roll back when it does not load',
   schema: { type: 'object', additionalProperties: false, properties: {} },
-  async run(host, _args, ctx) {
+  async run(host) {
     const facts = await factsOf(host)
     if (!facts.module_support)
       return {
@@ -17,17 +17,36 @@ export default defineTask<Record<string, never>>({
         failed: true,
         msg: `kernel ${facts.kernel} has no loadable module support (no /proc/modules): hbmon cannot run on this host`,
       }
-    const restartHolders = truthyVar(host.vars.hbmon_restart_holders)
+    const restartHolders = flagVar(host.vars, 'hbmon_restart_holders')
+    // A new module that does not load takes the host back to its current release, old module running.
+    const rollBack = (why: string, changed: boolean): Change => ({
+      describe: `${why}; roll back to the current release`,
+      apply: async () => ({ changed, failed: true, msg: `${why}; ${await rollBackToCurrent(host, restartHolders)}` }),
+    })
+    let load: Change | undefined
     try {
-      const done = await ensureLoaded(host, restartHolders, ctx.check)
-      return done
-        ? { changed: true, msg: ctx.check ? `would have ${done}` : done }
-        : { changed: false, msg: 'hbmon loaded, same srcversion as its file' }
+      load = await loadChange(host, restartHolders)
     } catch (e) {
-      const why = (e as Error).message
-      const rollback = await rollBackToCurrent(host, ctx, restartHolders)
-      // A busy module was never unloaded: the running one still works; the rollback only put its files back.
-      return { changed: !(e instanceof HoldersError), failed: true, msg: `${why}; ${rollback}` }
+      // In use and not allowed to stop its holders: the running module was never touched, only its files go back.
+      if (e instanceof HoldersError) return { changed: false, failed: true, changes: [rollBack(e.message, false)] }
+      throw e
+    }
+    if (!load) return { changed: false, msg: 'hbmon loaded, same srcversion as its file' }
+    const change = load
+    return {
+      changed: false,
+      changes: [
+        {
+          describe: change.describe,
+          async apply() {
+            try {
+              await change.apply()
+            } catch (e) {
+              return rollBack((e as Error).message, !(e instanceof HoldersError)).apply()
+            }
+          },
+        },
+      ],
     }
   },
 })

@@ -4,15 +4,8 @@
 // its release and reports no change. Runs after verify: the current release is always a verified one, which
 // is what load and verify roll back to.
 import { defineTask } from '../src/task.ts'
-import {
-  factsOf,
-  formatManifest,
-  installedManifest,
-  readHistory,
-  recordRelease,
-  releaseId,
-  writeHistory,
-} from './_hbmon.ts'
+import { formatManifest, ReleaseHistory } from '../facts/hbmon.ts'
+import { factsOf, installedManifest, recordRelease, releaseId, writeHistory } from './_hbmon.ts'
 
 export default defineTask<{ keep?: number }>({
   name: 'hbmon_release',
@@ -28,25 +21,28 @@ export default defineTask<{ keep?: number }>({
       },
     },
   },
-  async run(host, args, ctx) {
+  async run(host, args) {
     const keep = args.keep ?? (Number(host.vars.hbmon_keep_releases) || 5)
     const facts = await factsOf(host)
-    const entries = await installedManifest(host, facts.kernel)
+    const [entries, history] = await Promise.all([installedManifest(host, facts.kernel), host.fact(ReleaseHistory)])
     if (!entries.length) return { changed: false, skipped: true, msg: 'nothing installed to record' }
     const id = releaseId(formatManifest(entries))
-    const history = await readHistory(host)
     const data = { release: id, previous: history.current, files: entries.length }
     if (history.current === id)
       return { changed: false, msg: `release ${id} is current`, data, facts: { hbmon_release: id } }
-    if (!ctx.check) {
-      await recordRelease(host, entries)
-      await writeHistory(host, [...history.ids.filter((i) => i !== id), id], id, keep)
-    }
     return {
-      changed: true,
-      msg: `release ${id} (${entries.length} files) is current${history.current ? `, previous ${history.current}` : ''}`,
+      changed: false,
       data,
       facts: { hbmon_release: id },
+      changes: [
+        {
+          describe: `release ${id} (${entries.length} files) is current${history.current ? `, previous ${history.current}` : ''}`,
+          async apply() {
+            await recordRelease(host, entries)
+            await writeHistory(host, [...history.ids.filter((i) => i !== id), id], id, keep)
+          },
+        },
+      ],
     }
   },
 })

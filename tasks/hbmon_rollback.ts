@@ -2,16 +2,9 @@
 // (each checked against its manifest), files it did not have removed, depmod, rsyslog/udev when their rules
 // changed, that module reloaded and verified. The history drops the releases after it, so a second rollback
 // goes one further back.
+import { HbmonHost, ReleaseHistory, ReleaseManifest } from '../facts/hbmon.ts'
 import { defineTask } from '../src/task.ts'
-import {
-  factsOf,
-  readHistory,
-  readReleaseManifest,
-  restoreRelease,
-  truthyVar,
-  verifyModule,
-  writeHistory,
-} from './_hbmon.ts'
+import { flagVar, restoreRelease, verifyModule, writeHistory } from './_hbmon.ts'
 
 export default defineTask<{ to?: string }>({
   name: 'hbmon_rollback',
@@ -27,9 +20,8 @@ export default defineTask<{ to?: string }>({
       },
     },
   },
-  async run(host, args, ctx) {
-    const facts = await factsOf(host)
-    const history = await readHistory(host)
+  async run(host, args) {
+    const [facts, history] = await host.gather([HbmonHost], [ReleaseHistory])
     const at = history.ids.lastIndexOf(history.current)
     const target = args.to ?? (at > 0 ? history.ids[at - 1] : undefined)
     if (!target)
@@ -44,31 +36,35 @@ export default defineTask<{ to?: string }>({
         failed: true,
         msg: `release ${target} is not on the host (history: ${history.ids.join(' ')})`,
       }
-    const manifest = await readReleaseManifest(host, target)
-    if (ctx.check)
-      return {
-        changed: target !== history.current,
-        msg: `would roll back ${history.current} → ${target} (${manifest.length} files)`,
-      }
-    const changed = await restoreRelease(host, target, facts.kernel, {
-      restartHolders: truthyVar(host.vars.hbmon_restart_holders),
-    })
-    const keep = Number(host.vars.hbmon_keep_releases) || 5
-    await writeHistory(host, history.ids.slice(0, history.ids.indexOf(target) + 1), target, keep)
-    const check = await verifyModule(host, undefined)
-    const data = { from: history.current, release: target, restored: changed, srcversion: check.srcversion }
-    if (!check.ok)
-      return {
-        changed: true,
-        failed: true,
-        msg: `rolled back to ${target} but it does not verify: ${check.problems.join('; ')}`,
-        data,
-      }
+    const manifest = await host.fact(ReleaseManifest, target)
     return {
-      changed: true,
-      msg: `rolled back ${history.current} → ${target} (${changed.length} files), hbmon ${check.srcversion} verified`,
-      data,
-      facts: { hbmon_release: target },
+      changed: false,
+      changes: [
+        {
+          describe: `roll back ${history.current} → ${target} (${manifest.length} files)`,
+          async apply() {
+            const changed = await restoreRelease(host, target, facts.kernel, {
+              restartHolders: flagVar(host.vars, 'hbmon_restart_holders'),
+            })
+            const keep = Number(host.vars.hbmon_keep_releases) || 5
+            await writeHistory(host, history.ids.slice(0, history.ids.indexOf(target) + 1), target, keep)
+            const check = await verifyModule(host, undefined)
+            const data = { from: history.current, release: target, restored: changed, srcversion: check.srcversion }
+            if (!check.ok)
+              return {
+                failed: true,
+                msg: `rolled back to ${target} but it does not verify: ${check.problems.join('; ')}`,
+                data,
+              }
+            return {
+              changed: changed.length > 0 || target !== history.current,
+              msg: `rolled back ${history.current} → ${target} (${changed.length} files), hbmon ${check.srcversion} verified`,
+              data,
+              facts: { hbmon_release: target },
+            }
+          },
+        },
+      ],
     }
   },
 })

@@ -1,15 +1,17 @@
 // hbmon_status: one line per host for the status playbook's table — kernel, distribution, headers, gcc,
 // Secure Boot, the loaded module (srcversion, refcnt, holders) and the current release. Read only.
 import { defineTask } from '../src/task.ts'
-import { describeHolders, gatherHbmonFacts, moduleState } from './_hbmon.ts'
+import { HbmonHost, ModuleStatus } from '../facts/hbmon.ts'
+import { describeHolders } from './_hbmon.ts'
 
 export default defineTask<Record<string, never>>({
   name: 'hbmon_status',
   description: 'report facts and hbmon state of the host (read only)',
   schema: { type: 'object', additionalProperties: false, properties: {} },
   async run(host) {
-    const facts = await gatherHbmonFacts(host)
-    const module = facts.module_support ? await moduleState(host, 'all') : undefined
+    // Both facts in one command; a kernel without module support has no module state to report.
+    const [facts, state] = await host.gather([HbmonHost], [ModuleStatus, 'all'])
+    const module = facts.module_support ? state : undefined
     const loaded = !module
       ? 'no module support'
       : module.loaded

@@ -4,7 +4,7 @@
 // file (rsyslog rule included). On failure the host is rolled back to its current release, which is verified
 // in turn, and the task fails.
 import { defineTask } from '../src/task.ts'
-import { artifactOf, rollBackToCurrent, truthyVar, verifyModule } from './_hbmon.ts'
+import { artifactOf, flagVar, rollBackToCurrent, verifyModule } from './_hbmon.ts'
 
 export default defineTask<{ srcversion?: string; rollback?: boolean }>({
   name: 'hbmon_verify',
@@ -17,22 +17,38 @@ export default defineTask<{ srcversion?: string; rollback?: boolean }>({
       rollback: { type: 'boolean', description: 'roll back to the current release on failure (default true)' },
     },
   },
-  async run(host, args, ctx) {
-    if (ctx.check) return { changed: false, skipped: true, msg: 'verify runs only for real (it talks to the module)' }
+  async run(host, args) {
     const expected = args.srcversion ?? artifactOf(host)?.srcversion
-    const result = await verifyModule(host, expected)
-    const data = { ...result, expected_srcversion: expected ?? '' }
-    if (result.ok)
-      return { changed: false, msg: `hbmon ${result.srcversion} verified (log line after ${result.log_ms} ms)`, data }
-    const rollback =
-      args.rollback === false
-        ? 'not rolled back'
-        : await rollBackToCurrent(host, ctx, truthyVar(host.vars.hbmon_restart_holders))
+    // Verifying sends a value through the module to the log: an action, so it is a change the engine applies
+    // (and reports skipped under --check) — one that reports changed only when it had to roll back.
     return {
-      changed: args.rollback !== false,
-      failed: true,
-      msg: `verify failed: ${result.problems.join('; ')}; ${rollback}`,
-      data,
+      changed: false,
+      changes: [
+        {
+          describe: 'verify hbmon',
+          unpredictable: 'verify runs only for real (it talks to the module)',
+          async apply() {
+            const result = await verifyModule(host, expected)
+            const data = { ...result, expected_srcversion: expected ?? '' }
+            if (result.ok)
+              return {
+                changed: false,
+                msg: `hbmon ${result.srcversion} verified (log line after ${result.log_ms} ms)`,
+                data,
+              }
+            const rollback =
+              args.rollback === false
+                ? 'not rolled back'
+                : await rollBackToCurrent(host, flagVar(host.vars, 'hbmon_restart_holders'))
+            return {
+              changed: args.rollback !== false,
+              failed: true,
+              msg: `verify failed: ${result.problems.join('; ')}; ${rollback}`,
+              data,
+            }
+          },
+        },
+      ],
     }
   },
 })

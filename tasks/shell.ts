@@ -8,5 +8,5 @@ export default defineTask<CommandArgs>({
   description: 'run a command line with sh; changed unless creates/removes say otherwise',
   freeForm: 'cmd',
   schema: { type: 'object', additionalProperties: false, properties: commonProperties, required: ['cmd'] },
-  run: (host, args, ctx) => runCommand(host, args.cmd!, args, ctx),
+  run: (host, args) => runCommand(host, args.cmd!, args),
 })

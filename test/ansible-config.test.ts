@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process'
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { findConfigFile, loadAnsibleConfig, parseConfig } from '../src/ansible-config.ts'
-import { InputError } from '../src/inventory.ts'
+import { InputError } from '../src/util.ts'
 import { tempDir } from './tmp.ts'
 
 const dir = tempDir('hbmon-ansible-config-')

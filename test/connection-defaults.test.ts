@@ -8,7 +8,8 @@ import { writeFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { completeConnection } from '../src/connection-defaults.ts'
-import { InputError, parseInventory } from '../src/inventory.ts'
+import { parseInventory } from '../src/inventory.ts'
+import { InputError } from '../src/util.ts'
 import { tempDir } from './tmp.ts'
 
 const dir = tempDir('hbmon-ssh-config-')

@@ -3,9 +3,9 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { execFileSync } from 'node:child_process'
-import { Builder, finishInventory, InputError, toAnsibleList } from '../src/inventory.ts'
+import { Builder, finishInventory, toAnsibleList } from '../src/inventory.ts'
 import { parseIni, parseValue, shlexSplit } from '../src/inventory-ini.ts'
-import { plain } from '../src/template.ts'
+import { InputError, plain } from '../src/util.ts'
 
 const values = [
   '1',

@@ -6,8 +6,10 @@ import { readdirSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { InputError, expandHostPattern, loadInventory, parseInventory, toAnsibleList } from '../src/inventory.ts'
+import { loadInventory, parseInventory, toAnsibleList } from '../src/inventory.ts'
 import { ansibleEnv } from './ansible.ts'
+import { expandHostPattern } from '../src/host-pattern.ts'
+import { InputError } from '../src/util.ts'
 
 const dir = fileURLToPath(new URL('fixtures/inventories/', import.meta.url))
 const good = readdirSync(dir)

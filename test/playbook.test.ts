@@ -3,10 +3,10 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { InputError } from '../src/inventory.ts'
 import { parseExtraVars, parsePlaybook } from '../src/playbook.ts'
 import { builtinTasks, Registry } from '../src/task.ts'
 import { tempDir } from './tmp.ts'
+import { InputError } from '../src/util.ts'
 
 const registry = await Registry.load([builtinTasks])
 

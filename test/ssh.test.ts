@@ -1,8 +1,9 @@
 // The transport's pure parts: the login user (which decides whether become needs sudo), and the shell words.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import type { Connection } from '../src/inventory.ts'
-import { loginUser, splitWords } from '../src/ssh.ts'
+import { loginUser } from '../src/ssh.ts'
+import { type Connection } from '../src/connection.ts'
+import { splitWords } from '../src/util.ts'
 
 const target = (user?: string): Connection => ({
   host: 'h',

@@ -1,8 +1,8 @@
 // The Jinja subset: rendering, native values, `when` conditions, and what is refused.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { parseYaml } from '../src/inventory.ts'
 import { checkTemplate, evaluateCondition, pyJson, render, renderValue, TemplateError } from '../src/template.ts'
+import { parseYaml } from '../src/yaml.ts'
 
 const vars = {
   name: 'light01',

@@ -5,12 +5,12 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Connection } from '../../src/inventory.ts'
 import { Transport } from '../../src/ssh.ts'
 import { deploy } from '../fleet/_fleet.ts'
 import { labKeyPath } from '../../lab/images.ts'
 import { Lab } from '../../lab/lab.ts'
 import { tempDir } from '../tmp.ts'
+import { type Connection } from '../../src/connection.ts'
 
 const dir = tempDir('hbmon-secrets-')
 const lab = new Lab({ dir: join(dir, 'lab'), net: '127.0.43' })

@@ -1,0 +1,80 @@
+// Facts about the host as a system: what `facts` gathers for templates, the login environment, users, groups,
+// installed Debian packages.
+import { defineFact } from '../src/fact.ts'
+
+export interface SystemFacts {
+  kernel: string
+  architecture: string
+  hostname: string
+  distribution_id: string
+  distribution_version: string
+  distribution_name: string
+}
+
+/** uname -r / -m, hostname and /etc/os-release's ID, VERSION_ID and PRETTY_NAME. */
+export const System = defineFact<SystemFacts>({
+  name: 'system',
+  script: `uname -r; uname -m; hostname; (. /etc/os-release 2>/dev/null; echo "\${ID:-}"; echo "\${VERSION_ID:-}"; echo "\${PRETTY_NAME:-}")`,
+  parse(stdout, code) {
+    const [kernel = '', architecture = '', hostname = '', id = '', version = '', name = ''] = stdout.split('\n')
+    if (code !== 0 || !kernel || !architecture) throw new Error(`uname printed nothing (exit ${code})`)
+    return {
+      kernel,
+      architecture,
+      hostname,
+      distribution_id: id,
+      distribution_version: version,
+      distribution_name: name,
+    }
+  },
+})
+
+/** The environment commands run in (`env -0`, so values may hold newlines). */
+export const Environment = defineFact<Record<string, string>>({
+  name: 'environment',
+  script: 'env -0',
+  parse(stdout, code) {
+    if (code !== 0) throw new Error(`env failed (exit ${code})`)
+    const entries = stdout
+      .split('\0')
+      .filter((line) => line.includes('='))
+      .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)] as const)
+    return Object.fromEntries(entries)
+  },
+})
+
+/** Whether a group exists (getent). Args: GROUP. */
+export const GroupExists = defineFact<boolean>({
+  name: 'group_exists',
+  script: 'getent group "$1" >/dev/null',
+  parse: (_stdout, code) => code === 0,
+})
+
+/** The uid of each user that exists; users that do not are absent from the map. Args: USER... */
+export const UserIds = defineFact<Map<string, number>>({
+  name: 'user_ids',
+  script: `for u in "$@"; do printf '%s %s\\n' "$u" "$(id -u -- "$u" 2>/dev/null)"; done`,
+  parse(stdout) {
+    const uids = new Map<string, number>()
+    for (const line of stdout.split('\n')) {
+      const [user, uid] = line.trim().split(' ')
+      if (user && uid && /^[0-9]+$/.test(uid)) uids.set(user, Number(uid))
+    }
+    return uids
+  },
+})
+
+/** Which of the named Debian packages are installed (dpkg status "ii"), at which version. Args: PACKAGE... */
+export const InstalledPackages = defineFact<Map<string, string>>({
+  name: 'installed_packages',
+  // A package dpkg never heard of is only named on stderr (and makes dpkg-query exit 1).
+  script: `dpkg-query -W -f '\${Package} \${db:Status-Abbrev} \${Version}\\n' "$@" 2>/dev/null; true`,
+  parse(stdout) {
+    const installed = new Map<string, string>()
+    for (const line of stdout.split('\n')) {
+      const [name, status, version] = line.split(/\s+/)
+      if (name && status === 'ii') installed.set(name, version ?? '')
+    }
+    return installed
+  },
+})

@@ -1,0 +1,92 @@
+// A fact is what a task reads on a host before it decides anything: a POSIX sh script (its arguments are $1...)
+// and a pure parser of the script's output (pyinfra's FactBase: `command` + `process`). The parser needs no
+// host, so every fact is tested on output recorded from the lab's Debian 12 and 13 VMs and light hosts
+// (test/facts/, recorded with `npm run lab -- record-facts`).
+//
+// Facts are reads: they change nothing, so they run under --check too. Several facts of one host run as one
+// remote command (gather), because a round trip costs more than the scripts: each fact's output is framed by
+// a random marker line that carries its exit code.
+import { randomBytes } from 'node:crypto'
+import { quote } from './util.ts'
+
+export interface Fact<T> {
+  /** Names the fact in errors and in test/facts/fixtures/<name>/. */
+  name: string
+  /** Run as `sh -c SCRIPT sh ARGS...`. */
+  script: string
+  /** Turns the script's stdout and exit code into the fact; throws when the output is not what it expects. */
+  parse(stdout: string, exitCode: number, args: string[]): T
+}
+
+/** Identity, for typing a fact module's exports. */
+export function defineFact<T>(fact: Fact<T>): Fact<T> {
+  return fact
+}
+
+/** One fact and its arguments, as gather takes them. */
+export type FactCall<T = unknown> = readonly [Fact<T>, ...string[]]
+
+type Results<C extends readonly FactCall[]> = { [K in keyof C]: C[K] extends FactCall<infer T> ? T : never }
+
+/** What a gather needs from a host: run one command and get its stdout, stderr and exit code. */
+export type Exec = (command: string) => Promise<{ code: number; stdout: string; stderr: string }>
+
+/** The command that runs several facts in one go, and the parser that splits its output back. */
+export function gatherCommand(calls: readonly FactCall[]): { command: string; split(stdout: string): FactOutput[] } {
+  const mark = `--hbmon-fact-${randomBytes(8).toString('hex')}--`
+  const command = calls
+    .map(
+      ([fact, ...args]) =>
+        `printf '%s\\n' ${mark}; sh -c ${quote(fact.script)} sh ${args.map(quote).join(' ')}; printf '\\n%s %s\\n' ${mark} "$?"`,
+    )
+    .join('\n')
+  return {
+    command,
+    split(stdout) {
+      const outputs: FactOutput[] = []
+      let rest = stdout
+      for (let i = 0; i < calls.length; i++) {
+        const start = rest.indexOf(`${mark}\n`)
+        const end = rest.indexOf(`\n${mark} `, start)
+        if (start < 0 || end < 0) break
+        const eol = rest.indexOf('\n', end + 1)
+        outputs.push({
+          stdout: rest.slice(start + mark.length + 1, end),
+          code: Number(rest.slice(end + mark.length + 2, eol < 0 ? undefined : eol)),
+        })
+        rest = rest.slice(eol < 0 ? rest.length : eol + 1)
+      }
+      return outputs
+    },
+  }
+}
+
+export interface FactOutput {
+  stdout: string
+  code: number
+}
+
+/** A fact whose script ran but whose output did not parse, or that did not run at all. */
+export class FactError extends Error {
+  override name = 'FactError'
+}
+
+/** Runs the facts in one remote command and parses each; a fact that does not parse throws a FactError. */
+export async function gather<const C extends readonly FactCall[]>(exec: Exec, ...calls: C): Promise<Results<C>> {
+  const { command, split } = gatherCommand(calls)
+  const result = await exec(command)
+  const outputs = split(result.stdout)
+  return calls.map(([fact, ...args], i) => {
+    const output = outputs[i]
+    if (!output) {
+      const why = (result.stderr.trim() || `exit ${result.code}`).split('\n').slice(-3).join(' | ')
+      throw new FactError(`fact ${fact.name} did not run: ${why}`)
+    }
+    try {
+      return fact.parse(output.stdout, output.code, args)
+    } catch (e) {
+      const stderr = result.stderr.trim().split('\n').slice(-3).join(' | ')
+      throw new FactError(`fact ${fact.name}: ${(e as Error).message}${stderr ? ` (stderr: ${stderr})` : ''}`)
+    }
+  }) as Results<C>
+}

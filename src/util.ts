@@ -1,0 +1,136 @@
+// The bottom layer: what every room of the house needs and that needs nothing of the house. Nothing here
+// imports a project file (dependency-cruiser checks it in npm test): bad input, Python's values, Ansible's
+// booleans, and words for a POSIX shell.
+
+export type Vars = Record<string, unknown>
+
+/** Bad input: the file, where in it, the path of keys that leads there, and what was expected. */
+export class InputError extends Error {
+  constructor(
+    readonly reason: string,
+    readonly file: string,
+    readonly line = 0,
+    readonly column = 0,
+    readonly path = '',
+  ) {
+    super(`${file}${line ? `:${line}:${column}` : ''}: ${path ? `${path}: ` : ''}${reason}`)
+    this.name = 'InputError'
+  }
+}
+
+// ---- Python's values, as Ansible holds them ---------------------------------------------------------------
+
+/**
+ * A float that is a whole number (YAML's `1.0`): JavaScript has one number type, Python prints 1.0 and 1
+ * differently. YAML floats and float literals in templates are made PyFloat when whole; everything else
+ * sees its number (`plain`).
+ */
+export class PyFloat {
+  constructor(readonly value: number) {}
+  valueOf(): number {
+    return this.value
+  }
+  toJSON(): number {
+    return this.value
+  }
+}
+
+/** A value with PyFloats made numbers again, deeply (for task args and anything outside templates). */
+export function plain(value: unknown): unknown {
+  if (value instanceof PyFloat) return value.value
+  if (Array.isArray(value)) return value.map(plain)
+  if (value && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]))
+  return value
+}
+
+/** What a value is, for "expected X, got Y" messages. */
+export function describe(value: unknown): string {
+  if (value === null || value === undefined) return 'nothing'
+  if (Array.isArray(value)) return 'a list'
+  if (typeof value === 'object') return 'a mapping'
+  if (typeof value === 'string')
+    return `a string (${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)})`
+  return `a ${typeof value} (${String(value)})`
+}
+
+/** Defines a key on an object: `__proto__` is a fine variable name, and plain assignment would not store it. */
+export function define(object: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(object, key, { value, enumerable: true, writable: true, configurable: true })
+}
+
+// ---- Ansible's booleans -----------------------------------------------------------------------------------
+
+const booleansTrue = new Set(['y', 'yes', 'on', '1', 'true', 't'])
+const booleansFalse = new Set(['n', 'no', 'off', '0', 'false', 'f'])
+
+/**
+ * ansible.module_utils.parsing.convert_bool.boolean, what Ansible uses for connection vars (ansible_become),
+ * module args of type bool and keywords: true for true, 1, 1.0 and y/yes/on/1/true/t in any case, false for
+ * their opposites; anything else is false, or undefined when `strict` (the caller says what was expected).
+ */
+export function ansibleBoolean(value: unknown, strict: true): boolean | undefined
+export function ansibleBoolean(value: unknown, strict?: false): boolean
+export function ansibleBoolean(value: unknown, strict = false): boolean | undefined {
+  if (typeof value === 'boolean') return value
+  const key =
+    typeof value === 'number' || value instanceof PyFloat
+      ? String(Number(value))
+      : typeof value === 'string'
+        ? value.trim().toLowerCase()
+        : undefined
+  if (key !== undefined && booleansTrue.has(key)) return true
+  if (key !== undefined && booleansFalse.has(key)) return false
+  return strict ? undefined : false
+}
+
+/**
+ * The Jinja filter `bool` (ansible/plugins/filter/core.py to_bool), which is another function: None stays
+ * None; 'yes', 'on', '1', 'true' (any case) and the number 1 are true; everything else, 'y' and 't' included,
+ * is false.
+ */
+export function jinjaBool(value: unknown): boolean | null {
+  if (value === null || value === undefined) return null
+  if (typeof value === 'boolean') return value
+  if (typeof value === 'number' || value instanceof PyFloat) return Number(value) === 1
+  if (typeof value === 'string') return ['yes', 'on', '1', 'true'].includes(value.toLowerCase())
+  return false
+}
+
+// ---- words for a POSIX shell ------------------------------------------------------------------------------
+
+/**
+ * Quotes a word for the remote shell: POSIX single quotes, since the login shell of a host may be dash or sh.
+ * (zx's own quote() emits bash's $'...' form, which dash reads as a literal `$` — so it is not used remotely.)
+ */
+export function quote(word: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`
+}
+
+/** Splits a command line into words like sh (quotes and backslashes), without expanding anything. */
+export function splitWords(line: string): string[] {
+  const words: string[] = []
+  let word: string | undefined
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!
+    if (/\s/.test(c)) {
+      if (word !== undefined) words.push(word)
+      word = undefined
+    } else if (c === "'") {
+      const end = line.indexOf("'", i + 1)
+      if (end < 0) throw new Error(`unterminated ' in: ${line}`)
+      word = (word ?? '') + line.slice(i + 1, end)
+      i = end
+    } else if (c === '"') {
+      word ??= ''
+      for (i++; line[i] !== '"'; i++) {
+        if (i >= line.length) throw new Error(`unterminated " in: ${line}`)
+        if (line[i] === '\\' && '"\\$`'.includes(line[i + 1] ?? '')) i++
+        word += line[i]
+      }
+    } else if (c === '\\') word = (word ?? '') + (line[++i] ?? '')
+    else word = (word ?? '') + c
+  }
+  if (word !== undefined) words.push(word)
+  return words
+}

@@ -1,0 +1,29 @@
+// The bottom layer: Ansible's two booleans (they are different functions in Ansible too) and shell words.
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { ansibleBoolean, jinjaBool, PyFloat, quote, splitWords } from '../src/util.ts'
+
+test('ansibleBoolean is convert_bool.boolean: y/t count, other numbers and strings do not', () => {
+  for (const v of [true, 1, new PyFloat(1), 'y', 'YES', ' on ', '1', 'True', 't'])
+    assert.is(ansibleBoolean(v), true, String(v))
+  for (const v of [false, 0, 'n', 'No', 'off', '0', 'false', 'F']) assert.is(ansibleBoolean(v), false, String(v))
+  for (const v of [2, 'ture', '', null, [], {}]) {
+    assert.is(ansibleBoolean(v), false, String(v))
+    assert.is(ansibleBoolean(v, true), undefined, String(v))
+  }
+})
+
+test('jinjaBool is the bool filter: None stays None, y and t are false', () => {
+  assert.is(jinjaBool(null), null)
+  for (const v of [true, 1, 'yes', 'ON', '1', 'true']) assert.is(jinjaBool(v), true, String(v))
+  for (const v of ['y', 't', 2, 'no', [], {}]) assert.is(jinjaBool(v), false, String(v))
+})
+
+test('quote and splitWords round-trip through sh', () => {
+  const words = ['plain', 'two words', "it's", '$(touch /tmp/x)', '`id`', 'a;b', 'new\nline', '']
+  assert.equal(splitWords(words.map(quote).join(' ')), words)
+  assert.equal(splitWords(`a "b \\"c\\"" 'd e'\\ f`), ['a', 'b "c"', 'd e f'])
+  assert.throws(() => splitWords("'open"), /unterminated '/)
+})
+
+test.run()
