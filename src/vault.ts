@@ -2,7 +2,8 @@
 // vault_password_file / vault_identity_list in ansible.cfg), `!vault` values in any YAML we read, and whole
 // files encrypted with `ansible-vault encrypt`. Decryption is the `ansible-vault` npm package (the format's
 // AES256-CTR + HMAC-SHA256 + PBKDF2, 1.1 and 1.2 headers); it is checked against files made by Debian's
-// ansible-vault in test/vault.test.ts. A value no secret decrypts is bad input (exit 4, file:line) found
+// ansible-vault in test/differential/vault-secrets.test.ts and the vault cases of
+// test/differential/cases.ts. A value no secret decrypts is bad input (exit 4, file:line) found
 // while reading, before anything connects.
 //
 // Every decrypted value is remembered, and redact() replaces it (each of its lines, and its JSON-escaped form)
@@ -11,7 +12,7 @@
 // Differences from Ansible, on purpose: an executable password file (a vault client script) is refused,
 // not run; a decrypted value is never shown, where Ansible shows it unless no_log is set; a secret line
 // shorter than 4 characters is not redacted (it would blank out ordinary output), so a vault value that
-// short is refused.
+// short is refused (in a file encrypted whole, such short values, a port number say, are used, not masked).
 import { readFileSync, accessSync, constants } from 'node:fs'
 import { Vault } from 'ansible-vault'
 import { InputError } from './util.ts'
