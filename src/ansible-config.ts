@@ -223,6 +223,8 @@ export function loadAnsibleConfig(
 ): AnsibleSettings {
   const settings: AnsibleSettings = {}
   const file = findConfigFile(env, cwd)
+  if (statSync(cwd).mode & 0o002 && existsSync(join(cwd, 'ansible.cfg')))
+    warn(`${join(cwd, 'ansible.cfg')}: not read, the directory is world-writable (as Ansible)`)
   const sections = file ? parseConfig(readFileSync(file, 'utf8'), file) : new Map()
   if (file) settings.file = file
   const set = (k: Known, text: string, origin: string, base: string, where: () => never) => {

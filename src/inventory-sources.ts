@@ -53,8 +53,8 @@ export function loadSources(sources: string[], options: SourceOptions = {}): Inv
   const inventory = finishInventory(builder, sources[0] ?? 'inventory', (stage, kind, names) =>
     layers.get(stage, kind, names),
   )
-  for (const unused of layers.unusedGroupFiles(new Set(inventory.groups.keys()), new Set(inventory.hosts.keys())))
-    warn(`${unused}: no such group or host in the inventory, so these vars are not used`)
+  for (const unused of layers.unusedFiles(new Set(inventory.groups.keys()), new Set(inventory.hosts.keys())))
+    warn(unused)
   return inventory
 }
 
@@ -177,8 +177,9 @@ class VarsPlugin {
     return this.files.get(file)!
   }
 
-  /** group_vars/X and host_vars/X files or directories that no group or host of the inventory is named after. */
-  unusedGroupFiles(groups: Set<string>, hosts: Set<string>): string[] {
+  /** group_vars/X and host_vars/X that no group or host is named after, or that another file of the same
+   * name hides (Ansible reads the first of X, X.yml, X.yaml, X.json): what to warn about. */
+  unusedFiles(groups: Set<string>, hosts: Set<string>): string[] {
     const unused: string[] = []
     for (const basedir of [...this.inventoryDirs, ...this.playDirs])
       for (const [sub, names] of [
@@ -191,7 +192,14 @@ class VarsPlugin {
           if (entry.startsWith('.') || entry.endsWith('~')) continue
           const ext = extname(entry)
           const name = ['.yml', '.yaml', '.json'].includes(ext) ? basename(entry, ext) : entry
-          if (!names.has(name)) unused.push(relative('.', join(dir, entry)) || entry)
+          const shown = relative('.', join(dir, entry)) || entry
+          if (!names.has(name)) {
+            unused.push(`${shown}: no such group or host in the inventory, so these vars are not used`)
+            continue
+          }
+          const first = ['', '.yml', '.yaml', '.json'].map((e) => name + e).find((c) => existsSync(join(dir, c)))
+          if (first !== entry)
+            unused.push(`${shown}: not read, as Ansible reads only ${first} of the files named ${name}`)
         }
       }
     return [...new Set(unused)]

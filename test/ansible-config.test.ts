@@ -40,6 +40,9 @@ test('the first of ANSIBLE_CONFIG, ./ansible.cfg, ~/.ansible.cfg is read, as by 
   chmodSync(cwd, 0o777) // world-writable: skipped, by both
   try {
     assert.is(findConfigFile({ HOME: home }, cwd), join(home, '.ansible.cfg'))
+    const warnings: string[] = []
+    loadAnsibleConfig((m) => warnings.push(m), { HOME: home }, cwd)
+    assert.equal(warnings, [`${join(cwd, 'ansible.cfg')}: not read, the directory is world-writable (as Ansible)`])
     assert.is(ansibleReads({}, cwd), join(home, '.ansible.cfg'))
   } finally {
     chmodSync(cwd, 0o755)

@@ -18,6 +18,8 @@ interface Tree {
   args?: string[]
   /** Ansible cannot read it either: we must exit 4 with a message matching this. */
   refused?: RegExp
+  /** Warnings we must print (what Ansible silently skips). */
+  warns?: RegExp[]
 }
 
 const ini = (s: string) => s.replace(/^\n/, '')
@@ -154,7 +156,13 @@ a1
       'group_vars/web.yml': 'from: yml\nonly_yml: 1\n',
       'group_vars/all.yml': 'a: yml\n',
       'group_vars/all.yaml': 'a: yaml\nonly_yaml: 1\n',
+      'group_vars/wbe.yml': 'typo: 1\n',
     },
+    warns: [
+      /group_vars\/web\.yml: not read, as Ansible reads only web of the files named web/,
+      /group_vars\/all\.yaml: not read, as Ansible reads only all\.yml/,
+      /group_vars\/wbe\.yml: no such group or host in the inventory/,
+    ],
   },
   {
     name: 'inventory-vars-below-group-vars',
@@ -176,6 +184,7 @@ a1
       'inv/host_vars/d1.yml': 'port: 5432\n',
     },
     args: ['-i', 'inv'],
+    warns: [/inv\/03-skipped\.ini: skipped, as Ansible skips \.ini files in an inventory directory/],
   },
   {
     name: 'several-sources-in-order',
@@ -293,6 +302,7 @@ for (const tree of trees) {
     assert.is(theirs.code, 0, theirs.stderr)
     assert.is(ours.code, 0, ours.stderr)
     assert.equal(JSON.parse(ours.stdout), JSON.parse(theirs.stdout))
+    for (const warning of tree.warns ?? []) assert.match(ours.stderr, warning)
   })
 }
 
