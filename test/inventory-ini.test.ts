@@ -3,8 +3,12 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { execFileSync } from 'node:child_process'
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { Builder, finishInventory, toAnsibleList } from '../src/inventory.ts'
 import { parseIni, parseValue, shlexSplit } from '../src/inventory-ini.ts'
+import { loadSources } from '../src/inventory-sources.ts'
 import { InputError, plain } from '../src/util.ts'
 
 const values = [
@@ -227,5 +231,29 @@ for (const [text, prefix, reason] of errors) {
     }
   })
 }
+
+test('sources: a script inventory is refused, not run; a file neither YAML nor INI names both errors', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hbmon-sources-'))
+  try {
+    writeFileSync(join(dir, 'script'), '#!/bin/sh\necho {}\n')
+    assert.throws(() => loadSources([join(dir, 'script')]), /script inventory, which this engine does not run/)
+    writeFileSync(join(dir, 'exec.yml'), 'all:\n  hosts:\n    h1:\n')
+    chmodSync(join(dir, 'exec.yml'), 0o755)
+    assert.throws(() => loadSources([join(dir, 'exec.yml')]), /an executable file is a script inventory/)
+    writeFileSync(join(dir, 'broken'), '[web\nw1 "open\n')
+    assert.throws(
+      () => loadSources([join(dir, 'broken')]),
+      (e: Error) =>
+        e instanceof InputError &&
+        /neither a YAML inventory \(.*broken:\d+:\d+: .*\) nor an INI one \(.*broken:1:1: /.test(e.message),
+    )
+    assert.throws(() => loadSources([join(dir, 'missing')]), /missing: no such inventory file or directory/)
+    const inv = loadSources(['h1,h2:2222,,10.0.0.1'])
+    assert.equal([...inv.hosts.keys()], ['h1', 'h2', '10.0.0.1'])
+    assert.is(inv.hosts.get('h2')!.connection.port, 2222)
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
 
 test.run()
