@@ -162,7 +162,7 @@ export function planPlays(
         if (name in extraVars) throw new InputError(`${name}: ${reason}`, '-e')
         if (name in play.vars) throw new InputError(`play vars: ${name}: ${reason}`, playbook.file, play.line)
         const at = inventory.locate?.(h.name, name)
-        throw new InputError(`${h.name}: ${name}: ${reason}`, inventory.file, at?.line, at?.column)
+        throw new InputError(`${h.name}: ${name}: ${reason}`, at?.file ?? inventory.file, at?.line, at?.column)
       }
       const connection = overrides
         ? resolveConnection(h.name, { ...h.vars, ...play.vars, ...extraVars }, fail)
