@@ -22,7 +22,6 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, resolve } from 'node:path'
-import { $ } from 'zx'
 import { type Host, type Inventory } from './inventory.ts'
 import { selectHosts } from './limit.ts'
 import type { Play, PlayTask, Playbook } from './playbook.ts'
@@ -626,6 +625,8 @@ function withTimeout<T>(promise: Promise<T>, ms: number | undefined, message: st
 
 /** Unified diffs with the system's `diff -u`, controller side. */
 export async function unifiedDiff(diffs: FileDiff[]): Promise<string> {
+  // zx costs ~0.1 s to import: only a --diff run that has something to show pays for it.
+  const { $ } = await import('zx')
   const parts: string[] = []
   for (const d of diffs) {
     if (d.binary) {
