@@ -5,16 +5,16 @@ import { accessSync, constants, existsSync, realpathSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { toAnsibleList } from './inventory.ts'
+import { toAnsibleList, type Inventory } from './inventory.ts'
 import { loadSources } from './inventory-sources.ts'
-import { loadAnsibleConfig } from './ansible-config.ts'
+import { loadAnsibleConfig, type AnsibleSettings } from './ansible-config.ts'
 import { completeConnection, describeConnection, varOrigin } from './connection-defaults.ts'
 import { askPassword, passwordFile, redacting, setVaultSecrets, vaultId, type VaultSecret } from './vault.ts'
 import { loadPlaybook, parseExtraVars } from './playbook.ts'
 import { checkJsonPath, Reporter, writeJsonReport } from './report.ts'
 import { planPlays, rollout, shouldRun, type Plan } from './rollout.ts'
 import { builtinTasks, Registry } from './task.ts'
-import { InputError } from './util.ts'
+import { InputError, type Vars } from './util.ts'
 
 export const usage = `Usage: deploy -i INVENTORY [PLAYBOOK] [options]
 
@@ -95,14 +95,7 @@ export async function main(argv: string[], out = process.stdout, err = process.s
   try {
     // ansible.cfg and ANSIBLE_*: below the command line, as in Ansible.
     const settings = loadAnsibleConfig(warn)
-    // Vault secrets: the command line's, else ansible.cfg's (as Ansible: both are used, the command line first).
-    const vaultSecrets: VaultSecret[] = []
-    for (const spec of values['vault-id'] ?? []) vaultSecrets.push(await vaultId(spec))
-    for (const file of values['vault-password-file'] ?? []) vaultSecrets.push(passwordFile(file))
-    if (values['ask-vault-pass']) vaultSecrets.push(await askPassword())
-    for (const spec of settings.vaultIdentityList?.value ?? []) vaultSecrets.push(await vaultId(spec))
-    if (settings.vaultPasswordFile) vaultSecrets.push(passwordFile(settings.vaultPasswordFile.value))
-    setVaultSecrets(vaultSecrets)
+    setVaultSecrets(await vaultSecrets(values, settings))
     const sources = values.inventory ?? settings.inventory?.value
     if (!sources?.length)
       throw new InputError('an inventory is required: -i FILE (or inventory in ansible.cfg)', 'deploy')
@@ -135,13 +128,8 @@ export async function main(argv: string[], out = process.stdout, err = process.s
     const registry = await Registry.load([builtinTasks, ...(values['module-path'] ?? []).map((d) => resolve(d))])
     const playbook = await loadPlaybook(playbookFile, registry)
     const extraVars = parseExtraVars(values['extra-vars'] ?? [])
-    const split = (list: string[] | undefined) =>
-      list
-        ?.flatMap((t) => t.split(','))
-        .map((t) => t.trim())
-        .filter(Boolean)
-    const tags = split(values.tags)
-    const skipTags = split(values['skip-tags'])
+    const tags = splitTags(values.tags)
+    const skipTags = splitTags(values['skip-tags'])
     // Several --limit options: Ansible keeps the last one.
     const limit = values.limit?.at(-1)
     const plan = planPlays(inventory, playbook, limit, warn, extraVars)
@@ -155,18 +143,8 @@ export async function main(argv: string[], out = process.stdout, err = process.s
       listTasks(plan, tags, skipTags, out)
       return 0
     }
-    // ansible.cfg and ~/.ssh/config fill in what no var set, once per connection.
-    const completed = new WeakSet<object>()
-    for (const { play, hosts, connections } of plan)
-      for (const h of hosts) {
-        const c = connections.get(h.name)!
-        if (completed.has(c)) continue
-        completed.add(c)
-        const origin = (v: string) =>
-          v in extraVars ? '-e' : v in play.vars ? `${playbook.file}:${play.line}` : varOrigin(inventory, h.name, v)
-        const provenance = completeConnection(h.name, c, origin, settings, warn)
-        if (verbosity >= 3) err.write(describeConnection(h.name, c, provenance))
-      }
+    const log = verbosity >= 3 ? (line: string) => err.write(line) : undefined
+    completeConnections(plan, { inventory, playbookFile: playbook.file, extraVars, settings, warn, log })
     checkKeyFiles(plan, inventory.file)
 
     // The report's path is an input too: found unwritable now, not after the run.
@@ -202,6 +180,53 @@ export async function main(argv: string[], out = process.stdout, err = process.s
     err.write(`internal error: ${(e as Error).stack ?? e}\n`)
     return 1
   }
+}
+
+/** Vault secrets: the command line's, then ansible.cfg's (as Ansible: both are used, the command line first). */
+async function vaultSecrets(
+  values: { 'vault-id'?: string[]; 'vault-password-file'?: string[]; 'ask-vault-pass'?: boolean },
+  settings: AnsibleSettings,
+): Promise<VaultSecret[]> {
+  const secrets: VaultSecret[] = []
+  for (const spec of values['vault-id'] ?? []) secrets.push(await vaultId(spec))
+  for (const file of values['vault-password-file'] ?? []) secrets.push(passwordFile(file))
+  if (values['ask-vault-pass']) secrets.push(await askPassword())
+  for (const spec of settings.vaultIdentityList?.value ?? []) secrets.push(await vaultId(spec))
+  if (settings.vaultPasswordFile) secrets.push(passwordFile(settings.vaultPasswordFile.value))
+  return secrets
+}
+
+/** ansible.cfg and ~/.ssh/config fill in what no var set, once per connection (-vvv says where each came from). */
+function completeConnections(
+  plan: Plan,
+  o: {
+    inventory: Inventory
+    playbookFile: string
+    extraVars: Vars
+    settings: AnsibleSettings
+    warn: (message: string) => void
+    log: ((line: string) => void) | undefined
+  },
+): void {
+  const completed = new WeakSet<object>()
+  for (const { play, hosts, connections } of plan)
+    for (const h of hosts) {
+      const c = connections.get(h.name)!
+      if (completed.has(c)) continue
+      completed.add(c)
+      const origin = (v: string) =>
+        v in o.extraVars ? '-e' : v in play.vars ? `${o.playbookFile}:${play.line}` : varOrigin(o.inventory, h.name, v)
+      const provenance = completeConnection(h.name, c, origin, o.settings, o.warn)
+      o.log?.(describeConnection(h.name, c, provenance))
+    }
+}
+
+/** --tags a,b --tags c: one list. */
+function splitTags(list: string[] | undefined): string[] | undefined {
+  return list
+    ?.flatMap((t) => t.split(','))
+    .map((t) => t.trim())
+    .filter(Boolean)
 }
 
 /** --list-tasks: each play, its hosts and rollout rules, the tasks the tags select and its handlers. */
