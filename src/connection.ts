@@ -85,6 +85,7 @@ const sshOptionsHonoured = new Set([
   'port',
   'stricthostkeychecking',
   'hostkeyalias',
+  'configfile', // -F
 ])
 
 /**
@@ -196,7 +197,12 @@ function parseSshArgs(sources: ([string, unknown] | undefined)[], fail: (name: s
     for (let i = 0; i < words.length; i++) {
       const word = words[i]!
       let option: string | undefined
-      if (word === '-o' || word === '-J') {
+      if (word === '-F') {
+        // ssh -F FILE: its client config is read instead of ~/.ssh/config (src/connection-defaults.ts).
+        const next = words[++i]
+        if (next === undefined) fail(name, '-F needs a file')
+        option = `ConfigFile=${next}`
+      } else if (word === '-o' || word === '-J') {
         const next = words[++i]
         if (next === undefined) fail(name, `${word} needs a value`)
         option = word === '-J' ? `ProxyJump=${next}` : next
@@ -217,7 +223,7 @@ function parseSshArgs(sources: ([string, unknown] | undefined)[], fail: (name: s
 }
 
 /** `[user@]host[:port]` or `ssh://[user@]host[:port]`, comma separated. */
-function parseJumps(value: string, fail: (reason: string) => never): Jump[] {
+export function parseJumps(value: string, fail: (reason: string) => never): Jump[] {
   return value.split(',').map((hop) => {
     const m = /^(?:ssh:\/\/)?(?:([^@\s]+)@)?(\[[^\]]+\]|[^:@\s[\]]+)(?::([0-9]+))?$/.exec(hop.trim())
     if (!m) fail(`ProxyJump: expected [user@]host[:port], got "${hop}"`)

@@ -22,7 +22,6 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, resolve } from 'node:path'
-import { $ } from 'zx'
 import { type Host, type Inventory } from './inventory.ts'
 import { lockHost } from './host-lock.ts'
 import { selectHosts } from './limit.ts'
@@ -167,7 +166,7 @@ export function planPlays(
         if (name in extraVars) throw new InputError(`${name}: ${reason}`, '-e')
         if (name in play.vars) throw new InputError(`play vars: ${name}: ${reason}`, playbook.file, play.line)
         const at = inventory.locate?.(h.name, name)
-        throw new InputError(`${h.name}: ${name}: ${reason}`, inventory.file, at?.line, at?.column)
+        throw new InputError(`${h.name}: ${name}: ${reason}`, at?.file ?? inventory.file, at?.line, at?.column)
       }
       const connection = overrides
         ? resolveConnection(h.name, { ...h.vars, ...play.vars, ...extraVars }, fail)
@@ -630,6 +629,8 @@ function withTimeout<T>(promise: Promise<T>, ms: number | undefined, message: st
 
 /** Unified diffs with the system's `diff -u`, controller side. */
 export async function unifiedDiff(diffs: FileDiff[]): Promise<string> {
+  // zx costs ~0.1 s to import: only a --diff run that has something to show pays for it.
+  const { $ } = await import('zx')
   const parts: string[] = []
   for (const d of diffs) {
     if (d.binary) {

@@ -3,7 +3,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { Session } from '../src/ssh.ts'
-import { makeTarget, RemoteError, Registry } from '../src/task.ts'
+import { makeTarget, RemoteError, Registry, settle, type Change } from '../src/task.ts'
 import { InputError } from '../src/util.ts'
 
 function fakeSession(code = 0) {
@@ -56,6 +56,73 @@ test('the registry refuses malformed or duplicate task modules', () => {
   assert.throws(() => registry.add({ name: 'x', schema: { type: 'nonsense' }, run }), /schema of task "x" is invalid/)
   assert.throws(() => registry.add(undefined), /must default-export/)
   assert.equal(registry.names(), ['ok'])
+})
+
+// settle: what the engine does with a task's changes. Under --check nothing is applied, whatever the task did.
+function changes(log: string[], ...specs: (Partial<Change> & { name: string; outcome?: unknown; throws?: string })[]) {
+  return specs.map(({ name, outcome, throws, ...rest }) => ({
+    describe: name,
+    apply: async () => {
+      log.push(name)
+      if (throws) throw new Error(throws)
+      return outcome as undefined
+    },
+    ...rest,
+  }))
+}
+
+test('settle under --check applies nothing and reports what would change, with the diffs', async () => {
+  const log: string[] = []
+  const diff = { path: '/etc/x', before: 'a\n', after: 'b\n' }
+  const r = await settle({ changed: false, changes: changes(log, { name: 'one', diff }, { name: 'two' }) }, true)
+  assert.equal(log, [])
+  assert.equal(r, { changed: true, msg: 'one; two', diff: [diff] })
+  const none = await settle({ changed: false, msg: 'as it is' }, true)
+  assert.equal(none, { changed: false, msg: 'as it is' })
+})
+
+test('settle under --check reports a change it cannot predict as skipped, with its reason', async () => {
+  const log: string[] = []
+  const r = await settle(
+    { changed: false, changes: changes(log, { name: 'run x', unpredictable: 'would run x' }) },
+    true,
+  )
+  assert.equal(log, [])
+  assert.equal(r, { changed: false, skipped: true, msg: 'would run x' })
+})
+
+test('settle applies in order; outcomes refine the result; a failure stops the rest and names what was done', async () => {
+  const log: string[] = []
+  const ok = await settle(
+    { changed: false, changes: changes(log, { name: 'a' }, { name: 'b', outcome: { data: { rc: 0 } } }) },
+    false,
+  )
+  assert.equal(log, ['a', 'b'])
+  assert.equal(ok, { changed: true, msg: 'a; b', data: { rc: 0 } })
+  const quiet = await settle(
+    { changed: false, changes: changes([], { name: 'v', outcome: { changed: false } }) },
+    false,
+  )
+  assert.is(quiet.changed, false)
+  const stopped: string[] = []
+  const failed = await settle(
+    {
+      changed: false,
+      changes: changes(stopped, { name: 'a' }, { name: 'b', outcome: { failed: true, msg: 'b broke' } }, { name: 'c' }),
+    },
+    false,
+  )
+  assert.equal(stopped, ['a', 'b'])
+  assert.equal([failed.failed, failed.changed, failed.msg], [true, true, 'b broke'])
+  const thrown: string[] = []
+  const threw = await settle(
+    { changed: false, changes: changes(thrown, { name: 'a' }, { name: 'b', throws: 'disk full' }, { name: 'c' }) },
+    false,
+  )
+  assert.equal(thrown, ['a', 'b'])
+  assert.equal([threw.failed, threw.changed, threw.msg], [true, true, 'disk full (after: a)'])
+  const first = await settle({ changed: false, changes: changes([], { name: 'a', throws: 'no' }) }, false)
+  assert.equal([first.failed, first.changed, first.msg], [true, false, 'no'])
 })
 
 test.run()

@@ -1,0 +1,218 @@
+// Tasks decide from facts, without a host: a scripted Target answers each fact (values taken from the
+// recorded fixtures where they matter) and records the commands that applying would run. What a task returns
+// is checked before anything is applied — which is all --check ever does.
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { readFileSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import type { RemoteFile } from '../facts/files.ts'
+import { HbmonHost, type ModuleState } from '../facts/hbmon.ts'
+import type { Fact } from '../src/fact.ts'
+import { settle, type Target, type Task, type TaskContext, type TaskResult } from '../src/task.ts'
+import copy from '../tasks/copy.ts'
+import file from '../tasks/file.ts'
+import hbmonLoad from '../tasks/hbmon_load.ts'
+import hbmonUninstall from '../tasks/hbmon_uninstall.ts'
+import hbmonRelease from '../tasks/hbmon_release.ts'
+import command from '../tasks/command.ts'
+
+const recorded = (fact: string, kase: string, host: string) =>
+  JSON.parse(readFileSync(new URL(`facts/fixtures/${fact}/${kase}.${host}.json`, import.meta.url), 'utf8')) as {
+    stdout: string
+  }
+const debian12 = HbmonHost.parse(recorded('hbmon_host', 'default', 'debian12').stdout, 0, [])
+
+/** A host that answers facts from `answers` (by fact name, given the args) and records every command. */
+function scripted(answers: Record<string, (args: string[]) => unknown>, vars: Record<string, unknown> = {}) {
+  const commands: string[] = []
+  const answer = (fact: Fact<unknown>, args: string[]) => {
+    const reply = answers[fact.name]
+    if (!reply) throw new Error(`the test has no answer for fact ${fact.name}`)
+    return reply(args)
+  }
+  // host.$`...` records the command; host.$(options) is the same recorder.
+  const shell = (first: unknown, ...values: unknown[]): unknown => {
+    if (!Array.isArray(first)) return shell
+    commands.push(
+      first.reduce((line: string, p: string, i) => line + p + (i < values.length ? String(values[i]) : ''), ''),
+    )
+    return Promise.resolve({ code: 0, stdout: '', stderr: '' })
+  }
+  const host = {
+    name: 'h',
+    vars,
+    facts: { hbmon: debian12 },
+    connection: { host: 'h', port: 22, become: false, becomeUser: 'root' },
+    $: shell,
+    fact: async (fact: Fact<unknown>, ...args: string[]) => answer(fact, args),
+    gather: async (...calls: [Fact<unknown>, ...string[]][]) => calls.map(([f, ...a]) => answer(f, a)),
+    put: async (_source: unknown, remote: string) => void commands.push(`put ${remote}`),
+    get: async () => {},
+    render: (text: string) => text,
+  }
+  return { host: host as unknown as Target, commands }
+}
+
+const ctx: TaskContext = {
+  diff: true,
+  verbosity: 0,
+  baseDir: '/nonexistent',
+  shared: new Map(),
+  batchHosts: ['h'],
+  playHosts: ['h'],
+  factsOf: () => undefined,
+  log: () => {},
+}
+const run = (task: Task, host: Target, args: object): Promise<TaskResult> => task.run(host, args, ctx)
+const sha = (text: string) => createHash('sha256').update(text).digest('hex')
+const fileStat = (f: RemoteFile) => f
+const dir: RemoteFile = { exists: true, type: 'directory', mode: 0o755, owner: 'root', group: 'root', uid: 0, gid: 0 }
+
+test('copy: same checksum is no change; other content is one change that writes a temp file and renames it', async () => {
+  const same = scripted({
+    file_stats: () => [
+      fileStat({ exists: true, type: 'file', mode: 0o644, owner: 'root', group: 'root', sha256: sha('hi\n') }),
+      dir,
+    ],
+  })
+  const r = await run(copy, same.host, { content: 'hi\n', dest: '/etc/motd' })
+  assert.is(r.changes, undefined)
+  const other = scripted({
+    file_stats: () => [
+      fileStat({ exists: true, type: 'file', mode: 0o644, owner: 'root', group: 'root', sha256: sha('old\n') }),
+      dir,
+    ],
+    file_content: () => 'old\n',
+  })
+  const changed = await run(copy, other.host, { content: 'hi\n', dest: '/etc/motd' })
+  assert.equal(
+    changed.changes!.map((c) => c.describe),
+    ['/etc/motd: content'],
+  )
+  assert.equal(changed.changes![0]!.diff, { path: '/etc/motd', before: 'old\n', after: 'hi\n' })
+  assert.equal(other.commands, [], 'deciding runs no command')
+  await settle(changed, true)
+  assert.equal(other.commands, [], '--check runs no command')
+  await settle(changed, false)
+  assert.ok(
+    other.commands.some((c) => /^put \/etc\/\.motd\.hbmon-[0-9a-f]+\.tmp$/.test(c)),
+    other.commands.join('\n'),
+  )
+  assert.match(other.commands.at(-1)!, /^mv -f -- \/etc\/\.motd\.hbmon-[0-9a-f]+\.tmp \/etc\/motd$/)
+})
+
+test('copy: a missing destination directory is refused before anything is written', async () => {
+  const { host } = scripted({ file_stats: () => [{ exists: false }, { exists: false }] })
+  try {
+    await run(copy, host, { content: 'x', dest: '/nope/x' })
+    assert.unreachable()
+  } catch (e) {
+    assert.match((e as Error).message, 'destination directory /nope does not exist')
+  }
+})
+
+test('file: absent removes, and says so in the diff; an absent path needs nothing', async () => {
+  const present = scripted({ file_stats: () => [{ ...dir }] })
+  const r = await run(file, present.host, { path: '/srv/x', state: 'absent' })
+  assert.equal(
+    r.changes!.map((c) => [c.describe, c.diff]),
+    [['/srv/x: removed', { path: '/srv/x', before: 'directory\n', after: 'absent\n' }]],
+  )
+  const gone = scripted({ file_stats: () => [{ exists: false }] })
+  assert.equal(await run(file, gone.host, { path: '/srv/x', state: 'absent' }), { changed: false })
+})
+
+const module = (m: Partial<ModuleState>): ModuleState => ({ loaded: '', file: '', refcnt: 0, holders: [], ...m })
+
+test('hbmon_load: same srcversion needs nothing; absent loads; in use without leave fails and rolls the files back', async () => {
+  const same = scripted({ module_status: () => module({ loaded: 'A', file: 'A' }) })
+  assert.equal(await run(hbmonLoad, same.host, {}), {
+    changed: false,
+    msg: 'hbmon loaded, same srcversion as its file',
+  })
+  const absent = scripted({ module_status: () => module({ file: 'B' }) })
+  assert.equal(
+    (await run(hbmonLoad, absent.host, {})).changes!.map((c) => c.describe),
+    ['loaded B'],
+  )
+  const busy = scripted({
+    module_status: () => module({ loaded: 'A', file: 'B', refcnt: 1, holders: [{ pid: 42, comm: 'app' }] }),
+  })
+  const r = await run(hbmonLoad, busy.host, {})
+  assert.is(r.failed, true)
+  assert.match(r.changes![0]!.describe, /in use by 42 \(app\); not reloading it .*; roll back to the current release/)
+  const allowed = scripted(
+    { module_status: () => module({ loaded: 'A', file: 'B', refcnt: 1, holders: [{ pid: 42, comm: 'app' }] }) },
+    { hbmon_restart_holders: 'yes' },
+  )
+  assert.equal(
+    (await run(hbmonLoad, allowed.host, {})).changes!.map((c) => c.describe),
+    ['reloaded A → B (stopped 42 (app))'],
+  )
+  const typo = scripted({ module_status: () => module({}) }, { hbmon_restart_holders: 'ture' })
+  try {
+    await run(hbmonLoad, typo.host, {})
+    assert.unreachable()
+  } catch (e) {
+    assert.match((e as Error).message, 'hbmon_restart_holders: expected a boolean')
+  }
+})
+
+test('hbmon_release: the current release is no change; new files are one change naming the previous', async () => {
+  const manifestStats = (sum: string) => () => [
+    { exists: true, type: 'file', mode: 0o644, sha256: sum },
+    ...Array(9).fill({ exists: false }),
+  ]
+  const current = scripted({
+    file_stats: manifestStats('a'.repeat(64)),
+    release_history: () => ({ current: '', ids: [] }),
+  })
+  const first = await run(hbmonRelease, current.host, {})
+  const id = (first.data as { release: string }).release
+  assert.match(first.changes![0]!.describe, new RegExp(`^release ${id} \\(1 files\\) is current$`))
+  const again = scripted({
+    file_stats: manifestStats('a'.repeat(64)),
+    release_history: () => ({ current: id, ids: [id] }),
+  })
+  const same = await run(hbmonRelease, again.host, {})
+  assert.is(same.changes, undefined)
+  assert.is(same.msg, `release ${id} is current`)
+})
+
+test('hbmon_uninstall: nothing installed is no change; a module in use is refused before anything is removed', async () => {
+  const clean = scripted({
+    hbmon_host: () => debian12,
+    release_history: () => ({ current: '', ids: [] }),
+    module_status: () => module({}),
+    file_stats: (args) => args.slice(1).map(() => ({ exists: false })),
+  })
+  assert.equal(await run(hbmonUninstall, clean.host, {}), { changed: false, msg: 'hbmon is not installed' })
+  const busy = scripted({
+    hbmon_host: () => debian12,
+    release_history: () => ({ current: '', ids: [] }),
+    module_status: () => module({ loaded: 'A', file: 'A', refcnt: 2, holders: [{ pid: 7, comm: 'db' }] }),
+    file_stats: (args) => args.slice(1).map(() => ({ exists: true, type: 'file' })),
+  })
+  const r = await run(hbmonUninstall, busy.host, {})
+  assert.is(r.failed, true)
+  assert.is(r.changes, undefined)
+  assert.match(r.msg!, /in use by 7 \(db\)/)
+})
+
+test('command: runs only when applied; creates that exists is no change; undecided is skipped under --check', async () => {
+  const exists = scripted({ glob_matches: () => true })
+  assert.equal(await run(command, exists.host, { cmd: 'make', creates: '/srv/out' }), {
+    changed: false,
+    msg: 'Did not run: /srv/out exists',
+  })
+  const plain = scripted({})
+  const r = await run(command, plain.host, { cmd: 'touch /tmp/x' })
+  assert.equal(await settle(r, true), {
+    changed: false,
+    skipped: true,
+    msg: 'would run: touch /tmp/x (commands do not run under --check)',
+  })
+  assert.equal(plain.commands, [])
+})
+
+test.run()
