@@ -2,15 +2,19 @@
 // the rollout, the report and the exit code (0 all ok, 2 a host failed, 3 a host unreachable and none failed,
 // 4 bad input, 1 internal error).
 import { accessSync, constants, existsSync, realpathSync } from 'node:fs'
-import { resolve } from 'node:path'
+import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { loadInventory, toAnsibleList } from './inventory.ts'
+import { toAnsibleList, type Inventory } from './inventory.ts'
+import { loadSources } from './inventory-sources.ts'
+import { loadAnsibleConfig, type AnsibleSettings } from './ansible-config.ts'
+import { completeConnection, describeConnection, varOrigin } from './connection-defaults.ts'
+import { askPassword, passwordFile, redacting, setVaultSecrets, vaultId, type VaultSecret } from './vault.ts'
 import { loadPlaybook, parseExtraVars } from './playbook.ts'
 import { checkJsonPath, Reporter, writeJsonReport } from './report.ts'
 import { planPlays, rollout, shouldRun, type Plan } from './rollout.ts'
 import { builtinTasks, Registry } from './task.ts'
-import { InputError } from './util.ts'
+import { InputError, type Vars } from './util.ts'
 
 export const usage = `Usage: deploy -i INVENTORY [PLAYBOOK] [options]
 
@@ -18,7 +22,8 @@ Runs a playbook over SSH the way ansible-playbook does: batches (serial), max_fa
 --check and --diff. PLAYBOOK defaults to playbooks/deploy.yml.
 
 Options:
-  -i, --inventory FILE      Ansible YAML inventory (required)
+  -i, --inventory SOURCE    an Ansible inventory: YAML or INI file, directory of them, or h1,h2,; repeatable;
+                            group_vars/ and host_vars/ beside it (and beside the playbook) are read too
   -l, --limit PATTERN       only these hosts: name, group, glob, ~regex, !exclude, &intersect, @file
   -e, --extra-vars VARS     key=value ..., a YAML/JSON mapping, or @file.yml; repeatable; highest precedence
   -C, --check               change nothing, report what would change
@@ -29,10 +34,17 @@ Options:
   -M, --module-path DIR     more task modules (repeatable), besides the built-in tasks/
   -T, --timeout SECONDS     SSH connection timeout (default 10)
       --accept-new-host-keys  add the keys of hosts missing from known_hosts (a changed key still fails)
+      --lock-wait SECONDS   wait this long for another controller's lock on a host (default 0: that host
+                            fails at once, naming the holder's pid, machine and start time)
+      --no-host-lock        take no lock on the hosts (independent playbooks run at once on the same hosts)
       --json FILE           write a machine-readable report of the run
       --list-hosts          print the hosts the playbook would run on, one per line, and exit
       --list-tasks          print each play's tasks and exit
+      --vault-password-file FILE  a file holding a vault password (repeatable)
+      --vault-id [LABEL@]FILE|prompt  a vault secret (repeatable)
+  -J, --ask-vault-pass      ask for the vault password (from stdin when it is not a terminal)
       --list-inventory      print the inventory as \`ansible-inventory --list\` does (JSON) and exit
+      --playbook-dir DIR    with --list-inventory: read DIR's group_vars/ and host_vars/ too (as ansible-inventory)
   -v, --verbose             more output (-vv: task data too)
   -h, --help                show this help
 
@@ -41,7 +53,7 @@ Exit codes: 0 every host ok, 2 some host failed, 3 some host unreachable and non
 `
 
 const options = {
-  inventory: { type: 'string', short: 'i' },
+  inventory: { type: 'string', short: 'i', multiple: true },
   limit: { type: 'string', short: 'l', multiple: true },
   'extra-vars': { type: 'string', short: 'e', multiple: true },
   check: { type: 'boolean', short: 'C' },
@@ -52,10 +64,16 @@ const options = {
   'module-path': { type: 'string', short: 'M', multiple: true },
   timeout: { type: 'string', short: 'T' },
   'accept-new-host-keys': { type: 'boolean' },
+  'lock-wait': { type: 'string' },
+  'no-host-lock': { type: 'boolean' },
   json: { type: 'string' },
   'list-hosts': { type: 'boolean' },
   'list-tasks': { type: 'boolean' },
   'list-inventory': { type: 'boolean' },
+  'playbook-dir': { type: 'string' },
+  'vault-password-file': { type: 'string', multiple: true },
+  'vault-id': { type: 'string', multiple: true },
+  'ask-vault-pass': { type: 'boolean', short: 'J' },
   verbose: { type: 'boolean', short: 'v', multiple: true },
   help: { type: 'boolean', short: 'h' },
 } as const
@@ -63,6 +81,9 @@ const options = {
 const packageRoot = fileURLToPath(new URL('..', import.meta.url))
 
 export async function main(argv: string[], out = process.stdout, err = process.stderr): Promise<number> {
+  // Nothing we print may hold a decrypted vault value (src/vault.ts).
+  out = redacting(out)
+  err = redacting(err)
   let parsed
   try {
     parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true })
@@ -77,30 +98,46 @@ export async function main(argv: string[], out = process.stdout, err = process.s
   }
   const warn = (message: string) => err.write(`[WARNING]: ${message}\n`)
   try {
-    if (!values.inventory) throw new InputError('an inventory is required: -i FILE', 'deploy')
+    // ansible.cfg and ANSIBLE_*: below the command line, as in Ansible.
+    const settings = loadAnsibleConfig(warn)
+    setVaultSecrets(await vaultSecrets(values, settings))
+    const sources = values.inventory ?? settings.inventory?.value
+    if (!sources?.length)
+      throw new InputError('an inventory is required: -i FILE (or inventory in ansible.cfg)', 'deploy')
     if (positionals.length > 1) throw new InputError(`one playbook at a time, got ${positionals.join(' ')}`, 'deploy')
-    const forks = values.forks === undefined ? undefined : Number(values.forks)
+    const forks = values.forks === undefined ? settings.forks?.value : Number(values.forks)
     if (forks !== undefined && !(Number.isInteger(forks) && forks > 0))
       throw new InputError(`--forks: expected a positive integer, got ${values.forks}`, 'deploy')
-    const timeout = values.timeout === undefined ? undefined : Number(values.timeout)
+    const timeout = values.timeout === undefined ? settings.timeout?.value : Number(values.timeout)
     if (timeout !== undefined && !(timeout > 0))
       throw new InputError(`--timeout: expected a number of seconds, got ${values.timeout}`, 'deploy')
-    const inventory = await loadInventory(values.inventory)
-    if (values['list-inventory']) {
+    const lockWait = values['lock-wait'] === undefined ? undefined : Number(values['lock-wait'])
+    if (lockWait !== undefined && !(Number.isInteger(lockWait) && lockWait >= 0))
+      throw new InputError(`--lock-wait: expected a whole number of seconds, got ${values['lock-wait']}`, 'deploy')
+    const listing = values['list-inventory'] ?? false
+    const playbookFile = positionals[0] ?? defaultPlaybook()
+    const playbookDir = listing ? values['playbook-dir'] : dirname(resolve(playbookFile))
+    const inventory = loadSources(sources, { ...(playbookDir ? { playbookDir } : {}), warn })
+    const verbosity = values.verbose?.length ?? 0
+    if (listing) {
+      for (const h of inventory.hosts.values()) {
+        const provenance = completeConnection(
+          h.name,
+          h.connection,
+          (v) => varOrigin(inventory, h.name, v),
+          settings,
+          warn,
+        )
+        if (verbosity >= 3) err.write(describeConnection(h.name, h.connection, provenance))
+      }
       out.write(`${JSON.stringify(toAnsibleList(inventory), null, 4)}\n`)
       return 0
     }
     const registry = await Registry.load([builtinTasks, ...(values['module-path'] ?? []).map((d) => resolve(d))])
-    const playbookFile = positionals[0] ?? defaultPlaybook()
     const playbook = await loadPlaybook(playbookFile, registry)
     const extraVars = parseExtraVars(values['extra-vars'] ?? [])
-    const split = (list: string[] | undefined) =>
-      list
-        ?.flatMap((t) => t.split(','))
-        .map((t) => t.trim())
-        .filter(Boolean)
-    const tags = split(values.tags)
-    const skipTags = split(values['skip-tags'])
+    const tags = splitTags(values.tags)
+    const skipTags = splitTags(values['skip-tags'])
     // Several --limit options: Ansible keeps the last one.
     const limit = values.limit?.at(-1)
     const plan = planPlays(inventory, playbook, limit, warn, extraVars)
@@ -114,11 +151,12 @@ export async function main(argv: string[], out = process.stdout, err = process.s
       listTasks(plan, tags, skipTags, out)
       return 0
     }
+    const log = verbosity >= 3 ? (line: string) => err.write(line) : undefined
+    completeConnections(plan, { inventory, playbookFile: playbook.file, extraVars, settings, warn, log })
     checkKeyFiles(plan, inventory.file)
 
     // The report's path is an input too: found unwritable now, not after the run.
     const jsonFile = values.json === undefined ? undefined : await checkJsonPath(values.json)
-    const verbosity = values.verbose?.length ?? 0
     const reporter = new Reporter({ out, verbosity })
     const report = await rollout({
       inventory,
@@ -139,6 +177,8 @@ export async function main(argv: string[], out = process.stdout, err = process.s
       emit: reporter.handle,
       warn,
       plan,
+      ...(lockWait !== undefined ? { lockWait } : {}),
+      ...(values['no-host-lock'] ? { hostLock: false } : {}),
     })
     if (jsonFile) await writeJsonReport(jsonFile, report)
     return report.exitCode
@@ -150,6 +190,53 @@ export async function main(argv: string[], out = process.stdout, err = process.s
     err.write(`internal error: ${(e as Error).stack ?? e}\n`)
     return 1
   }
+}
+
+/** Vault secrets: the command line's, then ansible.cfg's (as Ansible: both are used, the command line first). */
+async function vaultSecrets(
+  values: { 'vault-id'?: string[]; 'vault-password-file'?: string[]; 'ask-vault-pass'?: boolean },
+  settings: AnsibleSettings,
+): Promise<VaultSecret[]> {
+  const secrets: VaultSecret[] = []
+  for (const spec of values['vault-id'] ?? []) secrets.push(await vaultId(spec))
+  for (const file of values['vault-password-file'] ?? []) secrets.push(passwordFile(file))
+  if (values['ask-vault-pass']) secrets.push(await askPassword())
+  for (const spec of settings.vaultIdentityList?.value ?? []) secrets.push(await vaultId(spec))
+  if (settings.vaultPasswordFile) secrets.push(passwordFile(settings.vaultPasswordFile.value))
+  return secrets
+}
+
+/** ansible.cfg and ~/.ssh/config fill in what no var set, once per connection (-vvv says where each came from). */
+function completeConnections(
+  plan: Plan,
+  o: {
+    inventory: Inventory
+    playbookFile: string
+    extraVars: Vars
+    settings: AnsibleSettings
+    warn: (message: string) => void
+    log: ((line: string) => void) | undefined
+  },
+): void {
+  const completed = new WeakSet<object>()
+  for (const { play, hosts, connections } of plan)
+    for (const h of hosts) {
+      const c = connections.get(h.name)!
+      if (completed.has(c)) continue
+      completed.add(c)
+      const origin = (v: string) =>
+        v in o.extraVars ? '-e' : v in play.vars ? `${o.playbookFile}:${play.line}` : varOrigin(o.inventory, h.name, v)
+      const provenance = completeConnection(h.name, c, origin, o.settings, o.warn)
+      o.log?.(describeConnection(h.name, c, provenance))
+    }
+}
+
+/** --tags a,b --tags c: one list. */
+function splitTags(list: string[] | undefined): string[] | undefined {
+  return list
+    ?.flatMap((t) => t.split(','))
+    .map((t) => t.trim())
+    .filter(Boolean)
 }
 
 /** --list-tasks: each play, its hosts and rollout rules, the tasks the tags select and its handlers. */

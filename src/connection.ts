@@ -4,6 +4,7 @@
 // others are accepted without effect or refused). Everything here is checked before anything connects.
 import { homedir } from 'node:os'
 import { resolve } from 'node:path'
+import { badName } from './names.ts'
 import { ansibleBoolean, splitWords, type Vars } from './util.ts'
 /** One hop of a ProxyJump chain. */
 export interface Jump {
@@ -84,6 +85,7 @@ const sshOptionsHonoured = new Set([
   'port',
   'stricthostkeychecking',
   'hostkeyalias',
+  'configfile', // -F
 ])
 
 /**
@@ -155,8 +157,12 @@ export function resolveConnection(name: string, vars: Vars, fail: (name: string,
       `-o IdentityFile=${keyOption} and ansible_ssh_private_key_file ${keyVar}: this engine offers one key, give one`,
     )
 
+  const host = pick('ansible_ssh_host', 'ansible_host')
+  const badHost = host && badName('address', String(host[1]))
+  if (host && badHost) fail(host[0], badHost)
+
   return {
-    host: text('ansible_ssh_host', 'ansible_host') ?? name,
+    host: host ? String(host[1]) : name,
     port,
     user: text('ansible_ssh_user', 'ansible_user') ?? ssh.options.user,
     keyFile: keyVar ?? keyOption,
@@ -191,7 +197,12 @@ function parseSshArgs(sources: ([string, unknown] | undefined)[], fail: (name: s
     for (let i = 0; i < words.length; i++) {
       const word = words[i]!
       let option: string | undefined
-      if (word === '-o' || word === '-J') {
+      if (word === '-F') {
+        // ssh -F FILE: its client config is read instead of ~/.ssh/config (src/connection-defaults.ts).
+        const next = words[++i]
+        if (next === undefined) fail(name, '-F needs a file')
+        option = `ConfigFile=${next}`
+      } else if (word === '-o' || word === '-J') {
         const next = words[++i]
         if (next === undefined) fail(name, `${word} needs a value`)
         option = word === '-J' ? `ProxyJump=${next}` : next
@@ -212,7 +223,7 @@ function parseSshArgs(sources: ([string, unknown] | undefined)[], fail: (name: s
 }
 
 /** `[user@]host[:port]` or `ssh://[user@]host[:port]`, comma separated. */
-function parseJumps(value: string, fail: (reason: string) => never): Jump[] {
+export function parseJumps(value: string, fail: (reason: string) => never): Jump[] {
   return value.split(',').map((hop) => {
     const m = /^(?:ssh:\/\/)?(?:([^@\s]+)@)?(\[[^\]]+\]|[^:@\s[\]]+)(?::([0-9]+))?$/.exec(hop.trim())
     if (!m) fail(`ProxyJump: expected [user@]host[:port], got "${hop}"`)

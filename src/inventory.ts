@@ -30,13 +30,16 @@
 //   (src/rollout.ts planPlays); task vars may not set them.
 // - When both ansible_become_password and ansible_become_pass are set, ansible_become_password wins (as in
 //   Ansible's PlayContext; the sudo plugin's own option lookup would take the other).
-// - Not supported: group_vars/ and host_vars/ directories, INI/script/plugin inventories, the implicit
-//   localhost, !vault and !unsafe tags (refused with their line, in playbooks and -e too). Magic vars (inventory_file, inventory_hostname, group_names...) are
-//   not in Host.vars, exactly as ansible-inventory --list leaves them out.
+// - Not supported: script/plugin inventories, the implicit localhost, !unsafe tags (refused with their line,
+//   in playbooks and -e too). INI files, directories, several sources and group_vars/host_vars are read by
+//   src/inventory-sources.ts and src/inventory-ini.ts through the Builder below; !vault by src/vault.ts.
+//   Magic vars (inventory_file, inventory_hostname, group_names...) are not in Host.vars, exactly as
+//   ansible-inventory --list leaves them out.
 // - Python quirks not copied, in keys of nested var mappings only: float keys print as JS numbers ("1", not
 //   "1.0"), and `1:` and `true:` are two keys (Python's 1 == True makes them one). Integers past 2^53 lose
 //   precision; .inf/.nan stay numbers (Python prints them as invalid JSON).
-import { readFile } from 'node:fs/promises'
+import { readInput } from './input-file.ts'
+import { badName } from './names.ts'
 import { resolveConnection, type Connection } from './connection.ts'
 import { expandHostPattern } from './host-pattern.ts'
 import { define, InputError, plain, type Vars } from './util.ts'
@@ -64,7 +67,7 @@ export interface Inventory {
   hosts: Map<string, Host> // in the order Ansible first met them
   groups: Map<string, Group> // all, ungrouped, then the order Ansible first met them
   /** Where the winning value of a host's var was set (for errors found later, such as per play). */
-  locate?(host: string, name: string): { line: number; column: number } | undefined
+  locate?(host: string, name: string): { file: string; line: number; column: number } | undefined
 }
 
 /** `ansible-inventory --list`: the shape, not the formatting. */
@@ -73,31 +76,37 @@ export type AnsibleList = Record<string, { hosts?: string[]; children?: string[]
 }
 
 export async function loadInventory(file: string): Promise<Inventory> {
-  let text: string
-  try {
-    text = await readFile(file, 'utf8')
-  } catch (e) {
-    throw new InputError(`cannot read the inventory: ${(e as Error).message}`, file)
-  }
-  return parseInventory(text, file)
+  return parseInventory(readInput(file, 'the inventory'), file)
 }
 
 export function parseInventory(text: string, file = 'inventory.yml'): Inventory {
-  const yaml = parseYaml(text, file)
+  const builder = new Builder()
+  addYamlInventory(builder, parseYaml(text, file))
+  return finishInventory(builder, file)
+}
+
+/** A parsed YAML file as an inventory source (src/inventory-sources.ts reads several). */
+export function addYamlInventory(builder: Builder, yaml: Yaml): void {
   const data = yaml.value as Record<string, unknown> | null
   if (data && typeof data === 'object' && !Array.isArray(data) && typeof data.plugin === 'string')
     yaml.fail(['plugin'], `this is an inventory plugin configuration (plugin: ${data.plugin}), not a YAML inventory`)
   checkSchema(yaml)
-  const built = new Builder(yaml).build()
+  builder.addYaml(yaml)
+}
+
+/** Reconciles, merges vars (with `layers` from group_vars/ and host_vars/) and resolves each connection. */
+export function finishInventory(builder: Builder, file: string, layers?: VarLayers): Inventory {
+  const built = builder.build(layers)
   for (const host of built.hosts.values()) {
     const origins = built.origins.get(host.name)!
-    host.connection = resolveConnection(host.name, host.vars, (name, reason) =>
-      yaml.fail(origins.get(name) ?? [], reason),
-    )
+    host.connection = resolveConnection(host.name, host.vars, (name, reason) => {
+      const origin = origins.get(name) ?? nowhere
+      return origin.source.fail(origin.path, reason)
+    })
   }
   const locate = (host: string, name: string) => {
-    const path = built.origins.get(host)?.get(name)
-    return path ? yaml.locate(path) : undefined
+    const origin = built.origins.get(host)?.get(name)
+    return origin ? { file: origin.source.file, ...origin.source.locate(origin.path) } : undefined
   }
   return { file, hosts: built.hosts, groups: built.groups, locate }
 }
@@ -146,32 +155,67 @@ function checkSchema(yaml: Yaml): void {
 // ---------------------------------------------------------------------------------------------------------
 // Building the inventory, in Ansible's order.
 
+/** A file the inventory was read from, able to point at a place in itself (a Yaml; an INI file's lines). */
+export type Source = Pick<Yaml, 'file' | 'locate' | 'fail'>
+/** Where something was written: a path in a source. */
+export interface Origin {
+  source: Source
+  path: Path
+}
+/** Vars from outside the inventory sources (group_vars/, host_vars/), with where each one was written. */
+export interface VarLayer {
+  vars: Vars
+  origin(name: string): Origin
+}
+/** Ansible's vars plugins (host_group_vars): the layers for some groups or a host, beside the inventory
+ * sources ('inventory') or beside the playbook ('play'), in the order Ansible combines them. */
+export type VarLayers = (stage: 'inventory' | 'play', kind: 'group' | 'host', names: string[]) => VarLayer[]
+
 interface RawGroup extends Group {
-  varPaths: Map<string, Path>
+  varPaths: Map<string, Origin>
 }
 interface RawHost {
   name: string
   vars: Vars
-  varPaths: Map<string, Path>
+  varPaths: Map<string, Origin>
   groups: string[] // direct membership
 }
 /** Where the winning value of each merged var of a host was set. */
-type Origins = Map<string, Path>
+type Origins = Map<string, Origin>
 
-class Builder {
+const nowhere: Origin = {
+  source: {
+    file: 'inventory',
+    locate: () => ({ line: 0, column: 0 }),
+    fail: (_, reason) => {
+      throw new InputError(reason, 'inventory')
+    },
+  },
+  path: [],
+}
+
+/** ansible/inventory/data.py InventoryData: every source adds to one of these (addYaml, or the INI parser
+ * through group/host/child/setVar), then build() reconciles and merges vars. */
+export class Builder {
   groups = new Map<string, RawGroup>()
   hosts = new Map<string, RawHost>()
   origins = new Map<string, Origins>()
+  private yaml!: Yaml
 
-  constructor(private yaml: Yaml) {
+  constructor() {
     this.group('all')
     this.group('ungrouped')
-    this.child('all', 'ungrouped', [])
+    this.child('all', 'ungrouped', nowhere)
   }
 
-  build(): { hosts: Map<string, Host>; groups: Map<string, Group>; origins: Map<string, Origins> } {
-    const data = this.yaml.value as Record<string, unknown>
-    for (const name of this.yaml.keys(data)) this.parseGroup(data, name, [name])
+  /** yaml.py InventoryModule.parse */
+  addYaml(yaml: Yaml): void {
+    this.yaml = yaml
+    const data = yaml.value as Record<string, unknown>
+    for (const name of yaml.keys(data)) this.parseGroup(data, name, [name])
+  }
+
+  build(layers?: VarLayers): { hosts: Map<string, Host>; groups: Map<string, Group>; origins: Map<string, Origins> } {
     this.reconcile()
     const groups = new Map<string, Group>()
     const depths = new Map<string, number>([['all', 0]])
@@ -199,12 +243,23 @@ class Builder {
       )
       const vars: Vars = {}
       const origins: Origins = new Map()
-      for (const source of [...sorted, h]) {
+      const layer = (source: VarLayer) => {
         for (const [k, v] of Object.entries(source.vars)) {
           define(vars, k, v)
-          origins.set(k, source.varPaths.get(k)!)
+          origins.set(k, source.origin(k))
         }
       }
+      const own = (g: RawGroup | RawHost): VarLayer => ({ vars: g.vars, origin: (k) => g.varPaths.get(k)! })
+      // vars/manager.py get_vars with the default VARIABLE_PRECEDENCE: the inventory's own group vars (all
+      // first), group_vars/ beside the inventory then beside the playbook (all, then the others), host vars.
+      sorted.forEach((g) => layer(own(g)))
+      const others = sorted.filter((g) => g.name !== 'all').map((g) => g.name)
+      if (layers) {
+        for (const stage of ['inventory', 'play'] as const) layers(stage, 'group', ['all']).forEach(layer)
+        for (const stage of ['inventory', 'play'] as const) layers(stage, 'group', others).forEach(layer)
+      }
+      layer(own(h))
+      if (layers) for (const stage of ['inventory', 'play'] as const) layers(stage, 'host', [h.name]).forEach(layer)
       this.origins.set(h.name, origins)
       hosts.set(h.name, { name: h.name, vars, groups: sorted.map((g) => g.name), connection: undefined! })
     }
@@ -223,10 +278,10 @@ class Builder {
       const at = [...path, section]
       if (typeof entries === 'string') entries = { [entries]: null } // `hosts: web1` is allowed
       if (section === 'vars') {
-        for (const v of this.yaml.keys(entries)) this.setVar(this.groups.get(name)!, entries, v, [...at, v])
+        for (const v of this.yaml.keys(entries)) this.yamlVar(this.groups.get(name)!, entries, v, [...at, v])
       } else if (section === 'children') {
         for (const child of this.yaml.keys(entries))
-          this.child(name, this.parseGroup(entries, child, [...at, child]), [...at, child])
+          this.child(name, this.parseGroup(entries, child, [...at, child]), { source: this.yaml, path: [...at, child] })
       } else if (section === 'hosts') {
         for (const pattern of this.yaml.keys(entries)) {
           const hostPath = [...at, pattern]
@@ -235,8 +290,8 @@ class Builder {
           )
           const vars = (entries[pattern] ?? {}) as Record<string, unknown>
           for (const host of names) {
-            this.host(host, name, port, hostPath)
-            for (const v of this.yaml.keys(vars)) this.setVar(this.hosts.get(host)!, vars, v, [...hostPath, v])
+            this.host(host, name, port, { source: this.yaml, path: hostPath })
+            for (const v of this.yaml.keys(vars)) this.yamlVar(this.hosts.get(host)!, vars, v, [...hostPath, v])
           }
         }
       }
@@ -248,21 +303,33 @@ class Builder {
     const kind = this.yaml.nonStringKey(holder, key)
     if (kind) this.yaml.fail(path, `expected a ${what} (a string), got a ${kind} (${key}): quote it`, 'key')
     if (!key) this.yaml.fail(path, `a ${what} cannot be empty`, 'key')
+    const bad = badName(what === 'host name' ? 'host name' : 'group name', key)
+    if (bad) this.yaml.fail(path, bad, 'key')
     return key
   }
 
-  private setVar(target: RawGroup | RawHost, holder: Record<string, unknown>, name: string, path: Path): void {
+  private yamlVar(target: RawGroup | RawHost, holder: Record<string, unknown>, name: string, path: Path): void {
     if (this.yaml.nonStringKey(holder, name))
       this.yaml.fail(path, `expected a variable name (a string), got ${name}`, 'key')
-    const value = holder[name]
-    if ('priority' in target && name === 'ansible_group_priority') target.priority = Number(value)
-    else {
+    const bad = badName('variable name', name)
+    if (bad) this.yaml.fail(path, bad, 'key')
+    this.setVar(target, name, holder[name], { source: this.yaml, path })
+  }
+
+  /** data.py set_variable on a group or host that exists. */
+  setVar(target: RawGroup | RawHost, name: string, value: unknown, origin: Origin): void {
+    if ('priority' in target && name === 'ansible_group_priority') {
+      const priority = Number(value)
+      if (!Number.isInteger(priority))
+        origin.source.fail(origin.path, `ansible_group_priority: expected an integer, got ${String(value)}`)
+      target.priority = priority
+    } else {
       define(target.vars, name, value)
-      target.varPaths.set(name, path)
+      target.varPaths.set(name, origin)
     }
   }
 
-  private group(name: string): void {
+  group(name: string): void {
     if (!this.groups.has(name))
       this.groups.set(name, {
         name,
@@ -277,12 +344,12 @@ class Builder {
   }
 
   // data.py InventoryData.add_host: the port of the first entry that creates the host is the one that counts.
-  private host(name: string, group: string, port: number | undefined, path: Path): void {
+  host(name: string, group: string, port: number | undefined, origin: Origin): void {
     if (!this.hosts.has(name)) {
       const host: RawHost = { name, vars: {}, varPaths: new Map(), groups: [] }
       if (port) {
         host.vars.ansible_port = port
-        host.varPaths.set('ansible_port', path)
+        host.varPaths.set('ansible_port', origin)
       }
       this.hosts.set(name, host)
     }
@@ -294,18 +361,14 @@ class Builder {
   }
 
   // group.py Group.add_child_group, which refuses loops.
-  private child(parent: string, child: string, path: Path): void {
+  child(parent: string, child: string, origin: Origin): void {
     const p = this.groups.get(parent)!
     if (p.children.includes(child)) return
-    if (parent === child) this.yaml.fail(path, `group "${child}" cannot be a child of itself`, 'key')
-    if (child === 'all') this.yaml.fail(path, 'group "all" holds every group and cannot be a child of one', 'key')
+    const fail = (reason: string) => origin.source.fail(origin.path, reason, 'key')
+    if (parent === child) fail(`group "${child}" cannot be a child of itself`)
+    if (child === 'all') fail('group "all" holds every group and cannot be a child of one')
     const chain = this.ancestry(parent, child)
-    if (chain)
-      this.yaml.fail(
-        path,
-        `group "${child}" would be its own ancestor: ${[...chain.reverse(), child].join(' → ')}`,
-        'key',
-      )
+    if (chain) fail(`group "${child}" would be its own ancestor: ${[...chain.reverse(), child].join(' → ')}`)
     p.children.push(child)
     const c = this.groups.get(child)!
     if (!c.parents.includes(parent)) c.parents.push(parent)
@@ -326,7 +389,7 @@ class Builder {
   // data.py InventoryData.reconcile_inventory
   private reconcile(): void {
     for (const g of this.groups.values())
-      if (g.name !== 'all' && g.parents.length === 0) this.child('all', g.name, [g.name])
+      if (g.name !== 'all' && g.parents.length === 0) this.child('all', g.name, nowhere)
     const ungrouped = this.groups.get('ungrouped')!
     for (const h of this.hosts.values()) {
       const mine = new Set<string>()

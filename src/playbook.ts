@@ -9,9 +9,8 @@
 // loops (loop, with_*), vars_files, delegate_to, any_errors_fatal, strategy, connection vars in a task's vars.
 // Tasks may check the files their args name (a template parses, a copy src exists) here too: every input is
 // checked before anything connects.
-import { readFile } from 'node:fs/promises'
-import { readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
+import { readInput } from './input-file.ts'
 import { type Registry } from './task.ts'
 import { checkTemplate, isTemplated, TemplateError } from './template.ts'
 import { connectionVars } from './connection.ts'
@@ -118,13 +117,7 @@ const unsupported = new Set([
 ])
 
 export async function loadPlaybook(file: string, registry: Registry): Promise<Playbook> {
-  let text: string
-  try {
-    text = await readFile(file, 'utf8')
-  } catch (e) {
-    throw new InputError(`cannot read the playbook: ${(e as Error).message}`, file)
-  }
-  return parsePlaybook(text, file, registry)
+  return parsePlaybook(readInput(file, 'the playbook'), file, registry)
 }
 
 export function parsePlaybook(text: string, file: string, registry: Registry): Playbook {
@@ -352,13 +345,7 @@ export function parseExtraVars(values: string[], cwd = process.cwd()): Vars {
   for (const value of values) {
     if (value.startsWith('@')) {
       const file = resolve(cwd, value.slice(1))
-      let text: string
-      try {
-        text = readFileSync(file, 'utf8')
-      } catch (e) {
-        throw new InputError(`cannot read the extra vars file: ${(e as Error).message}`, file)
-      }
-      Object.assign(vars, mapping(parseYaml(text, file)))
+      Object.assign(vars, mapping(parseYaml(readInput(file, 'the extra vars file'), file)))
     } else if (/^\s*[{[]/.test(value)) {
       Object.assign(vars, mapping(parseYaml(value, '-e')))
     } else {

@@ -6,6 +6,7 @@ import { chmod, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import type { Play, PlayTask } from './playbook.ts'
 import { InputError } from './util.ts'
+import { redact } from './vault.ts'
 
 // ---- the run as data: what --json writes, and the recap's counters ---------------------------------------
 
@@ -300,7 +301,7 @@ export async function writeJsonReport(file: string, report: RunReport | object):
   const data = 'results' in report ? jsonReport(report as RunReport) : report
   await mkdir(dirname(file), { recursive: true })
   const tmp = `${file}.${process.pid}.tmp`
-  await writeFile(tmp, `${JSON.stringify(data, null, 2)}\n`, { mode: 0o600 })
+  await writeFile(tmp, redact(`${JSON.stringify(data, null, 2)}\n`), { mode: 0o600 }) // no vault value, ever
   await chmod(tmp, 0o600)
   await rename(tmp, file)
 }

@@ -22,8 +22,8 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, resolve } from 'node:path'
-import { $ } from 'zx'
 import { type Host, type Inventory } from './inventory.ts'
+import { lockHost } from './host-lock.ts'
 import { selectHosts } from './limit.ts'
 import type { Play, PlayTask, Playbook } from './playbook.ts'
 import {
@@ -79,6 +79,10 @@ export interface RolloutOptions {
   warn?: (message: string) => void
   /** planPlays' result when the caller has it already (so that its warnings are not printed twice). */
   plan?: Plan
+  /** Seconds to wait for another controller's lock on a host (src/host-lock.ts); default 0: fail at once. */
+  lockWait?: number
+  /** false: take no host lock (independent playbooks run at once on the same hosts, as the differential suite). */
+  hostLock?: boolean
 }
 
 export type Plan = ReturnType<typeof planPlays>
@@ -162,7 +166,7 @@ export function planPlays(
         if (name in extraVars) throw new InputError(`${name}: ${reason}`, '-e')
         if (name in play.vars) throw new InputError(`play vars: ${name}: ${reason}`, playbook.file, play.line)
         const at = inventory.locate?.(h.name, name)
-        throw new InputError(`${h.name}: ${name}: ${reason}`, inventory.file, at?.line, at?.column)
+        throw new InputError(`${h.name}: ${name}: ${reason}`, at?.file ?? inventory.file, at?.line, at?.column)
       }
       const connection = overrides
         ? resolveConnection(h.name, { ...h.vars, ...play.vars, ...extraVars }, fail)
@@ -456,10 +460,9 @@ async function prepare(
           msg: `${task.file}:${task.line}: ${[task.action, ...problem.path].join('.')}: ${problem.message}`,
           ms: 0,
         })
-      const session = await (m.session ??= rc.transport.session(
-        m.host.name,
-        rc.connections.get(m.host.name) ?? m.host.connection,
-      ))
+      const session = await (m.session ??= rc.transport
+        .session(m.host.name, rc.connections.get(m.host.name) ?? m.host.connection)
+        .then((s) => (rc.hostLock === false ? s : lockHost(s, rc.lockWait ?? 0))))
       ready.push({ m, vars, args, target: makeTarget(m.host.name, vars, m.facts, session), started })
     } catch (e) {
       finish(m, failure(e, task, started))
@@ -626,6 +629,8 @@ function withTimeout<T>(promise: Promise<T>, ms: number | undefined, message: st
 
 /** Unified diffs with the system's `diff -u`, controller side. */
 export async function unifiedDiff(diffs: FileDiff[]): Promise<string> {
+  // zx costs ~0.1 s to import: only a --diff run that has something to show pays for it.
+  const { $ } = await import('zx')
   const parts: string[] = []
   for (const d of diffs) {
     if (d.binary) {

@@ -131,6 +131,35 @@ export class Session {
     return { stdout: result.stdout.toString('utf8'), stderr: result.stderr.toString('utf8'), code: result.code }
   }
 
+  /**
+   * Runs `command` as the login user on a channel whose input stays open until this connection closes, for
+   * a lock the host drops when the connection dies (the controller killed, the link cut). Resolves with the
+   * first line it prints; or, if it exits first, with everything it printed. Holds one channel slot.
+   */
+  async hold(command: string): Promise<{ line: string; exited: boolean }> {
+    const release = await this.slots.acquire()
+    this.check()
+    return new Promise((resolve, reject) =>
+      this.client.exec(command, (error, channel) => {
+        if (error) return (release(), reject(this.lost(error)))
+        let out = ''
+        let done = false
+        const settle = (exited: boolean) => {
+          if (done) return
+          done = true
+          resolve({ line: exited ? out.trim() : out.slice(0, out.indexOf('\n')), exited })
+        }
+        channel.on('data', (chunk: Buffer) => ((out += chunk.toString('utf8')), out.includes('\n') && settle(false)))
+        channel.stderr.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')))
+        channel.on('close', () => {
+          release()
+          if (!done && this.dead) return reject(new Unreachable(`${this.target.host}: connection lost: ${this.dead}`))
+          settle(true)
+        })
+      }),
+    )
+  }
+
   /** Writes a local file or a buffer to `remote` (mode applies to a newly created file). */
   async put(source: string | Buffer, remote: string, options: { mode?: number; become?: boolean } = {}): Promise<void> {
     if (this.becomes(options.become)) {

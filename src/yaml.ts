@@ -122,8 +122,50 @@ function isoformat(s: string): string | undefined {
 
 const ours = new Set(pyTags.map((t) => t.tag))
 
+/** How vault texts are opened: src/vault.ts installs the run's secrets (this layer imports nothing of the
+ * engine); until then every vault text is refused. */
+export interface VaultHook {
+  decrypt(text: string): { ok: true; value: string } | { ok: false; reason: string }
+  /** Called with a whole decrypted file's value: all of it is secret. */
+  secret(value: unknown): void
+}
+let vault: VaultHook = {
+  decrypt: () => ({
+    ok: false,
+    reason:
+      'this is vault-encrypted and no vault secret was given: use --vault-password-file, --vault-id or --ask-vault-pass',
+  }),
+  secret: () => {},
+}
+export function setVaultHook(hook: VaultHook): void {
+  vault = hook
+}
+
+// `!vault |` values: decrypted with the run's vault secrets, or an error at their line.
+const vaultTag: ScalarTag = {
+  tag: '!vault',
+  identify: () => false,
+  resolve: (text, onError) => {
+    const r = vault.decrypt(text)
+    if (!r.ok) return (onError(`!vault: ${r.reason}`), text)
+    if (r.value.trim().length < 4)
+      return (
+        onError('!vault: the decrypted value is shorter than 4 characters, too short to keep out of the output'),
+        text
+      )
+    return r.value
+  },
+}
+
 /** Parses one YAML document the way Ansible's loader would; any YAML error is an InputError. */
 export function parseYaml(text: string, file: string): Yaml {
+  // A file encrypted whole by ansible-vault: its plaintext is read, and all of it is secret.
+  const whole = /^\s*\$ANSIBLE_VAULT;/.test(text)
+  if (whole) {
+    const r = vault.decrypt(text)
+    if (!r.ok) throw new InputError(r.reason, file, 1, 1)
+    text = r.value
+  }
   const { doc, lineCounter } = parseChecked(text, file)
   const converter = new Converter(doc, lineCounter, file)
   const fail: (path: Path, reason: string, where?: 'key' | 'value') => never = (path, reason, where = 'value') => {
@@ -149,6 +191,7 @@ export function parseYaml(text: string, file: string): Yaml {
     fail,
   }
   yaml.value = converter.convert(doc.contents, [])
+  if (whole) vault.secret(yaml.value)
   return yaml
 }
 
@@ -161,7 +204,7 @@ function parseChecked(text: string, file: string): { doc: Document.Parsed; lineC
     uniqueKeys: false, // checked in convert(), which knows the path and the first occurrence
     lineCounter,
     prettyErrors: false,
-    customTags: (tags) => [...tags.filter((t) => typeof t !== 'object' || !ours.has(t.tag)), ...pyTags],
+    customTags: (tags) => [...tags.filter((t) => typeof t !== 'object' || !ours.has(t.tag)), ...pyTags, vaultTag],
   })
   // Unknown tags would be read as plain text: a !vault value would be used as ciphertext, an !unsafe one
   // templated. Both are refused.

@@ -3,7 +3,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { createReadStream, existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
-import { isAbsolute, join, posix, resolve } from 'node:path'
+import { dirname, isAbsolute, join, posix, resolve, sep } from 'node:path'
 import type { FileDiff, Target, TaskContext, TaskResult } from '../src/task.ts'
 import { FileContent, statFiles, type RemoteFile } from '../facts/files.ts'
 import { quote } from '../src/util.ts'
@@ -57,10 +57,21 @@ export function attributeChanges(
 /** A local file: an absolute path, or looked up like Ansible from the playbook's directory (DIR/SUB/src, DIR/src). */
 export function findLocal(ctx: Pick<TaskContext, 'baseDir'>, src: string, sub: 'files' | 'templates'): string {
   if (isAbsolute(src)) return src
+  // A relative src stays within the project: the playbook's directory or the one holding it (where templates/
+  // and files/ sit beside playbooks/, as `../templates/x` reaches). `../../../etc/shadow`, often from a var,
+  // is refused; an absolute path says what it means and is taken as written.
+  const project = dirname(resolve(ctx.baseDir))
+  if (!resolve(ctx.baseDir, src).startsWith(project + sep))
+    throw new Error(`${src}: a relative src cannot leave ${project} (give an absolute path)`)
   const candidates = [join(ctx.baseDir, sub, src), join(ctx.baseDir, src)]
   const found = candidates.find((c) => existsSync(c))
   if (!found) throw new Error(`cannot find ${src} (looked in ${candidates.map((c) => resolve(c)).join(', ')})`)
   return found
+}
+
+/** A remote dest with a ".." segment (often from a var) is refused: it would write outside the directory named. */
+export function checkDest(dest: string): void {
+  if (dest.split('/').includes('..')) throw new Error(`${dest}: ".." is not allowed in dest (write the path it means)`)
 }
 
 export async function sha256Local(source: string | Buffer): Promise<string> {
@@ -94,6 +105,7 @@ export interface PutFileArgs extends Attributes {
  * never half written. No change when dest is already as asked.
  */
 export async function putFile(host: Target, args: PutFileArgs, ctx: Pick<TaskContext, 'diff'>): Promise<TaskResult> {
+  checkDest(args.dest)
   let dest = args.dest
   let found = await statFiles(host, [dest, posix.dirname(dest)], true)
   if (found[0]!.type === 'directory' || dest.endsWith('/')) {

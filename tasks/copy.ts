@@ -4,7 +4,7 @@
 import { basename } from 'node:path'
 import { defineTask } from '../src/task.ts'
 import { isTemplated, pyJson, toText } from '../src/template.ts'
-import { findLocal, modeSchema, parseMode, putFile } from './_files.ts'
+import { checkDest, findLocal, modeSchema, parseMode, putFile } from './_files.ts'
 
 // Ansible's copy action: a list or dict is written as json.dumps() gives it; other values as Python's str().
 function contentText(content: unknown): string {
@@ -43,6 +43,7 @@ export default defineTask<CopyArgs>({
     oneOf: [{ required: ['src'] }, { required: ['content'] }],
   },
   checkInputs(args, ctx) {
+    if (!isTemplated(args.dest)) checkDest(args.dest)
     if (args.src !== undefined && !isTemplated(args.src)) findLocal(ctx, args.src, 'files')
   },
   async run(host, args, ctx) {

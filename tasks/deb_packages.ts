@@ -6,7 +6,6 @@
 import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
-import { $ } from 'zx'
 import { InstalledPackages } from '../facts/system.ts'
 import { defineTask } from '../src/task.ts'
 
@@ -27,6 +26,7 @@ function cacheDir(args: DebArgs): string {
 
 /** The newest cached .deb of each package, downloading the missing ones. */
 async function fetchDebs(args: DebArgs): Promise<Deb[]> {
+  const { $ } = await import('zx') // imported when used: every run loads every task module
   const dir = cacheDir(args)
   mkdirSync(dir, { recursive: true })
   const cached = (name: string) =>

@@ -2,7 +2,7 @@
 // Changed when the local copy is missing or differs (sha256); a missing remote file is a failure.
 import { existsSync } from 'node:fs'
 import { mkdir, rename } from 'node:fs/promises'
-import { dirname, join, resolve } from 'node:path'
+import { dirname, join, resolve, sep } from 'node:path'
 import { defineTask } from '../src/task.ts'
 import { statFiles, type RemoteFile } from '../facts/files.ts'
 import { sha256Local } from './_files.ts'
@@ -36,6 +36,9 @@ export default defineTask<FetchArgs>({
         ? join(base, args.src.split('/').pop()!)
         : base
       : join(base, host.name, args.src)
+    // As Ansible's fetch: a src with ".." (or a host name) must not lead outside dest on the controller.
+    if (!args.flat && !local.startsWith(join(base, host.name) + sep))
+      throw new Error(`${args.src}: the local copy would land outside ${join(base, host.name)} (${local})`)
     if (existsSync(local) && (await sha256Local(local)) === remote.sha256)
       return { changed: false, data: { dest: local, sha256: remote.sha256 } }
     return {

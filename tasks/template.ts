@@ -7,7 +7,7 @@ import { basename } from 'node:path'
 import { readFileSync } from 'node:fs'
 import { defineTask } from '../src/task.ts'
 import { checkTemplate, isTemplated } from '../src/template.ts'
-import { findLocal, modeSchema, parseMode, putFile } from './_files.ts'
+import { checkDest, findLocal, modeSchema, parseMode, putFile } from './_files.ts'
 
 interface TemplateArgs {
   src: string
@@ -35,6 +35,7 @@ export default defineTask<TemplateArgs>({
     },
   },
   checkInputs(args, ctx) {
+    if (!isTemplated(args.dest)) checkDest(args.dest)
     if (isTemplated(args.src)) return
     const file = findLocal(ctx, args.src, 'templates')
     try {

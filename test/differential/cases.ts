@@ -24,6 +24,17 @@ function failing(n: number, fail: number[], head: string): Case['playbook'] {
   )
 }
 
+const vaultFiles: Record<string, string> = {
+  'vault-pw': 'correct horse\n',
+  'prod-pw': 'prod-pw\n',
+  'group_vars/all/inline.yml':
+    'db_password: !vault |\n          $ANSIBLE_VAULT;1.1;AES256\n          38616339373261353834646532626661333363313430363164333338613166646534373164386465\n          3661346466333531393733623064616338383638623366640a656338633930356532393831376433\n          30383632383632393932623938343964333131313563646166653735613736363430663466626230\n          3162303831326466350a366637643164623462323161363732373464333131393862333139363862\n          3866\n',
+  'group_vars/all/vault.yml':
+    '$ANSIBLE_VAULT;1.1;AES256\n63643065636134353564626137643464333136613264323232373135313466313134336537616632\n3661376633366237393038303961636630363030303331380a363936323037636333313864353532\n36326166366365383732653239373939663530383763333834653331306363373762353331323062\n3230356335633465370a303863323630336334316132643130613362353832623964353763633939\n61353232393838393666343937646536643765396337393266393263663362343666\n',
+  'group_vars/all/prod.yml':
+    'prod_secret: !vault |\n          $ANSIBLE_VAULT;1.2;AES256;prod\n          36393234306366333133623833653163386130363961383539333635633832323434373161343066\n          3631396465626131633639613063616463393634336361350a366330633530626337326630613366\n          65306132653064393137616661316235613636653936336565363738646335303565313535666239\n          6461636438393730620a346463343661636431383932366161353139396231373430396565313864\n          61376433313636326137373836623532373830306563326138313339643535346435\n',
+}
+
 export const cases: Case[] = [
   // --- plays, batches, failures --------------------------------------------------------------------------
   {
@@ -628,10 +639,91 @@ export const cases: Case[] = [
       play(`    - copy: {dest: $D/one, content: "1\\n"}\n`) +
       `- hosts: b\n  gather_facts: false\n  tasks:\n    - copy: {dest: $D/two, content: "2\\n"}\n- hosts: nomatch\n  gather_facts: false\n  tasks:\n    - copy: {dest: $D/three, content: "3\\n"}\n`,
   },
+  // --- an Ansible user's files: INI beside the YAML inventory, group_vars/ and host_vars/ (issue 12) ---------
+  {
+    name: 'ini-inventory-second-source',
+    inventory: hosts(3),
+    args: ['-i', 'hosts'],
+    files: {
+      hosts:
+        "[web]\nh1\nh3 role=edge\n[web:vars]\nansible_user=deployer\ncolor='blue'\nsize=3\n[db]\nh2 role=primary\n[prod:children]\nweb\ndb\n",
+    },
+    playbook: play(
+      `    - command: id -un\n      register: who\n` +
+        `    - copy: {dest: "$D/{{ inventory_hostname }}", content: "{{ who.stdout }} {{ color | default('-') }} {{ size | default(0) }} {{ size is number }} {{ role | default('none') }} {{ group_names | join(',') }}\\n"}\n`,
+    ),
+  },
+  {
+    name: 'group-vars-host-vars-files',
+    inventory: `all:\n  children:\n    web:\n      hosts:\n        h1:\n        h2:\n    db:\n      hosts:\n        h3:\n  vars:\n    level: inventory\n`,
+    files: {
+      'group_vars/all/01-base.yml': 'level: group_vars_all\ngreeting: hello\n',
+      'group_vars/all/02-more': 'ports: [80, 443]\n',
+      'group_vars/web.yml': 'level: group_vars_web\n',
+      'group_vars/db.json': '{"level": "group_vars_db", "ansible_user": "deployer"}\n',
+      'host_vars/h2.yml': 'level: host_vars_h2\nansible_user: deployer\n',
+    },
+    playbook: play(
+      `    - command: id -un\n      register: who\n` +
+        `    - copy: {dest: "$D/{{ inventory_hostname }}", content: "{{ who.stdout }} {{ level }} {{ greeting }} {{ ports | join(',') }}\\n"}\n`,
+    ),
+  },
+  {
+    name: 'ansible-cfg-remote-user-become',
+    inventory: `all:\n  hosts:\n    h1:\n    h2:\n  vars:\n    ansible_user: null\n`,
+    files: {
+      'ansible.cfg':
+        '[defaults]\nremote_user = deployer\nforks = 1\ntimeout = 20 ; seconds\n[privilege_escalation]\nbecome = True\nbecome_user = root\n',
+    },
+    playbook: play(
+      `    - shell: echo "$(id -un) $SUDO_USER"\n      register: r\n    - copy: {dest: "$D/{{ inventory_hostname }}", content: "{{ r.stdout }}\\n"}\n`,
+    ),
+  },
+  {
+    name: 'ssh-config-hostname-user-port',
+    inventory: `all:\n  hosts:\n    h1:\n      ansible_host: alias-h1\n    h2:\n  vars:\n    ansible_user: null\n    ansible_ssh_common_args: -F ssh_config -o UserKnownHostsFile=KNOWN_HOSTS -o StrictHostKeyChecking=yes\n`,
+    files: {
+      ssh_config:
+        '# first match wins\nHost alias-h1\n  HostName ADDR(h1)\n  User deployer\n  Port 22\nHost alias-*\n  User carol\nHost *\n  User root\n  Port 22\n',
+    },
+    playbook: play(
+      `    - command: id -un\n      register: r\n    - copy: {dest: "$D/{{ inventory_hostname }}", content: "{{ r.stdout }}\\n"}\n`,
+    ),
+  },
+  // Made by Debian's ansible-vault (encrypt_string, encrypt, --vault-id prod@): the passwords are in vault-pw
+  // and prod-pw.
+  {
+    name: 'vault-values-and-files',
+    args: ['--vault-password-file', 'vault-pw', '--vault-id', 'prod@prod-pw', '--diff'],
+    files: vaultFiles,
+    playbook: play(
+      `    - copy: {dest: "$D/secret", content: "{{ db_password }} {{ api_token }} {{ prod_secret }}\\n", mode: "0600"}\n` +
+        `    - command: echo "{{ db_password | length }}"\n      register: r\n    - copy: {dest: $D/len, content: "{{ r.stdout }}\\n"}\n`,
+    ),
+  },
+  {
+    name: 'refuse-vault-wrong-password',
+    refused: /group_vars\/all\/inline\.yml:1:\d+: !vault: no vault secret decrypts it/,
+    args: ['--vault-password-file', 'prod-pw'],
+    files: vaultFiles,
+    playbook: play(''),
+  },
+  {
+    name: 'refuse-vault-no-password',
+    refused: /inline\.yml:1:\d+: !vault: this is vault-encrypted and no vault secret was given/,
+    files: vaultFiles,
+    playbook: play(''),
+  },
+  {
+    name: 'refuse-group-vars-connection-var',
+    refused: /group_vars\/all\.yml:1:\d+: .*ansible_port.*expected a port number/,
+    files: { 'group_vars/all.yml': 'ansible_port: ssh\n' },
+    playbook: play(''),
+  },
   // --- refused before anything connects -------------------------------------------------------------------------
   {
     name: 'refuse-vault',
-    refused: /!vault is not supported/,
+    refused: /!vault: this is vault-encrypted and no vault secret was given/,
     playbook: play(
       `    - copy: {dest: $D/x, content: "{{ secret }}"}\n`,
       `  vars:\n    secret: !vault |\n      $ANSIBLE_VAULT;1.1;AES256\n      6231\n`,
@@ -740,7 +832,7 @@ export const cases: Case[] = [
   },
   {
     name: 'refuse-extra-vars-vault',
-    refused: /!vault is not supported/,
+    refused: /!vault: this is vault-encrypted and no vault secret was given/,
     args: ['-e', '{"x": !vault "abc"}'],
     playbook: play(''),
   },

@@ -155,10 +155,13 @@ export class Oracle {
   }
 
   private args(c: Case, offset: number): string[] {
-    return (c.args ?? []).map((a) =>
-      a
-        .replace(/ADDR\(h(\d+)\)/g, (_, n: string) => this.address(lightName(((Number(n) - 1) % pool) + 1 + offset)))
-        .replaceAll('$D', `/srv/diff/${c.name}`),
+    return (c.args ?? []).map((a) => this.addresses(a, offset).replaceAll('$D', `/srv/diff/${c.name}`))
+  }
+
+  /** ADDR(hN) → the address of hN's twin on one side. */
+  private addresses(text: string, offset: number): string {
+    return text.replace(/ADDR\(h(\d+)\)/g, (_, n: string) =>
+      this.address(lightName(((Number(n) - 1) % pool) + 1 + offset)),
     )
   }
 
@@ -173,9 +176,10 @@ export class Oracle {
     mkdirSync(dir, { recursive: true })
     writeFileSync(join(dir, 'playbook.yml'), c.playbook.replaceAll('$D', `/srv/diff/${c.name}`))
     writeFileSync(join(dir, 'inventory.yml'), this.inventoryFor(c, side, address))
+    const offset = side === 'ansible' ? 0 : pool
     for (const [path, text] of Object.entries(c.files ?? {})) {
       mkdirSync(join(dir, path, '..'), { recursive: true })
-      writeFileSync(join(dir, path), text.replaceAll('$D', `/srv/diff/${c.name}`))
+      writeFileSync(join(dir, path), this.addresses(text.replaceAll('$D', `/srv/diff/${c.name}`), offset))
     }
     return dir
   }
@@ -212,7 +216,7 @@ export class Oracle {
     writeFileSync(join(dir, 'inventory.yml'), this.inventoryFor(first, 'ansible', undefined, dir))
     for (const [path, text] of Object.entries(first.files ?? {})) {
       mkdirSync(join(dir, path, '..'), { recursive: true })
-      writeFileSync(join(dir, path), text)
+      writeFileSync(join(dir, path), this.addresses(text, 0))
     }
     const r = await this.runAnsible(dir, this.args(first, 0))
     if (r.code !== 0 || !r.recap) return undefined
@@ -250,10 +254,13 @@ export class Oracle {
     const statsFile = join(dir, 'stats.json')
     const env = {
       ...ansibleEnv(),
+      // A case's own ansible.cfg, found by both tools (ours finds ./ansible.cfg as Ansible would without this).
+      ...(existsSync(join(dir, 'ansible.cfg')) ? { ANSIBLE_CONFIG: join(dir, 'ansible.cfg') } : {}),
       ANSIBLE_CALLBACK_PLUGINS: join(import.meta.dirname, 'callback_plugins'),
       ANSIBLE_CALLBACKS_ENABLED: 'hbmon_stats',
       HBMON_STATS_FILE: statsFile,
       PYTHONDONTWRITEBYTECODE: '1', // no __pycache__ beside the callback plugin in the repository
+      ANSIBLE_INVENTORY_ENABLED: 'host_list,yaml,ini', // the cases' own -i files may be INI
       ANSIBLE_PIPELINING: 'true',
       ANSIBLE_FORKS: '20',
       ANSIBLE_SSH_ARGS: '-o ControlMaster=auto -o ControlPersist=60s',
@@ -287,7 +294,18 @@ export class Oracle {
     const json = join(dir, 'report.json')
     const r = await run(
       process.execPath,
-      [join(root, 'bin/deploy.js'), '-i', 'inventory.yml', 'playbook.yml', '--json', json, ...this.args(c, pool)],
+      // Cases run three at a time on the same hosts, each in its own directory: no host lock (with waiting,
+      // two cases whose hosts overlap could each hold a host the other waits for).
+      [
+        join(root, 'bin/deploy.js'),
+        '-i',
+        'inventory.yml',
+        'playbook.yml',
+        '--json',
+        json,
+        '--no-host-lock',
+        ...this.args(c, pool),
+      ],
       dir,
       { ...process.env, CI: '1', SSH_AUTH_SOCK: '' },
     )

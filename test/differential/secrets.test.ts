@@ -107,7 +107,7 @@ test('a vault value is refused before connecting, and its ciphertext is not prin
   )
   const r = await deploy(['-i', inventory(''), playbook, '-vvv'])
   assert.is(r.code, 4)
-  assert.match(r.stderr, /vault\.yml:4:\d+: !vault is not supported/)
+  assert.match(r.stderr, /vault\.yml:4:\d+: !vault: this is vault-encrypted and no vault secret was given/)
   assert.equal(leaks(r.stdout + r.stderr), [])
 })
 

@@ -1,0 +1,49 @@
+// One controller at a time on a host. When a run first connects to a host it takes flock(1) on
+// /run/lock/hbmon-deploy.lock in a remote session that stays open as long as the connection (its input never
+// ends), and writes who holds it into that file. Two controllers therefore never work on the same host at
+// once; the second waits up to --lock-wait seconds, then fails that host with the holder's pid, machine, user
+// and start time. The lock goes with the connection: a controller killed (even with SIGKILL) closes its
+// TCP connections, sshd ends the session and the kernel drops the flock — no stale lock to clear by hand. A
+// link cut without a FIN holds it until sshd gives up on the client (its ClientAlive settings).
+// The lock lives for the host's connection, which the rollout keeps for one batch of one play. Each host is
+// locked on its own: two controllers whose batches overlap can each hold a host the other waits for, which is
+// why the wait is bounded (and 0 by default).
+import { hostname, userInfo } from 'node:os'
+import type { Session } from './ssh.ts'
+import { quote } from './util.ts'
+
+// $1: seconds to wait; $2: this controller, written into the file once it holds the lock.
+const lockScript = `
+command -v flock >/dev/null || { echo "HBMON-NOLOCK flock(1) is not installed"; exit 3; }
+d=/run/lock; mkdir -p "$d" 2>/dev/null; [ -w "$d" ] || d=/tmp
+f=$d/hbmon-deploy.lock
+[ -e "$f" ] || : >>"$f"
+exec 9<>"$f" 2>/dev/null || exec 9<"$f" || { echo "HBMON-NOLOCK cannot open $f"; exit 3; }
+if ! flock -w "$1" 9; then echo "HBMON-BUSY $(head -c 300 "$f" | tr -d '\\n')"; exit 1; fi
+printf '%s\\n' "$2" >"$f" 2>/dev/null
+echo HBMON-LOCKED
+exec cat >/dev/null
+`
+
+const started = new Date(Date.now() - process.uptime() * 1000).toISOString()
+
+/** Who we are, as another controller will read it. */
+export function holder(): string {
+  return `deploy pid ${process.pid} on ${hostname()} (user ${userInfo().username}), started ${started}`
+}
+
+export class HostLocked extends Error {
+  override name = 'HostLocked'
+}
+
+/** Takes the host's deploy lock on `session`, waiting at most `waitSeconds`; HostLocked names the holder. */
+export async function lockHost(session: Session, waitSeconds: number): Promise<Session> {
+  const { line } = await session.hold(`sh -c ${quote(lockScript)} sh ${String(waitSeconds)} ${quote(holder())}`)
+  if (line === 'HBMON-LOCKED') return session
+  const busy = /^HBMON-BUSY (.*)$/.exec(line)
+  if (busy)
+    throw new HostLocked(
+      `another controller is rolling out to this host: ${busy[1] || 'holder unknown'}; waited ${waitSeconds} s (--lock-wait)`,
+    )
+  throw new HostLocked(`cannot take the deploy lock: ${line.replace(/^HBMON-NOLOCK /, '') || 'no answer'}`)
+}

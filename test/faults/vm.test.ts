@@ -1,0 +1,461 @@
+// A bad day in the fleet, on real kernels: faults injected while a changed module is rolled out to both VMs
+// (Debian 12 / 6.1, Debian 13 / 6.12). For each: the recap and exit code; the host's files (checksums, mtimes,
+// no temporary file left beside a destination); the module that runs, /dev/hbmon (hbctl selftest) and a
+// heartbeat client (a systemd unit, restarted when a reload stops it) still registered in /proc/hbmon; then
+// the re-run converges. Versions v1/v2/v3 of the source are built once per kernel release and then come
+// from the artifact cache, so each fault costs a deploy, not a build. One lab for the whole file.
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { spawn } from 'node:child_process'
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Lab, vmNames } from '../../lab/lab.ts'
+import { sourceHash } from '../../tasks/hbmon_build.ts'
+import { managedFiles } from '../../tasks/_hbmon.ts'
+import { root } from '../fleet/_fleet.ts'
+import { tempDir } from '../tmp.ts'
+
+const dir = tempDir('hbmon-vm-faults-')
+const lab = new Lab({ dir: join(dir, 'lab'), net: '127.0.99', log: (line) => console.log(`  ${line}`) })
+const cache = join(dir, 'artifacts')
+const started = Date.now()
+const table: string[] = []
+const note = (fault: string, recap: string, state: string, rerun: string) =>
+  table.push(`| ${fault} | ${recap} | ${state} | ${rerun} |`)
+
+interface Run {
+  code: number | null
+  out: string
+  report: any
+  seconds: number
+}
+
+/**
+ * `deploy playbooks/deploy.yml` to the VMs with source `version`; `during(line)` sees each line of output as it
+ * comes (the plain progress: "TASK [name]"), to inject a fault at a chosen step.
+ */
+function deploy(name: string, version: string, args: string[] = [], during?: (line: string) => void): Promise<Run> {
+  const json = join(dir, `${name}.json`)
+  const t = Date.now()
+  const child = spawn(
+    process.execPath,
+    [
+      join(root, 'bin/deploy.js'),
+      '-i',
+      lab.inventoryPath,
+      '--limit',
+      'vms',
+      '-e',
+      `hbmon_artifact_cache=${cache} hbmon_source_dir=${sources[version]}`,
+      ...args,
+      '--json',
+      json,
+      'playbooks/deploy.yml',
+    ],
+    { cwd: root, env: { ...process.env, CI: '1', SSH_AUTH_SOCK: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
+  )
+  let out = ''
+  let partial = ''
+  child.stdout.on('data', (c: Buffer) => {
+    out += c
+    partial += c
+    const lines = partial.split('\n')
+    partial = lines.pop()!
+    for (const l of lines) during?.(l)
+  })
+  child.stderr.on('data', (c: Buffer) => (out += c))
+  return new Promise((resolve) =>
+    child.on('close', (code) => {
+      const report = existsSync(json) ? JSON.parse(readFileSync(json, 'utf8')) : undefined
+      const seconds = (Date.now() - t) / 1000
+      console.log(`  deploy ${name} (${version}): exit ${code}, ${seconds.toFixed(1)} s`)
+      resolve({ code, out, report, seconds })
+    }),
+  )
+}
+
+async function sh(host: string, command: string): Promise<string> {
+  const result = await lab.ssh(host, command)
+  assert.is(result.code, 0, `${host}: ${command}\nexit ${result.code}\n${result.stderr}${result.stdout}`)
+  return result.stdout
+}
+const task = (report: any, host: string, name: string) => report?.hosts[host]?.tasks.find((t: any) => t.task === name)
+const recap = (r: Run, host: string) => {
+  const s = r.report?.hosts[host]?.stats
+  const failedTask = r.report?.hosts[host]?.tasks.find((t: any) => t.status === 'failed' || t.status === 'unreachable')
+  return s
+    ? `${host}: ok=${s.ok} changed=${s.changed} failed=${s.failed} unreachable=${s.unreachable}${failedTask ? ` (${failedTask.task}: ${String(failedTask.msg).split('\n')[0]!.slice(0, 90)})` : ''}`
+    : `${host}: not run`
+}
+
+/** What is on a host: each managed file's sha256 and mtime, the running module, the release, leftovers. */
+interface HostState {
+  files: Record<string, string> // path → sha256
+  mtimes: Record<string, string>
+  loaded: string
+  current: string
+  releases: string[]
+  leftovers: string[]
+  selftest: boolean
+  watched: boolean
+}
+const kernels: Record<string, string> = {}
+async function state(host: string): Promise<HostState> {
+  const files = managedFiles(kernels[host]!)
+  const out = await sh(
+    host,
+    `for f in ${files.join(' ')}; do [ -e "$f" ] && echo "file $(sha256sum < "$f" | cut -c1-64) $(stat -c %y "$f" | tr ' ' _) $f"; done
+echo "loaded $(cat /sys/module/hbmon/srcversion 2>/dev/null)"
+echo "current $(cat /var/lib/hbmon/current 2>/dev/null)"
+ls /var/lib/hbmon/releases 2>/dev/null | sed 's/^/release /'
+find /lib/modules/${kernels[host]}/updates /usr/local/sbin /usr/lib/hbmon /etc/rsyslog.d /etc/logrotate.d /etc/modprobe.d \\
+  /etc/modules-load.d /etc/udev/rules.d /var/lib/hbmon -name '*.tmp' -o -name '*.hbmon-restore' -o -name '*.tmp-*' 2>/dev/null | sed 's/^/leftover /'
+hbctl selftest >/dev/null 2>&1 && echo selftest
+grep -Eq '^[0-9]+ [0-9]+ hbctl watched ' /proc/hbmon 2>/dev/null && echo watched; true`,
+  )
+  const s: HostState = {
+    files: {},
+    mtimes: {},
+    loaded: '',
+    current: '',
+    releases: [],
+    leftovers: [],
+    selftest: false,
+    watched: false,
+  }
+  for (const line of out.trim().split('\n')) {
+    const [key, ...rest] = line.split(' ')
+    if (key === 'file') ((s.files[rest[2]!] = rest[0]!), (s.mtimes[rest[2]!] = rest[1]!))
+    if (key === 'loaded') s.loaded = rest.join(' ')
+    if (key === 'current') s.current = rest.join(' ')
+    if (key === 'release') s.releases.push(rest.join(' '))
+    if (key === 'leftover') s.leftovers.push(rest.join(' '))
+    if (key === 'selftest') s.selftest = true
+    if (key === 'watched') s.watched = true
+  }
+  return s
+}
+const describe = (s: HostState) =>
+  `module ${s.loaded || 'none'}, release ${s.current || 'none'}, selftest ${s.selftest ? 'ok' : 'FAILED'}, client ${s.watched ? 'watched' : 'NOT watched'}${s.leftovers.length ? `, leftovers: ${s.leftovers.join(' ')}` : ''}`
+
+/** A heartbeat client under systemd (Restart=always), as an application would run; it holds /dev/hbmon open. */
+async function startClient(host: string): Promise<void> {
+  await sh(
+    host,
+    `systemctl reset-failed hbwatch 2>/dev/null; systemctl is-active -q hbwatch || systemd-run -q --unit=hbwatch -p Restart=always -p RestartSec=1 /usr/local/sbin/hbctl demo --timeout 5000 --name watched`,
+  )
+  await waitWatched(host)
+}
+async function waitWatched(host: string): Promise<boolean> {
+  for (let i = 0; i < 60; i++) {
+    if ((await lab.ssh(host, `grep -Eq '^[0-9]+ [0-9]+ hbctl watched ' /proc/hbmon`)).code === 0) return true
+    await new Promise((r) => setTimeout(r, 500))
+  }
+  return false
+}
+
+/** A host on version `srcversion` in good health: the module, its files as recorded, /dev/hbmon, the client. */
+async function healthy(host: string, expect: HostState, why: string): Promise<HostState> {
+  await waitWatched(host)
+  const now = await state(host)
+  assert.is(now.loaded, expect.loaded, `${why}: ${host} runs ${now.loaded}, expected ${expect.loaded}`)
+  assert.equal(now.files, expect.files, `${why}: ${host}'s files are those of the release it runs`)
+  assert.is(now.current, expect.current, `${why}: ${host}'s current release`)
+  assert.ok(now.selftest, `${why}: ${host}: hbctl selftest`)
+  assert.ok(now.watched, `${why}: ${host}: the heartbeat client is registered`)
+  assert.equal(now.leftovers, [], `${why}: ${host}: no temporary file left`)
+  return now
+}
+
+/** A copy of kernel/ with one edit to hbmon.c: another srcversion. */
+const sources: Record<string, string> = { v1: fileURLToPath(new URL('../../kernel/', import.meta.url)) }
+for (const v of ['v2', 'v3', 'v5']) {
+  const to = join(dir, `src-${v}`)
+  cpSync(sources.v1!, to, { recursive: true })
+  const file = join(to, 'hbmon.c')
+  writeFileSync(
+    file,
+    readFileSync(file, 'utf8').replace('pr_info("loaded version %s api', `pr_info("loaded (${v}) version %s api`),
+  )
+  sources[v] = to
+}
+const at: Record<string, Record<string, HostState>> = {} // per version, per host: the state after a clean deploy
+
+async function converged(name: string, version: string, args: string[] = []): Promise<Run> {
+  const r = await deploy(name, version, ['-e', 'hbmon_restart_holders=true', ...args])
+  assert.is(r.code, 0, r.out)
+  at[version] = {}
+  for (const h of vmNames) {
+    await waitWatched(h)
+    const s = await state(h)
+    // Leftovers are reported, not asserted here: a temporary file orphaned by a fault stays until removed.
+    assert.ok(s.selftest && s.watched, `${h}: ${describe(s)}`)
+    if (s.leftovers.length) console.log(`  ${name}: ${h} has leftovers: ${s.leftovers.join(' ')}`)
+    at[version]![h] = s
+  }
+  return r
+}
+const built = (r: Run, h: string) => task(r.report, h, 'Build hbmon (once per kernel release)')?.data?.build
+
+test('setup: both VMs on v1, a heartbeat client on each; v2 and v3 built once per kernel release', async () => {
+  await lab.up({ vms: vmNames })
+  for (const h of vmNames) kernels[h] = (await sh(h, 'uname -r')).trim()
+  const first = await deploy('v1', 'v1')
+  assert.is(first.code, 0, first.out)
+  for (const h of vmNames) await startClient(h)
+  await converged('v1-again', 'v1')
+  console.log(`  setup: ${((Date.now() - started) / 1000).toFixed(0)} s`)
+})
+
+test('a holder keeps /dev/hbmon open: the canary refuses to reload, files put back, debian13 untouched', async () => {
+  const before = { ...at.v1! }
+  const r = await deploy('holder', 'v2') // hbmon_restart_holders unset: a holder blocks the reload
+  assert.is(r.code, 2, r.out)
+  assert.match(task(r.report, 'debian12', 'Load hbmon').msg, /in use by \d+ \(hbctl\)/)
+  assert.is((r.report.hosts.debian13?.tasks ?? []).length, 0)
+  const s12 = await healthy('debian12', before.debian12!, 'holder')
+  const s13 = await healthy('debian13', before.debian13!, 'holder')
+  assert.equal(s13.mtimes, before.debian13!.mtimes, 'debian13 untouched')
+  const again = await converged('holder-rerun', 'v2')
+  assert.is(built(again, 'debian12'), 'cached', 'the canary build of v2 is not done twice')
+  assert.is(built(again, 'debian13'), 'built', 'debian13 was never reached: its release is built now')
+  note(
+    'a holder keeps /dev/hbmon open (no hbmon_restart_holders)',
+    `exit 2; ${recap(r, 'debian12')}; debian13 not run`,
+    `debian12: ${describe(s12)}; files = v1 checksums. debian13: mtimes unchanged`,
+    `with hbmon_restart_holders=true: exit 0, both on v2 (6.1 build cached, 6.12 built), client restarted by systemd`,
+  )
+})
+
+test('the build fails on one kernel release (headers missing): the canary goes to v3, debian13 stays on v2; rollback of the changed host is byte-identical, the other untouched', async () => {
+  const hide = `mv /lib/modules/${kernels.debian13}/build /lib/modules/${kernels.debian13}/build.hidden`
+  await sh('debian13', hide)
+  let r: Run
+  try {
+    r = await deploy('headers', 'v3', ['-e', 'hbmon_restart_holders=true'])
+  } finally {
+    await sh(
+      'debian13',
+      `mv /lib/modules/${kernels.debian13}/build.hidden /lib/modules/${kernels.debian13}/build 2>/dev/null || true`,
+    )
+  }
+  assert.is(r.code, 2, r.out)
+  assert.is(r.report.hosts.debian13.stats.failed, 1, r.out)
+  assert.is(task(r.report, 'debian13', 'Install module and tools'), undefined, 'nothing installed on debian13')
+  const s13 = await healthy('debian13', at.v2!.debian13!, 'headers')
+  assert.equal(s13.mtimes, at.v2!.debian13!.mtimes, 'debian13 untouched')
+  const s12 = await state('debian12')
+  assert.is.not(s12.loaded, at.v2!.debian12!.loaded, 'the canary runs v3')
+  note(
+    'the build fails on 6.12 only (headers moved away)',
+    `exit 2; ${recap(r, 'debian12')}; ${recap(r, 'debian13')}`,
+    `debian12 on v3 (${describe(s12)}); debian13: ${describe(s13)}, mtimes unchanged`,
+    'see the rollback row, then: exit 0, both on v3; 6.1 build cached, 6.12 built once',
+  )
+  // Roll back the host the recap says changed.
+  const back = await new Promise<Run>((resolve) => {
+    const json = join(dir, 'rollback.json')
+    const t = Date.now()
+    const child = spawn(
+      process.execPath,
+      [
+        join(root, 'bin/deploy.js'),
+        '-i',
+        lab.inventoryPath,
+        '--limit',
+        'debian12',
+        '--json',
+        json,
+        'playbooks/rollback.yml',
+      ],
+      { cwd: root, env: { ...process.env, CI: '1', SSH_AUTH_SOCK: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    )
+    let out = ''
+    child.stdout.on('data', (c: Buffer) => (out += c))
+    child.stderr.on('data', (c: Buffer) => (out += c))
+    child.on('close', (code) =>
+      resolve({ code, out, report: JSON.parse(readFileSync(json, 'utf8')), seconds: (Date.now() - t) / 1000 }),
+    )
+  })
+  assert.is(back.code, 0, back.out)
+  await healthy('debian12', at.v2!.debian12!, 'rollback') // checksums, srcversion, current release
+  const after13 = await state('debian13')
+  assert.equal(after13.mtimes, at.v2!.debian13!.mtimes, 'rollback left debian13 untouched')
+  note(
+    'rollback.yml --limit debian12 after that partial failure',
+    `exit 0; ${recap(back, 'debian12')}`,
+    'debian12: every managed file sha256 = v2, srcversion = v2, release = v2; debian13: mtimes unchanged',
+    '-',
+  )
+  const again = await converged('headers-rerun', 'v3')
+  assert.is(built(again, 'debian12'), 'cached')
+  assert.is(built(again, 'debian13'), 'built')
+})
+
+/** Waits (on the host, in one SSH session) until `condition` holds, then runs `then`. */
+const when = (host: string, condition: string, timeout = 300) =>
+  lab.ssh(host, `i=0; until ${condition}; do i=$((i+1)); [ $i -gt ${timeout * 50} ] && exit 9; sleep 0.02; done`)
+
+for (const [fault, condition, from, to] of [
+  [
+    'QEMU killed during the .ko copy',
+    (k: string) => `ls /lib/modules/${k}/updates/.hbmon.ko.hbmon-*.tmp >/dev/null 2>&1`,
+    'v3',
+    'v2',
+  ],
+  ['QEMU killed during depmod', () => 'pgrep -x depmod >/dev/null', 'v2', 'v3'],
+] as const)
+  test(`${fault}: after the reboot the module is one release or the other, whole; the re-run converges`, async () => {
+    const waiting = when('debian12', condition(kernels.debian12!))
+    const r = deploy(`kill-${to}`, to, ['-e', 'hbmon_restart_holders=true'])
+    const seen = await waiting
+    assert.is(seen.code, 0, `the step was not seen: ${seen.stdout}${seen.stderr}`)
+    await lab.kill('debian12')
+    const killed = await r
+    assert.is(killed.code, 3, killed.out)
+    await lab.up({ vms: vmNames })
+    const s = await state('debian12')
+    const ko = managedFiles(kernels.debian12!)[0]!
+    const whole = [at[from]!.debian12!.files[ko], at[to]!.debian12!.files[ko]]
+    assert.ok(whole.includes(s.files[ko]), `${ko} is ${from}'s or ${to}'s, not a torn file`)
+    assert.ok([at[from]!.debian12!.loaded, at[to]!.debian12!.loaded].includes(s.loaded), `runs ${s.loaded}`)
+    assert.ok(s.selftest, '/dev/hbmon works after the reboot')
+    const koIs = s.files[ko] === whole[0] ? from : to
+    await startClient('debian12') // the transient unit did not survive the power cut
+    const again = await converged(`kill-${to}-rerun`, to)
+    for (const h of vmNames) assert.is(built(again, h), 'cached')
+    note(
+      fault,
+      `exit 3; ${recap(killed, 'debian12')}; debian13 not run`,
+      `after reboot: .ko on disk = ${koIs}, module loaded = ${s.loaded === at[from]!.debian12!.loaded ? from : to}, release = ${s.current === at[from]!.debian12!.current ? from : s.current === at[to]!.debian12!.current ? to : s.current}, selftest ok${s.leftovers.length ? `, leftovers ${s.leftovers.join(' ')}` : ', no leftovers'}`,
+      `exit 0, both on ${to}; builds cached`,
+    )
+  })
+
+test('SIGSTOP of the VM past the command timeout during the install: unreachable; after SIGCONT the re-run converges', async () => {
+  let paused = false
+  const r = await deploy('sigstop', 'v2', ['-e', 'hbmon_restart_holders=true'], (line) => {
+    if (!paused && line.includes('TASK [Install module and tools]')) {
+      paused = true
+      void lab.pause('debian12').then(() => setTimeout(() => void lab.resume('debian12'), 30_000))
+    }
+  })
+  assert.ok(paused)
+  assert.is(r.code, 3, r.out)
+  await new Promise((res) => setTimeout(res, 1000))
+  for (let i = 0; i < 60 && (await lab.ssh('debian12', 'true')).code !== 0; i++)
+    await new Promise((res) => setTimeout(res, 1000))
+  const s = await state('debian12')
+  assert.is(s.loaded, at.v3!.debian12!.loaded, 'the old module still runs')
+  assert.ok(s.selftest)
+  assert.ok(await waitWatched('debian12'), 'the client is still watched')
+  await converged('sigstop-rerun', 'v2')
+  note(
+    'VM paused (SIGSTOP) 30 s at the install, past the keepalive timeout (15 s)',
+    `exit 3; ${recap(r, 'debian12')}; debian13 not run`,
+    `debian12 after SIGCONT: ${describe(s)}`,
+    'exit 0, both on v2; builds cached',
+  )
+})
+
+test('SSH cut while the release is written: unreachable; the release directory is whole or absent; the re-run converges', async () => {
+  let cut = false
+  const r = await deploy('cut', 'v3', ['-e', 'hbmon_restart_holders=true'], (line) => {
+    if (!cut && line.includes('TASK [Record the release]')) {
+      cut = true
+      void lab.cut('debian12')
+    }
+  })
+  assert.ok(cut)
+  await lab.restore('debian12')
+  const s = await state('debian12')
+  assert.is(s.loaded, at.v3!.debian12!.loaded, 'the new module was loaded and verified before the cut')
+  assert.ok(s.selftest && s.watched)
+  assert.equal(s.leftovers, [])
+  // Every release directory on the host is complete: its manifest's checksums hold.
+  await sh(
+    'debian12',
+    `for d in /var/lib/hbmon/releases/*/; do (cd "$d" && awk '{print $1"  files"$3}' manifest | sha256sum -c --quiet) || exit 1; done`,
+  )
+  const again = await converged('cut-rerun', 'v3')
+  const load = task(again.report, 'debian12', 'Load hbmon')
+  assert.is(load.status, 'ok', 'not reloaded twice')
+  note(
+    'SSH cut (nft drop) at "Record the release"',
+    `exit ${r.code}; ${recap(r, 'debian12')}`,
+    `debian12: ${describe(s)}; every release dir's manifest checks`,
+    `exit 0; debian12 Load hbmon ok (not reloaded again), release ${task(again.report, 'debian12', 'Record the release').status}`,
+  )
+})
+
+test('the disk where releases are kept is full: the run fails honestly; nothing half-written; the re-run converges', async () => {
+  const rel = '/var/lib/hbmon/releases'
+  await sh(
+    'debian12',
+    `set -e; mkdir -p /run/hbfull; cp -a ${rel}/. /run/hbfull/; used=$(du -sk ${rel} | cut -f1)
+mount -t tmpfs -o size=$((used + 64))k hbfull ${rel}; cp -a /run/hbfull/. ${rel}/; rm -rf /run/hbfull`,
+  )
+  let r: Run
+  let s: HostState
+  try {
+    r = await deploy('full', 'v2', ['-e', 'hbmon_restart_holders=true'])
+    s = await state('debian12')
+    await sh('debian12', `ls -la ${rel} ${rel}/*/ >&2; df -k ${rel} >&2`)
+  } finally {
+    await sh('debian12', `umount ${rel} || true`)
+  }
+  assert.is(r.code, 2, r.out)
+  assert.ok(s.selftest)
+  assert.equal(s.leftovers, [])
+  await converged('full-rerun', 'v2')
+  note(
+    `${rel} on a full tmpfs`,
+    `exit ${r.code}; ${recap(r, 'debian12')}`,
+    `debian12: ${describe(s)}`,
+    'exit 0, both on v2',
+  )
+})
+
+test('a .ko built for another kernel planted in the artifact cache: insmod refuses it, the host is rolled back; a rebuild converges', async () => {
+  const arch = 'x86_64'
+  const hash = sourceHash(sources.v5!).slice(0, 16)
+  const v2hash = sourceHash(sources.v2!).slice(0, 16)
+  const from = join(cache, v2hash, `${kernels.debian12}-${arch}`)
+  const into = join(cache, hash, `${kernels.debian13}-${arch}`)
+  assert.ok(existsSync(from), from)
+  mkdirSync(join(into, '..'), { recursive: true })
+  cpSync(from, into, { recursive: true })
+  const meta = JSON.parse(readFileSync(join(into, 'meta.json'), 'utf8'))
+  writeFileSync(
+    join(into, 'meta.json'),
+    JSON.stringify({ ...meta, dir: into, kernel: kernels.debian13, source_hash: sourceHash(sources.v5!) }),
+  )
+  const r = await deploy('planted', 'v5', ['-e', 'hbmon_restart_holders=true', '--limit', 'debian13'])
+  assert.is(r.code, 2, r.out)
+  assert.match(task(r.report, 'debian13', 'Load hbmon').msg, /rolled back to release/)
+  const s = await healthy('debian13', at.v2!.debian13!, 'planted')
+  const again = await deploy('planted-rerun', 'v5', [
+    '-e',
+    'hbmon_restart_holders=true hbmon_rebuild=true',
+    '--limit',
+    'debian13',
+  ])
+  assert.is(again.code, 0, again.out)
+  note(
+    'a 6.1 .ko planted in the cache as the 6.12 build',
+    `exit 2; ${recap(r, 'debian13')}`,
+    `debian13: ${describe(s)}; files = v2 checksums`,
+    `hbmon_rebuild=true: exit ${again.code}, debian13 on v5 (built)`,
+  )
+})
+
+test('the lab goes down; the table', async () => {
+  await lab.down()
+  console.log(`\n| fault | recap | state on the host | re-run |\n|---|---|---|---|\n${table.join('\n')}`)
+  console.log(`\n  faults suite: ${((Date.now() - started) / 1000).toFixed(0)} s`)
+})
+
+test.after(() => lab.down())
+
+test.run()
