@@ -138,7 +138,7 @@ test("monitor.yml installs hbmon-monitor on the monitor host; deploy.yml sends b
   assert.is(installed.code, 0, installed.stdout + installed.stderr)
   assert.match(
     task(installed.report, monitorVm, 'Python client for Prometheus (Debian packages, fetched by the controller)').msg,
-    /installed python3-prometheus-client/,
+    /^install python3-prometheus-client /,
   )
   assert.is((await sh(monitorVm, 'systemctl is-active hbmon-monitor')).trim(), 'active')
   // Bound to the inventory's address only.
