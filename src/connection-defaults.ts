@@ -12,7 +12,7 @@ import { homedir } from 'node:os'
 import { resolve } from 'node:path'
 import SSHConfig from 'ssh-config'
 import type { AnsibleSettings } from './ansible-config.ts'
-import { type Connection, parseJumps } from './connection.ts'
+import { type Connection, parseJumps, sshOptionsWithoutEffect } from './connection.ts'
 import type { Inventory } from './inventory.ts'
 import { InputError } from './util.ts'
 
@@ -31,30 +31,16 @@ const honoured = new Set([
   'stricthostkeychecking',
   'hostkeyalias',
 ])
-// Settings that tune OpenSSH itself (or say what it already does here): read, without effect.
+// Settings that tune OpenSSH itself (or say what it already does here): read, without effect. The -o options
+// of ansible_ssh_args that are without effect, and what only a config file sets.
 const withoutEffect = new Set([
-  'controlmaster',
-  'controlpersist',
-  'controlpath',
-  'batchmode',
-  'loglevel',
-  'compression',
-  'identitiesonly',
-  'connecttimeout',
-  'serveraliveinterval',
-  'serveralivecountmax',
+  ...sshOptionsWithoutEffect,
   'tcpkeepalive',
   'addkeystoagent',
-  'forwardagent',
   'forwardx11',
   'hashknownhosts',
   'visualhostkey',
   'updatehostkeys',
-  'pubkeyauthentication',
-  'passwordauthentication',
-  'kbdinteractiveauthentication',
-  'preferredauthentications',
-  'gssapiauthentication',
   'sendenv',
   'setenv',
   'usekeychain',

@@ -59,7 +59,7 @@ export const connectionVars = [
 
 // -o options: honoured (see below), accepted without effect (they tune OpenSSH's own multiplexing, logging or
 // prompting, which this transport does not have; Ansible's own ConnectTimeout comes first and wins), refused.
-const sshOptionsWithoutEffect = new Set([
+export const sshOptionsWithoutEffect = new Set([
   'controlmaster',
   'controlpersist',
   'controlpath',
