@@ -195,6 +195,8 @@ function runFile(file: string, index: number): Promise<FileResult & { fence: Fen
       env: {
         ...process.env,
         FORCE_COLOR: '0',
+        // Each VM suite's lab resumes the boot the first one saved (lab/vms.ts): seconds instead of minutes.
+        HBMON_LAB_BOOT_SNAPSHOTS: process.env.HBMON_LAB_BOOT_SNAPSHOTS ?? '1',
         TMPDIR: fence.tmp,
         HBMON_TEST_MARK: fence.mark,
         HBMON_TEST_PROGRESS: fence.progress,
