@@ -154,7 +154,9 @@ export async function putFile(host: Target, args: PutFileArgs, ctx: Pick<TaskCon
             if (check.code !== 0)
               throw new Error(`validation failed: ${args.validate}: ${(check.stderr || check.stdout).trim()}`)
           }
-          await host.$`mv -f -- ${tmp} ${dest}`
+          // Then the temporary files of copies to dest that died half-way (a host that lost power, a controller
+          // killed): the host lock makes sure no other run is writing one now.
+          await host.$`mv -f -- ${tmp} ${dest} && find ${dir} -maxdepth 1 -type f -name ${`.${posix.basename(dest).replace(/[*?[\\]/g, '\\$&')}.hbmon-*.tmp`} -delete`
         } catch (e) {
           await host.$({ nothrow: true })`rm -f -- ${tmp}`
           throw e
