@@ -32,28 +32,20 @@ interface Run {
 }
 
 /**
- * `deploy playbooks/deploy.yml` to the VMs with source `version`; `during(line)` sees each line of output as it
- * comes (the plain progress: "TASK [name]"), to inject a fault at a chosen step.
+ * `deploy ARGS` (an inventory of the lab, --json); `during(line)` sees each line of output as it comes (the
+ * plain progress: "TASK [name]"), to inject a fault at a chosen step. `child` is the controller itself.
  */
-function deploy(name: string, version: string, args: string[] = [], during?: (line: string) => void): Promise<Run> {
+function spawnDeploy(name: string, args: string[], during?: (line: string) => void) {
   const json = join(dir, `${name}.json`)
   const t = Date.now()
   const child = spawn(
     process.execPath,
-    [
-      join(root, 'bin/deploy.js'),
-      '-i',
-      lab.inventoryPath,
-      '--limit',
-      'vms',
-      '-e',
-      `hbmon_artifact_cache=${cache} hbmon_source_dir=${sources[version]}`,
-      ...args,
-      '--json',
-      json,
-      'playbooks/deploy.yml',
-    ],
-    { cwd: root, env: { ...process.env, CI: '1', SSH_AUTH_SOCK: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    [join(root, 'bin/deploy.js'), '-i', lab.inventoryPath, '--json', json, ...args],
+    {
+      cwd: root,
+      env: { ...process.env, CI: '1', SSH_AUTH_SOCK: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
   )
   let out = ''
   let partial = ''
@@ -65,15 +57,28 @@ function deploy(name: string, version: string, args: string[] = [], during?: (li
     for (const l of lines) during?.(l)
   })
   child.stderr.on('data', (c: Buffer) => (out += c))
-  return new Promise((resolve) =>
-    child.on('close', (code) => {
+  const done = new Promise<Run>((resolve) =>
+    child.on('close', (code, signal) => {
       const report = existsSync(json) ? JSON.parse(readFileSync(json, 'utf8')) : undefined
       const seconds = (Date.now() - t) / 1000
-      console.log(`  deploy ${name} (${version}): exit ${code}, ${seconds.toFixed(1)} s`)
+      console.log(`  deploy ${name}: exit ${code ?? signal}, ${seconds.toFixed(1)} s`)
       resolve({ code, out, report, seconds })
     }),
   )
+  return { child, done }
 }
+
+/** `deploy playbooks/deploy.yml` to both VMs with source `version`. */
+const deployArgs = (version: string, args: string[]) => [
+  '--limit',
+  'vms',
+  '-e',
+  `hbmon_artifact_cache=${cache} hbmon_source_dir=${sources[version]}`,
+  ...args,
+  'playbooks/deploy.yml',
+]
+const deploy = (name: string, version: string, args: string[] = [], during?: (line: string) => void) =>
+  spawnDeploy(name, deployArgs(version, args), during).done
 
 async function sh(host: string, command: string): Promise<string> {
   const result = await lab.ssh(host, command)
@@ -254,30 +259,7 @@ test('the build fails on one kernel release (headers missing): the canary goes t
     'see the rollback row, then: exit 0, both on v3; 6.1 build cached, 6.12 built once',
   )
   // Roll back the host the recap says changed.
-  const back = await new Promise<Run>((resolve) => {
-    const json = join(dir, 'rollback.json')
-    const t = Date.now()
-    const child = spawn(
-      process.execPath,
-      [
-        join(root, 'bin/deploy.js'),
-        '-i',
-        lab.inventoryPath,
-        '--limit',
-        'debian12',
-        '--json',
-        json,
-        'playbooks/rollback.yml',
-      ],
-      { cwd: root, env: { ...process.env, CI: '1', SSH_AUTH_SOCK: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
-    )
-    let out = ''
-    child.stdout.on('data', (c: Buffer) => (out += c))
-    child.stderr.on('data', (c: Buffer) => (out += c))
-    child.on('close', (code) =>
-      resolve({ code, out, report: JSON.parse(readFileSync(json, 'utf8')), seconds: (Date.now() - t) / 1000 }),
-    )
-  })
+  const back = await spawnDeploy('rollback', ['--limit', 'debian12', 'playbooks/rollback.yml']).done
   assert.is(back.code, 0, back.out)
   await healthy('debian12', at.v2!.debian12!, 'rollback') // checksums, srcversion, current release
   const after13 = await state('debian13')
@@ -447,6 +429,35 @@ test('a .ko built for another kernel planted in the artifact cache: insmod refus
     `exit 2; ${recap(r, 'debian13')}`,
     `debian13: ${describe(s)}; files = v2 checksums`,
     `hbmon_rebuild=true: exit ${again.code}, debian13 on v5 (built)`,
+  )
+})
+
+test('the controller is SIGKILLed mid-reload: the module is loaded on the host after all; the host lock is released; the re-run finishes the job', async () => {
+  const watched = `grep -Eq '^[0-9]+ [0-9]+ hbctl watched ' /proc/hbmon 2>/dev/null`
+  const reloading = when('debian12', `! ${watched}`) // the holders are being stopped: the reload follows
+  const { child, done } = spawnDeploy('controller-killed', deployArgs('v3', ['-e', 'hbmon_restart_holders=true']))
+  const seen = await reloading
+  assert.is(seen.code, 0, `the reload was not seen: ${seen.stdout}${seen.stderr}`)
+  child.kill('SIGKILL')
+  const killed = await done
+  assert.is(killed.code, null, 'the controller died of SIGKILL')
+  let loaded = ''
+  for (let i = 0; i < 40 && !loaded; i++) {
+    loaded = (await lab.ssh('debian12', 'cat /sys/module/hbmon/srcversion 2>/dev/null')).stdout.trim()
+    if (!loaded) await new Promise((r) => setTimeout(r, 500))
+  }
+  const versions = { [at.v2!.debian12!.loaded]: 'v2', [at.v3!.debian12!.loaded]: 'v3' }
+  assert.ok(versions[loaded], `debian12 runs a whole module after the controller died (found '${loaded}')`)
+  const s = await state('debian12')
+  assert.ok(s.selftest, '/dev/hbmon works')
+  assert.ok(await waitWatched('debian12'), 'the client is watched again (systemd restarted it)')
+  const again = await converged('controller-killed-rerun', 'v3', ['--lock-wait', '30'])
+  for (const h of vmNames) assert.is(built(again, h), 'cached')
+  note(
+    'the controller (deploy) SIGKILLed while the canary stops its holders for the reload',
+    'no recap (the controller is dead)',
+    `debian12: ${describe(s)}: the reload (one remote command) ran to its end without the controller`,
+    "exit 0 (the dead controller's host lock is gone), both on v3; builds cached",
   )
 })
 
