@@ -537,7 +537,10 @@ function failure(
     e instanceof TemplateError ||
     e instanceof InputError ||
     e instanceof BecomeError
-  const msg = known ? (e as Error).message : e instanceof Error ? `${e.name}: ${e.message}` : String(e)
+  // A task fails by throwing an Error with its message, as a module's fail_json; another class (a TypeError)
+  // is a bug, and says so.
+  const plainError = e instanceof Error && Object.getPrototypeOf(e) === Error.prototype
+  const msg = known || plainError ? (e as Error).message : e instanceof Error ? `${e.name}: ${e.message}` : String(e)
   return { status: 'failed', msg, ms, ...(task.ignoreErrors ? { ignored: true } : {}) }
 }
 

@@ -3,6 +3,7 @@
 // so that they are compared too. Cases with `refused` must be refused by us before anything connects; cases
 // with `deliberate` differ from Ansible on purpose (README, "Deliberate differences").
 import type { Case } from './oracle.ts'
+import { moduleCases } from './cases-modules.ts'
 
 /** A play over all hosts with gather_facts off; `tasks` is YAML, indented by 4. $D exists already (the
  * harness makes it: hosts sharing an address would race to create it, and each task costs Ansible time). */
@@ -836,4 +837,5 @@ export const cases: Case[] = [
     args: ['-e', '{"x": !vault "abc"}'],
     playbook: play(''),
   },
+  ...moduleCases,
 ]

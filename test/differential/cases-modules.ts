@@ -1,0 +1,85 @@
+// Differential cases for the everyday modules (issue 13 part 6): lineinfile, blockinfile. Each case edits
+// files the way an SRE's playbook does, repeats tasks to show idempotence, and prints registered results into
+// files, so that content, modes and the recap are compared with ansible-playbook's.
+import type { Case } from './oracle.ts'
+
+const play = (tasks: string) => `- hosts: all\n  gather_facts: false\n  tasks:\n${tasks}`
+
+export const moduleCases: Case[] = [
+  {
+    name: 'lineinfile',
+    playbook:
+      play(String.raw`    - copy: {dest: $D/conf, content: "# comment\nPort 22\n#PermitRootLogin yes\nListen 1\nListen 2\nlast"}
+    - lineinfile: {path: $D/conf, regexp: '^#?PermitRootLogin', line: PermitRootLogin no}
+      register: r1
+    - lineinfile: {path: $D/conf, regexp: '^#?PermitRootLogin', line: PermitRootLogin no}
+      register: r1again
+    - lineinfile: {path: $D/conf, regexp: '^Port ', line: Port 2222}
+    - lineinfile: {path: $D/conf, line: Port 2222}
+    - lineinfile: {path: $D/conf, line: added at the end}
+      register: r3
+    - lineinfile: {path: $D/conf, line: after the last Listen, insertafter: '^Listen'}
+    - lineinfile: {path: $D/conf, line: before the first Listen, insertbefore: '^Listen', firstmatch: true}
+    - lineinfile: {path: $D/conf, line: top, insertbefore: BOF}
+    - lineinfile: {path: $D/conf, line: top, insertbefore: BOF}
+    - lineinfile: {path: $D/conf, line: after nothing, insertafter: '^NoSuchLine'}
+    - lineinfile: {path: $D/conf, regexp: '^Listen (\d+)$', line: 'Listen 127.0.0.1:\1', backrefs: true}
+    - lineinfile: {path: $D/conf, regexp: '^(?P<key>nomatch)', line: 'x \g<key>', backrefs: true}
+      register: r4
+    - lineinfile: {dest: $D/conf, search_string: '# comm', line: '# replaced comment'}
+    - lineinfile: {path: $D/conf, regexp: '^Listen', state: absent}
+      register: r5
+    - lineinfile: {path: $D/conf, line: zzz, state: absent}
+      register: r6
+    - lineinfile: {path: $D/new/created, line: hello, create: true, mode: "0600"}
+      register: r10
+    - lineinfile: {path: $D/new/plain, line: hello, create: true, mode: "0644"}
+      register: r11
+    - lineinfile: {path: $D/new/created, line: hello, mode: "0640"}
+      register: r7
+    - lineinfile: {path: $D/missing, line: x}
+      register: r8
+      ignore_errors: true
+    - lineinfile: {path: $D/missing, line: x, state: absent}
+      register: r9
+    - copy:
+        dest: $D/results
+        content: |
+          {{ r1.msg }}|{{ r1.changed }}|{{ r1again.msg }}|{{ r1again.changed }}|{{ r3.msg }}
+          {{ r4.changed }}|{{ r4.msg }}|{{ r5.found }}|{{ r5.msg }}|{{ r6.found }}|{{ r6.changed }}
+          {{ r7.msg }}|{{ r8.failed }}|{{ r8.msg }}|{{ r9.msg }}|{{ r9.changed }}
+          {{ r10.msg }}|{{ r11.msg }}
+`),
+  },
+  {
+    name: 'blockinfile',
+    playbook:
+      play(String.raw`    - copy: {dest: $D/hosts, content: "127.0.0.1 localhost\n# app hosts below\n::1 ip6\nno newline"}
+    - blockinfile: {path: $D/hosts, block: "10.0.0.1 app1\n10.0.0.2 app2"}
+      register: b1
+    - blockinfile: {path: $D/hosts, block: "10.0.0.1 app1\n10.0.0.2 app2"}
+      register: b2
+    - blockinfile: {path: $D/hosts, block: "10.0.0.3 app3", marker: "# {mark} apps"}
+    - blockinfile: {path: $D/hosts, content: "10.0.0.9 app9\n", marker: "# {mark} apps", insertafter: '^# app hosts'}
+    - blockinfile: {path: $D/hosts, block: "first", marker: "## {mark} top", insertbefore: BOF}
+    - blockinfile: {path: $D/hosts, block: "before localhost", marker: "// {mark}", marker_begin: open, marker_end: close, insertbefore: 'localhost$'}
+    - blockinfile: {path: $D/hosts, state: absent}
+      register: b3
+    - blockinfile: {path: $D/hosts, state: absent}
+      register: b4
+    - blockinfile: {path: $D/hosts, marker: "// {mark}", marker_begin: open, marker_end: close, block: ""}
+    - blockinfile: {dest: $D/made/conf, block: "key = value", create: true, mode: "0640"}
+      register: b5
+    - blockinfile: {path: $D/made/conf, block: "key = value", mode: "0600"}
+      register: b6
+    - blockinfile: {path: $D/nothere, block: x}
+      register: b7
+      ignore_errors: true
+    - copy:
+        dest: $D/results
+        content: |
+          {{ b1.msg }}|{{ b1.changed }}|{{ b2.msg }}|{{ b2.changed }}|{{ b3.msg }}|{{ b4.msg }}|{{ b4.changed }}
+          {{ b5.msg }}|{{ b6.msg }}|{{ b7.failed }}|{{ b7.msg }}
+`),
+  },
+]
