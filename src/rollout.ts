@@ -499,6 +499,7 @@ async function runOnHost(
       result = { changed: false, failed: true, msg: failure(e, task, started).msg ?? String(e) }
     }
     if (result.facts) Object.assign(m.facts, result.facts)
+    if (result.vars && !result.failed) Object.assign(m.registered, result.vars)
     result = await applyConditions(task, result, vars, m)
     const status: Status = result.failed ? 'failed' : result.skipped ? 'skipped' : result.changed ? 'changed' : 'ok'
     if (status === 'changed') for (const n of task.notify) m.notified.add(n)

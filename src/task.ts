@@ -62,6 +62,8 @@ export interface TaskResult {
   data?: Record<string, unknown>
   /** Merged into the host's facts (ansible_facts, and ansible_NAME vars) for the rest of the run. */
   facts?: Vars
+  /** Host vars for the rest of the run, at the precedence of registered vars (set_fact). */
+  vars?: Vars
 }
 
 export interface FileDiff {

@@ -1,4 +1,5 @@
-// Differential cases for the everyday modules (issue 13 part 6): lineinfile, blockinfile. Each case edits
+// Differential cases for the everyday modules (issue 13 part 6): lineinfile, blockinfile, set_fact, debug,
+// assert, fail. Each case edits
 // files the way an SRE's playbook does, repeats tasks to show idempotence, and prints registered results into
 // files, so that content, modes and the recap are compared with ansible-playbook's.
 import type { Case } from './oracle.ts'
@@ -81,5 +82,36 @@ export const moduleCases: Case[] = [
           {{ b1.msg }}|{{ b1.changed }}|{{ b2.msg }}|{{ b2.changed }}|{{ b3.msg }}|{{ b4.msg }}|{{ b4.changed }}
           {{ b5.msg }}|{{ b6.msg }}|{{ b7.failed }}|{{ b7.msg }}
 `),
+  },
+  {
+    name: 'set-fact-debug-assert-fail',
+    playbook: `- hosts: all
+  gather_facts: false
+  vars: {a: 0, c: from play}
+  tasks:
+    - set_fact: {a: 1, b: "{{ [1, 2] }}", up: "{{ inventory_hostname | upper }}", c: from set_fact}
+      register: s1
+    - debug: {msg: "a is {{ a }}"}
+      register: d1
+    - debug: {var: b}
+      register: d2
+    - debug: {var: nope}
+      register: d3
+    - debug: {msg: hidden, verbosity: 3}
+      register: d4
+    - assert: {that: ["a == 1", "b | length == 2"], success_msg: fine}
+      register: a1
+    - assert: {that: ["a == 1", "a == 2"], fail_msg: "a is {{ a }}"}
+      register: a2
+      ignore_errors: true
+    - copy:
+        dest: $D/results
+        content: |
+          {{ a }}|{{ b }}|{{ up }}|{{ c }}|{{ s1.ansible_facts.a }}|{{ d1.msg }}|{{ d2.b }}|{{ d3.nope }}|{{ d4.skipped }}
+          {{ a1.msg }}|{{ a2.msg }}|{{ a2.failed }}|{{ a2.assertion }}|{{ a2.evaluated_to }}
+    - fail: {msg: "stop at {{ inventory_hostname }}"}
+      when: inventory_hostname == 'h2'
+    - copy: {dest: $D/reached, content: "yes\\n"}
+`,
   },
 ]
