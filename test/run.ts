@@ -196,6 +196,9 @@ function runFile(file: string, index: number): Promise<FileResult & { fence: Fen
         FORCE_COLOR: '0',
         // Each VM suite's lab resumes the boot the first one saved (lab/vms.ts): seconds instead of minutes.
         HBMON_LAB_BOOT_SNAPSHOTS: process.env.HBMON_LAB_BOOT_SNAPSHOTS ?? '1',
+        // One artifact cache for the run: a module built for a kernel release by one VM suite is not built
+        // again by the next (suites that must build use a cache of their own).
+        HBMON_TEST_ARTIFACT_CACHE: process.env.HBMON_TEST_ARTIFACT_CACHE ?? join(runDir, 'artifacts'),
         TMPDIR: fence.tmp,
         HBMON_TEST_MARK: fence.mark,
         HBMON_TEST_PROGRESS: fence.progress,
