@@ -50,6 +50,31 @@ export const GroupExists = defineFact<boolean>({
   parse: (_stdout, code) => code === 0,
 })
 
+export interface GroupEntry {
+  gid: number
+  members: string[]
+}
+
+/** The group database's entry (getent: /etc/group, or NSS) of each group that exists. Args: GROUP... */
+export const GroupEntries = defineFact<Map<string, GroupEntry>>({
+  name: 'group_entries',
+  script: `for g in "$@"; do getent group -- "$g" || printf '%s\\n' "-"; done`,
+  parse(stdout, code, names) {
+    if (code !== 0) throw new Error(`getent group failed (exit ${code})`)
+    const lines = stdout.split('\n')
+    const groups = new Map<string, GroupEntry>()
+    names.forEach((name, i) => {
+      const line = lines[i]
+      if (line === undefined) throw new Error(`no line for group ${name}`)
+      if (line === '-') return
+      const [, , gid, members = ''] = line.split(':')
+      if (!/^[0-9]+$/.test(gid ?? '')) throw new Error(`unexpected group entry for ${name}: ${line}`)
+      groups.set(name, { gid: Number(gid), members: members ? members.split(',') : [] })
+    })
+    return groups
+  },
+})
+
 /** The uid of each user that exists; users that do not are absent from the map. Args: USER... */
 export const UserIds = defineFact<Map<string, number>>({
   name: 'user_ids',

@@ -46,6 +46,7 @@ test('the built-in tasks are registered from tasks/', () => {
     'fail',
     'fetch',
     'file',
+    'group',
     ...hbmon,
     'lineinfile',
     'set_fact',

@@ -1,5 +1,5 @@
 // Differential cases for the everyday modules (issue 13 part 6): lineinfile, blockinfile, set_fact, debug,
-// assert, fail. Each case edits
+// assert, fail, group. Each case edits
 // files the way an SRE's playbook does, repeats tasks to show idempotence, and prints registered results into
 // files, so that content, modes and the recap are compared with ansible-playbook's.
 import type { Case } from './oracle.ts'
@@ -113,5 +113,30 @@ export const moduleCases: Case[] = [
       when: inventory_hostname == 'h2'
     - copy: {dest: $D/reached, content: "yes\\n"}
 `,
+  },
+  {
+    name: 'group',
+    playbook: play(String.raw`    - group: {name: hbdiff, gid: 2345}
+      register: g1
+    - group: {name: hbdiff, gid: 2345}
+      register: g2
+    - group: {name: hbdiff, gid: 2346}
+      register: g3
+    - group: {name: hbdiffsys, system: true}
+      register: g4
+    - group: {name: hbdiff-never, state: absent}
+      register: g5
+    - group: {name: hbdiff, state: absent}
+      register: g6
+    - group: {name: hbdiff-taken, gid: 2346}
+    - group: {name: hbdiff-clash, gid: 2346}
+      register: g7
+      ignore_errors: true
+    - copy:
+        dest: $D/results
+        content: |
+          {{ g1.gid }}|{{ g1.changed }}|{{ g1.name }}|{{ g1.state }}|{{ g2.changed }}|{{ g3.gid }}|{{ g3.changed }}
+          {{ g4.system }}|{{ g4.gid < 1000 }}|{{ g5.changed }}|{{ g5.gid | default('none') }}|{{ g6.changed }}|{{ g7.failed }}
+`),
   },
 ]
