@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { gatherCommand, type Fact } from '../src/fact.ts'
 import { loadInventory } from '../src/inventory.ts'
 import { Transport } from '../src/ssh.ts'
-import { FileContent, FileStats, GlobMatches } from '../facts/files.ts'
+import { FileContent, FileStats, GlobMatches, PathStat } from '../facts/files.ts'
 import { HbmonHost, ModuleCheck, ModuleStatus, ReleaseHistory, ReleaseManifest } from '../facts/hbmon.ts'
 import { Environment, GroupEntries, GroupExists, InstalledPackages, System, UserIds } from '../facts/system.ts'
 
@@ -20,6 +20,11 @@ export const samples: { case: string; fact: Fact<unknown>; args: string[] }[] = 
   },
   { case: 'no-checksum', fact: FileStats, args: ['0', '/etc/hostname', '/usr/bin'] },
   { case: 'present', fact: FileContent, args: ['/etc/hostname'] },
+  { case: 'file', fact: PathStat, args: ['0', 'sha1', '1', '1', '/etc/hostname'] },
+  { case: 'link', fact: PathStat, args: ['0', 'sha256', '1', '1', '/bin'] },
+  { case: 'followed', fact: PathStat, args: ['1', 'sha1', '0', '0', '/etc/os-release'] },
+  { case: 'device', fact: PathStat, args: ['0', 'none', '0', '0', '/dev/null'] },
+  { case: 'absent', fact: PathStat, args: ['0', 'sha1', '1', '1', '/nonexistent'] },
   { case: 'absent', fact: FileContent, args: ['/nonexistent'] },
   { case: 'matches', fact: GlobMatches, args: ['host*', '/etc'] },
   { case: 'no-match', fact: GlobMatches, args: ['/nonexistent*', ''] },

@@ -51,6 +51,7 @@ test('the built-in tasks are registered from tasks/', () => {
     'lineinfile',
     'set_fact',
     'shell',
+    'stat',
     'template',
   ])
 })

@@ -1,5 +1,5 @@
 // Differential cases for the everyday modules (issue 13 part 6): lineinfile, blockinfile, set_fact, debug,
-// assert, fail, group. Each case edits
+// assert, fail, group, stat. Each case edits
 // files the way an SRE's playbook does, repeats tasks to show idempotence, and prints registered results into
 // files, so that content, modes and the recap are compared with ansible-playbook's.
 import type { Case } from './oracle.ts'
@@ -137,6 +137,37 @@ export const moduleCases: Case[] = [
         content: |
           {{ g1.gid }}|{{ g1.changed }}|{{ g1.name }}|{{ g1.state }}|{{ g2.changed }}|{{ g3.gid }}|{{ g3.changed }}
           {{ g4.system }}|{{ g4.gid < 1000 }}|{{ g5.changed }}|{{ g5.gid | default('none') }}|{{ g6.changed }}|{{ g7.failed }}
+`),
+  },
+  {
+    name: 'stat',
+    playbook: play(String.raw`    - copy: {dest: $D/f, content: "hello\n", mode: "0640"}
+    - file: {path: $D/d, state: directory, mode: "0751"}
+    - command: ln -sfn f $D/l
+    - stat: {path: $D/f}
+      register: s1
+    - stat: {path: $D/d}
+      register: s2
+    - stat: {path: $D/l}
+      register: s3
+    - stat: {path: $D/l, follow: true, checksum_algorithm: sha256}
+      register: s4
+    - stat: {path: $D/none}
+      register: s5
+    - stat: {path: /dev/null, get_checksum: false, get_mime: false}
+      register: s6
+    - copy:
+        dest: $D/results
+        content: |
+          {{ s1.changed }}|{{ s1.stat.exists }}|{{ s1.stat.mode }}|{{ s1.stat.isreg }}|{{ s1.stat.isdir }}|{{ s1.stat.size }}|{{ s1.stat.checksum }}
+          {{ s1.stat.pw_name }}|{{ s1.stat.gr_name }}|{{ s1.stat.uid }}|{{ s1.stat.readable }}|{{ s1.stat.writeable }}|{{ s1.stat.executable }}
+          {{ s1.stat.xusr }}|{{ s1.stat.rgrp }}|{{ s1.stat.roth }}|{{ s1.stat.mimetype }}|{{ s1.stat.charset }}|{{ s1.stat.attributes }}|{{ s1.stat.nlink }}
+          {{ s1.stat.path }}|{{ s1.stat.mtime > 1700000000 }}|{{ s1.stat.isuid }}|{{ s1.stat.islnk }}
+          {{ s2.stat.isdir }}|{{ s2.stat.mode }}|{{ s2.stat.xoth }}|{{ s2.stat.woth }}|{{ s2.stat.executable }}|{{ s2.stat.checksum | default('none') }}
+          {{ s3.stat.islnk }}|{{ s3.stat.lnk_target }}|{{ s3.stat.lnk_source }}|{{ s3.stat.checksum | default('none') }}|{{ s3.stat.mimetype }}
+          {{ s4.stat.isreg }}|{{ s4.stat.islnk }}|{{ s4.stat.checksum }}|{{ s4.stat.mode }}
+          {{ s5.stat.exists }}|{{ s5.stat }}
+          {{ s6.stat.ischr }}|{{ s6.stat.device_type }}|{{ s6.stat.mode }}|{{ s6.stat.checksum | default('none') }}|{{ s6.stat.mimetype | default('none') }}
 `),
   },
 ]
