@@ -9,7 +9,15 @@ import { loadInventory } from '../src/inventory.ts'
 import { Transport } from '../src/ssh.ts'
 import { FileContent, FileStats, GlobMatches, PathStat } from '../facts/files.ts'
 import { HbmonHost, ModuleCheck, ModuleStatus, ReleaseHistory, ReleaseManifest } from '../facts/hbmon.ts'
-import { Environment, GroupEntries, GroupExists, InstalledPackages, System, UserIds } from '../facts/system.ts'
+import {
+  Environment,
+  GroupEntries,
+  GroupExists,
+  InstalledPackages,
+  System,
+  UserEntryFact,
+  UserIds,
+} from '../facts/system.ts'
 
 /** Each fact with the arguments worth recording: a present and an absent thing where it matters. */
 export const samples: { case: string; fact: Fact<unknown>; args: string[] }[] = [
@@ -33,6 +41,9 @@ export const samples: { case: string; fact: Fact<unknown>; args: string[] }[] = 
   { case: 'root', fact: GroupExists, args: ['root'] },
   { case: 'absent', fact: GroupExists, args: ['no-such-group'] },
   { case: 'mixed', fact: GroupEntries, args: ['root', 'no-such-group', 'sudo'] },
+  { case: 'root', fact: UserEntryFact, args: ['root'] },
+  { case: 'nobody', fact: UserEntryFact, args: ['nobody'] },
+  { case: 'absent', fact: UserEntryFact, args: ['no-such-user'] },
   { case: 'mixed', fact: UserIds, args: ['root', 'nobody', 'no-such-user'] },
   { case: 'mixed', fact: InstalledPackages, args: ['openssh-server', 'no-such-package', 'rsyslog'] },
   { case: 'default', fact: HbmonHost, args: [] },

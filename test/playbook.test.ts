@@ -53,6 +53,7 @@ test('the built-in tasks are registered from tasks/', () => {
     'shell',
     'stat',
     'template',
+    'user',
   ])
 })
 

@@ -1,5 +1,5 @@
 // Differential cases for the everyday modules (issue 13 part 6): lineinfile, blockinfile, set_fact, debug,
-// assert, fail, group, stat. Each case edits
+// assert, fail, group, stat, user. Each case edits
 // files the way an SRE's playbook does, repeats tasks to show idempotence, and prints registered results into
 // files, so that content, modes and the recap are compared with ansible-playbook's.
 import type { Case } from './oracle.ts'
@@ -168,6 +168,49 @@ export const moduleCases: Case[] = [
           {{ s4.stat.isreg }}|{{ s4.stat.islnk }}|{{ s4.stat.checksum }}|{{ s4.stat.mode }}
           {{ s5.stat.exists }}|{{ s5.stat }}
           {{ s6.stat.ischr }}|{{ s6.stat.device_type }}|{{ s6.stat.mode }}|{{ s6.stat.checksum | default('none') }}|{{ s6.stat.mimetype | default('none') }}
+`),
+  },
+  {
+    name: 'user',
+    playbook: play(String.raw`    - group: {name: hbsvc-extra}
+    - group: {name: hbsvc-more}
+    - user: {name: hbsvc, comment: hb service, shell: /bin/sh, groups: [hbsvc-extra]}
+      register: u1
+    - user: {name: hbsvc, comment: hb service, shell: /bin/sh, groups: [hbsvc-extra]}
+      register: u2
+    - user: {name: hbsvc, groups: hbsvc-more, append: true}
+      register: u3
+    - user: {name: hbsvc, groups: hbsvc-more, append: true}
+      register: u3again
+    - user: {name: hbsvc, shell: /bin/bash, comment: changed}
+      register: u4
+    - user: {name: hbsys, system: true, create_home: false, shell: /usr/sbin/nologin}
+      register: u5
+    - user: {name: hbsvc, group: hbsvc-extra}
+      register: u6
+    - user: {name: hbsvc, groups: []}
+      register: u7
+    - user: {name: hbuid, uid: 4321, password: "$6$diffsalt$notarealhash", home: /srv/hbuid}
+      register: u8
+    - user: {name: hbuid, password: "!$6$diffsalt$notarealhash"}
+      register: u8again
+    - user: {name: hbnone, groups: [no-such-group]}
+      register: u9
+      ignore_errors: true
+    - user: {name: hbgone, state: absent}
+      register: u10
+    - shell: "id -Gn hbsvc | tr ' ' '\\n' | sort | tr '\\n' ' '; getent passwd hbsys | cut -d: -f5-; getent passwd hbuid | cut -d: -f3,6; getent shadow hbuid | cut -d: -f2; test -d /srv/hbuid && echo home"
+      register: ids
+    - user: {name: hbuid, state: absent, remove: true}
+      register: u11
+    - copy:
+        dest: $D/results
+        content: |
+          {{ u1.changed }}|{{ u1.name }}|{{ u1.state }}|{{ u1.uid > 999 }}|{{ u1.group == u1.uid }}|{{ u1.comment }}|{{ u1.home }}|{{ u1.shell }}|{{ u1.groups }}|{{ u1.system }}|{{ u1.create_home }}
+          {{ u2.changed }}|{{ u2.append }}|{{ u2.move_home }}|{{ u3.changed }}|{{ u3.groups }}|{{ u3again.changed }}|{{ u4.changed }}|{{ u4.shell }}|{{ u4.comment }}
+          {{ u5.changed }}|{{ u5.uid < 1000 }}|{{ u5.home }}|{{ u6.changed }}|{{ u6.group == u6.uid }}|{{ u7.changed }}|{{ u7.groups }}
+          {{ u8.changed }}|{{ u8.uid }}|{{ u8.home }}|{{ u8.password }}|{{ u8again.changed }}|{{ u9.failed }}|{{ u9.msg }}|{{ u10.changed }}|{{ u11.changed }}|{{ u11.remove }}
+          {{ ids.stdout }}
 `),
   },
 ]
