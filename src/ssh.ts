@@ -104,6 +104,8 @@ interface Ssh2Client extends NodeJS.EventEmitter {
 export class Session {
   private dead?: string
   private slots: Slots
+  /** Rejects when the connection goes: an SFTP request whose answer never comes must not hang the run. */
+  private gone: Promise<never>
 
   constructor(
     readonly target: Connection,
@@ -113,8 +115,14 @@ export class Session {
     this.slots = new Slots(maxSessions)
     const client = this.client
     client.setMaxListeners(0)
+    let lose: (e: Error) => void
+    this.gone = new Promise<never>((_, reject) => (lose = reject))
+    this.gone.catch(() => undefined) // only those racing it care
     client.on('error', (e: Error) => (this.dead ??= e.message))
-    client.on('close', () => (this.dead ??= 'connection closed'))
+    client.on('close', () => {
+      this.dead ??= 'connection closed'
+      lose(new Unreachable(`${this.target.host}: connection lost: ${this.dead}`))
+    })
   }
 
   private get client(): Ssh2Client {
@@ -210,19 +218,23 @@ export class Session {
     const release = await this.slots.acquire()
     try {
       this.check()
-      const sftp = await new Promise<Sftp>((resolve, reject) => {
-        const attempt = (retries: number) =>
-          this.client.sftp((err, sftp) => {
-            if (err && retries > 0 && !this.dead && /open failed/i.test(err.message))
-              return void setTimeout(() => attempt(retries - 1), 20)
-            return err ? reject(this.lost(err)) : resolve(sftp)
-          })
-        attempt(50)
-      })
+      const sftp = await Promise.race([
+        this.gone,
+        new Promise<Sftp>((resolve, reject) => {
+          const attempt = (retries: number) =>
+            this.client.sftp((err, sftp) => {
+              if (err && retries > 0 && !this.dead && /open failed/i.test(err.message))
+                return void setTimeout(() => attempt(retries - 1), 20)
+              return err ? reject(this.lost(err)) : resolve(sftp)
+            })
+          attempt(50)
+        }),
+      ])
       try {
-        await new Promise<void>((resolve, reject) =>
-          work(sftp, (err) => (err ? reject(this.lost(err, what)) : resolve())),
-        )
+        await Promise.race([
+          new Promise<void>((resolve, reject) => work(sftp, (err) => (err ? reject(this.lost(err, what)) : resolve()))),
+          this.gone,
+        ])
       } finally {
         sftp.end()
       }
@@ -258,7 +270,7 @@ export class Session {
       this.check()
       // Listeners go on inside exec's callback: ssh2 may handle the command's output, exit status and close
       // in the same tick as the callback, and an 'exit' emitted before a listener exists is lost.
-      return await new Promise((resolve, reject) => {
+      const running = new Promise<{ stdout: Buffer; stderr: Buffer; code: number }>((resolve, reject) => {
         const attempt = (retries: number) =>
           this.client.exec(line, (error, channel) => {
             if (error && retries > 0 && !this.dead && /open failed/i.test(error.message))
@@ -269,6 +281,7 @@ export class Session {
           })
         attempt(50)
       })
+      return await Promise.race([running, this.gone])
     } finally {
       release()
     }

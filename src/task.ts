@@ -10,7 +10,7 @@ import { extname, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { Ajv, type ValidateFunction } from 'ajv'
 import { gather, type Exec, type Fact, type FactCall } from './fact.ts'
-import type { ExecResult, Session } from './ssh.ts'
+import { Unreachable, type ExecResult, type Session } from './ssh.ts'
 import { render } from './template.ts'
 import type { Connection } from './connection.ts'
 import { InputError, quote, type Vars } from './util.ts'
@@ -144,6 +144,8 @@ export async function settle(result: TaskResult, check: boolean): Promise<TaskRe
     try {
       outcome = await change.apply()
     } catch (e) {
+      // A host that went away is unreachable, whatever change it was at (Ansible's UNREACHABLE), not failed.
+      if (e instanceof Unreachable) throw e
       const done = changes.slice(0, i).map((c) => c.describe)
       const why = e instanceof Error ? e.message : String(e)
       return { ...settled, changed: i > 0, failed: true, msg: done.length ? `${why} (after: ${done.join('; ')})` : why }
