@@ -25,7 +25,8 @@ import { dirname, resolve } from 'node:path'
 import { type Host, type Inventory } from './inventory.ts'
 import { lockHost } from './host-lock.ts'
 import { selectHosts } from './limit.ts'
-import type { Play, PlayTask, Playbook } from './playbook.ts'
+import { flatTasks, isBlock, type Block, type Play, type PlayTask, type Playbook, type Step } from './playbook.ts'
+import { attemptsOf, itemFields, itemLabel, itemVars, loopItems, loopResult, noItems } from './loop.ts'
 import {
   emptyStats,
   exitCodeOf,
@@ -57,7 +58,7 @@ import {
   settle,
   type TaskResult,
 } from './task.ts'
-import { evaluateCondition, renderValue, TemplateError } from './template.ts'
+import { evaluateCondition, isTemplated, render, renderValue, TemplateError } from './template.ts'
 import { type Connection, connectionVars, resolveConnection } from './connection.ts'
 import { InputError, plain, type Vars } from './util.ts'
 
@@ -159,9 +160,10 @@ export function planPlays(
     limit === undefined ? undefined : new Set(selectHosts(inventory, 'all', { limit, ...(warn ? { warn } : {}) }))
   return playbook.plays.map((play) => {
     const hosts = selectHosts(inventory, play.hosts, warn ? { warn } : {}).filter((h) => !allowed || allowed.has(h))
+    const delegates = delegateHosts(inventory, play).filter((h) => !hosts.includes(h))
     const overrides = connectionVars.some((v) => v in play.vars || v in extraVars)
     const connections = new Map<string, Connection>()
-    for (const h of hosts) {
+    for (const h of [...hosts, ...delegates]) {
       const fail = (name: string, reason: string): never => {
         if (name in extraVars) throw new InputError(`${name}: ${reason}`, '-e')
         if (name in play.vars) throw new InputError(`play vars: ${name}: ${reason}`, playbook.file, play.line)
@@ -175,8 +177,28 @@ export function planPlays(
         fail('ansible_connection', `"${connection.connection}" is not supported by this engine (only ssh)`)
       connections.set(h.name, connection)
     }
-    return { play, hosts, connections, batches: computeBatches(hosts, play.serial) }
+    return { play, hosts, delegates, connections, batches: computeBatches(hosts, play.serial) }
   })
+}
+
+/**
+ * The hosts the play's tasks delegate to (besides its own): each literal delegate_to must name a host of the
+ * inventory (an InputError at the task's line otherwise); a templated one may name any of them, known per host.
+ */
+function delegateHosts(inventory: Inventory, play: Play): Host[] {
+  const names = new Set<string>()
+  for (const task of [...flatTasks(play.tasks), ...play.handlers]) {
+    if (task.delegateTo === undefined) continue
+    if (isTemplated(task.delegateTo)) return [...inventory.hosts.values()]
+    if (!inventory.hosts.has(task.delegateTo))
+      throw new InputError(
+        `delegate_to: "${task.delegateTo}" is not a host of the inventory (this engine delegates only to those)`,
+        task.file,
+        task.line,
+      )
+    names.add(task.delegateTo)
+  }
+  return [...names].map((n) => inventory.hosts.get(n)!)
 }
 
 interface HostState {
@@ -185,6 +207,10 @@ interface HostState {
   registered: Vars
   notified: Set<string>
   down?: 'failed' | 'unreachable'
+  /** Failed inside a block that still has a rescue or always section for it (not yet out of the play). */
+  failing?: boolean
+  /** What the host's last task registered (or would have): ansible_failed_result in a rescue section. */
+  lastResult?: Vars
   session?: Promise<Session>
 }
 
@@ -233,11 +259,9 @@ export async function rollout(options: RolloutOptions): Promise<RunReport> {
         options.warn?.(
           `play "${play.name}": no hosts matched "${play.hosts.join(',')}"${options.limit !== undefined ? ' and --limit' : ''}; skipping it`,
         )
-      const tasks: { task: PlayTask; handler: boolean }[] = [
-        ...(play.gatherFacts ? [{ task: factsTask(play), handler: false }] : []),
-        ...play.tasks
-          .filter((t) => shouldRun([...play.tags, ...t.tags], options.tags, options.skipTags))
-          .map((task) => ({ task, handler: false })),
+      const tasks: Step[] = [
+        ...(play.gatherFacts ? [factsTask(play)] : []),
+        ...selectSteps(play.tasks, (t) => shouldRun([...play.tags, ...t.tags], options.tags, options.skipTags)),
       ]
       for (const [b, batch] of batches.entries()) {
         const stop = await runBatch(run, planned, tasks, batch, b, batches.length)
@@ -270,13 +294,14 @@ interface Run {
 /** One batch of a play: its tasks, then the notified handlers. Returns why the rollout stops, if it does. */
 async function runBatch(
   run: Run,
-  { play, hosts, connections }: Plan[number],
-  tasks: { task: PlayTask; handler: boolean }[],
+  planned: Plan[number],
+  tasks: Step[],
   batch: Host[],
   b: number,
   of: number,
 ): Promise<string | undefined> {
   const { options, check, transport, emit, report, states, state, ran } = run
+  const { play, hosts, connections } = planned
   const record: BatchRecord = {
     play: play.index,
     batch: b + 1,
@@ -289,39 +314,24 @@ async function runBatch(
   emit({ type: 'batch', play: play.index, batch: b + 1, of, hosts: record.hosts })
   const members = batch.map(state)
   for (const m of members) (ran.add(m.host.name), (report.stats[m.host.name] ??= emptyStats()), m.notified.clear())
-  let stop: string | undefined
-  const steps = [...tasks, ...play.handlers.map((task) => ({ task, handler: true }))]
-  for (const { task, handler } of steps) {
-    const live = members.filter((m) => !m.down && (!handler || task.listen.some((n) => m.notified.has(n))))
-    if (!live.length) continue
-    emit({ type: 'task', play: play.index, batch: b + 1, task, handler, hosts: live.map((m) => m.host.name) })
-    const records = await runTask(task, handler, live, {
-      ...options,
-      check,
-      play,
-      batch: b + 1,
-      hosts,
-      batchHosts: record.hosts,
-      connections,
-      transport,
-      emit,
-      states,
-      factsOf: (name) => states.get(name)?.facts,
-    })
-    for (const r of records) {
-      report.results.push(r)
-      tally(report.stats, r)
-    }
-    for (const m of members) {
-      if (m.down === 'failed' && !record.failed.includes(m.host.name)) record.failed.push(m.host.name)
-      if (m.down === 'unreachable' && !record.unreachable.includes(m.host.name)) record.unreachable.push(m.host.name)
-    }
-    const down = record.failed.length + record.unreachable.length
-    if (play.maxFailPercentage !== undefined && overMaxFail(down, batch.length, play.maxFailPercentage)) {
-      stop = `play ${play.index} batch ${b + 1}: ${down} of ${batch.length} hosts failed or unreachable (${round((down / batch.length) * 100)}%), over max_fail_percentage ${play.maxFailPercentage}%`
-      break
-    }
+  const rc: RunContext = {
+    ...options,
+    check,
+    play,
+    batch: b + 1,
+    hosts,
+    batchHosts: record.hosts,
+    connections,
+    transport,
+    emit,
+    states,
+    state,
+    members,
+    factsOf: (name) => states.get(name)?.facts,
   }
+  const walk: Walk = { rc, report, record, members }
+  let stop = await runSteps(walk, tasks, members, { rescuable: false, catchable: false }, false)
+  if (!stop) stop = await runSteps(walk, play.handlers, members, { rescuable: false, catchable: false }, true)
   const live = members.filter((m) => !m.down)
   if (!stop && !live.length)
     stop = `play ${play.index} batch ${b + 1}: every host of the batch failed or was unreachable`
@@ -333,6 +343,127 @@ async function runBatch(
     emit({ type: 'stop', reason: stop })
   }
   return stop
+}
+
+/** What the steps of one batch share. */
+interface Walk {
+  rc: RunContext
+  report: RunReport
+  record: BatchRecord
+  members: HostState[]
+}
+
+/**
+ * Where a step is in the block tree, as PlayIterator tracks it per host: `rescuable` when some enclosing block
+ * will rescue a failure here (is_any_block_rescuing: the failure counts as rescued, not failed), `catchable`
+ * when some enclosing block still has a rescue or always section to run for a host failing here (the host
+ * stays in the play until then).
+ */
+interface Scope {
+  rescuable: boolean
+  catchable: boolean
+}
+
+/**
+ * Steps in order on the hosts that are here, as the linear strategy's lockstep walks the block tree: each task
+ * runs on every host at it before the next one starts; a host that fails leaves its block's tasks for the
+ * rescue section, then the always section. Returns why the rollout stops, if it does.
+ */
+async function runSteps(
+  walk: Walk,
+  steps: Step[],
+  hosts: HostState[],
+  scope: Scope,
+  handler: boolean,
+): Promise<string | undefined> {
+  for (const step of steps) {
+    const here = hosts.filter((m) => !m.down && !m.failing)
+    if (!here.length) return undefined
+    const stop = isBlock(step)
+      ? await runBlock(walk, step, here, scope)
+      : await runStep(walk, step, here, scope, handler)
+    if (stop) return stop
+  }
+  return undefined
+}
+
+async function runBlock(walk: Walk, block: Block, hosts: HostState[], scope: Scope): Promise<string | undefined> {
+  const rescue = block.rescue.length > 0
+  const always = block.always.length > 0
+  let stop = await runSteps(
+    walk,
+    block.block,
+    hosts,
+    { rescuable: scope.rescuable || rescue, catchable: scope.catchable || rescue || always },
+    false,
+  )
+  if (stop) return stop
+  if (rescue) {
+    const rescuing = hosts.filter((m) => m.failing && !m.down)
+    for (const m of rescuing) m.failing = false
+    stop = await runSteps(walk, block.rescue, rescuing, { ...scope, catchable: scope.catchable || always }, false)
+    if (stop) return stop
+  }
+  if (always) {
+    // Every host that entered the block runs it, failing or not; a failure stays a failure after it.
+    const failing = hosts.filter((m) => m.failing && !m.down)
+    for (const m of failing) m.failing = false
+    stop = await runSteps(walk, block.always, hosts, scope, false)
+    for (const m of failing) if (!m.down) m.failing = true
+    if (stop) return stop
+  }
+  // A failure no enclosing block catches takes the host out of the play.
+  if (!scope.catchable) for (const m of hosts) if (m.failing) ((m.failing = false), (m.down = 'failed'))
+  return undefined
+}
+
+/** One task on the hosts at it (run_once: the first of them), then max_fail_percentage and any_errors_fatal. */
+async function runStep(
+  walk: Walk,
+  task: PlayTask,
+  here: HostState[],
+  scope: Scope,
+  handler: boolean,
+): Promise<string | undefined> {
+  const { rc, report, record, members } = walk
+  const notified = handler ? here.filter((m) => task.listen.some((n) => m.notified.has(n))) : here
+  if (!notified.length) return undefined
+  // run_once: the first host runs it; what it registers is every host's (StrategyBase.get_task_hosts), and its
+  // failure fails every host of the batch, counted once.
+  const live = task.runOnce ? notified.slice(0, 1) : notified
+  rc.emit({ type: 'task', play: rc.play.index, batch: rc.batch, task, handler, hosts: live.map((m) => m.host.name) })
+  const records = await runTask(task, handler, live, { ...rc, scope })
+  for (const r of records) {
+    report.results.push(r)
+    tally(report.stats, r)
+  }
+  if (task.runOnce) {
+    const [first] = live
+    for (const m of members.filter((m) => m !== first && m.down !== 'unreachable')) {
+      if (task.register && first!.registered[task.register] !== undefined)
+        m.registered[task.register] = structuredClone(first!.registered[task.register])
+      if ((first!.down === 'failed' || first!.failing) && !m.down) failHost(m, scope)
+    }
+  }
+  for (const m of members) {
+    if (m.down === 'failed' && !record.failed.includes(m.host.name)) record.failed.push(m.host.name)
+    if (m.down === 'unreachable' && !record.unreachable.includes(m.host.name)) record.unreachable.push(m.host.name)
+  }
+  // any_errors_fatal (and run_once): a failure that no block catches stops every host and the rollout.
+  const fatal = records.find((r) => r.status !== 'ok' && r.status !== 'changed' && r.status !== 'skipped' && !r.ignored)
+  if ((task.anyErrorsFatal || task.runOnce) && !task.ignoreErrors && fatal && rc.states.get(fatal.host)?.down)
+    return `play ${rc.play.index} batch ${rc.batch}: task "${task.name}" failed on ${fatal.host} (${task.runOnce ? 'run_once' : 'any_errors_fatal'})`
+  const down = record.failed.length + record.unreachable.length
+  const size = members.length
+  if (rc.play.maxFailPercentage !== undefined && overMaxFail(down, size, rc.play.maxFailPercentage))
+    return `play ${rc.play.index} batch ${rc.batch}: ${down} of ${size} hosts failed or unreachable (${round((down / size) * 100)}%), over max_fail_percentage ${rc.play.maxFailPercentage}%`
+  return undefined
+}
+
+/** A host failed at a task: it leaves for its block's rescue or always, or, when none catches it, the play. */
+function failHost(m: HostState, scope: Scope): void {
+  if (scope.catchable) m.failing = true
+  else m.down = 'failed'
 }
 
 function round(n: number): string {
@@ -351,9 +482,28 @@ function factsTask(play: Play): PlayTask {
     ignoreErrors: false,
     vars: {},
     checkMode: false,
+    retries: 3,
+    delay: 5,
+    runOnce: false,
+    anyErrorsFatal: play.anyErrorsFatal,
+    noLog: false,
     file: '',
     line: play.line,
   }
+}
+
+/** The steps the tags select (a block left without tasks goes, as Ansible's filter_tagged_tasks). */
+function selectSteps(steps: Step[], keep: (task: PlayTask) => boolean): Step[] {
+  return steps.flatMap((s): Step[] => {
+    if (!isBlock(s)) return keep(s) ? [s] : []
+    const block = {
+      ...s,
+      block: selectSteps(s.block, keep),
+      rescue: selectSteps(s.rescue, keep),
+      always: selectSteps(s.always, keep),
+    }
+    return block.block.length + block.rescue.length + block.always.length ? [block] : []
+  })
 }
 
 interface RunContext extends Omit<RolloutOptions, 'transport'> {
@@ -364,15 +514,19 @@ interface RunContext extends Omit<RolloutOptions, 'transport'> {
   batchHosts: string[]
   connections: Map<string, Connection>
   states: Map<string, HostState>
+  state: (host: Host) => HostState
+  members: HostState[]
   transport: Transport
   emit: (event: RolloutEvent) => void
   factsOf: (host: string) => Vars | undefined
+  scope?: Scope
 }
 
 /** One task on the live hosts of a batch; marks hosts down; returns one record per host. */
 async function runTask(task: PlayTask, handler: boolean, live: HostState[], rc: RunContext): Promise<TaskRecord[]> {
   const definition = rc.registry.get(task.action)!
   const check = task.checkMode ?? rc.check
+  const scope = rc.scope ?? { rescuable: false, catchable: false }
   const ctx: BatchContext = {
     check,
     diff: rc.diff ?? false,
@@ -392,9 +546,18 @@ async function runTask(task: PlayTask, handler: boolean, live: HostState[], rc: 
   const base = { play: rc.play.index, batch: rc.batch, task: task.name, action: task.action, handler, check }
   const records = new Map<string, TaskRecord>()
   const finish = (m: HostState, record: Omit<TaskRecord, keyof typeof base | 'host'>) => {
-    const full: TaskRecord = { ...base, host: m.host.name, ...record }
+    let full: TaskRecord = { ...base, host: m.host.name, ...record }
     if (full.status === 'unreachable') m.down = 'unreachable'
-    else if (full.status === 'failed' && !full.ignored) m.down = 'failed'
+    else if (full.status === 'failed' && !full.ignored) {
+      if (scope.rescuable) {
+        // As Ansible: the failure is counted as rescued, and the rescue section sees it.
+        full = { ...full, rescued: true }
+        m.registered.ansible_failed_task = { name: task.name, action: task.action }
+        m.registered.ansible_failed_result = m.lastResult ?? { failed: true, msg: full.msg ?? '' }
+      }
+      failHost(m, scope)
+    }
+    if (task.noLog) full = hidden(full)
     records.set(m.host.name, full)
     rc.emit({ type: 'result', record: full })
   }
@@ -406,7 +569,7 @@ async function runTask(task: PlayTask, handler: boolean, live: HostState[], rc: 
     try {
       preset =
         (await definition.batch(
-          ready.map((r) => ({ host: r.target, args: r.args })),
+          ready.map((r) => ({ host: r.target, args: r.args! })),
           ctx,
         )) ?? preset
     } catch (e) {
@@ -419,11 +582,25 @@ async function runTask(task: PlayTask, handler: boolean, live: HostState[], rc: 
   return order(live, records)
 }
 
-/** A host about to run a task: its vars, rendered and re-checked args, and its Target once connected. */
+const noLogMessage = "the output has been hidden due to the fact that 'no_log: true' was specified for this result"
+
+/** A record of a no_log task: its status only (Ansible's censored result). */
+function hidden(record: TaskRecord): TaskRecord {
+  const { msg: _m, diff: _d, data: _data, items, ...rest } = record
+  return {
+    ...rest,
+    msg: noLogMessage,
+    ...(items ? { items: items.map((i) => ({ status: i.status, label: 'None' })) } : {}),
+  }
+}
+
+/** A host about to run a task: its vars, rendered and re-checked args (not for a loop: per item), its session. */
 interface Ready {
   m: HostState
   vars: Vars
-  args: Record<string, unknown>
+  args?: Record<string, unknown>
+  items?: unknown[]
+  session: Session
   target: Target
   started: number
 }
@@ -433,7 +610,7 @@ type Finish = (
   record: Omit<TaskRecord, 'play' | 'batch' | 'task' | 'action' | 'handler' | 'check' | 'host'>,
 ) => void
 
-/** Per host: vars, `when`, rendered and re-checked args, the connection. Hosts that end here are finished. */
+/** Per host: vars, `when` (per item for a loop), rendered and re-checked args, the connection. */
 async function prepare(
   task: PlayTask,
   live: HostState[],
@@ -445,25 +622,38 @@ async function prepare(
   await forEach(live, rc.forks, async (m) => {
     const started = Date.now()
     const vars = hostVars(m, rc, task, check)
+    delete m.lastResult
     try {
-      if (!task.when.every((c) => evaluateCondition(c, vars))) {
-        // As Ansible: a task skipped by `when` still registers, and replaces what the name held.
-        if (task.register)
-          m.registered[task.register] = { changed: false, skipped: true, skip_reason: 'Conditional result was False' }
-        return finish(m, { status: 'skipped', ms: 0 })
+      let items: unknown[] | undefined
+      let args: Record<string, unknown> | undefined
+      if (task.loop) {
+        // As TaskExecutor: `when` is per item; a loop that cannot be made is an error unless `when` is false.
+        try {
+          items = loopItems(task.loop, vars, dirname(resolve(rc.playbook.file)))
+        } catch (e) {
+          if (!safeWhen(task, vars)) return skip(m, task, finish)
+          throw e
+        }
+        if (!items.length) {
+          if (task.register) m.registered[task.register] = { ...noItems }
+          return finish(m, { status: 'skipped', msg: 'No items in the list', ms: 0 })
+        }
+      } else {
+        if (!task.when.every((c) => evaluateCondition(c, vars))) return skip(m, task, finish)
+        const rendered = renderArgs(task, vars, rc)
+        if (typeof rendered === 'string') return finish(m, { status: 'failed', msg: rendered, ms: 0 })
+        args = rendered
       }
-      const args = plain(renderValue(task.args, vars)) as Record<string, unknown>
-      const problem = rc.registry.check(task.action, args)
-      if (problem)
-        return finish(m, {
-          status: 'failed',
-          msg: `${task.file}:${task.line}: ${[task.action, ...problem.path].join('.')}: ${problem.message}`,
-          ms: 0,
-        })
-      const session = await (m.session ??= rc.transport
-        .session(m.host.name, rc.connections.get(m.host.name) ?? m.host.connection)
-        .then((s) => (rc.hostLock === false ? s : lockHost(s, rc.lockWait ?? 0))))
-      ready.push({ m, vars, args, target: makeTarget(m.host.name, vars, m.facts, session), started })
+      const session = await hostSession(rc, m)
+      ready.push({
+        m,
+        vars,
+        ...(args ? { args } : {}),
+        ...(items ? { items } : {}),
+        session,
+        target: makeTarget(m.host.name, vars, m.facts, session),
+        started,
+      })
     } catch (e) {
       finish(m, failure(e, task, started))
     }
@@ -472,35 +662,113 @@ async function prepare(
   return ready
 }
 
-/** The task on one host: run (or the batch phase's result), settle its changes, then register and conditions. */
+/** As Ansible: a task skipped by `when` still registers, and replaces what the name held. */
+function skip(m: HostState, task: PlayTask, finish: Finish): void {
+  if (task.register)
+    m.registered[task.register] = { changed: false, skipped: true, skip_reason: 'Conditional result was False' }
+  finish(m, { status: 'skipped', ms: 0 })
+}
+
+function safeWhen(task: PlayTask, vars: Vars): boolean {
+  try {
+    return task.when.every((c) => evaluateCondition(c, vars))
+  } catch {
+    return true
+  }
+}
+
+/** The task's args rendered with these vars and checked again; a string says what is wrong. */
+function renderArgs(task: PlayTask, vars: Vars, rc: RunContext): Record<string, unknown> | string {
+  const args = plain(renderValue(task.args, vars)) as Record<string, unknown>
+  const problem = rc.registry.check(task.action, args)
+  return problem ? `${task.file}:${task.line}: ${[task.action, ...problem.path].join('.')}: ${problem.message}` : args
+}
+
+/** A host's session for this batch (connected, and locked, once). */
+function hostSession(rc: RunContext, m: HostState): Promise<Session> {
+  return (m.session ??= rc.transport
+    .session(m.host.name, rc.connections.get(m.host.name) ?? m.host.connection)
+    .then((s) => (rc.hostLock === false ? s : lockHost(s, rc.lockWait ?? 0))))
+}
+
+/**
+ * Where an execution runs: the host's own session, or delegate_to's (a host of the inventory, reached with
+ * its own connection vars), with the become the task asks for — unless the host's ansible_become* vars say
+ * otherwise: as Ansible's PlayContext, connection variables win over the become keywords.
+ */
+async function executionSession(task: PlayTask, vars: Vars, ready: Ready, rc: RunContext): Promise<Session> {
+  let session = ready.session
+  let name = ready.m.host.name
+  if (task.delegateTo !== undefined) {
+    name = String(render(task.delegateTo, vars))
+    const host = rc.inventory.hosts.get(name)
+    if (!host || !rc.connections.has(name))
+      throw new InputError(`delegate_to: "${name}" is not a host of the inventory`, task.file, task.line)
+    if (name !== ready.m.host.name) session = await hostSession(rc, rc.state(host))
+  }
+  if (task.become === undefined && task.becomeUser === undefined) return session
+  const own = { ...rc.inventory.hosts.get(name)!.vars, ...rc.play.vars, ...rc.extraVars }
+  return session.withBecome({
+    become: 'ansible_become' in own || task.become === undefined ? session.target.become : task.become,
+    becomeUser:
+      'ansible_become_user' in own || task.becomeUser === undefined ? session.target.becomeUser : task.becomeUser,
+  })
+}
+
+/** The task on one host: once, or once per item; then its record, what it registers and whom it notifies. */
 async function runOnHost(
   task: PlayTask,
   definition: Task,
-  { m, vars, args, target, started }: Ready,
+  ready: Ready,
   rc: RunContext,
   { check, ctx, preset, finish }: { check: boolean; ctx: TaskContext; preset: Map<string, TaskResult>; finish: Finish },
 ): Promise<void> {
+  const { m, vars, started } = ready
   rc.emit({ type: 'host-start', host: m.host.name, task: task.name })
   try {
-    let result: TaskResult
-    try {
-      const presetResult = preset.get(m.host.name)
-      result = presetResult
-        ? await settle(presetResult, check)
-        : await withTimeout(
-            definition.run(target, args, ctx).then((result) => settle(result, check)),
-            task.timeoutMs,
-            `task timed out after ${(task.timeoutMs ?? 0) / 1000} s`,
-          )
-    } catch (e) {
-      // A task that throws failed, as a module that returns failed: true; failed_when still decides
-      // (Ansible evaluates it on every result that is not skipped). A host that is gone is not a result.
-      if (e instanceof Unreachable || e instanceof HostKeyError) throw e
-      result = { changed: false, failed: true, msg: failure(e, task, started).msg ?? String(e) }
+    let outcome: Outcome
+    let items: TaskRecord['items']
+    if (!task.loop) {
+      outcome = await execute(task, definition, vars, ready, rc, { check, ctx, preset: preset.get(m.host.name) })
+    } else {
+      const results: Outcome[] = []
+      items = []
+      for (const [i, item] of ready.items!.entries()) {
+        const scope = itemVars(task.loop, vars, item, i)
+        const o = await execute(task, definition, scope, ready, rc, { check, ctx, when: true })
+        o.registered = { ...o.registered, ...itemFields(task.loop, item, i) }
+        results.push(o)
+        let label: string
+        try {
+          label = itemLabel(task.loop, scope)
+        } catch {
+          label = JSON.stringify(item)
+        }
+        items.push({ label, status: statusOf(o.result), ...(o.result.msg ? { msg: o.result.msg } : {}) })
+      }
+      const all = loopResult(
+        results.map((o) => ({
+          changed: o.result.changed,
+          failed: !!o.result.failed,
+          skipped: !!o.result.skipped,
+          registered: o.registered,
+        })),
+      )
+      outcome = {
+        result: {
+          changed: all.changed,
+          ...(all.failed ? { failed: true } : {}),
+          ...(all.skipped ? { skipped: true } : {}),
+          msg: all.msg,
+          diff: results.flatMap((o) => o.result.diff ?? []),
+        },
+        registered: all.registered,
+      }
     }
-    if (result.facts) Object.assign(m.facts, result.facts)
-    result = await applyConditions(task, result, vars, m)
-    const status: Status = result.failed ? 'failed' : result.skipped ? 'skipped' : result.changed ? 'changed' : 'ok'
+    const { result } = outcome
+    if (task.register) m.registered[task.register] = outcome.registered
+    m.lastResult = outcome.registered
+    const status = statusOf(result)
     if (status === 'changed') for (const n of task.notify) m.notified.add(n)
     const diff = ctx.diff && result.diff?.length ? await unifiedDiff(result.diff) : undefined
     finish(m, {
@@ -510,6 +778,7 @@ async function runOnHost(
       ...(result.msg ? { msg: result.msg } : {}),
       ...(diff ? { diff } : {}),
       ...(result.data ? { data: result.data } : {}),
+      ...(items ? { items } : {}),
       ms: Date.now() - started,
     })
   } catch (e) {
@@ -517,6 +786,76 @@ async function runOnHost(
     if (task.register) m.registered[task.register] = { changed: false, failed: true, msg: record.msg }
     finish(m, record)
   }
+}
+
+function statusOf(result: TaskResult): Status {
+  return result.failed ? 'failed' : result.skipped ? 'skipped' : result.changed ? 'changed' : 'ok'
+}
+
+/** One execution's result and what it registers. */
+interface Outcome {
+  result: TaskResult
+  registered: Vars
+}
+
+/**
+ * One execution of a task (the task, or one item of its loop): `when` (for an item), args, run and settle,
+ * then register, changed_when and failed_when, as TaskExecutor._execute; with `until`, again until it holds.
+ */
+async function execute(
+  task: PlayTask,
+  definition: Task,
+  vars: Vars,
+  ready: Ready,
+  rc: RunContext,
+  o: { check: boolean; ctx: TaskContext; preset?: TaskResult | undefined; when?: boolean },
+): Promise<Outcome> {
+  if (o.when && !task.when.every((c) => evaluateCondition(c, vars))) {
+    const registered = { changed: false, skipped: true, skip_reason: 'Conditional result was False' }
+    return { result: { changed: false, skipped: true }, registered }
+  }
+  const args = ready.args ?? renderArgs(task, vars, rc)
+  if (typeof args === 'string') return { result: { changed: false, failed: true, msg: args }, registered: {} }
+  const session = await executionSession(task, vars, ready, rc)
+  const target =
+    session === ready.session && vars === ready.vars
+      ? ready.target
+      : makeTarget(ready.m.host.name, vars, ready.m.facts, session)
+  const attempts = attemptsOf(task)
+  let outcome: Outcome | undefined
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    let result: TaskResult
+    try {
+      result = o.preset
+        ? await settle(o.preset, o.check)
+        : await withTimeout(
+            definition.run(target, args, o.ctx).then((result) => settle(result, o.check)),
+            task.timeoutMs,
+            `task timed out after ${(task.timeoutMs ?? 0) / 1000} s`,
+          )
+    } catch (e) {
+      // A task that throws failed, as a module that returns failed: true; failed_when still decides
+      // (Ansible evaluates it on every result that is not skipped). A host that is gone is not a result.
+      if (e instanceof Unreachable || e instanceof HostKeyError) throw e
+      result = { changed: false, failed: true, msg: failure(e, task, ready.started).msg ?? String(e) }
+    }
+    if (result.facts) Object.assign(ready.m.facts, result.facts)
+    outcome = applyConditions(task, result, vars, task.until ? { attempts: attempt } : {})
+    if (attempts === 1) break
+    const scope = task.register ? { ...vars, [task.register]: outcome.registered } : vars
+    if (task.until!.every((c) => evaluateCondition(c, scope))) break
+    if (attempt < attempts) {
+      rc.emit({ type: 'retry', host: ready.m.host.name, task: task.name, attempt, of: attempts - 1 })
+      await new Promise((resolve) => setTimeout(resolve, task.delay * 1000))
+    } else {
+      // As Ansible 2.14: out of attempts, the result fails and says attempts = retries.
+      outcome = {
+        result: { ...outcome.result, failed: true },
+        registered: { ...outcome.registered, attempts: attempts - 1, failed: true },
+      }
+    }
+  }
+  return outcome!
 }
 
 function order(live: HostState[], records: Map<string, TaskRecord>): TaskRecord[] {
@@ -542,7 +881,7 @@ function failure(
 }
 
 /** register, then changed_when / failed_when (which may use the registered result), as in Ansible. */
-async function applyConditions(task: PlayTask, result: TaskResult, vars: Vars, m: HostState): Promise<TaskResult> {
+function applyConditions(task: PlayTask, result: TaskResult, vars: Vars, extra: Vars): Outcome {
   // As Ansible registers it: changed and failed always, skipped only when true.
   const registered = () => ({
     changed: result.changed,
@@ -550,11 +889,11 @@ async function applyConditions(task: PlayTask, result: TaskResult, vars: Vars, m
     ...(result.skipped ? { skipped: true } : {}),
     ...(result.msg ? { msg: result.msg } : {}),
     ...result.data,
+    ...extra,
   })
-  if (task.register) m.registered[task.register] = registered()
   // Ansible evaluates changed_when/failed_when only on results that were not skipped (--check on a command).
-  if (result.skipped) return result
-  const scope = task.register ? { ...vars, [task.register]: m.registered[task.register] } : vars
+  if (result.skipped) return { result, registered: registered() }
+  const scope = task.register ? { ...vars, [task.register]: registered() } : vars
   if (task.changedWhen) result = { ...result, changed: task.changedWhen.every((c) => evaluateCondition(c, scope)) }
   if (task.failedWhen) {
     const failed = task.failedWhen.every((c) => evaluateCondition(c, scope))
@@ -564,8 +903,7 @@ async function applyConditions(task: PlayTask, result: TaskResult, vars: Vars, m
       ...(failed && !result.msg ? { msg: `failed_when: ${task.failedWhen.join(' and ')}` } : {}),
     }
   }
-  if (task.register) m.registered[task.register] = registered()
-  return result
+  return { result, registered: registered() }
 }
 
 /** Var precedence for the sources we have, as Ansible: inventory < facts < play < task < registered < extra. */

@@ -3,7 +3,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { parseExtraVars, parsePlaybook } from '../src/playbook.ts'
+import { flatTasks, parseExtraVars, parsePlaybook } from '../src/playbook.ts'
 import { builtinTasks, Registry } from '../src/task.ts'
 import { tempDir } from './tmp.ts'
 import { InputError } from '../src/util.ts'
@@ -80,7 +80,7 @@ test('a play with tasks, handlers and keywords becomes typed data', () => {
   assert.is(play.maxFailPercentage, 30)
   assert.is(play.gatherFacts, false)
   assert.equal(play.vars, { port: 80 })
-  const [copy, command] = play.tasks
+  const [copy, command] = flatTasks(play.tasks)
   assert.is(copy!.action, 'copy')
   assert.equal(copy!.notify, ['restart'])
   assert.equal(copy!.when, ['port == 80'])

@@ -21,6 +21,17 @@ DOCUMENTATION = '''
 KEYS = ('ok', 'changed', 'failures', 'skipped', 'unreachable', 'rescued', 'ignored')
 
 
+def _rescued(task):
+    """Whether a block with a rescue section encloses the task in its block section (the strategy's
+    is_any_block_rescuing: the failure is then counted as rescued)."""
+    child, parent = task, task._parent
+    while parent is not None:
+        if getattr(parent, 'rescue', None) and any(t._uuid == child._uuid for t in parent.block):
+            return True
+        child, parent = parent, parent._parent
+    return False
+
+
 class CallbackModule(CallbackBase):
     CALLBACK_VERSION = 2.0
     CALLBACK_TYPE = 'aggregate'
@@ -47,6 +58,8 @@ class CallbackModule(CallbackBase):
     def v2_runner_on_failed(self, result, ignore_errors=False):
         if ignore_errors:
             self._count(result, 'ok', 'ignored', *(('changed',) if result._result.get('changed', False) else ()))
+        elif _rescued(result._task):
+            self._count(result, 'rescued')
         else:
             self._count(result, 'failures')
 
