@@ -265,6 +265,7 @@ function parsePlay(yaml: Yaml, raw: Record<string, unknown>, i: number, registry
   if (play.maxFailPercentage !== undefined && play.maxFailPercentage > 100)
     yaml.fail([...path, 'max_fail_percentage'], 'expected a percentage between 0 and 100')
   checkTemplates(yaml, [...path, 'vars'], play.vars)
+  checkTemplates(yaml, [...path, 'become_user'], raw.become_user)
   if (play.gatherFacts && !registry.get('facts'))
     yaml.fail(
       path,
@@ -339,7 +340,7 @@ function parseBlock(
   }
   const when = conditionList(yaml, raw, path, 'when') ?? []
   checkTemplates(yaml, [...path, 'vars'], raw.vars)
-  if (typeof raw.delegate_to === 'string') checkExpressionText(yaml, [...path, 'delegate_to'], raw.delegate_to)
+  checkKeywords(yaml, raw, path, "a block's")
   const inherited: Inherited = {
     ...outer,
     when: [...outer.when, ...when],
@@ -403,13 +404,7 @@ function parseTask(
   for (const section of ['rescue', 'always'])
     if (section in raw)
       yaml.fail([...path, section], `"${section}" belongs to a block (there is no "block:" here)`, 'key')
-  const connectionVar = Object.keys((raw.vars as object | undefined) ?? {}).find((v) => connectionVars.includes(v))
-  if (connectionVar)
-    yaml.fail(
-      [...path, 'vars', connectionVar],
-      `connection variables in a task's vars are not supported by this engine (set ${connectionVar} in the inventory, the play's vars or -e)`,
-      'key',
-    )
+  checkKeywords(yaml, raw, path, "a task's")
   const actions = keys.filter((k) => !keywords.has(k))
   if (actions.length === 0) yaml.fail(path, `no task given: expected one task key (${registry.names().join(', ')})`)
   if (actions.length > 1)
@@ -453,7 +448,6 @@ function parseTask(
       path,
       `a loop over "${action}" is not supported by this engine (it has a batch phase for the whole batch)`,
     )
-  if (typeof raw.delegate_to === 'string') checkExpressionText(yaml, [...path, 'delegate_to'], raw.delegate_to)
   const settled = { ...inherited, ...keywordValues(raw) }
   const until = conditions('until')
   const name = typeof raw.name === 'string' ? raw.name : action
@@ -529,9 +523,18 @@ function checkExpression(yaml: Yaml, path: (string | number)[], expression: stri
   }
 }
 
-/** A keyword that may be a template (delegate_to): its syntax now. */
-function checkExpressionText(yaml: Yaml, path: (string | number)[], text: string): void {
-  checkTemplates(yaml, path, text)
+/** What a task and a block check alike: no connection vars in their vars (the connection is the play's), and
+ * the templates of delegate_to and become_user (rendered per host). */
+function checkKeywords(yaml: Yaml, raw: Record<string, unknown>, path: (string | number)[], whose: string): void {
+  const connectionVar = Object.keys((raw.vars as object | undefined) ?? {}).find((v) => connectionVars.includes(v))
+  if (connectionVar)
+    yaml.fail(
+      [...path, 'vars', connectionVar],
+      `connection variables in ${whose} vars are not supported by this engine (set ${connectionVar} in the inventory, the play's vars or -e)`,
+      'key',
+    )
+  for (const key of ['delegate_to', 'become_user'])
+    if (typeof raw[key] === 'string') checkTemplates(yaml, [...path, key], raw[key])
 }
 
 function checkTemplates(

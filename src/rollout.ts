@@ -711,7 +711,9 @@ async function executionSession(task: PlayTask, vars: Vars, ready: Ready, rc: Ru
   return session.withBecome({
     become: 'ansible_become' in own || task.become === undefined ? session.target.become : task.become,
     becomeUser:
-      'ansible_become_user' in own || task.becomeUser === undefined ? session.target.becomeUser : task.becomeUser,
+      'ansible_become_user' in own || task.becomeUser === undefined
+        ? session.target.becomeUser
+        : render(task.becomeUser, vars),
   })
 }
 
