@@ -19,6 +19,16 @@
 //   changed_when/failed_when apply to every result that is not skipped, a task that throws included (it
 //   failed, as a module returning failed: true); ansible_play_hosts/_batch leave out failed and unreachable
 //   hosts. Each play reaches a host with its own connection vars (inventory < play vars < -e).
+// - Blocks as PlayIterator and the linear strategy's lockstep: the block tree is walked in order, each task on
+//   every host at it; a host failing in a block goes to its rescue section (the failure counted as rescued, not
+//   failed, and ansible_failed_task/_result set), every host that entered the block runs its always section,
+//   and a failure no block catches takes the host out. any_errors_fatal (and a failing run_once) stops every
+//   host and the rollout after that task; ansible-playbook breaks the playbook there too.
+// - Loops and until as TaskExecutor (src/loop.ts): per item `when`, args, run, register; one result counted.
+// - run_once: the first host at the task runs it, its register is every batch host's. delegate_to: the task
+//   runs over the named host's connection with this host's vars. become/become_user keywords apply unless the
+//   host's ansible_become/ansible_become_user vars are set (PlayContext: variables win over keywords), on the
+//   same connection (Session.withBecome). no_log: the records keep the status only.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, resolve } from 'node:path'
@@ -160,36 +170,59 @@ export function planPlays(
     limit === undefined ? undefined : new Set(selectHosts(inventory, 'all', { limit, ...(warn ? { warn } : {}) }))
   return playbook.plays.map((play) => {
     const hosts = selectHosts(inventory, play.hosts, warn ? { warn } : {}).filter((h) => !allowed || allowed.has(h))
-    const delegates = delegateHosts(inventory, play).filter((h) => !hosts.includes(h))
+    const { delegates: named, any } = delegateHosts(inventory, play)
     const overrides = connectionVars.some((v) => v in play.vars || v in extraVars)
     const connections = new Map<string, Connection>()
+    // A templated delegate_to may name any host of the inventory: those this engine can reach are planned too.
+    const delegates = [...named, ...(any ? [...inventory.hosts.values()] : [])].filter(
+      (h, i, all) => !hosts.includes(h) && all.indexOf(h) === i,
+    )
     for (const h of [...hosts, ...delegates]) {
+      const optional = !hosts.includes(h) && !named.includes(h)
       const fail = (name: string, reason: string): never => {
+        if (optional) throw new Unplanned()
         if (name in extraVars) throw new InputError(`${name}: ${reason}`, '-e')
         if (name in play.vars) throw new InputError(`play vars: ${name}: ${reason}`, playbook.file, play.line)
         const at = inventory.locate?.(h.name, name)
         throw new InputError(`${h.name}: ${name}: ${reason}`, at?.file ?? inventory.file, at?.line, at?.column)
       }
-      const connection = overrides
-        ? resolveConnection(h.name, { ...h.vars, ...play.vars, ...extraVars }, fail)
-        : h.connection
-      if (!['ssh', 'smart'].includes(connection.connection))
-        fail('ansible_connection', `"${connection.connection}" is not supported by this engine (only ssh)`)
-      connections.set(h.name, connection)
+      try {
+        const connection = overrides
+          ? resolveConnection(h.name, { ...h.vars, ...play.vars, ...extraVars }, fail)
+          : h.connection
+        if (!['ssh', 'smart'].includes(connection.connection))
+          fail('ansible_connection', `"${connection.connection}" is not supported by this engine (only ssh)`)
+        connections.set(h.name, connection)
+      } catch (e) {
+        if (!(e instanceof Unplanned)) throw e
+      }
     }
-    return { play, hosts, delegates, connections, batches: computeBatches(hosts, play.serial) }
+    return {
+      play,
+      hosts,
+      delegates: delegates.filter((h) => connections.has(h.name)),
+      connections,
+      batches: computeBatches(hosts, play.serial),
+    }
   })
 }
 
+/** A delegate host a templated delegate_to might name, which this engine cannot reach: left out of the plan. */
+class Unplanned extends Error {}
+
 /**
- * The hosts the play's tasks delegate to (besides its own): each literal delegate_to must name a host of the
- * inventory (an InputError at the task's line otherwise); a templated one may name any of them, known per host.
+ * The hosts the play's tasks name in delegate_to: each literal one must be a host of the inventory (an
+ * InputError at the task's line otherwise); `any` when one is templated (it may name any host, known per host).
  */
-function delegateHosts(inventory: Inventory, play: Play): Host[] {
+function delegateHosts(inventory: Inventory, play: Play): { delegates: Host[]; any: boolean } {
   const names = new Set<string>()
+  let any = false
   for (const task of [...flatTasks(play.tasks), ...play.handlers]) {
     if (task.delegateTo === undefined) continue
-    if (isTemplated(task.delegateTo)) return [...inventory.hosts.values()]
+    if (isTemplated(task.delegateTo)) {
+      any = true
+      continue
+    }
     if (!inventory.hosts.has(task.delegateTo))
       throw new InputError(
         `delegate_to: "${task.delegateTo}" is not a host of the inventory (this engine delegates only to those)`,
@@ -198,7 +231,7 @@ function delegateHosts(inventory: Inventory, play: Play): Host[] {
       )
     names.add(task.delegateTo)
   }
-  return [...names].map((n) => inventory.hosts.get(n)!)
+  return { delegates: [...names].map((n) => inventory.hosts.get(n)!), any }
 }
 
 interface HostState {
@@ -703,7 +736,11 @@ async function executionSession(task: PlayTask, vars: Vars, ready: Ready, rc: Ru
     name = String(render(task.delegateTo, vars))
     const host = rc.inventory.hosts.get(name)
     if (!host || !rc.connections.has(name))
-      throw new InputError(`delegate_to: "${name}" is not a host of the inventory`, task.file, task.line)
+      throw new InputError(
+        `delegate_to: "${name}" is not ${host ? 'reachable by this engine (see its connection vars)' : 'a host of the inventory'}`,
+        task.file,
+        task.line,
+      )
     if (name !== ready.m.host.name) session = await hostSession(rc, rc.state(host))
   }
   if (task.become === undefined && task.becomeUser === undefined) return session

@@ -61,6 +61,16 @@ export const playlangCases: Case[] = [
     ),
   },
   {
+    // A rescued failure in a run where no host fails: run in one ansible-playbook with until-retries, whose
+    // recap must then be split by play with `rescued` counted as the strategy counts it (hbmon_stats.py).
+    name: 'block-rescued-clean-run',
+    playbook: play(
+      `    - block:\n        - command: /bin/false\n          when: inventory_hostname == 'h1'\n` +
+        `      rescue:\n        - copy: {dest: $D/rescued, content: "{{ ansible_failed_result.rc }}\\n"}\n` +
+        `      always:\n        - copy: {dest: $D/always, content: "x\\n"}\n`,
+    ),
+  },
+  {
     // run_once registers for every host; delegate_to runs on another host with this host's vars; no_log hides
     // a result from the output; any_errors_fatal stops every host (and the later play) at h2's failure.
     name: 'run-once-delegate-no-log-fatal',
