@@ -76,12 +76,13 @@ export const playlangCases: Case[] = [
     name: 'run-once-delegate-no-log-fatal',
     inventory: three,
     notPrinted: ['hbmon-secret-7f3a'],
+    args: ['-vv'], // the result's data is printed at -vv: no_log must hide it there too
     playbook:
       play(
         `    - command: "echo {{ inventory_hostname }}"\n      run_once: true\n      register: once\n` +
           `    - copy: {dest: "$D/once-{{ inventory_hostname }}", content: "{{ once.stdout }}\\n"}\n      delegate_to: h1\n` +
-          `    - command: echo hbmon-secret-7f3a\n      no_log: true\n      register: secret\n` +
-          `    - copy: {dest: $D/secret, content: "{{ secret.stdout | length }}\\n"}\n` +
+          `    - shell: echo hbmon-secret-7f3a; echo hbmon-secret-7f3a >&2; exit 3\n      no_log: true\n      ignore_errors: true\n      register: secret\n` +
+          `    - copy: {dest: $D/secret, content: "{{ secret.stdout | length }} {{ secret.rc }}\\n"}\n` +
           `    - block:\n        - command: /bin/false\n          when: inventory_hostname == 'h2'\n      any_errors_fatal: true\n` +
           `    - copy: {dest: $D/not-reached, content: "x\\n"}\n`,
       ) + `- hosts: all\n  gather_facts: false\n  tasks:\n    - copy: {dest: $D/second-play, content: "x\\n"}\n`,
