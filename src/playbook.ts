@@ -43,6 +43,9 @@ export interface Play {
   maxFailPercentage?: number
   tags: string[]
   anyErrorsFatal: boolean
+  /** The play's become keywords (its tasks have them settled already; the implicit fact gathering uses these). */
+  become?: boolean
+  becomeUser?: string
   /** Tasks and blocks, in order; the block keywords are already settled into each task (see the header). */
   tasks: Step[]
   handlers: PlayTask[]
@@ -258,6 +261,8 @@ function parsePlay(yaml: Yaml, raw: Record<string, unknown>, i: number, registry
       : {}),
     tags: list(raw.tags),
     anyErrorsFatal: raw.any_errors_fatal === true,
+    ...(typeof raw.become === 'boolean' ? { become: raw.become } : {}),
+    ...(typeof raw.become_user === 'string' ? { becomeUser: raw.become_user } : {}),
     tasks: [],
     handlers: [],
     line: yaml.locate(path).line,

@@ -519,6 +519,8 @@ function factsTask(play: Play): PlayTask {
     delay: 5,
     runOnce: false,
     anyErrorsFatal: play.anyErrorsFatal,
+    ...(play.become !== undefined ? { become: play.become } : {}),
+    ...(play.becomeUser !== undefined ? { becomeUser: play.becomeUser } : {}),
     noLog: false,
     file: '',
     line: play.line,

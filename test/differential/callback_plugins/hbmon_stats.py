@@ -1,7 +1,8 @@
 # Writes ansible-playbook's recap as JSON to $HBMON_STATS_FILE, for the differential suite (ansible-core has no
 # json stdout callback of its own; ansible.posix's is not installed): {"stats": the recap per host, "plays":
-# the same counts per play name}, the second counted from the results as the strategy counts them, so that a
-# run of several cases' plays can be split by case (the suite checks that the plays add up to the recap).
+# the same counts per play name}, the second counted from the results as the strategy counts them (a failure a
+# block's rescue takes over is `rescued`, not `failures`), so that a run of several cases' plays can be split by
+# case (the suite checks that the plays add up to the recap).
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
