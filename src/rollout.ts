@@ -242,6 +242,9 @@ interface HostState {
   down?: 'failed' | 'unreachable'
   /** Failed inside a block that still has a rescue or always section for it (not yet out of the play). */
   failing?: boolean
+  /** Failed where no block rescues it: out of ansible_play_hosts while its always sections run (Ansible's
+   * play._removed_hosts). */
+  removed?: boolean
   /** What the host's last task registered (or would have): ansible_failed_result in a rescue section. */
   lastResult?: Vars
   session?: Promise<Session>
@@ -589,7 +592,7 @@ async function runTask(task: PlayTask, handler: boolean, live: HostState[], rc: 
         full = { ...full, rescued: true }
         m.registered.ansible_failed_task = { name: task.name, action: task.action }
         m.registered.ansible_failed_result = m.lastResult ?? { failed: true, msg: full.msg ?? '' }
-      }
+      } else m.removed = true
       failHost(m, scope)
     }
     if (task.noLog) full = hidden(full)
@@ -968,12 +971,16 @@ function hostVars(m: HostState, rc: RunContext, task: PlayTask, check: boolean):
     ansible_diff_mode: rc.diff ?? false,
     // As Ansible: hosts that failed or were unreachable are out of ansible_play_hosts and ansible_play_batch.
     ansible_play_hosts_all: rc.hosts.map((h) => h.name),
-    ansible_play_hosts: rc.hosts.map((h) => h.name).filter((h) => !rc.states.get(h)?.down),
-    ansible_play_batch: rc.batchHosts.filter((h) => !rc.states.get(h)?.down),
+    ansible_play_hosts: rc.hosts.map((h) => h.name).filter((h) => inPlay(rc.states.get(h))),
+    ansible_play_batch: rc.batchHosts.filter((h) => inPlay(rc.states.get(h))),
     playbook_dir: dirname(resolve(rc.playbook.file)),
     inventory_file: inventory.file,
     inventory_dir: dirname(resolve(inventory.file)),
   }
+}
+
+function inPlay(m: HostState | undefined): boolean {
+  return !m?.down && !m?.removed
 }
 
 // The `groups` magic var (group → its hosts, children included), computed once per inventory.

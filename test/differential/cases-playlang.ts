@@ -42,8 +42,9 @@ export const playlangCases: Case[] = [
     ),
   },
   {
-    // block/rescue/always: h2 fails in a block and is rescued (sees ansible_failed_*), h3 fails in a block
-    // without rescue (its always runs, then it is out); nested blocks; inherited when, vars and tags.
+    // block/rescue/always: h2 fails in a block and is rescued (sees ansible_failed_*); h1 fails in an inner block
+    // that only has always, and the outer block rescues it; h3 fails in a block and again in its rescue (its
+    // always runs without it in ansible_play_hosts, then it is out); inherited when and vars.
     name: 'blocks-rescue-always',
     inventory: three,
     playbook: play(
@@ -55,7 +56,8 @@ export const playlangCases: Case[] = [
         `      always:\n        - copy: {dest: $D/always, content: "x\\n"}\n` +
         `    - block:\n        - block:\n            - command: /bin/false\n              when: inventory_hostname == 'h1'\n          always:\n            - copy: {dest: $D/inner-always, content: "x\\n"}\n` +
         `      rescue:\n        - copy: {dest: $D/outer-rescue, content: "x\\n"}\n` +
-        `    - block:\n        - command: /bin/false\n      when: inventory_hostname == 'h3'\n      always:\n        - copy: {dest: $D/last-always, content: "x\\n"}\n` +
+        `    - block:\n        - command: /bin/false\n      rescue:\n        - command: /bin/false\n      when: inventory_hostname == 'h3'\n` +
+        `      always:\n        - copy: {dest: $D/last-always, content: "{{ ansible_play_hosts | join(',') }}\\n"}\n` +
         `    - copy: {dest: $D/after, content: "{{ ansible_play_hosts | join(',') }}\\n"}\n` +
         `    - block:\n        - copy: {dest: $D/skipped, content: "x\\n"}\n      when: inventory_hostname == 'h9'\n`,
     ),
