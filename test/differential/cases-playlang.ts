@@ -13,24 +13,27 @@ const three = `all:\n  hosts:\n    h1:\n    h2:\n    h3:\n`
 export const playlangCases: Case[] = [
   {
     // loop, with_items (one level flattened), with_dict, with_fileglob; loop_control's loop_var, index_var and
-    // label; `when` per item; an empty loop; a failing item under ignore_errors; what each registers.
+    // label; `when` per item; an empty loop; a failing item under ignore_errors; what each registers; a handler
+    // notified by a looped task.
     name: 'loops-and-registered-results',
     inventory: `all:\n  hosts:\n    h1:\n    h2:\n  vars:\n    users: [{name: ann, uid: 1}, {name: bob, uid: 2}]\n    sizes: {small: 1, large: 3}\n    empty_list: []\n`,
     files: { 'files/conf/a.conf': 'a\n', 'files/conf/b.conf': 'b\n', 'files/conf/c.txt': 'c\n' },
-    playbook: play(
-      `    - copy: {dest: "$D/user-{{ u.name }}", content: "{{ u.uid }} {{ i }}\\n"}\n      loop: "{{ users }}"\n      loop_control: {loop_var: u, index_var: i, label: "{{ u.name }}"}\n      register: r\n` +
-        `    - copy: {dest: $D/r, content: "{{ r.results | length }} {{ r.changed }} {{ r.msg }} {{ r.skipped }} {{ r.failed | default('absent') }} {{ r.results[1].u.name }} {{ r.results[1].i }} {{ r.results[0].ansible_loop_var }} {{ r.results[0].ansible_index_var }} {{ r.results[0].changed }} {{ r.results[0].failed }}\\n"}\n` +
-        `    - command: "echo {{ item }}"\n      with_items: [[a, b], c]\n      when: item != 'b'\n      register: w\n` +
-        `    - copy: {dest: $D/w, content: "{{ w.results | length }} {{ w.results[0].stdout }} {{ w.results[1].skipped }} {{ w.results[1].skip_reason }} {{ w.results[1].item }} {{ w.results[2].stdout }} {{ w.changed }}\\n"}\n` +
-        `    - copy: {dest: "$D/size-{{ item.key }}", content: "{{ item.value }}\\n"}\n      with_dict: "{{ sizes }}"\n` +
-        `    - copy: {src: "{{ item }}", dest: $D/}\n      with_fileglob: conf/*.conf\n` +
-        `    - command: "echo never"\n      loop: "{{ empty_list }}"\n      register: e\n` +
-        `    - copy: {dest: $D/e, content: "{{ e.skipped }} {{ e.results | length }} {{ e.changed }}\\n"}\n` +
-        `    - shell: "exit {{ item }}"\n      loop: [0, 3]\n      ignore_errors: true\n      register: f\n` +
-        `    - copy: {dest: $D/f, content: "{{ f.failed }} {{ f.msg }} {{ f.results[1].rc }} {{ f.results[1].failed }} {{ f.results[0].failed }} {{ f is failed }}\\n"}\n` +
-        `    - command: "echo {{ item }}"\n      loop: [x, y]\n      when: false\n      register: s\n` +
-        `    - copy: {dest: $D/s, content: "{{ s.skipped }} {{ s.msg }} {{ s.changed }}\\n"}\n`,
-    ),
+    playbook:
+      play(
+        `    - copy: {dest: "$D/user-{{ u.name }}", content: "{{ u.uid }} {{ i }}\\n"}\n      loop: "{{ users }}"\n      loop_control: {loop_var: u, index_var: i, label: "{{ u.name }}"}\n      register: r\n` +
+          `    - copy: {dest: $D/r, content: "{{ r.results | length }} {{ r.changed }} {{ r.msg }} {{ r.skipped }} {{ r.failed | default('absent') }} {{ r.results[1].u.name }} {{ r.results[1].i }} {{ r.results[0].ansible_loop_var }} {{ r.results[0].ansible_index_var }} {{ r.results[0].changed }} {{ r.results[0].failed }}\\n"}\n` +
+          `    - command: "echo {{ item }}"\n      with_items: [[a, b], c]\n      when: item != 'b'\n      register: w\n` +
+          `    - copy: {dest: $D/w, content: "{{ w.results | length }} {{ w.results[0].stdout }} {{ w.results[1].skipped }} {{ w.results[1].skip_reason }} {{ w.results[1].item }} {{ w.results[2].stdout }} {{ w.changed }}\\n"}\n` +
+          `    - copy: {dest: "$D/size-{{ item.key }}", content: "{{ item.value }}\\n"}\n      with_dict: "{{ sizes }}"\n      notify: handled\n` +
+          `    - copy: {src: "{{ item }}", dest: $D/}\n      with_fileglob: conf/*.conf\n` +
+          `    - command: "echo never"\n      loop: "{{ empty_list }}"\n      register: e\n` +
+          `    - copy: {dest: $D/e, content: "{{ e.skipped }} {{ e.results | length }} {{ e.changed }}\\n"}\n` +
+          `    - shell: "exit {{ item }}"\n      loop: [0, 3]\n      ignore_errors: true\n      register: f\n` +
+          `    - copy: {dest: $D/f, content: "{{ f.failed }} {{ f.msg }} {{ f.results[1].rc }} {{ f.results[1].failed }} {{ f.results[0].failed }} {{ f is failed }}\\n"}\n` +
+          `    - command: "echo {{ item }}"\n      loop: [x, y]\n      when: false\n      register: s\n` +
+          `    - copy: {dest: $D/s, content: "{{ s.skipped }} {{ s.msg }} {{ s.changed }}\\n"}\n`,
+      ) +
+      `  handlers:\n    - name: handled\n      copy: {dest: $D/handled, content: "{{ ansible_play_batch | join(',') }}\\n"}\n`,
   },
   {
     // until/retries/delay: succeeding on the third attempt, and running out of attempts (ignored).
@@ -73,7 +76,8 @@ export const playlangCases: Case[] = [
     ),
   },
   {
-    // run_once registers for every host; delegate_to runs on another host with this host's vars; no_log hides
+    // run_once registers for every host; delegate_to (literal, and templated per item) runs on another host with
+    // this host's vars; no_log hides
     // a result from the output; any_errors_fatal stops every host (and the later play) at h2's failure.
     name: 'run-once-delegate-no-log-fatal',
     inventory: three,
@@ -83,6 +87,7 @@ export const playlangCases: Case[] = [
       play(
         `    - command: "echo {{ inventory_hostname }}"\n      run_once: true\n      register: once\n` +
           `    - copy: {dest: "$D/once-{{ inventory_hostname }}", content: "{{ once.stdout }}\\n"}\n      delegate_to: h1\n` +
+          `    - copy: {dest: "$D/via-{{ item }}-from-{{ inventory_hostname }}", content: "x\\n"}\n      delegate_to: "{{ item }}"\n      loop: [h1, h2]\n` +
           `    - shell: echo hbmon-secret-7f3a; echo hbmon-secret-7f3a >&2; exit 3\n      no_log: true\n      ignore_errors: true\n      register: secret\n` +
           `    - copy: {dest: $D/secret, content: "{{ secret.stdout | length }} {{ secret.rc }}\\n"}\n` +
           `    - block:\n        - command: /bin/false\n          when: inventory_hostname == 'h2'\n      any_errors_fatal: true\n` +
