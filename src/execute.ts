@@ -217,15 +217,14 @@ async function prepare(
         args = rendered
       }
       const session = await hostSession(rc, m)
-      ready.push({
-        m,
+      // The batch phase and run see the same target: delegate_to's connection, the task's become.
+      const target = makeTarget(
+        m.host.name,
         vars,
-        ...(args ? { args } : {}),
-        ...(items ? { items } : {}),
-        session,
-        target: makeTarget(m.host.name, vars, m.facts, session),
-        started,
-      })
+        m.facts,
+        items ? session : await executionSession(task, vars, m, session, rc),
+      )
+      ready.push({ m, vars, ...(args ? { args } : {}), ...(items ? { items } : {}), session, target, started })
     } catch (e) {
       finish(m, failure(e, task, started))
     }
@@ -268,9 +267,15 @@ function hostSession(rc: RunContext, m: HostState): Promise<Session> {
  * its own connection vars), with the become the task asks for — unless the host's ansible_become* vars say
  * otherwise: as Ansible's PlayContext, connection variables win over the become keywords.
  */
-async function executionSession(task: PlayTask, vars: Vars, ready: Ready, rc: RunContext): Promise<Session> {
-  let session = ready.session
-  let name = ready.m.host.name
+async function executionSession(
+  task: PlayTask,
+  vars: Vars,
+  m: HostState,
+  own: Session,
+  rc: RunContext,
+): Promise<Session> {
+  let session = own
+  let name = m.host.name
   if (task.delegateTo !== undefined) {
     name = String(render(task.delegateTo, vars))
     const host = rc.inventory.hosts.get(name)
@@ -280,14 +285,14 @@ async function executionSession(task: PlayTask, vars: Vars, ready: Ready, rc: Ru
         task.file,
         task.line,
       )
-    if (name !== ready.m.host.name) session = await hostSession(rc, rc.state(host))
+    if (name !== m.host.name) session = await hostSession(rc, rc.state(host))
   }
   if (task.become === undefined && task.becomeUser === undefined) return session
-  const own = { ...rc.inventory.hosts.get(name)!.vars, ...rc.play.vars, ...rc.extraVars }
+  const set = { ...rc.inventory.hosts.get(name)!.vars, ...rc.play.vars, ...rc.extraVars }
   return session.withBecome({
-    become: 'ansible_become' in own || task.become === undefined ? session.target.become : task.become,
+    become: 'ansible_become' in set || task.become === undefined ? session.target.become : task.become,
     becomeUser:
-      'ansible_become_user' in own || task.becomeUser === undefined
+      'ansible_become_user' in set || task.becomeUser === undefined
         ? session.target.becomeUser
         : render(task.becomeUser, vars),
   })
@@ -394,11 +399,10 @@ async function execute(
   }
   const args = ready.args ?? renderArgs(task, vars, rc)
   if (typeof args === 'string') return { result: { changed: false, failed: true, msg: args }, registered: {} }
-  const session = await executionSession(task, vars, ready, rc)
-  const target =
-    session === ready.session && vars === ready.vars
-      ? ready.target
-      : makeTarget(ready.m.host.name, vars, ready.m.facts, session)
+  // A loop's item may delegate elsewhere (delegate_to templated with the item): its own target each time.
+  const target = !task.loop
+    ? ready.target
+    : makeTarget(ready.m.host.name, vars, ready.m.facts, await executionSession(task, vars, ready.m, ready.session, rc))
   const attempts = attemptsOf(task)
   let outcome: Outcome | undefined
   for (let attempt = 1; attempt <= attempts; attempt++) {

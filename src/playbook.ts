@@ -453,6 +453,11 @@ function parseTask(
       path,
       `a loop over "${action}" is not supported by this engine (it has a batch phase for the whole batch)`,
     )
+  if (task.batch && (raw.delegate_to ?? inherited.delegateTo) !== undefined)
+    yaml.fail(
+      path,
+      `delegate_to on "${action}" is not supported by this engine (it has a batch phase for the whole batch)`,
+    )
   const settled = { ...inherited, ...keywordValues(raw) }
   const until = conditions('until')
   const name = typeof raw.name === 'string' ? raw.name : action
