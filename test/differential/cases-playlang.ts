@@ -108,6 +108,17 @@ export const playlangCases: Case[] = [
     ),
   },
   {
+    // --check and --diff through loops and blocks: a looped copy would change, a looped command cannot tell
+    // (skipped), a failure in check mode is rescued, and nothing is written.
+    name: 'loops-blocks-check-mode',
+    args: ['--check', '--diff'],
+    playbook: play(
+      `    - copy: {dest: "$D/{{ item }}", content: "{{ item }}\\n"}\n      loop: [a, b]\n      register: c\n` +
+        `    - command: "touch $D/{{ item }}"\n      loop: [x, y]\n      register: t\n` +
+        `    - block:\n        - file: {path: $D/missing, state: file}\n      rescue:\n        - copy: {dest: $D/rescued, content: "{{ c.changed }} {{ t.skipped }}\\n"}\n`,
+    ),
+  },
+  {
     name: 'refuse-with-nested',
     refused: /"with_nested" is not supported/,
     playbook: play(`    - command: "echo {{ item }}"\n      with_nested: [[a], [b]]\n`),
