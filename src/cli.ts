@@ -10,7 +10,7 @@ import { loadSources } from './inventory-sources.ts'
 import { loadAnsibleConfig, type AnsibleSettings } from './ansible-config.ts'
 import { completeConnection, describeConnection, varOrigin } from './connection-defaults.ts'
 import { askPassword, passwordFile, redacting, setVaultSecrets, vaultId, type VaultSecret } from './vault.ts'
-import { loadPlaybook, parseExtraVars } from './playbook.ts'
+import { flatTasks, loadPlaybook, parseExtraVars } from './playbook.ts'
 import { checkJsonPath, Reporter, writeJsonReport } from './report.ts'
 import { planPlays, rollout, shouldRun, type Plan } from './rollout.ts'
 import { builtinTasks, Registry } from './task.ts'
@@ -219,8 +219,8 @@ function completeConnections(
   },
 ): void {
   const completed = new WeakSet<object>()
-  for (const { play, hosts, connections } of plan)
-    for (const h of hosts) {
+  for (const { play, hosts, delegates, connections } of plan)
+    for (const h of [...hosts, ...delegates]) {
       const c = connections.get(h.name)!
       if (completed.has(c)) continue
       completed.add(c)
@@ -245,7 +245,7 @@ function listTasks(plan: Plan, tags: string[] | undefined, skipTags: string[] | 
     out.write(
       `play #${play.index} (${play.hosts.join(',')}): ${play.name}\t${hosts.length} hosts, serial ${JSON.stringify(play.serial.length ? play.serial : 'all')}${play.maxFailPercentage !== undefined ? `, max_fail_percentage ${play.maxFailPercentage}` : ''}\n`,
     )
-    for (const t of play.tasks)
+    for (const t of flatTasks(play.tasks))
       if (shouldRun([...play.tags, ...t.tags], tags, skipTags))
         out.write(`  ${t.name}\t${t.action}${t.tags.length ? `\tTAGS: [${t.tags.join(', ')}]` : ''}\n`)
     for (const h of play.handlers) out.write(`  handler: ${h.name}\t${h.action}\n`)
@@ -254,8 +254,8 @@ function listTasks(plan: Plan, tags: string[] | undefined, skipTags: string[] | 
 
 /** Key files are inputs too: a missing one is found now, not as N unreachable hosts. */
 function checkKeyFiles(plan: Plan, inventoryFile: string): void {
-  for (const { hosts, connections } of plan)
-    for (const h of hosts) {
+  for (const { hosts, delegates, connections } of plan)
+    for (const h of [...hosts, ...delegates]) {
       const key = connections.get(h.name)!.keyFile
       if (!key) continue
       try {

@@ -205,6 +205,17 @@ export class Session {
     return this.ssh.forwardOut('127.0.0.1', 0, host, port)
   }
 
+  /**
+   * This connection with other become settings (a play's, block's or task's `become`): the same channels and
+   * slots, only the target's become and become user differ.
+   */
+  withBecome(become: Pick<Connection, 'become' | 'becomeUser'>): Session {
+    if (become.become === this.target.become && become.becomeUser === this.target.becomeUser) return this
+    const view = Object.create(this) as Session
+    Object.defineProperty(view, 'target', { value: { ...this.target, ...become }, enumerable: true })
+    return view
+  }
+
   close(): void {
     this.dead ??= 'closed'
     this.ssh.dispose()

@@ -4,6 +4,7 @@
 // with `deliberate` differ from Ansible on purpose (README, "Deliberate differences").
 import type { Case } from './oracle.ts'
 import { moduleCases } from './cases-modules.ts'
+import { playlangCases } from './cases-playlang.ts'
 
 /** A play over all hosts with gather_facts off; `tasks` is YAML, indented by 4. $D exists already (the
  * harness makes it: hosts sharing an address would race to create it, and each task costs Ansible time). */
@@ -545,11 +546,6 @@ export const cases: Case[] = [
     playbook: play('', '  vars_files: [vars.yml]\n'),
   },
   {
-    name: 'refuse-become-keyword',
-    refused: /"become" is not supported/,
-    playbook: play(`    - command: id\n      become: true\n`),
-  },
-  {
     name: 'refuse-conditional-expression',
     refused: /unexpected "if"/,
     playbook: play(`    - command: "echo {{ 1 if true else 2 }}"\n`),
@@ -800,21 +796,6 @@ export const cases: Case[] = [
     playbook: play(''),
   },
   {
-    name: 'refuse-loop',
-    refused: /"loop" is not supported/,
-    playbook: play(`    - file: {path: "$D/{{ item }}", state: touch}\n      loop: [a, b]\n`),
-  },
-  {
-    name: 'refuse-with-items',
-    refused: /"with_dict" is not supported/,
-    playbook: play(`    - file: {path: "$D/{{ item.key }}", state: touch}\n      with_dict: {a: 1}\n`),
-  },
-  {
-    name: 'refuse-block',
-    refused: /"block" is not supported/,
-    playbook: play(`    - block:\n        - file: {path: $D/x, state: touch}\n`),
-  },
-  {
     name: 'refuse-import-playbook',
     refused: /"import_playbook" is not supported/,
     playbook: `- import_playbook: other.yml\n`,
@@ -838,4 +819,5 @@ export const cases: Case[] = [
     playbook: play(''),
   },
   ...moduleCases,
+  ...playlangCases,
 ]

@@ -34,6 +34,8 @@ export interface Case {
   refused?: RegExp
   /** Why ours differs from Ansible here on purpose (listed in README's table); the case must still run. */
   deliberate?: string
+  /** Text that deploy must not print (no_log results). */
+  notPrinted?: string[]
 }
 
 export interface Outcome {
@@ -55,8 +57,11 @@ export interface Verdict {
 }
 
 const pool = 4
-const DOWN = '127.0.49.254' // nothing listens there (the lab's nets are ours: 127.0.42-49)
-const refuseAddress = (i: number) => `127.0.49.${10 + (i % 200)}` // a listener per refused case counts connections
+// Addresses outside the lab's hosts (the lab's nets are ours: 127.0.42-49; HBMON_DIFF_SPARE_NET moves these
+// with HBMON_LAB_NET, so that two runs of the suite on other nets do not meet).
+const spare = process.env.HBMON_DIFF_SPARE_NET ?? '127.0.49'
+const DOWN = `${spare}.254` // nothing listens there
+const refuseAddress = (i: number) => `${spare}.${10 + (i % 200)}` // a listener per refused case counts connections
 
 export class Oracle {
   readonly lab: Lab
@@ -313,13 +318,14 @@ export class Oracle {
     if (existsSync(json)) {
       const report = JSON.parse(readFileSync(json, 'utf8'))
       for (const [host, h] of Object.entries(report.hosts as Record<string, { stats: Record<string, number> }>)) {
-        const { ok, changed, failed, skipped, unreachable, ignored } = h.stats
+        const { ok, changed, failed, skipped, unreachable, rescued, ignored } = h.stats
         stats[host] = {
           ok: ok!,
           changed: changed!,
           failed: failed!,
           skipped: skipped!,
           unreachable: unreachable!,
+          rescued: rescued!,
           ignored: ignored!,
         }
       }
@@ -383,6 +389,8 @@ export class Oracle {
   /** The verdict on a case from both outcomes. */
   verdict(c: Case, theirs: Outcome, ours: Outcome, started: number): Verdict {
     const differences = compare(theirs, ours)
+    for (const text of c.notPrinted ?? [])
+      if ((ours.stdout + ours.stderr).includes(text)) differences.push(`deploy printed ${JSON.stringify(text)}`)
     if (differences.length && process.env.HBMON_DIFF_VERBOSE)
       differences.push(
         `ansible stderr: ${theirs.stderr.slice(-600)}`,
@@ -431,6 +439,7 @@ function counts(s: Record<string, number>): Record<string, number> {
     failed: s.failures ?? s.failed ?? 0,
     skipped: s.skipped ?? 0,
     unreachable: s.unreachable ?? 0,
+    rescued: s.rescued ?? 0,
     ignored: s.ignored ?? 0,
   }
 }
