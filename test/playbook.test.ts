@@ -49,11 +49,13 @@ test('the built-in tasks are registered from tasks/', () => {
     'group',
     ...hbmon,
     'lineinfile',
+    'pause',
     'set_fact',
     'shell',
     'stat',
     'template',
     'user',
+    'wait_for',
   ])
 })
 

@@ -1,5 +1,5 @@
 // Differential cases for the everyday modules (issue 13 part 6): lineinfile, blockinfile, set_fact, debug,
-// assert, fail, group, stat, user. Each case edits
+// assert, fail, group, stat, user, wait_for, pause. Each case edits
 // files the way an SRE's playbook does, repeats tasks to show idempotence, and prints registered results into
 // files, so that content, modes and the recap are compared with ansible-playbook's.
 import type { Case } from './oracle.ts'
@@ -211,6 +211,42 @@ export const moduleCases: Case[] = [
           {{ u5.changed }}|{{ u5.uid < 1000 }}|{{ u5.home }}|{{ u6.changed }}|{{ u6.group == u6.uid }}|{{ u7.changed }}|{{ u7.groups }}
           {{ u8.changed }}|{{ u8.uid }}|{{ u8.home }}|{{ u8.password }}|{{ u8again.changed }}|{{ u9.failed }}|{{ u9.msg }}|{{ u10.changed }}|{{ u11.changed }}|{{ u11.remove }}
           {{ ids.stdout }}
+`),
+  },
+  {
+    name: 'wait-for',
+    playbook: play(String.raw`    - wait_for: {host: "{{ ansible_host }}", port: 22, timeout: 10}
+      register: w1
+    - wait_for: {host: "{{ ansible_host }}", port: 1, state: stopped, timeout: 10}
+      register: w2
+    - wait_for: {host: "{{ ansible_host }}", port: 1, timeout: 2, msg: "nothing on port 1"}
+      register: w3
+      ignore_errors: true
+    - copy: {dest: $D/ready, content: "version 2.5 ready\n"}
+    - wait_for: {path: $D/ready, search_regex: 'version (?P<v>[0-9.]+) ready', timeout: 10}
+      register: w4
+    - wait_for: {path: $D/never, timeout: 2}
+      register: w5
+      ignore_errors: true
+    - wait_for: {path: $D/never, state: absent, timeout: 5}
+      register: w6
+    - copy:
+        dest: $D/results
+        content: |
+          {{ w1.state }}|{{ w1.port }}|{{ w1.elapsed < 3 }}|{{ w1.changed }}|{{ w2.state }}|{{ w3.failed }}|{{ w3.msg }}
+          {{ w4.state }}|{{ w4.path }}|{{ w4.match_groupdict }}|{{ w4.match_groups | length }}|{{ w5.msg }}|{{ w5.elapsed >= 2 }}|{{ w6.state }}
+          {{ w4.mode }}|{{ w4.size }}|{{ w4.owner }}|{{ w6.mode | default('none') }}
+`),
+  },
+  {
+    name: 'pause',
+    deliberate: 'pause runs on every host (at once: the same wait) and counts and registers on each',
+    playbook: play(String.raw`    - pause: {seconds: 1}
+      register: p1
+    - copy:
+        dest: $D/paused
+        content: "{{ p1.delta }}|{{ p1.rc }}|{{ 'Paused for 1' in p1.stdout }}|{{ p1.user_input }}|{{ p1.echo }}\n"
+      when: inventory_hostname == 'h1'
 `),
   },
 ]

@@ -800,7 +800,11 @@ export const cases: Case[] = [
     refused: /"import_playbook" is not supported/,
     playbook: `- import_playbook: other.yml\n`,
   },
-  { name: 'refuse-unknown-module', refused: /unknown task "wait_for"/, playbook: play(`    - wait_for: {port: 22}\n`) },
+  {
+    name: 'refuse-unknown-module',
+    refused: /unknown task "service"/,
+    playbook: play(`    - service: {name: ssh, state: started}\n`),
+  },
   {
     name: 'refuse-task-connection-var',
     refused: /connection variables in a task's vars are not supported/,
