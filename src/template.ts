@@ -98,12 +98,14 @@ function renderNative(text: string, vars: Vars, depth = 0): unknown {
   const single = /^\{\{\s*(\w*)\s*\}\}$/.exec(text)
   if (single && Object.hasOwn(vars, single[1]!)) {
     const value = vars[single[1]!]
-    if (typeof value === 'boolean' || typeof value === 'number' || value instanceof PyFloat) return value
+    if (value === null || typeof value === 'boolean' || typeof value === 'number' || value instanceof PyFloat)
+      return value
   }
   // ansible_eval_concat: text that reads as a list, a dict or a bool becomes one (before the newlines Jinja
-  // dropped are given back, so a list keeps none).
-  const body = run(compile(text.endsWith('\n') ? text.slice(0, -1) : text, true), vars, depth, 0)
-  if (/^[{[]/.test(body) || body === 'True' || body === 'False') {
+  // dropped are given back, so a list keeps none) — unless it is the text of to_json & co. alone.
+  const template = compile(text.endsWith('\n') ? text.slice(0, -1) : text, true)
+  const body = run(template, vars, depth, 0)
+  if (!template.text && (/^[{[]/.test(body) || body === 'True' || body === 'False')) {
     const literal = pyLiteral(body)
     if (literal !== undefined) return literal
   }
@@ -198,16 +200,20 @@ class Undefined {
   }
 }
 
-const compiled = new Map<string, Root>()
+/** A compiled template; `text` when it is one expression ending in a filter whose result is text (Ansible's
+ * STRING_TYPE_FILTERS: literal_eval leaves it alone). */
+type Compiled = Root & { text?: boolean }
+const compiled = new Map<string, Compiled>()
+const textFilters = new Set(['string', 'to_json', 'to_nice_json', 'to_yaml', 'to_nice_yaml'])
 
 /** Parses, checks and compiles a template (cached). `args`: Ansible's escape_backslashes for task args. */
-function compile(text: string, args: boolean): Root {
+function compile(text: string, args: boolean): Compiled {
   const key = `${args ? 'a' : 't'}${text}`
   let root = compiled.get(key)
   if (root) return root
   let ast: Node
   try {
-    ast = parse(pythonStrings(text, args))
+    ast = parse(prepare(text, args))
   } catch (e) {
     const error = located(e)
     if (error.line) throw error
@@ -223,7 +229,10 @@ function compile(text: string, args: boolean): Root {
   } catch (e) {
     throw located(e)
   }
-  root = (new Function(compiler.getCode())() as { root: Root }).root
+  root = (new Function(compiler.getCode())() as { root: Compiled }).root
+  const only = (ast.children as Node[]).length === 1 && ((ast.children as Node[])[0]!.children as Node[] | undefined)
+  if (only && only.length === 1 && only[0]!.typename === 'Filter')
+    root.text = textFilters.has(String((only[0]!.name as Node).value).replace(/^ansible\.builtin\./, ''))
   if (compiled.size > 5000) compiled.clear()
   compiled.set(key, root)
   return root
@@ -279,12 +288,14 @@ function located(e: unknown): TemplateError {
 }
 
 /**
- * String literals as Jinja reads them (nunjucks knows only \n \t \r and drops other backslashes): Python's
- * escapes are decoded and the result re-escaped for nunjucks. In task args (`args`), Ansible doubles every
- * backslash inside {{ }} first (escape_backslashes), so there they are literal.
+ * The template as nunjucks' lexer must see it to read what Jinja's reads:
+ * - string literals: Python's escapes decoded and the result re-escaped for nunjucks (which knows only \n \t
+ *   \r and drops other backslashes); in task args (`args`) Ansible doubles every backslash inside {{ }} first
+ *   (escape_backslashes), so there they are literal;
+ * - a dict closing inside an expression (`{'a': {'b': 1}}`): nunjucks would take the `}}` for the tag's end;
+ * - `#}` outside a comment, which is text to Jinja.
  */
-function pythonStrings(text: string, args: boolean): string {
-  if (!text.includes('\\') && !text.includes('#}')) return text
+function prepare(text: string, args: boolean): string {
   let out = ''
   let i = 0
   const n = text.length
@@ -298,7 +309,7 @@ function pythonStrings(text: string, args: boolean): string {
       continue
     }
     if (open === '#}') {
-      out += "{{ '#}' }}" // text to Jinja, an error to nunjucks' lexer
+      out += "{{ '#}' }}"
       i += 2
       continue
     }
@@ -317,8 +328,16 @@ function pythonStrings(text: string, args: boolean): string {
     }
     out += open
     i += 2
-    while (i < n && text.slice(i, i + 2) !== close && text.slice(i, i + 3) !== `-${close}`) {
+    let depth = 0
+    while (i < n && (depth > 0 || (text.slice(i, i + 2) !== close && text.slice(i, i + 3) !== `-${close}`))) {
       const q = text[i]!
+      if (q === '{') depth++
+      if (q === '}' && depth > 0) {
+        depth--
+        out += '} '
+        i++
+        continue
+      }
       if (q !== "'" && q !== '"') {
         out += text[i++]
         continue
@@ -555,9 +574,14 @@ function check(ast: Node): void {
       for (const t of node.targets as Node[]) macros.add(String(t.value))
   })
   walk(ast, (node) => {
+    if (node.typename === 'Is') (node.right as Node).test = true
     const at = (reason: string): never => {
       throw new TemplateError(reason, node.lineno + 1, node.colno + 1)
     }
+    if (node.typename === 'For' && (node.arr as Node).typename === 'InlineIf' && !(node.arr as Node).else_)
+      at(
+        'a loop filter ({% for x in y if z %}) is not supported by this engine: use select/selectattr, or {% if %} inside the loop',
+      )
     const tag = refusedTags[node.typename]
     if (tag) at(`${tag} is not supported by this engine`)
     if (node.typename === 'Literal' && node.value instanceof RegExp) at('r/regex/ literals are not Jinja')
@@ -580,7 +604,7 @@ function check(ast: Node): void {
       if (!Object.hasOwn(tests, name))
         at(`unknown test "${name}" (README's "Coming from Ansible" lists the tests this engine has)`)
     }
-    if (node.typename === 'FunCall') {
+    if (node.typename === 'FunCall' && !node.test) {
       const callee = node.name as Node
       if (callee.typename === 'Symbol') {
         const name = String(callee.value)
@@ -888,6 +912,13 @@ export function truthy(value: unknown): boolean {
   return Boolean(value)
 }
 
+/** A Python tuple (dict.items(), regex_findall's groups): a list that prints as ('a', 1). */
+export class PyTuple extends Array<unknown> {}
+
+function tuple(...items: unknown[]): PyTuple {
+  return PyTuple.from(items) as PyTuple
+}
+
 // ---- Python's values as text ------------------------------------------------------------------------------
 
 /** How Jinja prints a value: Python's str() (repr() for lists and dicts, and inside them). */
@@ -907,6 +938,8 @@ export function pyRepr(value: unknown): string {
   if (value instanceof PyFloat) return floatRepr(value.value, true)
   if (typeof value === 'number') return Number.isInteger(value) ? String(value) : floatRepr(value, false)
   if (typeof value === 'string') return stringRepr(value)
+  if (value instanceof PyTuple)
+    return value.length === 1 ? `(${pyRepr(value[0])},)` : `(${[...value].map(pyRepr).join(', ')})`
   if (Array.isArray(value)) return `[${value.map(pyRepr).join(', ')}]`
   if (typeof value === 'function') return '<function>'
   if (typeof value === 'object')
@@ -978,7 +1011,7 @@ export function pyJson(value: unknown, indent?: number, sortKeys = false, level 
 export function pyLiteral(text: string): unknown {
   let ast: Node
   try {
-    ast = parse(`{{ ${pythonStrings(text, false)} }}`)
+    ast = parse(`{{ ${prepare(text, false)} }}`)
   } catch {
     return undefined
   }
@@ -1435,7 +1468,7 @@ const filters: Record<string, Fn> = Object.assign(Object.create(null) as Record<
   regex_findall(value: unknown, ...args: unknown[]) {
     const [pattern, multiline, ignorecase] = bind(args, ['regex', 'multiline', 'ignorecase'], ['', false, false])
     return [...str(value).matchAll(regex(pattern, { multiline, ignorecase }, true))].map((m) =>
-      m.length === 1 ? m[0] : m.length === 2 ? (m[1] ?? '') : m.slice(1).map((g) => g ?? ''),
+      m.length === 1 ? m[0] : m.length === 2 ? (m[1] ?? '') : tuple(...m.slice(1).map((g) => g ?? '')),
     )
   },
   regex_escape: (value: unknown) => str(value).replace(/[^A-Za-z0-9_]/g, (c) => `\\${c}`),
@@ -1500,7 +1533,8 @@ const filters: Record<string, Fn> = Object.assign(Object.create(null) as Record<
     }
     return out
   },
-  items: (value: unknown) => (value instanceof Undefined ? [] : Object.entries(mapping(value, 'items'))),
+  items: (value: unknown) =>
+    value instanceof Undefined ? [] : Object.entries(mapping(value, 'items')).map(([k, v]) => tuple(k, v)),
   dictsort(value: unknown, ...args: unknown[]) {
     const [caseSensitive, by, reverse] = bind(args, ['case_sensitive', 'by', 'reverse'], [false, 'key', false])
     const i = by === 'value' ? 1 : 0
@@ -1585,8 +1619,9 @@ const filters: Record<string, Fn> = Object.assign(Object.create(null) as Record<
     const [precision, method] = bind(args, ['precision', 'method'], [0, 'common'])
     const f = 10 ** Number(precision)
     const x = Number(value) * f
-    const r =
-      method === 'ceil' ? Math.ceil(x) : method === 'floor' ? Math.floor(x) : Math.sign(x) * Math.round(Math.abs(x))
+    // Python's round(): half to even.
+    const even = Math.abs(x % 1) === 0.5 ? 2 * Math.round(x / 2) : Math.sign(x) * Math.round(Math.abs(x))
+    const r = method === 'ceil' ? Math.ceil(x) : method === 'floor' ? Math.floor(x) : even
     return numberResult(r / f, true)
   },
   hash(value: unknown, ...args: unknown[]) {
@@ -1757,7 +1792,7 @@ const methods = {
     format: (s: string, ...args: unknown[]) => strFormat(s, args),
   },
   dict: {
-    items: (d: Record<string, unknown>) => Object.entries(d),
+    items: (d: Record<string, unknown>) => Object.entries(d).map(([k, v]) => tuple(k, v)),
     keys: (d: Record<string, unknown>) => Object.keys(d),
     values: (d: Record<string, unknown>) => Object.values(d),
     get: (d: Record<string, unknown>, key: unknown, fallback: unknown = null) =>
@@ -1846,7 +1881,7 @@ function yamlString(s: string): string {
   const plain =
     s !== '' &&
     !yamlImplicit.test(s) &&
-    !/^[-?:,[\]{}#&*!|>'"%@`]/.test(s) &&
+    !/^[,[\]{}#&*!|>'"%@`]/.test(s) &&
     !/^[-?:](\s|$)/.test(s) &&
     !/[:#]\s|\s#|:$|[,[\]{}]|^\s|\s$/.test(s) &&
     !/\t/.test(s)
