@@ -456,6 +456,11 @@ const pythonCompiler = {
     this._compileExpression(node.val as Node, frame)
     this._emit(`, ${JSON.stringify(nodeName(node.target as Node))})`)
   },
+  // (a, b) is a tuple; (a) is a.
+  compileGroup(this: Emitter, node: Node, frame: unknown) {
+    if ((node.children as Node[]).length === 1) this._compileAggregate(node, frame, '(', ')')
+    else this._compileAggregate(node, frame, 'runtime.tuple(', ')')
+  },
   // Dict keys are expressions in Jinja ({key: 1} uses the var key); keyword arguments are names.
   compilePair(this: Emitter, node: Node, frame: unknown) {
     this._emit('[runtime.key(')
@@ -617,7 +622,7 @@ function check(ast: Node): void {
           at(
             `the method ${nodeName(callee)}() is not supported by this engine (it has ${[...knownMethods].sort().join(', ')})`,
           )
-      } else at('only functions, macros and methods can be called')
+      } else at('only functions, macros and methods can be called: calling another value is not supported by this engine')
     }
   })
 }
@@ -702,6 +707,7 @@ const runtime = {
   or: (a: unknown, b: () => unknown) => (truthy(a) ? a : b()),
   and: (a: unknown, b: () => unknown) => (truthy(a) ? b() : a),
   float: (n: number) => new PyFloat(n),
+  tuple: (...items: unknown[]) => tuple(...items),
   key(k: unknown): string {
     if (k instanceof Undefined) k.fail()
     if (k !== null && typeof k === 'object') throw new TemplateError(`unhashable type: '${typeName(k)}'`)
@@ -745,7 +751,7 @@ function deepRender(value: unknown, vars: Vars, depth: number): unknown {
 const templated = new WeakMap<object, boolean>()
 function hasTemplates(value: unknown): boolean {
   if (typeof value === 'string') return isTemplated(value)
-  if (!value || typeof value !== 'object' || value instanceof PyFloat) return false
+  if (!value || typeof value !== 'object' || value instanceof PyFloat || scopes.has(value)) return false
   let known = templated.get(value)
   if (known === undefined) {
     known = Object.values(value).some(hasTemplates)
@@ -757,6 +763,7 @@ function hasTemplates(value: unknown): boolean {
 /** `hostvars`: each host's vars by name, read when used (and rendered with that host's vars). */
 export function hostvarsOf(names: string[], varsOf: (name: string) => Vars): Record<string, Vars> {
   const out: Record<string, Vars> = {}
+  scopes.set(out, {}) // read lazily: its values are scopes of their own
   for (const name of names)
     Object.defineProperty(out, name, {
       enumerable: true,
@@ -1811,7 +1818,8 @@ const knownMethods = new Set(Object.values(methods).flatMap((m) => Object.keys(m
 
 function methodOf(obj: unknown, name: string): ((...args: unknown[]) => unknown) | undefined {
   const kind = typeof obj === 'string' ? 'str' : Array.isArray(obj) ? 'list' : typeName(obj) === 'dict' ? 'dict' : ''
-  const method = methods[kind]?.[name]
+  const table = methods[kind]
+  const method = table && Object.hasOwn(table, name) ? table[name] : undefined
   return method && ((...args: unknown[]) => method(obj as never, ...args))
 }
 
