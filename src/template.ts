@@ -216,7 +216,14 @@ function compile(text: string, args: boolean): Compiled {
     ast = parse(prepare(text, args))
   } catch (e) {
     const error = located(e)
-    if (error.line) throw error
+    if (error.line) {
+      // nunjucks says what it expected; say what it found too.
+      const found = /^\S+/.exec(text.split('\n')[error.line - 1]?.slice((error.column ?? 1) - 1) ?? '')?.[0]
+      const expected = /^(?:an expression|a tag) opened with .* \(expected (..)\)$/.exec(error.reason)?.[1]
+      if (expected && found)
+        throw new TemplateError(`unexpected "${found}" (expected ${expected})`, error.line, error.column)
+      throw error
+    }
     // The end of the template was reached: point at the last {{ or {% opened.
     const open = Math.max(text.lastIndexOf('{{'), text.lastIndexOf('{%'), text.lastIndexOf('{#'))
     const before = text.slice(0, Math.max(0, open)).split('\n')
@@ -281,6 +288,7 @@ function located(e: unknown): TemplateError {
   const reason = String(err.message ?? e)
     .replace(/^(?:\w*Error: )+/, '')
     .replace(/^parse(?:Primary|Aggregate|For|Set|If|Signature|Filter)?: /, '')
+    .replace(/^unexpected token: (\}\}|%\})$/, 'unexpected end of the expression at "$1"')
     .replace(/^expected variable end/, 'an expression opened with {{ is never closed (expected }})')
     .replace(/^expected block end/, 'a tag opened with {% is never closed (expected %})')
     .replace(/^expected end of comment, got end of file/, 'a comment opened with {# is never closed (expected #})')
@@ -622,7 +630,8 @@ function check(ast: Node): void {
           at(
             `the method ${nodeName(callee)}() is not supported by this engine (it has ${[...knownMethods].sort().join(', ')})`,
           )
-      } else at('only functions, macros and methods can be called: calling another value is not supported by this engine')
+      } else
+        at('only functions, macros and methods can be called: calling another value is not supported by this engine')
     }
   })
 }

@@ -292,10 +292,12 @@ test('checked before anything connects: syntax, unknown filters, tests, function
   assert.match(at('{% include "x.j2" %}'), /^1:4 \{% include %\} is not supported/)
   assert.match(at('{% for x in y if x %}{% endfor %}'), /loop filter/)
   assert.match(at('{{ loop.cycle }}'), /loop\.cycle is not supported/)
-  for (const bad of ['{{ x }', '{{ x', 'a {{ b }} {{ c']) assert.match(at(bad), /\{\{ is never closed/)
+  for (const bad of ['{{ x', 'a {{ b }} {{ c']) assert.match(at(bad), /\{\{ is never closed/)
+  assert.match(at('{{ x }'), /^1:6 unexpected "}" \(expected }}\)/)
+  assert.match(at('{{ a b }}'), /^1:6 unexpected "b" \(expected }}\)/)
   assert.match(at('{# x'), /comment opened with \{# is never closed/)
   assert.match(at('{% if x %}a'), /expected elif, else, or endif/)
-  assert.match(at('{{ }}'), /unexpected token/)
+  assert.match(at('{{ }}'), /unexpected end of the expression/)
   assert.not.throws(() =>
     checkTemplate('{{ a | default(b.c) }} {{ x is defined }} {{ hostvars[h].x }} {{ m | default(omit) }}'),
   )
