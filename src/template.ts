@@ -301,7 +301,7 @@ function located(e: unknown): TemplateError {
  *   \r and drops other backslashes); in task args (`args`) Ansible doubles every backslash inside {{ }} first
  *   (escape_backslashes), so there they are literal;
  * - a dict closing inside an expression (`{'a': {'b': 1}}`): nunjucks would take the `}}` for the tag's end;
- * - `#}` outside a comment, which is text to Jinja.
+ * - `#}` outside a comment, which is text to Jinja; the newline after a comment, which trim_blocks takes.
  */
 function prepare(text: string, args: boolean): string {
   let out = ''
@@ -310,10 +310,12 @@ function prepare(text: string, args: boolean): string {
   while (i < n) {
     const open = text.slice(i, i + 2)
     if (open === '{#') {
+      // trim_blocks takes the newline after a comment too: moved inside it, so that lines keep their numbers.
       const end = text.indexOf('#}', i + 2)
       const stop = end < 0 ? n : end + 2
-      out += text.slice(i, stop)
-      i = stop
+      const newline = text[stop] === '\n' ? '\n' : ''
+      out += newline ? `${text.slice(i, stop - 2)}\n#}` : text.slice(i, stop)
+      i = stop + newline.length
       continue
     }
     if (open === '#}') {
