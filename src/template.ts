@@ -264,7 +264,7 @@ function parse(source: string): Node {
 
 function run(root: Root, vars: Vars, depth: number, columnOffset: number): string {
   if (depth > 20) throw new TemplateError('a var refers to itself (recursive template)')
-  const frame = new nj.runtime.Frame()
+  const frame = new Frame()
   frame.topLevel = true
   let error: unknown
   let out = ''
@@ -466,6 +466,21 @@ const pythonCompiler = {
     this._compileExpression(node.val as Node, frame)
     this._emit(`, ${JSON.stringify(nodeName(node.target as Node))})`)
   },
+  // Each iteration of a loop is a scope of its own, as in Jinja.
+  compileFor(this: Emitter, node: Node, frame: unknown) {
+    const body = node.body
+    node.body = { typename: 'IterationScope', body, lineno: node.lineno, colno: node.colno, fields: [] }
+    try {
+      baseFor.call(this, node, frame)
+    } finally {
+      node.body = body
+    }
+  },
+  compileIterationScope(this: Emitter, node: Node, frame: unknown) {
+    this._emitLine('frame = frame.push();')
+    this.compile(node.body as Node, frame)
+    this._emitLine('frame = frame.pop();')
+  },
   // (a, b) is a tuple; (a) is a.
   compileGroup(this: Emitter, node: Node, frame: unknown) {
     if ((node.children as Node[]).length === 1) this._compileAggregate(node, frame, '(', ')')
@@ -530,6 +545,8 @@ const pythonCompiler = {
 }
 
 const baseCompile = (nj.compiler.Compiler.prototype as Emitter).compile
+const baseFor = (nj.compiler.Compiler.prototype as unknown as { compileFor: (node: Node, frame: unknown) => void })
+  .compileFor
 const positioned = new Set(['Symbol', 'LookupVal', 'Filter', 'Is', 'Compare', 'In', 'Add', 'Sub', 'Mul', 'Div', 'Mod'])
 
 function testName(node: Node): string {
@@ -655,8 +672,16 @@ function isNode(value: unknown): value is Node {
 
 const scopes = new WeakMap<object, Vars>()
 
+/** Jinja's scopes: a `{% set %}` inside a loop or macro stays there (nunjucks would write to the outer one). */
+class Frame extends nj.runtime.Frame {
+  push(): Frame {
+    return new (Frame as unknown as new (parent: Frame, isolateWrites: boolean) => Frame)(this, true)
+  }
+}
+
 const runtime = {
   ...nj.runtime,
+  Frame,
   contextOrFrameLookup(context: Context, frame: { lookup(name: string): unknown }, name: string): unknown {
     const local = frame.lookup(name)
     if (local !== undefined) return local

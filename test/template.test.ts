@@ -73,6 +73,8 @@ test('blocks: if/elif/else, for with loop.*, set, macros, raw, whitespace contro
     'inner;dash-key; inner;dash-key;',
   )
   assert.is(render('{% set n = port * 2 %}{{ n }}', vars), '44')
+  // Jinja's scopes: a set inside a loop (each iteration) or a macro stays there.
+  assert.is(render('{% set x = 1 %}{% for i in [1, 2] %}{% set x = x + i %}{{ x }},{% endfor %}{{ x }}', vars), '2,3,1')
   assert.is(
     render("{% macro kv(k, v='d') %}{{ k }}={{ v }}{% endmacro %}{{ kv('a') }} {{ kv('b', 2) ~ '!' }}", vars),
     'a=d b=2!',

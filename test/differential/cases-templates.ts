@@ -27,6 +27,7 @@ users:
 
 {% if n > 3 %}big{% elif n > 1 %}mid{% else %}small{% endif %} {% if [] %}T{% else %}F{% endif %}{% if {} %}T{% else %}F{% endif %}{% if '' %}T{% else %}F{% endif %}{% if 0.0 %}T{% else %}F{% endif %}{% if 'x' %}T{% endif %}
 
+{% set x = 1 %}{% for i in [1, 2] %}{% set x = x + i %}{{ x }},{% endfor %}{{ x }} {% for u in [1, 2] %}{% for v in [3] %}{{ loop.index }}{{ u }}{{ v }}{% endfor %}{{ loop.index }}{% endfor %}
 {% set twice = n * 2 %}{{ twice }} {{ 'x' if n > 1 else 'y' }} {{ (n > 1) | string }}
 {% macro row(k, v='d') -%}
 {{ k }}={{ v }}
@@ -119,7 +120,7 @@ export const templateCases: Case[] = [
   },
   {
     name: 'refuse-jinja-lookup-and-syntax-in-args',
-    refused: /playbook\.yml:5:\d+: .*lookup\(\) is not supported by this engine \(template line 1, column \d+\)/,
+    refused: /playbook\.yml:7:\d+: .*lookup\(\) is not supported by this engine \(template line 1, column \d+\)/,
     playbook: play(
       `    - command: "true"\n    - copy: {dest: $D/x, content: "{{ lookup('file', '/etc/hostname') }}"}\n`,
     ),
