@@ -125,4 +125,10 @@ export const templateCases: Case[] = [
       `    - command: "true"\n    - copy: {dest: $D/x, content: "{{ lookup('file', '/etc/hostname') }}"}\n`,
     ),
   },
+  {
+    name: 'refuse-jinja-inventory-var',
+    refused: /inventory\.yml:\d+:\d+: broken: unknown filter "nope"/,
+    inventory: `all:\n  hosts:\n    h1:\n  vars:\n    broken: "{{ 'x' | nope }}"\n`,
+    playbook: play(`    - command: "true"\n`),
+  },
 ]
