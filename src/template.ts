@@ -146,7 +146,6 @@ const nj = {
     Frame: new () => { topLevel: boolean; lookup(name: string): unknown }
     SafeString: new (s: string) => object
   },
-  lib: require('nunjucks/src/lib.js') as { TemplateError: new (...a: unknown[]) => Error },
 }
 
 type Root = (
