@@ -736,7 +736,7 @@ export const cases: Case[] = [
   },
   {
     name: 'refuse-unclosed-expression',
-    refused: /never closed/,
+    refused: /unexpected "}" \(expected }}\)/,
     playbook: play(`    - copy: {dest: $D/x, content: "{{ inventory_hostname }\\n"}\n`),
   },
   {
