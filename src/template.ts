@@ -1725,16 +1725,17 @@ function defined(v: unknown): unknown {
 const tests: Record<string, Test> = Object.assign(Object.create(null) as Record<string, Test>, {
   defined: (v: unknown) => !(v instanceof Undefined),
   undefined: (v: unknown) => v instanceof Undefined,
-  none: (v: unknown) => defined(v) === null,
-  true: (v: unknown) => defined(v) === true,
-  false: (v: unknown) => defined(v) === false,
-  boolean: (v: unknown) => typeof defined(v) === 'boolean',
-  string: (v: unknown) => typeof defined(v) === 'string',
-  number: (v: unknown) => typeof defined(v) === 'number' || v instanceof PyFloat,
-  integer: (v: unknown) => typeof defined(v) === 'number' && Number.isInteger(v),
-  float: (v: unknown) => isFloat(defined(v)),
-  mapping: (v: unknown) => typeName(v) === 'dict',
-  sequence: (v: unknown) => ['str', 'list', 'dict'].includes(typeName(v)),
+  // Type tests are false on an undefined value (isinstance), as in Jinja; the others use it and fail.
+  none: (v: unknown) => v === null,
+  true: (v: unknown) => v === true,
+  false: (v: unknown) => v === false,
+  boolean: (v: unknown) => typeof v === 'boolean',
+  string: (v: unknown) => typeof v === 'string',
+  number: (v: unknown) => typeof v === 'number' || v instanceof PyFloat,
+  integer: (v: unknown) => typeof v === 'number' && Number.isInteger(v),
+  float: (v: unknown) => isFloat(v),
+  mapping: (v: unknown) => !(v instanceof Undefined) && typeName(v) === 'dict',
+  sequence: (v: unknown) => !(v instanceof Undefined) && ['str', 'list', 'dict'].includes(typeName(v)),
   iterable: (v: unknown) => ['str', 'list', 'dict'].includes(typeName(v)),
   callable: (v: unknown) => typeof defined(v) === 'function',
   odd: (v: unknown) => Math.abs(Number(defined(v))) % 2 === 1,
@@ -1750,7 +1751,7 @@ const tests: Record<string, Test> = Object.assign(Object.create(null) as Record<
   ge: (v: unknown, other: unknown) => compare('>=', v, other),
   in: (v: unknown, container: unknown) => contains(container, v),
   contains: (container: unknown, v: unknown) => contains(container, v),
-  sameas: (v: unknown, other: unknown) => defined(v) === other,
+  sameas: (v: unknown, other: unknown) => v === other,
   match: (v: unknown, ...args: unknown[]) => {
     const [pattern, ignorecase, multiline] = bind(args, ['pattern', 'ignorecase', 'multiline'], ['', false, false])
     return regex(`^(?:${str(pattern)})`, { ignorecase, multiline }).test(str(defined(v)))

@@ -155,6 +155,8 @@ test('undefined values are errors unless tested or defaulted, named in full', ()
   assert.throws(() => evaluateCondition('nope == 1', vars), /'nope' is undefined/)
   assert.is(evaluateCondition('nope is not defined', vars), true)
   assert.is(evaluateCondition('nested.inner is defined', vars), true)
+  assert.is(render('{{ nope is number }} {{ nope is string }} {{ nope is none }}', vars), 'False False False') // isinstance
+  assert.throws(() => render('{{ nope is odd }}', vars), /'nope' is undefined/)
   assert.throws(() => render('{{ nope | mandatory }}', vars), /Mandatory variable 'nope' not defined/)
   assert.throws(() => render('{{ nope | upper }}', vars), /'nope' is undefined/)
 })

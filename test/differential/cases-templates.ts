@@ -51,7 +51,7 @@ const values = `{{ l }} {{ d }} {{ f }} {{ g }} {{ n }} [{{ nothing }}] {{ True 
 {{ 'a' in l }} {{ 'll' in s }} {{ 'k' in d }} {{ 1 in d.j }} {{ l == ['a', 'b', 'B', 'a'] }} {{ 1 == 1.0 }} {{ d.k < 2 }}
 {{ 3 // 2 }} {{ 7 % 3 }} {{ 2 ** 3 }} {{ 4 / 2 }} {{ 7 / 2 }} {{ 1 + 1.5 }} {{ 'ab' * 2 }} {{ l + nums }} {{ 'x' ~ 1 ~ none }}
 {{ n is number }} {{ f is float }} {{ n is integer }} {{ d is mapping }} {{ l is sequence }} {{ s is string }} {{ nothing is none }}
-{{ nope is defined }} {{ nope is undefined }} {{ d.k is defined }} {{ d.nope.deeper | default('deep') }}
+{{ nope is defined }} {{ nope is undefined }} {{ d.k is defined }} {{ d.nope.deeper | default('deep') }} {{ nope is number }} {{ nope is string }} {{ nope is mapping }} {{ nope is none }}
 {{ 'ab12' is match('ab') }} {{ 'ab12' is search('12') }} {{ 'ab12' is regex('^a.*2$') }} {{ 4 is divisibleby(2) }} {{ 3 is odd }} {{ [1] is subset([1, 2]) }}
 {{ s.split() }} {{ s.lower() }} {{ s.startswith('He') }} {{ d.get('k') }} {{ d.get('z', 0) }} {{ d.keys() | list }} {{ ' x '.strip() }} {{ '{}-{}'.format(1, 'a') }}
 {{ "%s=%d" | format('a', 3) }} {{ "%05.1f" % 3.14159 }} {{ s[0] }} {{ s[-1] }} {{ [1, 2][0] }} {{ app }}
@@ -77,11 +77,14 @@ const filters = `{{ l | unique }} {{ l | unique(case_sensitive=true) }} {{ nums 
 {{ 'abc' | reverse }} {{ nums | reverse | list }} {{ s | title }} {{ s | capitalize }} {{ ' x ' | trim }} {{ -3 | abs }} {{ 'a b' | quote }} {{ range(1, 4) | list }}
 `
 
+// One set of files for both clean cases: Ansible then runs them as the plays of one ansible-playbook.
+const files = { 'templates/blocks.j2': blocks, 'templates/values.j2': values, 'templates/filters.j2': filters }
+
 export const templateCases: Case[] = [
   {
     name: 'jinja-template-files',
     inventory,
-    files: { 'templates/blocks.j2': blocks, 'templates/values.j2': values, 'templates/filters.j2': filters },
+    files,
     playbook: play(
       `    - template: {src: blocks.j2, dest: $D/blocks}\n` +
         `    - template: {src: values.j2, dest: $D/values}\n` +
@@ -93,6 +96,7 @@ export const templateCases: Case[] = [
     // tests, hostvars (another host's inventory var and registered result) and groups.
     name: 'jinja-args-hostvars-omit',
     inventory,
+    files,
     playbook: play(
       `    - command: echo "{{ color }}"\n      register: r\n` +
         `    - copy:\n        dest: $D/args\n        mode: "{{ file_mode | default(omit) }}"\n        content: |\n` +
