@@ -45,7 +45,7 @@ export function render(text: string, vars: Vars): string {
 export function renderValue(value: unknown, vars: Vars): unknown {
   if (typeof value === 'string') return renderNative(value, vars)
   if (value instanceof PyFloat) return value
-  if (Array.isArray(value)) return value.map((v) => renderValue(v, vars)).filter((v) => v !== omit)
+  if (Array.isArray(value)) return value.map((v) => renderValue(v, vars)) // (omit drops keys only, as Ansible)
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {}
     for (const [k, v] of Object.entries(value)) {
