@@ -138,6 +138,10 @@ type Emitter = {
 }
 const require = createRequire(import.meta.url)
 const nj = {
+  nodes: require('nunjucks/src/nodes.js') as Record<
+    'FunCall' | 'LookupVal' | 'Literal',
+    new (...args: unknown[]) => Node
+  >,
   lexer: require('nunjucks/src/lexer.js') as { lex(src: string, opts: object): unknown },
   parser: require('nunjucks/src/parser.js') as { Parser: new (tokens: unknown) => { parseAsRoot(): Node } },
   transformer: require('nunjucks/src/transformer.js') as { transform(ast: Node, async: string[]): Node },
@@ -246,12 +250,9 @@ function compile(text: string, args: boolean): Compiled {
 
 /** nunjucks' parser, with float literals marked (1.0 is a float, as in Python). */
 function parse(source: string): Node {
-  const parser = new nj.parser.Parser(nj.lexer.lex(source, { trimBlocks: true })) as unknown as {
-    parseAsRoot(): Node
-    parsePrimary(noPostfix?: boolean): Node
-    peekToken(): { type: string } | null
-  }
+  const parser = new nj.parser.Parser(nj.lexer.lex(source, { trimBlocks: true })) as unknown as Parser
   const primary = parser.parsePrimary
+  parser.parsePostfix = parsePostfix
   parser.parsePrimary = function (noPostfix?: boolean) {
     const token = this.peekToken()
     const node = primary.call(this, noPostfix)
@@ -259,6 +260,53 @@ function parse(source: string): Node {
     return node
   }
   return parser.parseAsRoot()
+}
+
+type Token = { type: string; value: string; lineno: number; colno: number }
+type Parser = {
+  parseAsRoot(): Node
+  parsePrimary(noPostfix?: boolean): Node
+  parsePostfix(node: Node): Node
+  parseSignature(): Node
+  parseExpression(): Node
+  peekToken(): Token | null
+  nextToken(): Token | null
+  skip(type: string): boolean
+  fail(message: string, lineno?: number, colno?: number): never
+}
+
+/** nunjucks' postfix parsing with Jinja's slices (`s[1:]`, `l[::-1]`) and numeric attributes (`l.0`). */
+function parsePostfix(this: Parser, node: Node): Node {
+  for (let tok = this.peekToken(); tok; tok = this.peekToken()) {
+    if (tok.type === 'left-paren') node = new nj.nodes.FunCall(tok.lineno, tok.colno, node, this.parseSignature())
+    else if (tok.type === 'left-bracket') {
+      this.nextToken()
+      const parts: (Node | null)[] = []
+      let slice = false
+      for (;;) {
+        const next = this.peekToken()
+        parts.push(next && (next.type === 'colon' || next.type === 'right-bracket') ? null : this.parseExpression())
+        if (parts.length < 3 && this.skip('colon')) slice = true
+        else break
+      }
+      if (!this.skip('right-bracket')) this.fail('expected ] to end the subscript')
+      if (!slice && !parts[0]) this.fail('expected an index inside [ ]', tok.lineno, tok.colno)
+      const key: Node = slice
+        ? { typename: 'Slice', lineno: tok.lineno, colno: tok.colno, fields: ['start', 'stop', 'step'] }
+        : parts[0]!
+      if (slice) [key.start, key.stop, key.step] = parts
+      node = new nj.nodes.LookupVal(tok.lineno, tok.colno, node, key)
+    } else if (tok.type === 'operator' && tok.value === '.') {
+      this.nextToken()
+      const name = this.nextToken()
+      if (!name || (name.type !== 'symbol' && name.type !== 'int' && !/^\d+\.\d+$/.test(name.value)))
+        this.fail(`expected a name after ".", got ${name?.value ?? 'the end'}`, name?.lineno, name?.colno)
+      // `a.0.1` lexes as a, ., 0.1: two lookups.
+      for (const part of name.type === 'symbol' ? [name.value] : name.value.split('.').map(Number))
+        node = new nj.nodes.LookupVal(tok.lineno, tok.colno, node, new nj.nodes.Literal(name.lineno, name.colno, part))
+    } else break
+  }
+  return node
 }
 
 function run(root: Root, vars: Vars, depth: number, columnOffset: number): string {
@@ -462,8 +510,16 @@ const pythonCompiler = {
     this._emit('runtime.memberLookup((')
     this._compileExpression(node.target as Node, frame)
     this._emit('),')
-    this._compileExpression(node.val as Node, frame)
+    this.compile(node.val as Node, frame)
     this._emit(`, ${JSON.stringify(nodeName(node.target as Node))})`)
+  },
+  compileSlice(this: Emitter, node: Node, frame: unknown) {
+    this._emit('runtime.slice(')
+    for (const part of ['start', 'stop', 'step']) {
+      if (node[part]) this._compileExpression(node[part] as Node, frame)
+      else this._emit('null')
+      this._emit(part === 'step' ? ')' : ', ')
+    }
   },
   // Each iteration of a loop is a scope of its own, as in Jinja.
   compileFor(this: Emitter, node: Node, frame: unknown) {
@@ -698,6 +754,7 @@ const runtime = {
     if (obj instanceof Undefined) return new Undefined(what)
     if (key instanceof Undefined) key.fail()
     if (obj === null || obj === undefined) return new Undefined(what)
+    if (key instanceof Slice) return key.of(obj, what)
     if (Array.isArray(obj) || typeof obj === 'string') {
       if (typeof key === 'number' || key instanceof PyFloat) {
         const i = Number(key) < 0 ? obj.length + Number(key) : Number(key)
@@ -743,6 +800,7 @@ const runtime = {
   and: (a: unknown, b: () => unknown) => (truthy(a) ? b() : a),
   float: (n: number) => new PyFloat(n),
   tuple: (...items: unknown[]) => tuple(...items),
+  slice: (start: unknown, stop: unknown, step: unknown) => new Slice(start, stop, step),
   key(k: unknown): string {
     if (k instanceof Undefined) k.fail()
     if (k !== null && typeof k === 'object') throw new TemplateError(`unhashable type: '${typeName(k)}'`)
@@ -758,6 +816,44 @@ const runtime = {
     return true
   },
   binary,
+}
+
+/** Python's slice: seq[start:stop:step] of a list or a string. */
+class Slice {
+  constructor(
+    readonly start: unknown,
+    readonly stop: unknown,
+    readonly step: unknown,
+  ) {}
+  of(seq: unknown, what: string): unknown {
+    if (typeof seq !== 'string' && !Array.isArray(seq))
+      throw new TemplateError(`${what}: only strings and lists can be sliced`)
+    const items = typeof seq === 'string' ? [...seq] : seq
+    const n = items.length
+    const int = (v: unknown, name: string) => {
+      if (v === null || v === undefined) return undefined
+      const x = num(v)
+      if (x === undefined || !Number.isInteger(x))
+        throw new TemplateError(`slice ${name} must be an integer, got ${pyRepr(v)}`)
+      return x
+    }
+    const step = int(this.step, 'step') ?? 1
+    if (step === 0) throw new TemplateError('slice step cannot be zero')
+    const clamp = (v: number | undefined, fallback: number, low: number, high: number) =>
+      v === undefined ? fallback : Math.min(Math.max(v < 0 ? v + n : v, low), high)
+    const out: unknown[] = []
+    if (step > 0)
+      for (let i = clamp(int(this.start, 'start'), 0, 0, n); i < clamp(int(this.stop, 'stop'), n, 0, n); i += step)
+        out.push(items[i])
+    else
+      for (
+        let i = clamp(int(this.start, 'start'), n - 1, -1, n - 1);
+        i > clamp(int(this.stop, 'stop'), -1, -1, n - 1);
+        i += step
+      )
+        out.push(items[i])
+    return typeof seq === 'string' ? out.join('') : out
+  }
 }
 
 /** Vars may hold templates themselves (`dest: "{{ base }}/x"`): they are rendered when used, as in Ansible. */

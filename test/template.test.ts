@@ -104,6 +104,7 @@ test("Python's semantics where JavaScript differs: truthiness, ==, in, +, /, *, 
     render('{{ none }}|{{ none | string }}|{{ none ~ "" }}|{{ 1.0 }}|{{ (1, "a") }}', vars),
     "|None|None|1.0|(1, 'a')",
   )
+  assert.is(render('{{ name[1:3] }} {{ name[::-1] }} {{ list[-1:] }} {{ users.0.name }}', vars), "ig 10thgil ['b'] ann")
   assert.is(render('{{ nested.items() | list }}', vars), "[('inner', {'value': 'deep'}), ('dash-key', 1)]")
   assert.throws(() => render('{{ name < 3 }}', vars), /cannot compare/)
   assert.throws(() => render('{{ name + 1 }}', vars), /unsupported operand/)

@@ -54,6 +54,7 @@ const values = `{{ l }} {{ d }} {{ f }} {{ g }} {{ n }} [{{ nothing }}] {{ True 
 {{ nope is defined }} {{ nope is undefined }} {{ d.k is defined }} {{ d.nope.deeper | default('deep') }} {{ nope is number }} {{ nope is string }} {{ nope is mapping }} {{ nope is none }}
 {{ 'ab12' is match('ab') }} {{ 'ab12' is search('12') }} {{ 'ab12' is regex('^a.*2$') }} {{ 4 is divisibleby(2) }} {{ 3 is odd }} {{ [1] is subset([1, 2]) }}
 {{ s.split() }} {{ s.lower() }} {{ s.startswith('He') }} {{ d.get('k') }} {{ d.get('z', 0) }} {{ d.keys() | list }} {{ ' x '.strip() }} {{ '{}-{}'.format(1, 'a') }}
+{{ s[1:3] }} {{ s[:2] }} {{ s[::-1] }} {{ nums[1:] }} {{ nums[-2:] }} {{ l[::2] }} {{ users.0.name }} {{ [[1, 2]].0.1 }} {{ nums[3:0:-1] }}
 {{ "%s=%d" | format('a', 3) }} {{ "%05.1f" % 3.14159 }} {{ s[0] }} {{ s[-1] }} {{ [1, 2][0] }} {{ app }}
 {{ {'a': {'b': 1}} }} {{ 'tab\\there' }} {{ 'back\\\\slash' }}
 `
