@@ -298,12 +298,21 @@ function parsePostfix(this: Parser, node: Node): Node {
       node = new nj.nodes.LookupVal(tok.lineno, tok.colno, node, key)
     } else if (tok.type === 'operator' && tok.value === '.') {
       this.nextToken()
-      const name = this.nextToken()
-      if (!name || (name.type !== 'symbol' && name.type !== 'int' && !/^\d+\.\d+$/.test(name.value)))
-        this.fail(`expected a name after ".", got ${name?.value ?? 'the end'}`, name?.lineno, name?.colno)
-      // `a.0.1` lexes as a, ., 0.1: two lookups.
-      for (const part of name.type === 'symbol' ? [name.value] : name.value.split('.').map(Number))
-        node = new nj.nodes.LookupVal(tok.lineno, tok.colno, node, new nj.nodes.Literal(name.lineno, name.colno, part))
+      // `a.0.1` lexes as a . 0.1 and `a.0.b` as a . 0. b: numbers split into lookups.
+      for (let name = this.nextToken(), more = true; more; ) {
+        if (!name || (name.type !== 'symbol' && name.type !== 'int' && !/^\d+\.\d*$/.test(name.value)))
+          this.fail(`expected a name after ".", got ${name?.value ?? 'the end'}`, name?.lineno, name?.colno)
+        const parts = name.type === 'symbol' ? [name.value] : name.value.split('.')
+        for (const part of parts.filter((p) => p !== ''))
+          node = new nj.nodes.LookupVal(
+            tok.lineno,
+            tok.colno,
+            node,
+            new nj.nodes.Literal(name.lineno, name.colno, name.type === 'symbol' ? part : Number(part)),
+          )
+        more = name.value.endsWith('.')
+        if (more) name = this.nextToken()
+      }
     } else break
   }
   return node
