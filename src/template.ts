@@ -678,6 +678,8 @@ function check(ast: Node): void {
       at(
         'a loop filter ({% for x in y if z %}) is not supported by this engine: use select/selectattr, or {% if %} inside the loop',
       )
+    if (node.typename === 'Set' && (node.targets as Node[]).length > 1)
+      at('{% set a, b = ... %} (unpacking) is not supported by this engine')
     const tag = refusedTags[node.typename]
     if (tag) at(`${tag} is not supported by this engine`)
     if (node.typename === 'Literal' && node.value instanceof RegExp) at('r/regex/ literals are not Jinja')

@@ -294,6 +294,8 @@ test('checked before anything connects: syntax, unknown filters, tests, function
   assert.match(at('{% include "x.j2" %}'), /^1:4 \{% include %\} is not supported/)
   assert.match(at('{% for x in y if x %}{% endfor %}'), /loop filter/)
   assert.match(at('{{ loop.cycle }}'), /loop\.cycle is not supported/)
+  assert.match(at('{% set a, b = [1, 2] %}'), /unpacking\) is not supported/)
+  assert.match(at('{% with x = 1 %}{% endwith %}'), /unknown block tag: with/)
   for (const bad of ['{{ x', 'a {{ b }} {{ c']) assert.match(at(bad), /\{\{ is never closed/)
   assert.match(at('{{ x }'), /^1:6 unexpected "}" \(expected }}\)/)
   assert.match(at('{{ a b }}'), /^1:6 unexpected "b" \(expected }}\)/)
