@@ -573,6 +573,13 @@ const pythonCompiler = {
     baseCompile.call(this, node, frame)
     if (at) this._emit(')')
   },
+  compileFunCall(this: Emitter, node: Node, frame: unknown) {
+    this._emit(`(lineno = ${node.lineno}, colno = ${node.colno}, runtime.callWrap(`)
+    this._compileExpression(node.name as Node, frame)
+    this._emit(`, ${JSON.stringify(nodeName(node.name as Node))}, context, `)
+    this._compileAggregate(node.args as Node, frame, '[', '])')
+    this._emit(')')
+  },
   compileLiteral(this: Emitter, node: Node) {
     const v = node.value
     if (typeof v === 'string')
@@ -1371,9 +1378,9 @@ function replacement(text: string): (match: string, ...rest: unknown[]) => strin
 }
 
 /** Python's %-formatting: %s %r %d %i %f %x %o %e %g %c %%, with flags, width, precision and %(name)s. */
-function printf(format: string, args: unknown[]): string {
+function printf(format: string, args: unknown[], mapping = typeName(args[0]) === 'dict' && args.length === 1): string {
   let next = 0
-  const named = args.length === 1 && args[0] && typeof args[0] === 'object' && !Array.isArray(args[0])
+  const named = mapping
   return format.replace(
     /%(?:\((\w+)\))?([-+ 0#]*)(\d+)?(?:\.(\d+))?([sdifrxXoeEgGc%])/g,
     (_, name?: string, flags = '', width?: string, precision?: string, kind = 's') => {
@@ -1458,6 +1465,7 @@ function pyDirname(p: string): string {
 function sortKey(caseSensitive: unknown, attr: unknown): (v: unknown) => unknown {
   return (v) => {
     const x = attr === undefined || attr === null ? v : attribute(v, attr)
+    if (x instanceof Undefined) x.fail()
     return typeof x === 'string' && !truthy(caseSensitive ?? false) ? x.toLowerCase() : x
   }
 }
@@ -1688,7 +1696,7 @@ const filters: Record<string, Fn> = Object.assign(Object.create(null) as Record<
     const [caseSensitive, by, reverse] = bind(args, ['case_sensitive', 'by', 'reverse'], [false, 'key', false])
     const i = by === 'value' ? 1 : 0
     return sorted(
-      Object.entries(mapping(value, 'dictsort')),
+      Object.entries(mapping(value, 'dictsort')).map(([k, v]) => tuple(k, v)),
       (e) => sortKey(caseSensitive, null)((e as unknown[])[i]),
       reverse,
     )
@@ -1788,7 +1796,11 @@ const filters: Record<string, Fn> = Object.assign(Object.create(null) as Record<
       .map((line, i) => ((i === 0 && !truthy(first)) || (!truthy(blank) && !line.trim()) ? line : pad + line))
       .join('\n')
   },
-  format: (value: unknown, ...args: unknown[]) => printf(str(value), args),
+  format(value: unknown, ...args: unknown[]) {
+    // Jinja's: value % (kwargs or args).
+    const [positional, keywords] = keywordsOf(args)
+    return printf(str(value), Object.keys(keywords).length ? [keywords] : positional, Object.keys(keywords).length > 0)
+  },
   extract(value: unknown, ...args: unknown[]) {
     const [container, morekeys] = bind(args, ['container', 'morekeys'], [undefined, null])
     let v = runtime.memberLookup(container, value, 'container')
@@ -1980,7 +1992,13 @@ function pyYaml(value: unknown, style: 'auto' | 'block', indent: number): string
     if (typeof v === 'boolean') return v ? 'true' : 'false'
     if (v instanceof PyFloat || (typeof v === 'number' && !Number.isInteger(v))) {
       const n = Number(v)
-      return Number.isNaN(n) ? '.nan' : !Number.isFinite(n) ? (n > 0 ? '.inf' : '-.inf') : floatRepr(n, true)
+      return Number.isNaN(n)
+        ? '.nan'
+        : !Number.isFinite(n)
+          ? n > 0
+            ? '.inf'
+            : '-.inf'
+          : floatRepr(n, Number.isInteger(n))
     }
     if (typeof v === 'number') return String(v)
     if (typeof v === 'string') return yamlString(v)
@@ -2018,7 +2036,7 @@ function pyYaml(value: unknown, style: 'auto' | 'block', indent: number): string
       }
     return lines
   }
-  if (!isCollection(value)) return `${flow(value)}\n...\n`
+  if (!isCollection(value)) return `${flow(value)}\n`
   if (isFlow(value)) return `${flow(value)}\n`
   return `${block(value, 0).join('\n')}\n`
 }
