@@ -687,6 +687,9 @@ function check(ast: Node): void {
       )
     if (node.typename === 'Set' && (node.targets as Node[]).length > 1)
       at('{% set a, b = ... %} (unpacking) is not supported by this engine')
+    // Names go into the compiled code: only Python identifiers (dotted for ansible.builtin.filter names).
+    if (node.typename === 'Symbol' && !/^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*$/.test(String(node.value)))
+      at(`${JSON.stringify(node.value)} is not a valid name`)
     const tag = refusedTags[node.typename]
     if (tag) at(`${tag} is not supported by this engine`)
     if (node.typename === 'Literal' && node.value instanceof RegExp) at('r/regex/ literals are not Jinja')

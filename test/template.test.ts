@@ -314,6 +314,8 @@ test('no way out of the template: own properties only, no prototype, no JavaScri
   assert.throws(() => render('{{ constructor }}', vars), /'constructor' is undefined/)
   assert.throws(() => checkTemplate("{{ ''.constructor.constructor('return process')() }}"), /not supported/)
   assert.is(render('{{ nested.toString | default("none") }}', vars), 'none')
+  assert.throws(() => checkTemplate('{{ a\\");process.exit(3);// }}'), /unexpected|is not a valid name/)
+  assert.throws(() => checkTemplate('{% for x\\ in y %}{% endfor %}'), /is not a valid name/)
 })
 
 test.run()
