@@ -6,6 +6,7 @@
 
 import { PyFloat } from './util.ts'
 
+/** A template that does not compile or render: the reason, and where in the template when that is known. */
 export class TemplateError extends Error {
   override name = 'TemplateError'
   constructor(
