@@ -431,7 +431,7 @@ filters.d = filters.default!
 filters.count = filters.length!
 // Filters see an undefined value only where that is their point (default, mandatory): elsewhere it is an error.
 for (const [name, filter] of Object.entries(filters))
-  if (name !== 'default' && name !== 'd' && name !== 'mandatory')
+  if (!['default', 'd', 'mandatory', 'items'].includes(name))
     filters[name] = function (this: Scope, value: unknown, ...args: unknown[]) {
       if (value instanceof Undefined) value.fail()
       try {
