@@ -683,7 +683,11 @@ function check(ast: Node): void {
       at('{% set a, b = ... %} (unpacking) is not supported by this engine')
     // Names go into the compiled code: only Python identifiers (dotted for ansible.builtin.filter names).
     if (node.typename === 'Symbol' && !/^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*$/.test(String(node.value)))
-      at(`${JSON.stringify(node.value)} is not a valid name`)
+      at(
+        /^\d/.test(String(node.value))
+          ? `the number ${String(node.value)}: exponents are not supported by this engine (write it out)`
+          : `${JSON.stringify(node.value)} is not a valid name`,
+      )
     const tag = refusedTags[node.typename]
     if (tag) at(`${tag} is not supported by this engine`)
     if (node.typename === 'Literal' && node.value instanceof RegExp) at('r/regex/ literals are not Jinja')
