@@ -234,6 +234,8 @@ function parseTask(
   const args = { ...(raw.args as Record<string, unknown> | undefined), ...(value as Record<string, unknown>) }
   const argsPath = (p: string[]) =>
     raw.args && !(p[0]! in (value as object)) ? [...path, 'args', ...p] : [...path, key, ...p]
+  const aliased = registry.resolveAliases(action, args)
+  if (aliased) yaml.fail(argsPath(aliased.path), aliased.message, 'key')
   checkTemplates(yaml, [...path, key], args, argsPath)
   const problem = registry.check(action, plain(args), (p) => {
     const leaf = p.reduce<unknown>(

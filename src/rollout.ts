@@ -499,6 +499,7 @@ async function runOnHost(
       result = { changed: false, failed: true, msg: failure(e, task, started).msg ?? String(e) }
     }
     if (result.facts) Object.assign(m.facts, result.facts)
+    if (result.vars && !result.failed) Object.assign(m.registered, result.vars)
     result = await applyConditions(task, result, vars, m)
     const status: Status = result.failed ? 'failed' : result.skipped ? 'skipped' : result.changed ? 'changed' : 'ok'
     if (status === 'changed') for (const n of task.notify) m.notified.add(n)
@@ -537,7 +538,10 @@ function failure(
     e instanceof TemplateError ||
     e instanceof InputError ||
     e instanceof BecomeError
-  const msg = known ? (e as Error).message : e instanceof Error ? `${e.name}: ${e.message}` : String(e)
+  // A task fails by throwing an Error with its message, as a module's fail_json; another class (a TypeError)
+  // is a bug, and says so.
+  const plainError = e instanceof Error && Object.getPrototypeOf(e) === Error.prototype
+  const msg = known || plainError ? (e as Error).message : e instanceof Error ? `${e.name}: ${e.message}` : String(e)
   return { status: 'failed', msg, ms, ...(task.ignoreErrors ? { ignored: true } : {}) }
 }
 

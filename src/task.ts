@@ -25,6 +25,8 @@ export interface Task<Args = any> {
   schema: object
   /** The arg a plain string value stands for (`command: ls /` is `command: { cmd: ls / }`). */
   freeForm?: string
+  /** Other names of args, as Ansible's aliases (lineinfile's `dest` for `path`): renamed before the schema. */
+  aliases?: Record<string, string>
   /**
    * Optional phase that sees the whole batch once, before `run` is called for each host (e.g. build once per
    * kernel release). It may return results for some hosts: those are final and `run` is not called for them.
@@ -60,6 +62,8 @@ export interface TaskResult {
   data?: Record<string, unknown>
   /** Merged into the host's facts (ansible_facts, and ansible_NAME vars) for the rest of the run. */
   facts?: Vars
+  /** Host vars for the rest of the run, at the precedence of registered vars (set_fact). */
+  vars?: Vars
 }
 
 export interface FileDiff {
@@ -315,6 +319,20 @@ export class Registry {
     return [...this.tasks.keys()].sort()
   }
 
+  /** Renames the args given by another name (Task.aliases) in place; a problem when both names are given. */
+  resolveAliases(name: string, args: unknown): { path: string[]; message: string } | undefined {
+    const aliases = this.tasks.get(name)?.task.aliases
+    if (!aliases || args === null || typeof args !== 'object') return undefined
+    const given = args as Record<string, unknown>
+    for (const [alias, to] of Object.entries(aliases)) {
+      if (!(alias in given)) continue
+      if (to in given) return { path: [alias], message: `${alias} is another name for ${to}: give one of them` }
+      given[to] = given[alias]
+      delete given[alias]
+    }
+    return undefined
+  }
+
   /**
    * Checks (and fills defaults into) args; returns the path and message of the first problem. With `ignore`,
    * problems at the paths it accepts are not counted (a `{{ template }}` is checked once rendered, per host).
@@ -325,6 +343,8 @@ export class Registry {
     ignore?: (path: string[]) => boolean,
   ): { path: string[]; message: string } | undefined {
     const entry = this.tasks.get(name)!
+    const aliased = this.resolveAliases(name, args)
+    if (aliased) return aliased
     if (entry.validate(args)) return undefined
     const pathOf = (e: { instancePath: string }) => schemaErrorPath(e).map(String)
     const errors = entry.validate.errors!.filter((e) => !ignore?.(pathOf(e)))

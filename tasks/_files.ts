@@ -154,7 +154,9 @@ export async function putFile(host: Target, args: PutFileArgs, ctx: Pick<TaskCon
             if (check.code !== 0)
               throw new Error(`validation failed: ${args.validate}: ${(check.stderr || check.stdout).trim()}`)
           }
-          await host.$`mv -f -- ${tmp} ${dest}`
+          // Then the temporary files of copies to dest that died half-way (a host that lost power, a controller
+          // killed): the host lock makes sure no other run is writing one now.
+          await host.$`mv -f -- ${tmp} ${dest} && find ${dir} -maxdepth 1 -type f -name ${`.${posix.basename(dest).replace(/[*?[\\]/g, '\\$&')}.hbmon-*.tmp`} -delete`
         } catch (e) {
           await host.$({ nothrow: true })`rm -f -- ${tmp}`
           throw e
@@ -173,4 +175,46 @@ async function fileDiff(host: Target, dest: string, file: RemoteFile, source: st
   if (before.includes('\0'))
     return { path: dest, before: file.sha256 ?? '', after: await sha256Local(source), binary: true }
   return { path: dest, before, after: after.toString('utf8') }
+}
+
+/**
+ * The result of an edit of a text file as Ansible's lineinfile and blockinfile report it: the content decided
+ * (`after`, written only when `msg` says the content changed) and the attributes, through putFile; `msg` gets
+ * Ansible's "ownership, perms or SE linux context changed" when attributes change too.
+ */
+export async function putEdited(
+  host: Target,
+  ctx: Pick<TaskContext, 'diff'>,
+  edit: { path: string; before: string | undefined; after: string; msg: string; validate?: string; data?: object },
+  want: { mode?: string | number; owner?: string; group?: string },
+): Promise<TaskResult> {
+  const mode = parseMode(want.mode)
+  const result = await putFile(
+    host,
+    {
+      dest: edit.path,
+      source: Buffer.from(edit.msg ? edit.after : (edit.before ?? '')),
+      makeParents: true,
+      ...(mode !== undefined ? { mode } : {}),
+      ...(want.owner !== undefined ? { owner: want.owner } : {}),
+      ...(want.group !== undefined ? { group: want.group } : {}),
+      ...(edit.validate !== undefined ? { validate: edit.validate } : {}),
+    },
+    ctx,
+  )
+  // Ansible creates the file (0644 under the usual umask, owned by the user it runs as), then sets what was
+  // asked: a created file's attributes changed when they differ from those.
+  const user = host.connection.become ? host.connection.becomeUser : (host.connection.user ?? 'root')
+  const attributes =
+    edit.before === undefined
+      ? Boolean(result.changes?.length) &&
+        ((mode !== undefined && mode !== 0o644) ||
+          (want.owner !== undefined && want.owner !== user) ||
+          (want.group !== undefined && want.group !== user))
+      : (result.changes ?? []).some((c) =>
+          / (mode|owner|group) /.test(` ${c.describe.split(': ').slice(1).join(': ')}`),
+        )
+  const perms = 'ownership, perms or SE linux context changed'
+  const msg = attributes ? (edit.msg ? `${edit.msg} and ${perms}` : perms) : edit.msg
+  return { ...result, msg, data: { msg, ...edit.data } }
 }

@@ -36,15 +36,24 @@ test('the built-in tasks are registered from tasks/', () => {
     'verify',
   ].map((t) => `hbmon_${t}`)
   assert.equal(registry.names(), [
+    'assert',
+    'blockinfile',
     'command',
     'copy',
     'deb_packages',
+    'debug',
     'facts',
+    'fail',
     'fetch',
     'file',
+    'group',
     ...hbmon,
+    'lineinfile',
+    'set_fact',
     'shell',
+    'stat',
     'template',
+    'user',
   ])
 })
 
@@ -96,7 +105,10 @@ test('unknown task, with file:line and the list of tasks', () => {
   const e = error(`- hosts: all\n  tasks:\n    - name: x\n      cpoy: { dest: /x }\n`)
   assert.is(e.file, 'site.yml')
   assert.is(e.line, 4)
-  assert.match(e.message, /site\.yml:4:7: 0\.tasks\.0\.cpoy: unknown task "cpoy" \(known: command, copy/)
+  assert.match(
+    e.message,
+    /site\.yml:4:7: 0\.tasks\.0\.cpoy: unknown task "cpoy" \(known: assert, blockinfile, command, copy/,
+  )
 })
 
 test('bad task args are checked with the task schema', () => {

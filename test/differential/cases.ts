@@ -4,6 +4,7 @@
 // with `deliberate` differ from Ansible on purpose (README, "Deliberate differences").
 import { templateCases } from './cases-templates.ts'
 import type { Case } from './oracle.ts'
+import { moduleCases } from './cases-modules.ts'
 
 /** A play over all hosts with gather_facts off; `tasks` is YAML, indented by 4. $D exists already (the
  * harness makes it: hosts sharing an address would race to create it, and each task costs Ansible time). */
@@ -799,7 +800,7 @@ export const cases: Case[] = [
     refused: /"import_playbook" is not supported/,
     playbook: `- import_playbook: other.yml\n`,
   },
-  { name: 'refuse-unknown-module', refused: /unknown task "debug"/, playbook: play(`    - debug: {msg: hi}\n`) },
+  { name: 'refuse-unknown-module', refused: /unknown task "wait_for"/, playbook: play(`    - wait_for: {port: 22}\n`) },
   {
     name: 'refuse-task-connection-var',
     refused: /connection variables in a task's vars are not supported/,
@@ -817,4 +818,5 @@ export const cases: Case[] = [
     args: ['-e', '{"x": !vault "abc"}'],
     playbook: play(''),
   },
+  ...moduleCases,
 ]
