@@ -14,6 +14,7 @@ import { flatTasks, loadPlaybook, parseExtraVars } from './playbook.ts'
 import { checkJsonPath, Reporter, writeJsonReport } from './report.ts'
 import { planPlays, rollout, shouldRun, type Plan } from './rollout.ts'
 import { builtinTasks, Registry } from './task.ts'
+import { checkTemplate, isTemplated, TemplateError } from './template.ts'
 import { InputError, type Vars } from './util.ts'
 
 export const usage = `Usage: deploy -i INVENTORY [PLAYBOOK] [options]
@@ -136,6 +137,7 @@ export async function main(argv: string[], out = process.stdout, err = process.s
     const registry = await Registry.load([builtinTasks, ...(values['module-path'] ?? []).map((d) => resolve(d))])
     const playbook = await loadPlaybook(playbookFile, registry)
     const extraVars = parseExtraVars(values['extra-vars'] ?? [])
+    checkVarTemplates(inventory, extraVars)
     const tags = splitTags(values.tags)
     const skipTags = splitTags(values['skip-tags'])
     // Several --limit options: Ansible keeps the last one.
@@ -275,4 +277,29 @@ function defaultPlaybook(): string {
 const started = process.argv[1] && existsSync(process.argv[1]) ? realpathSync(process.argv[1]) : ''
 if ([fileURLToPath(import.meta.url), resolve(packageRoot, 'bin/deploy.js')].includes(started)) {
   process.exitCode = await main(process.argv.slice(2))
+}
+
+/** Templates in inventory vars and -e are compiled now too: a bad one is exit 4 at its line, before connecting. */
+function checkVarTemplates(inventory: Inventory, extraVars: Vars): void {
+  const check = (value: unknown, where: () => [string, number, number], name: string): void => {
+    if (typeof value === 'string' && isTemplated(value)) {
+      try {
+        checkTemplate(value)
+      } catch (e) {
+        if (!(e instanceof TemplateError)) throw e
+        throw new InputError(e.message, ...where(), name)
+      }
+    } else if (value && typeof value === 'object') for (const v of Object.values(value)) check(v, where, name)
+  }
+  for (const [name, value] of Object.entries(extraVars)) check(value, () => ['-e', 0, 0], name)
+  for (const host of inventory.hosts.values())
+    for (const [name, value] of Object.entries(host.vars))
+      check(
+        value,
+        () => {
+          const at = inventory.locate?.(host.name, name)
+          return at ? [at.file, at.line, at.column] : [inventory.file, 0, 0]
+        },
+        name,
+      )
 }

@@ -25,7 +25,7 @@ import {
   settle,
   type TaskResult,
 } from './task.ts'
-import { evaluateCondition, render, renderValue, TemplateError } from './template.ts'
+import { evaluateCondition, hostvarsOf, render, renderValue, TemplateError } from './template.ts'
 import { type Connection } from './connection.ts'
 import { InputError, plain, type Vars } from './util.ts'
 
@@ -494,30 +494,48 @@ function applyConditions(task: PlayTask, result: TaskResult, vars: Vars, extra: 
 
 /** Var precedence for the sources we have, as Ansible: inventory < facts < play < task < registered < extra. */
 function hostVars(m: HostState, rc: RunContext, task: PlayTask, check: boolean): Vars {
-  const inventory = rc.inventory
-  const facts = Object.fromEntries(Object.entries(m.facts).map(([k, v]) => [`ansible_${k}`, v]))
   return {
     ...m.host.vars,
-    ...facts,
-    ansible_facts: m.facts,
+    ...factVars(m.facts),
     ...rc.play.vars,
     ...task.vars,
     ...m.registered,
     ...rc.extraVars,
-    // Magic variables.
-    inventory_hostname: m.host.name,
-    inventory_hostname_short: m.host.name.split('.')[0],
-    group_names: m.host.groups.filter((g) => g !== 'all' && g !== 'ungrouped').sort(),
-    groups: groupsVar(inventory),
+    ...magicVars(m.host, rc),
     ansible_check_mode: check,
     ansible_diff_mode: rc.diff ?? false,
     // As Ansible: hosts that failed or were unreachable are out of ansible_play_hosts and ansible_play_batch.
     ansible_play_hosts_all: rc.hosts.map((h) => h.name),
     ansible_play_hosts: rc.hosts.map((h) => h.name).filter((h) => inPlay(rc.states.get(h))),
     ansible_play_batch: rc.batchHosts.filter((h) => inPlay(rc.states.get(h))),
+    // As Ansible's hostvars: each host's vars without the play's (inventory, facts, registered, extra).
+    hostvars: hostvarsOf([...rc.inventory.hosts.keys()], (name) => {
+      const host = rc.inventory.hosts.get(name)!
+      const s = rc.states.get(name)
+      return {
+        ...host.vars,
+        ...factVars(s?.facts ?? {}),
+        ...s?.registered,
+        ...rc.extraVars,
+        ...magicVars(host, rc),
+      }
+    }),
+  }
+}
+
+function factVars(facts: Vars): Vars {
+  return { ...Object.fromEntries(Object.entries(facts).map(([k, v]) => [`ansible_${k}`, v])), ansible_facts: facts }
+}
+
+function magicVars(host: Host, rc: RunContext): Vars {
+  return {
+    inventory_hostname: host.name,
+    inventory_hostname_short: host.name.split('.')[0],
+    group_names: host.groups.filter((g) => g !== 'all' && g !== 'ungrouped').sort(),
+    groups: groupsVar(rc.inventory),
     playbook_dir: dirname(resolve(rc.playbook.file)),
-    inventory_file: inventory.file,
-    inventory_dir: dirname(resolve(inventory.file)),
+    inventory_file: rc.inventory.file,
+    inventory_dir: dirname(resolve(rc.inventory.file)),
   }
 }
 

@@ -138,9 +138,9 @@ export function splitWords(line: string): string[] {
 // --- Python's re, as far as playbooks reach it ---------------------------------------------------------
 
 /**
- * A Python regular expression as a JavaScript one: named groups (?P<name>...) and (?P=name); inline flags
- * at the start ((?i), (?m), (?s)) become flags. Unicode mode, so \d and friends work on text as Python's do
- * on str. A pattern JavaScript cannot compile throws an Error naming the pattern.
+ * A Python regular expression as a JavaScript one: named groups (?P<name>...) and (?P=name), \A and \Z;
+ * inline flags at the start ((?i), (?m), (?s)) become flags. A pattern JavaScript cannot compile throws an
+ * Error naming the pattern. (Python's \d and \w also match non-ASCII digits and letters; JavaScript's do not.)
  */
 export function pyRegExp(pattern: string, flags = ''): RegExp {
   let source = pattern.replace(/\(\?P</g, '(?<').replace(/\(\?P=(\w+)\)/g, '\\k<$1>')
@@ -149,8 +149,10 @@ export function pyRegExp(pattern: string, flags = ''): RegExp {
     source = source.slice(inline[0].length)
     for (const f of inline[1]!) if ('ims'.includes(f) && !flags.includes(f)) flags += f
   }
+  // Python's \Z is the very end (JavaScript's $ without m); \A the very start.
+  source = source.replace(/\\Z/g, '(?![\\s\\S])').replace(/\\A/g, '(?<![\\s\\S])')
   try {
-    return new RegExp(source, flags.includes('u') ? flags : `${flags}u`)
+    return new RegExp(source, flags)
   } catch (e) {
     throw new Error(`bad regular expression ${JSON.stringify(pattern)}: ${(e as Error).message}`)
   }

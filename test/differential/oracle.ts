@@ -57,21 +57,23 @@ export interface Verdict {
 }
 
 const pool = 4
-// Addresses outside the lab's hosts (the lab's nets are ours: 127.0.42-49; HBMON_DIFF_SPARE_NET moves these
-// with HBMON_LAB_NET, so that two runs of the suite on other nets do not meet).
-const spare = process.env.HBMON_DIFF_SPARE_NET ?? '127.0.49'
-const DOWN = `${spare}.254` // nothing listens there
-const refuseAddress = (i: number) => `${spare}.${10 + (i % 200)}` // a listener per refused case counts connections
 
 export class Oracle {
   readonly lab: Lab
   private listeners = 0
+  /** Where nothing listens, and where a listener per refused case counts connections: on the default net the
+   * lab's spare 127.0.49 (the lab's nets are ours: 127.0.42-49); on another (HBMON_LAB_NET) above its hosts. */
+  private readonly downAddress: string
+  private readonly refuseAddress: (i: number) => string
 
   constructor(
     readonly dir: string,
     net = '127.0.42',
   ) {
     this.lab = new Lab({ dir: join(dir, 'lab'), net })
+    const spare = net === '127.0.42' ? '127.0.49' : net
+    this.downAddress = `${spare}.254`
+    this.refuseAddress = (i: number) => `${spare}.${10 + (i % 200)}`
   }
 
   /** Eight light hosts, each case's directory, users for the become cases, and the connection counter for
@@ -138,7 +140,7 @@ export class Oracle {
       for (const [name, vars] of Object.entries(group.hosts ?? {})) {
         const n = Number(/^h(\d+)\b/.exec(name)?.[1] ?? 0)
         const v = (vars ?? {}) as Record<string, unknown>
-        if (v.ansible_host === 'DOWN') v.ansible_host = DOWN
+        if (v.ansible_host === 'DOWN') v.ansible_host = this.downAddress
         else if (v.ansible_host === undefined && n > 0)
           v.ansible_host = address ?? this.address(lightName(((n - 1) % pool) + 1 + offset))
         group.hosts[name] = v
@@ -288,7 +290,7 @@ export class Oracle {
     let listener: Server | undefined
     let address: string | undefined
     if (c.refused) {
-      address = refuseAddress(this.listeners++)
+      address = this.refuseAddress(this.listeners++)
       listener = createServer((socket) => {
         connections++
         socket.destroy()
