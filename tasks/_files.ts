@@ -23,6 +23,13 @@ export const modeSchema = {
   ],
 }
 
+/** The args every file task takes for the file's attributes, as Ansible's file common arguments. */
+export const attributeSchemas = {
+  mode: modeSchema,
+  owner: { type: 'string', description: 'a user name or uid' },
+  group: { type: 'string', description: 'a group name or gid' },
+}
+
 export interface Attributes {
   mode?: number
   owner?: string

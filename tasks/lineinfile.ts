@@ -7,7 +7,7 @@ import { defineTask } from '../src/task.ts'
 import { isTemplated } from '../src/template.ts'
 import { pyExpand, pyRegExp } from '../src/util.ts'
 import { FileContent, statFiles } from '../facts/files.ts'
-import { checkDest, modeSchema, putEdited } from './_files.ts'
+import { checkDest, attributeSchemas, putEdited } from './_files.ts'
 
 export interface LineInFileArgs {
   path: string
@@ -171,9 +171,7 @@ export default defineTask<LineInFileArgs>({
       create: { type: 'boolean', description: 'a boolean' },
       firstmatch: { type: 'boolean', description: 'a boolean' },
       validate: { type: 'string', description: 'a command with %s for the new file' },
-      mode: modeSchema,
-      owner: { type: 'string', description: 'a user name or uid' },
-      group: { type: 'string', description: 'a group name or gid' },
+      ...attributeSchemas,
     },
   },
   checkInputs(args) {

@@ -7,7 +7,7 @@ import { basename } from 'node:path'
 import { readFileSync } from 'node:fs'
 import { defineTask } from '../src/task.ts'
 import { checkTemplate, isTemplated, TemplateError } from '../src/template.ts'
-import { checkDest, findLocal, modeSchema, parseMode, putFile } from './_files.ts'
+import { checkDest, findLocal, attributeSchemas, parseMode, putFile } from './_files.ts'
 
 interface TemplateArgs {
   src: string
@@ -28,9 +28,7 @@ export default defineTask<TemplateArgs>({
     properties: {
       src: { type: 'string', description: 'a local template file' },
       dest: { type: 'string', minLength: 1, description: 'a remote path' },
-      mode: modeSchema,
-      owner: { type: 'string', description: 'a user name or uid' },
-      group: { type: 'string', description: 'a group name or gid' },
+      ...attributeSchemas,
       validate: { type: 'string', description: 'a command with %s for the new file' },
     },
   },
