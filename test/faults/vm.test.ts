@@ -15,6 +15,7 @@ import { Lab, vmNames } from '../../lab/lab.ts'
 import { sourceHash } from '../../tasks/hbmon_build.ts'
 import { managedFiles } from '../../tasks/_hbmon.ts'
 import { root } from '../fleet/_fleet.ts'
+import { quote } from '../../src/util.ts'
 import { tempDir } from '../tmp.ts'
 
 // HBMON_FAULTS=ci keeps the faults whose cost is a deploy; the whole set (npm run test:faults) adds those that
@@ -295,9 +296,9 @@ test('the build fails on one kernel release (headers missing): the canary goes t
   assert.is(built(again, 'debian13'), 'built')
 })
 
-/** Waits (on the host, in one SSH session) until `condition` holds. */
+/** Waits (on the host, in one SSH session) until `condition` holds, at most `timeout` seconds of wall time. */
 const when = (host: string, condition: string, timeout = 300) =>
-  lab.ssh(host, `i=0; until ${condition}; do i=$((i+1)); [ $i -gt ${timeout * 50} ] && exit 9; sleep 0.02; done`)
+  lab.ssh(host, `timeout ${timeout} sh -c ${quote(`until ${condition}; do sleep 0.02; done`)}`)
 
 /** Where QEMU is killed on the canary (full size only): a condition that holds on the host at that step. */
 const powerCuts: [string, (kernel: string) => string][] = [
