@@ -34,7 +34,10 @@ import {
 export type { LightHost, VmHost }
 export type Host = VmHost | LightHost
 
-export const vmNames = Object.keys(recipes)
+/** The lab's default VMs; a recipe marked onDemand boots only when named. */
+export const vmNames = Object.values(recipes)
+  .filter((r) => !r.onDemand)
+  .map((r) => r.name)
 const repoRoot = fileURLToPath(new URL('..', import.meta.url))
 
 export interface LabOptions {
@@ -151,7 +154,7 @@ export class Lab {
     const { publicKey } = await labKey()
     if (options.vms) {
       for (const name of options.vms)
-        if (!recipes[name]) throw new Error(`unknown VM ${name} (known: ${vmNames.join(', ')})`)
+        if (!recipes[name]) throw new Error(`unknown VM ${name} (known: ${Object.keys(recipes).join(', ')})`)
       for (const name of Object.keys(this.state.vms)) if (!options.vms.includes(name)) await this.remove(name)
       await this.upVms(options.vms)
     }
@@ -202,7 +205,7 @@ export class Lab {
           kernelRelease: image.kernelRelease,
           hostKey: image.hostKey,
           sshPort: known?.sshPort ?? (await freePort()),
-          mac: `52:54:00:4c:00:${(vmNames.indexOf(name) + 1).toString(16).padStart(2, '0')}`,
+          mac: `52:54:00:4c:00:${(Object.keys(recipes).indexOf(name) + 1).toString(16).padStart(2, '0')}`,
           dir: join(this.dir, 'vms', name),
           ...(Object.keys(forwards).length ? { forwards } : {}),
         },
