@@ -23,6 +23,8 @@ export interface VmHost {
   dir: string
   /** Extra forwards from 127.0.0.1: guest TCP port → host port. */
   forwards?: Record<string, number>
+  /** The kernel and initrd the VM boots when not the image's: copied from its own /boot (Lab.reboot). */
+  boot?: { kernel: string; initrd: string }
 }
 
 export interface Segment {
@@ -62,7 +64,7 @@ export function freePort(): Promise<number> {
  */
 export async function bootVm(
   host: Omit<VmHost, 'pid'>,
-  image: Image,
+  image: Pick<Image, 'disk' | 'kernel' | 'initrd'>,
   segment: Segment,
   accel: Accel,
   kernelArgs = '',
@@ -91,9 +93,9 @@ export async function bootVm(
     '-m',
     '1024',
     '-kernel',
-    image.kernel,
+    host.boot?.kernel ?? image.kernel,
     '-initrd',
-    image.initrd,
+    host.boot?.initrd ?? image.initrd,
     '-append',
     append,
     '-drive',

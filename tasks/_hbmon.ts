@@ -95,6 +95,9 @@ export async function factsOf(host: Target): Promise<HbmonFacts> {
   return known?.kernel ? known : host.fact(HbmonHost)
 }
 
+/** "debian 12": what builds are kept under, so that they go ahead only to hosts of the same distribution. */
+export const distributionOf = (facts: HbmonFacts) => `${facts.distribution} ${facts.distribution_version}`
+
 /** The kernels an earlier hbmon_facts task found, else read now. */
 export async function kernelsOf(host: Target): Promise<Kernels> {
   const known = host.facts.hbmon_kernels as Kernels | undefined
@@ -170,6 +173,8 @@ export function sourceFiles(dir: string): string[] {
 
 /** A cache entry's meta.json: the artifact and how it was built. */
 export interface Meta extends Artifact {
+  /** ID and VERSION_ID of the build host's os-release: a build goes ahead only to hosts of the same. */
+  distribution?: string
   built_at: string
   build_ms: number
   warnings: string[]
@@ -190,15 +195,18 @@ export const pick = (m: Meta): Omit<Artifact, 'dir'> => ({
   built_on: m.built_on,
 })
 
-/** Every build of these sources for `arch` in the cache: those for kernels a host lacks go to it ahead of time. */
-export function cachedBuilds(cacheRoot: string, hash: string, arch: string): Artifact[] {
+/**
+ * Every build of these sources for `arch` made on a host of `distribution` in the cache: those for kernels a
+ * host of that distribution lacks go to it ahead of time.
+ */
+export function cachedBuilds(cacheRoot: string, hash: string, arch: string, distribution: string): Artifact[] {
   const root = join(cacheRoot, hash.slice(0, 16))
   if (!existsSync(root)) return []
   return readdirSync(root)
     .filter((entry) => entry.endsWith(`-${arch}`))
     .flatMap((entry) => {
       const meta = cached(join(root, entry))
-      return meta ? [{ dir: join(root, entry), ...pick(meta) }] : []
+      return meta?.distribution === distribution ? [{ dir: join(root, entry), ...pick(meta) }] : []
     })
 }
 

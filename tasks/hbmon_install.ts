@@ -4,8 +4,9 @@
 // and what a kernel installed later needs to come up with hbmon: the kernel hook (templates/hbmon-kernel-hook
 // as /usr/lib/hbmon/kernel-hook, called from /etc/kernel/{postinst,header_postinst,postrm}.d/hbmon), the
 // module's sources for a build on the host (/usr/lib/hbmon/src), and the cached builds of the same sources and
-// arch for kernels the host does not have (/var/lib/hbmon/modules/<release>/hbmon.ko, built ahead on other
-// hosts of the fleet; ones no longer cached are removed). The plain files (rsyslog rule, logrotate,
+// arch, made on hosts of the same distribution, for kernels the host does not have
+// (/var/lib/hbmon/modules/<release>/hbmon.ko, built ahead on other hosts of the fleet; ones no longer cached are
+// removed). The plain files (rsyslog rule, logrotate,
 // modprobe.d, modules-load.d, udev rule, restart helper) are generic template tasks in the playbook. A host
 // without an artifact (no module support) is skipped: load says why.
 import { join } from 'node:path'
@@ -19,6 +20,8 @@ import {
   artifactsOf,
   cachedBuilds,
   defaultSourceDir,
+  distributionOf,
+  factsOf,
   hookLinks,
   hookSourceDir,
   kernelHook,
@@ -43,7 +46,8 @@ export default defineTask<Record<string, never>>({
     if (!artifact) return { changed: false, skipped: true, msg: 'no build for this host (see hbmon_build)' }
     const artifacts = artifactsOf(host)
     const installed = new Set((await kernelsOf(host)).kernels.map((k) => k.release).concat(artifact.kernel))
-    const ahead = cachedBuilds(artifactCacheRoot(host), artifact.source_hash, artifact.arch).filter(
+    const distribution = distributionOf(await factsOf(host))
+    const ahead = cachedBuilds(artifactCacheRoot(host), artifact.source_hash, artifact.arch, distribution).filter(
       (a) => !installed.has(a.kernel),
     )
     const source = String(host.vars.hbmon_source_dir ?? defaultSourceDir)
