@@ -142,9 +142,10 @@ echo "vmlinuz=$(readlink /vmlinuz 2>/dev/null || readlink /boot/vmlinuz 2>/dev/n
       else if (key === 'vmlinuz') vmlinuz = value
     }
     if (!running) throw new Error('no running kernel in the output')
-    const kernels = found
-      .filter((k) => k.image || k.release === running)
-      .sort((a, b) => compareReleases(a.release, b.release))
+    const kernels = found.filter((k) => k.image || k.release === running)
+    // A kernel without /lib/modules (one built without modules, a container's host) still runs.
+    if (!kernels.some((k) => k.release === running)) kernels.push({ release: running, image: false, headers: false })
+    kernels.sort((a, b) => compareReleases(a.release, b.release))
     const linked = /vmlinuz-(.+)$/.exec(vmlinuz)?.[1] ?? ''
     let next = ''
     let next_from = ''
