@@ -144,12 +144,14 @@ test('a kernel package installed after the deploy gets hbmon from the kernel hoo
   assert.is(status.code, 0, status.stdout + status.stderr)
   const data = task(status.report, 'hbmon status').data
   assert.equal(data.kernels.kernels.map((k: any) => k.release).sort(), [kernels.k1, k2].sort())
+  // A fresh kernel package points /vmlinuz at itself (linux-update-symlinks install): the next boot.
+  assert.equal([data.next_boot.release, data.next_boot.from, data.next_boot.ready], [k2, '/vmlinuz', true])
   console.log(`  status: ${task(status.report, 'hbmon status').msg.split('\n')[1]?.trim()}`)
 })
 
 test('rebooted into the new kernel, hbmon is loaded at boot, verified and routed, without a deploy', async () => {
   const started = Date.now()
-  assert.is(await lab.reboot(vm, kernels.k2), kernels.k2)
+  assert.is(await lab.reboot(vm), kernels.k2, 'the reboot follows /vmlinuz, the next boot')
   console.log(`  reboot into ${kernels.k2}: ${((Date.now() - started) / 1000).toFixed(1)} s`)
   await bootedWithHbmon(kernels.k2, v1)
 })
