@@ -139,7 +139,6 @@ test("a kernel's next boot has hbmon when its module is there, built for it, fou
 test('the recorded kernels of the lab hosts: the running one is listed, with headers on the VMs', () => {
   for (const host of ['debian12', 'debian13', 'light01']) {
     const kernels = InstalledKernels.parse(fixture('installed_kernels', 'default', host).stdout, 0, [])
-    const system = HbmonHost.parse(fixture('hbmon_host', 'default', host).stdout, 0, [])
     assert.ok(
       kernels.kernels.some((k) => k.release === kernels.running),
       `${host}: the running kernel is listed`,
@@ -148,11 +147,7 @@ test('the recorded kernels of the lab hosts: the running one is listed, with hea
       assert.ok(kernels.kernels.find((k) => k.release === kernels.running)!.headers, `${host}: headers`)
       const files = KernelModules.parse(fixture('kernel_modules', 'every', host).stdout, 0, [])
       assert.ok(files.load_at_boot, `${host}: hbmon loads at boot after a deploy`)
-      assert.equal(
-        bootProblems(files, kernels.running, system.loaded_srcversion),
-        [],
-        `${host}: ready for its own kernel`,
-      )
+      assert.equal(bootProblems(files, kernels.running, ''), [], `${host}: ready for its own kernel`)
     }
   }
 })
