@@ -179,10 +179,13 @@ test('preflight fails while the next boot lacks hbmon; a deploy builds for both 
   console.log(`  deploy of new sources to both kernels: ${v2.seconds.toFixed(1)} s`)
   assert.is(v2.code, 0, v2.stdout + v2.stderr)
   const builds = build(v2.report).data.kernels
-  assert.equal(builds.map((k: any) => [k.kernel, k.build, k.built_on]).sort(), [
-    [k1, 'built', vm],
-    [k2, 'built', vm],
-  ])
+  assert.equal(
+    builds.map((k: any) => [k.kernel, k.build, k.built_on]).sort(),
+    [
+      [k1, 'built', vm],
+      [k2, 'built', vm],
+    ].sort(),
+  )
   const srcversion = build(v2.report).data.srcversion
   assert.is.not(srcversion, v1)
   assert.equal(task(v2.report, 'Install module and tools').data.modules_changed.sort(), [k1, k2].sort())
