@@ -214,3 +214,72 @@ export const ReleaseManifest = defineFact<ManifestEntry[]>({
     return parseManifest(stdout)
   },
 })
+
+export interface KernelModule {
+  /** srcversion of /lib/modules/RELEASE/updates/hbmon.ko, '' when there is no such file. */
+  srcversion: string
+  /** The release its vermagic names. */
+  vermagic: string
+  /** What `modinfo -k RELEASE -n hbmon` finds (modprobe's choice after depmod), '' when nothing. */
+  found: string
+}
+
+export interface BootFiles {
+  /** /etc/modules-load.d/hbmon.conf exists: systemd loads hbmon at boot. */
+  load_at_boot: boolean
+  /** The kernel-install hook is in /etc/kernel/postinst.d. */
+  hook: boolean
+  modules: Record<string, KernelModule>
+}
+
+/**
+ * What a boot into each kernel would load: hbmon's file per release, whether it loads at boot, whether the kernel
+ * hook is in place. Args: RELEASE... (none: every release under /lib/modules).
+ */
+export const KernelModules = defineFact<BootFiles>({
+  name: 'kernel_modules',
+  script: `[ $# -gt 0 ] || set -- $(ls /lib/modules 2>/dev/null)
+[ -f /etc/modules-load.d/hbmon.conf ] && echo boot=yes || echo boot=no
+[ -x /etc/kernel/postinst.d/hbmon ] && echo hook=yes || echo hook=no
+for r in "$@"; do
+  f=/lib/modules/$r/updates/hbmon.ko
+  s=-; v=-
+  if [ -f "$f" ]; then s=$(modinfo -F srcversion "$f" 2>/dev/null); v=$(modinfo -F vermagic "$f" 2>/dev/null | cut -d' ' -f1); fi
+  echo "module=$r \${s:--} \${v:--} $(modinfo -k "$r" -n hbmon 2>/dev/null || echo -)"
+done`,
+  parse(stdout) {
+    const files: BootFiles = { load_at_boot: false, hook: false, modules: {} }
+    for (const line of stdout.split('\n')) {
+      const eq = line.indexOf('=')
+      const [key, value] = [line.slice(0, eq), line.slice(eq + 1).trim()]
+      if (key === 'boot') files.load_at_boot = value === 'yes'
+      if (key === 'hook') files.hook = value === 'yes'
+      if (key === 'module') {
+        const [release, srcversion, vermagic, found] = value.split(' ').map((v) => (v === '-' ? '' : v))
+        if (!release || found === undefined) throw new Error(`not a module line: ${line}`)
+        files.modules[release] = { srcversion: srcversion!, vermagic: vermagic!, found }
+      }
+    }
+    return files
+  },
+})
+
+/**
+ * Whether a boot into `release` comes up with hbmon: its module file is there, built for that release, the one
+ * modprobe finds, of the expected srcversion (the running one's; any when '' is expected), and loaded at boot.
+ * Returns what is missing, [] when ready.
+ */
+export function bootProblems(files: BootFiles, release: string, expectedSrcversion: string): string[] {
+  const m = files.modules[release]
+  const problems: string[] = []
+  if (!m?.srcversion) problems.push(`no hbmon module for ${release}`)
+  else {
+    if (m.vermagic !== release) problems.push(`the module for ${release} was built for ${m.vermagic || 'nothing'}`)
+    if (m.found !== `/lib/modules/${release}/updates/hbmon.ko`)
+      problems.push(`modprobe would load ${m.found || 'nothing'} under ${release} (depmod not run?)`)
+    if (expectedSrcversion && m.srcversion !== expectedSrcversion)
+      problems.push(`its srcversion is ${m.srcversion}, the running hbmon's ${expectedSrcversion}`)
+  }
+  if (!files.load_at_boot) problems.push('not loaded at boot (no /etc/modules-load.d/hbmon.conf)')
+  return problems
+}

@@ -154,3 +154,82 @@ export const InstalledPackages = defineFact<Map<string, string>>({
     return installed
   },
 })
+
+export interface InstalledKernel {
+  release: string
+  /** /boot/vmlinuz-RELEASE exists. */
+  image: boolean
+  /** /lib/modules/RELEASE/build holds kbuild's Makefile: modules can be built for it. */
+  headers: boolean
+}
+
+export interface Kernels {
+  running: string
+  /** The release the next boot uses, '' when it cannot be told (see next_from). */
+  next: string
+  /** grub (GRUB's default entry, when it is the first one), /vmlinuz (the link), or why next is unknown. */
+  next_from: string
+  /** Every release under /lib/modules with an image in /boot, and the running one; oldest first. */
+  kernels: InstalledKernel[]
+}
+
+/** Orders kernel releases as dpkg orders versions, near enough for 6.1.0-50-amd64 < 6.1.0-56-amd64 < 6.12.9. */
+export function compareReleases(a: string, b: string): number {
+  return a.localeCompare(b, 'en', { numeric: true })
+}
+
+/**
+ * The kernels installed on the host: each release under /lib/modules with its /boot image and kbuild headers,
+ * the running one, and the one the next boot uses — GRUB's first entry when /boot/grub/grub.cfg exists and
+ * its default is 0 (Debian's GRUB_DEFAULT), else the /vmlinuz link that Debian's kernel packages keep.
+ * A /lib/modules directory without an image (what a removed kernel leaves) is not a kernel.
+ */
+export const InstalledKernels = defineFact<Kernels>({
+  name: 'installed_kernels',
+  script: `echo "running=$(uname -r)"
+for d in /lib/modules/*/; do
+  [ -d "$d" ] || continue
+  r=\${d%/}; r=\${r##*/}
+  [ -e "/boot/vmlinuz-$r" ] && i=yes || i=no
+  [ -e "$d/build/Makefile" ] && h=yes || h=no
+  echo "kernel=$r $i $h"
+done
+if [ -f /boot/grub/grub.cfg ]; then
+  echo "grub_default=$(sed -n 's/^[[:space:]]*set default="\\{0,1\\}\\([^"]*\\)"\\{0,1\\}[[:space:]]*$/\\1/p' /boot/grub/grub.cfg | head -n 1)"
+  echo "grub_first=$(sed -n 's|^[[:space:]]*linux[[:space:]]\\{1,\\}[^[:space:]]*/vmlinuz-\\([^[:space:]]*\\).*|\\1|p' /boot/grub/grub.cfg | head -n 1)"
+fi
+echo "vmlinuz=$(readlink /vmlinuz 2>/dev/null || readlink /boot/vmlinuz 2>/dev/null)"`,
+  parse(stdout, code) {
+    if (code !== 0) throw new Error(`exit ${code}`)
+    let running = ''
+    let vmlinuz = ''
+    let grub: { default: string; first: string } | undefined
+    const found: InstalledKernel[] = []
+    for (const line of stdout.split('\n')) {
+      const eq = line.indexOf('=')
+      const [key, value] = [line.slice(0, eq), line.slice(eq + 1).trim()]
+      if (key === 'running') running = value
+      else if (key === 'kernel') {
+        const [release = '', image, headers] = value.split(' ')
+        if (!release || !image || !headers) throw new Error(`not a kernel line: ${line}`)
+        found.push({ release, image: image === 'yes', headers: headers === 'yes' })
+      } else if (key === 'grub_default') grub = { default: value, first: grub?.first ?? '' }
+      else if (key === 'grub_first') grub = { default: grub?.default ?? '', first: value }
+      else if (key === 'vmlinuz') vmlinuz = value
+    }
+    if (!running) throw new Error('no running kernel in the output')
+    const kernels = found.filter((k) => k.image || k.release === running)
+    // A kernel without /lib/modules (one built without modules, a container's host) still runs.
+    if (!kernels.some((k) => k.release === running)) kernels.push({ release: running, image: false, headers: false })
+    kernels.sort((a, b) => compareReleases(a.release, b.release))
+    const linked = /vmlinuz-(.+)$/.exec(vmlinuz)?.[1] ?? ''
+    let next = ''
+    let next_from = ''
+    if (grub && grub.default !== '' && grub.default !== '0')
+      next_from = `unknown: GRUB's default is ${JSON.stringify(grub.default)}, not its first entry`
+    else if (grub) [next, next_from] = grub.first ? [grub.first, 'grub'] : ['', 'unknown: no entry in grub.cfg']
+    else if (linked) [next, next_from] = [linked, '/vmlinuz']
+    else next_from = 'unknown: no GRUB and no /vmlinuz link'
+    return { running, next, next_from, kernels }
+  },
+})

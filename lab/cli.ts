@@ -15,7 +15,9 @@ const usage = `Usage: npm run lab -- COMMAND [options]
   ssh NAME [COMMAND...]         open a shell on a host (or run COMMAND), host key checked
   stop|kill|pause|resume NAME   fault controls: clean stop, power cut, SIGSTOP, SIGCONT
   cut|restore NAME              drop / allow packets to the host's SSH port
-  record-facts [--hosts LIST]   record what every fact prints on the lab's hosts into test/facts/fixtures/
+  record-facts [--hosts LIST] [--facts LIST]
+                                record what every fact (or the named ones) prints on the lab's hosts into
+                                test/facts/fixtures/
 
 Environment: HBMON_LAB_DIR (state, default lab/.run), HBMON_LAB_CACHE (images, default
 ~/.cache/hbmon-lab), HBMON_LAB_NET (light hosts' /24, default 127.0.0), HBMON_LAB_ACCEL (kvm or tcg:
@@ -29,6 +31,7 @@ const { values, positionals } = parseArgs({
     vms: { type: 'string' },
     light: { type: 'string' },
     hosts: { type: 'string' },
+    facts: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 })
@@ -99,7 +102,12 @@ async function main(): Promise<number> {
       return 0
     case 'record-facts': {
       const out = fileURLToPath(new URL('../test/facts/fixtures/', import.meta.url))
-      const written = await recordFacts(lab.inventoryPath, out, values.hosts?.split(',').filter(Boolean))
+      const written = await recordFacts(
+        lab.inventoryPath,
+        out,
+        values.hosts?.split(',').filter(Boolean),
+        values.facts?.split(',').filter(Boolean),
+      )
       process.stderr.write(`lab: ${written.length} fixtures written under ${out}\n`)
       return 0
     }

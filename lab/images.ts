@@ -11,6 +11,7 @@ import {
   writeFileSync,
   chmodSync,
   chownSync,
+  copyFileSync,
 } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
@@ -20,6 +21,15 @@ export interface ImageRecipe {
   name: string
   suite: string
   packages: string[]
+  /**
+   * Booted only when asked for by name (not one of the lab's default VMs), e.g. by the one test that needs it.
+   */
+  onDemand?: boolean
+  /**
+   * Keep the kernel and its initrd in the image's /boot too (the lab boots copies from the image's directory):
+   * a host that lists its installed kernels from /boot, and that the lab reboots from its own /boot.
+   */
+  keepBoot?: boolean
 }
 
 export interface Image {
@@ -66,6 +76,8 @@ const initramfsHook = [
 export const recipes: Record<string, ImageRecipe> = {
   debian12: { name: 'debian12', suite: 'bookworm', packages: basePackages },
   debian13: { name: 'debian13', suite: 'trixie', packages: basePackages },
+  // test/vm/kernels.test.ts: a bookworm host that gets a second kernel package and reboots between them.
+  kernels: { name: 'kernels', suite: 'bookworm', packages: basePackages, onDemand: true, keepBoot: true },
 }
 
 // Bump when customize() changes what it writes into the tree.
@@ -156,8 +168,9 @@ export async function ensureImage(recipe: ImageRecipe, log: (line: string) => vo
     await $`chroot ${root} systemctl enable systemd-networkd.service`.quiet()
     await $`chroot ${root} systemctl mask systemd-networkd-wait-online.service apt-daily.timer apt-daily-upgrade.timer man-db.timer e2scrub_all.timer fstrim.timer`.quiet()
     say(`packing kernel ${kernelRelease} into an ext4 image`)
-    renameSync(join(root, 'boot', `vmlinuz-${kernelRelease}`), join(work, 'vmlinuz'))
-    renameSync(join(root, 'boot', `initrd.img-${kernelRelease}`), join(work, 'initrd.img'))
+    const take = recipe.keepBoot ? copyFileSync : renameSync
+    take(join(root, 'boot', `vmlinuz-${kernelRelease}`), join(work, 'vmlinuz'))
+    take(join(root, 'boot', `initrd.img-${kernelRelease}`), join(work, 'initrd.img'))
     const hostKey = readFileSync(join(root, 'etc/ssh/ssh_host_ed25519_key.pub'), 'utf8')
       .trim()
       .split(' ')

@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { stringify } from 'yaml'
 import { $ } from 'zx'
+import { quote } from '../src/util.ts'
 import { ensureImage, labKey, labKeyPath, recipes } from './images.ts'
 import {
   ensureLightFs,
@@ -36,7 +37,10 @@ import {
 export type { LightHost, VmHost }
 export type Host = VmHost | LightHost
 
-export const vmNames = Object.keys(recipes)
+/** The lab's default VMs; a recipe marked onDemand boots only when named. */
+export const vmNames = Object.values(recipes)
+  .filter((r) => !r.onDemand)
+  .map((r) => r.name)
 const repoRoot = fileURLToPath(new URL('..', import.meta.url))
 
 export interface LabOptions {
@@ -161,7 +165,7 @@ export class Lab {
     const toSave: Record<string, string> = {}
     if (options.vms) {
       for (const name of options.vms)
-        if (!recipes[name]) throw new Error(`unknown VM ${name} (known: ${vmNames.join(', ')})`)
+        if (!recipes[name]) throw new Error(`unknown VM ${name} (known: ${Object.keys(recipes).join(', ')})`)
       for (const name of Object.keys(this.state.vms)) if (!options.vms.includes(name)) await this.remove(name)
       Object.assign(toSave, await this.upVms(options.vms))
     }
@@ -219,7 +223,9 @@ export class Lab {
       const forwards: Record<string, number> = {}
       for (const port of this.forwards[name] ?? [])
         forwards[String(port)] = known?.forwards?.[String(port)] ?? (await freePort())
-      const snapshot = this.bootSnapshots ? bootSnapshot(image, this.state.accel.accel, this.kernelArgs) : undefined
+      // A VM rebooted into another of its kernels is not the image's just-booted state: no snapshot either way.
+      const snapshot =
+        this.bootSnapshots && !known?.boot ? bootSnapshot(image, this.state.accel.accel, this.kernelArgs) : undefined
       this.log(`${name}: booting ${image.kernelRelease}`)
       this.state.vms[name] = await bootVm(
         {
@@ -229,9 +235,11 @@ export class Lab {
           kernelRelease: image.kernelRelease,
           hostKey: image.hostKey,
           sshPort: known?.sshPort ?? (await freePort()),
-          mac: `52:54:00:4c:00:${(vmNames.indexOf(name) + 1).toString(16).padStart(2, '0')}`,
+          mac: `52:54:00:4c:00:${(Object.keys(recipes).indexOf(name) + 1).toString(16).padStart(2, '0')}`,
           dir: join(this.dir, 'vms', name),
           ...(Object.keys(forwards).length ? { forwards } : {}),
+          // A VM rebooted into another kernel of its own comes back with that one.
+          ...(known?.boot ? { boot: known.boot, kernelRelease: known.kernelRelease } : {}),
         },
         image,
         this.state.segment,
@@ -279,6 +287,42 @@ export class Lab {
       }
       await sleep(host.kind === 'vm' ? 2000 : 200)
     }
+  }
+
+  /**
+   * Reboots a VM into one of its own kernels, as its bootloader would: `release` (a kernel in its /boot), else
+   * the one its /vmlinuz link names (what Debian's kernel packages point at the default). The lab boots VMs
+   * with QEMU's -kernel, so the kernel and its initrd are copied out of the guest first; then the guest powers
+   * off (ACPI, a clean shutdown) and boots again on the same disk. Returns the release it booted.
+   */
+  async reboot(name: string, release?: string): Promise<string> {
+    const host = this.host(name)
+    if (host.kind !== 'vm') throw new Error(`${name} is not a VM`)
+    const which = release ?? ''
+    const found = await this.ssh(
+      name,
+      `r=${which ? quote(which) : '"$(readlink /vmlinuz)"; r=${r##*vmlinuz-}'}; test -f "/boot/vmlinuz-$r" -a -f "/boot/initrd.img-$r" && echo "$r"`,
+    )
+    const chosen = found.stdout.trim()
+    if (found.code !== 0 || !chosen)
+      throw new Error(`${name}: no kernel and initrd in /boot for ${which || 'the /vmlinuz link'} ${found.stderr}`)
+    const bootDir = join(host.dir, 'boot')
+    mkdirSync(bootDir, { recursive: true })
+    const boot = { kernel: join(bootDir, `vmlinuz-${chosen}`), initrd: join(bootDir, `initrd.img-${chosen}`) }
+    await this.copyFrom(name, `/boot/vmlinuz-${chosen}`, boot.kernel)
+    await this.copyFrom(name, `/boot/initrd.img-${chosen}`, boot.initrd)
+    await stopVm(host)
+    const { pid: _pid, resumed: _resumed, ...rest } = host
+    this.state.vms[name] = await bootVm(
+      { ...rest, boot, kernelRelease: chosen },
+      { disk: '', ...boot },
+      this.state.segment!,
+      this.state.accel!.accel,
+      this.kernelArgs,
+    )
+    this.save()
+    await this.waitReady(this.host(name))
+    return chosen
   }
 
   /** The 127.0.0.1 port that reaches `guestPort` of a VM (LabOptions.forwards); throws when it has none. */
@@ -333,6 +377,14 @@ export class Lab {
     const portIndex = args.indexOf('-p')
     args.splice(portIndex, 1, '-P')
     await $({ quiet: true })`scp -q ${args} ${local} ${`${target}:${remote}`}`
+  }
+
+  /** Copies a file from a host with scp (same key and host key checks as ssh). */
+  async copyFrom(name: string, remote: string, local: string): Promise<void> {
+    const args = await this.sshArgs(name)
+    const target = args.pop()!
+    args.splice(args.indexOf('-p'), 1, '-P')
+    await $({ quiet: true })`scp -q ${args} ${`${target}:${remote}`} ${local}`
   }
 
   // --- fault controls -------------------------------------------------------------------------------

@@ -8,11 +8,12 @@ import { gatherCommand, type Fact } from '../src/fact.ts'
 import { loadInventory } from '../src/inventory.ts'
 import { Transport } from '../src/ssh.ts'
 import { FileContent, FileStats, GlobMatches, PathStat } from '../facts/files.ts'
-import { HbmonHost, ModuleCheck, ModuleStatus, ReleaseHistory, ReleaseManifest } from '../facts/hbmon.ts'
+import { HbmonHost, KernelModules, ModuleCheck, ModuleStatus, ReleaseHistory, ReleaseManifest } from '../facts/hbmon.ts'
 import {
   Environment,
   GroupEntries,
   GroupExists,
+  InstalledKernels,
   InstalledPackages,
   System,
   UserEntryFact,
@@ -46,7 +47,10 @@ export const samples: { case: string; fact: Fact<unknown>; args: string[] }[] = 
   { case: 'absent', fact: UserEntryFact, args: ['no-such-user'] },
   { case: 'mixed', fact: UserIds, args: ['root', 'nobody', 'no-such-user'] },
   { case: 'mixed', fact: InstalledPackages, args: ['openssh-server', 'no-such-package', 'rsyslog'] },
+  { case: 'default', fact: InstalledKernels, args: [] },
   { case: 'default', fact: HbmonHost, args: [] },
+  { case: 'every', fact: KernelModules, args: [] },
+  { case: 'absent', fact: KernelModules, args: ['0.0.0-none'] },
   { case: 'all', fact: ModuleStatus, args: ['all'] },
   { case: 'default', fact: ModuleCheck, args: [] },
   { case: 'default', fact: ReleaseHistory, args: [] },
@@ -64,7 +68,13 @@ export interface FactFixture {
 }
 
 /** Runs every sample on every host of the inventory, one remote command per host; returns the files written. */
-export async function recordFacts(inventoryPath: string, outDir: string, hostNames?: string[]): Promise<string[]> {
+export async function recordFacts(
+  inventoryPath: string,
+  outDir: string,
+  hostNames?: string[],
+  factNames?: string[],
+): Promise<string[]> {
+  const chosen = samples.filter((s) => !factNames || factNames.includes(s.fact.name))
   const inventory = await loadInventory(inventoryPath)
   const transport = new Transport()
   const written: string[] = []
@@ -72,9 +82,9 @@ export async function recordFacts(inventoryPath: string, outDir: string, hostNam
     for (const host of inventory.hosts.values()) {
       if (hostNames && !hostNames.includes(host.name)) continue
       const session = await transport.session(host.name, host.connection)
-      const { command, split } = gatherCommand(samples.map((s) => [s.fact, ...s.args] as const))
+      const { command, split } = gatherCommand(chosen.map((s) => [s.fact, ...s.args] as const))
       const outputs = split((await session.exec(command)).stdout)
-      for (const [i, sample] of samples.entries()) {
+      for (const [i, sample] of chosen.entries()) {
         const { stdout, code } = outputs[i]!
         let parsed: unknown
         try {

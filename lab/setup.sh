@@ -11,6 +11,7 @@ packages=(
   util-linux iproute2 nftables # light hosts (namespaces) and cutting a host's SSH port
   ansible-core                 # the differential inventory tests and the benchmarks' peer
   gcc make libc6-dev sparse linux-headers-amd64  # compile checks of kernel/ against Debian 12 headers
+  kmod                         # depmod and modinfo for the kernel hook's test on a light host
   python3 sudo time            # sudo: the become tests; time: the benchmarks' CPU times
   python3-prometheus-client prometheus chromium  # hbmon-monitor's tests: its client library, the scraper, the page's browser
 )

@@ -37,6 +37,8 @@ export interface VmHost {
   forwards?: Record<string, number>
   /** Resumed from a boot snapshot (see bootSnapshot) rather than booted: its console starts empty. */
   resumed?: boolean
+  /** The kernel and initrd the VM boots when not the image's: copied from its own /boot (Lab.reboot). */
+  boot?: { kernel: string; initrd: string }
 }
 
 export interface Segment {
@@ -76,7 +78,7 @@ export function freePort(): Promise<number> {
  */
 export async function bootVm(
   host: Omit<VmHost, 'pid'>,
-  image: Image,
+  image: Pick<Image, 'disk' | 'kernel' | 'initrd'>,
   segment: Segment,
   accel: Accel,
   kernelArgs = '',
@@ -109,9 +111,9 @@ export async function bootVm(
     '-m',
     '1024',
     '-kernel',
-    image.kernel,
+    host.boot?.kernel ?? image.kernel,
     '-initrd',
-    image.initrd,
+    host.boot?.initrd ?? image.initrd,
     '-append',
     append,
     '-drive',

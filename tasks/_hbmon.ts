@@ -3,7 +3,9 @@
 // that load and verify can roll a host back themselves before they report it failed.
 import { createHash, randomBytes } from 'node:crypto'
 import { homedir } from 'node:os'
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { statFiles } from '../facts/files.ts'
 import {
   HbmonHost,
@@ -18,6 +20,7 @@ import {
   type ModuleState,
   formatManifest,
 } from '../facts/hbmon.ts'
+import { InstalledKernels, type InstalledKernel, type Kernels } from '../facts/system.ts'
 import { RemoteError, type Change, type Target } from '../src/task.ts'
 import { ansibleBoolean, type Vars } from '../src/util.ts'
 
@@ -32,10 +35,25 @@ export const unitsConf = '/etc/modprobe.d/hbmon-units.conf'
 /** The module's path for a kernel release: `updates/` wins over the distribution's tree in depmod's order. */
 export const modulePath = (kernel: string) => `/lib/modules/${kernel}/updates/hbmon.ko`
 
-/** Every file the toolkit may install on a host running `kernel` (what a release records and uninstall removes). */
-export function managedFiles(kernel: string): string[] {
+export const kernelHook = '/usr/lib/hbmon/kernel-hook'
+export const hookSourceDir = '/usr/lib/hbmon/src'
+/** Modules built for kernels the host does not have yet, for the hook to install when one arrives. */
+export const aheadDir = `${stateDir}/modules`
+/** Where Debian's kernel and header packages run their hooks (run-parts: the name has no dot). */
+export const hookLinks = [
+  '/etc/kernel/postinst.d/hbmon',
+  '/etc/kernel/header_postinst.d/hbmon',
+  '/etc/kernel/postrm.d/hbmon',
+]
+
+/**
+ * Every file the toolkit may install on a host running `kernel` with `otherKernels` installed too (what a
+ * release records and uninstall removes); the running kernel's module first.
+ */
+export function managedFiles(kernel: string, otherKernels: string[] = []): string[] {
   return [
     modulePath(kernel),
+    ...otherKernels.filter((k) => k !== kernel).map(modulePath),
     `${toolsDir}/hbctl`,
     `${toolsDir}/hbmon-listen`,
     helperPath,
@@ -45,6 +63,8 @@ export function managedFiles(kernel: string): string[] {
     unitsConf,
     '/etc/modules-load.d/hbmon.conf',
     udevRule,
+    kernelHook,
+    ...hookLinks,
   ]
 }
 
@@ -75,6 +95,45 @@ export async function factsOf(host: Target): Promise<HbmonFacts> {
   return known?.kernel ? known : host.fact(HbmonHost)
 }
 
+/** "debian 12": what builds are kept under, so that they go ahead only to hosts of the same distribution. */
+export const distributionOf = (facts: HbmonFacts) => `${facts.distribution} ${facts.distribution_version}`
+
+/** The kernels an earlier hbmon_facts task found, else read now. */
+export async function kernelsOf(host: Target): Promise<Kernels> {
+  const known = host.facts.hbmon_kernels as Kernels | undefined
+  return known?.running ? known : host.fact(InstalledKernels)
+}
+
+export const kernelChoices = ['running', 'installed', 'next'] as const
+export type KernelChoice = (typeof kernelChoices)[number]
+
+/** hbmon_kernels: which kernels a host builds and installs for (default installed). */
+export function kernelChoice(vars: Vars): KernelChoice {
+  const value = vars.hbmon_kernels ?? 'installed'
+  if (!kernelChoices.includes(value as KernelChoice))
+    throw new Error(`hbmon_kernels: expected one of ${kernelChoices.join(', ')}, got ${JSON.stringify(value)}`)
+  return value as KernelChoice
+}
+
+/**
+ * The releases a host builds and installs for: the running kernel always (deploy loads it now), then every
+ * installed kernel (installed) or the next boot's (next). Each with whether its kbuild headers are there.
+ */
+export function targetKernels(kernels: Kernels, choice: KernelChoice): InstalledKernel[] {
+  const running = kernels.kernels.find((k) => k.release === kernels.running) ?? {
+    release: kernels.running,
+    image: false,
+    headers: false,
+  }
+  const others =
+    choice === 'installed'
+      ? kernels.kernels.filter((k) => k.release !== kernels.running)
+      : choice === 'next'
+        ? kernels.kernels.filter((k) => k.release === kernels.next && k.release !== kernels.running)
+        : []
+  return [running, ...others]
+}
+
 /** What the build task leaves for install and verify (ansible_facts.hbmon_artifact). */
 export interface Artifact {
   dir: string
@@ -85,8 +144,70 @@ export interface Artifact {
   built_on: string
 }
 
+/** The build for the running kernel. */
 export function artifactOf(host: Target): Artifact | undefined {
   return host.facts.hbmon_artifact as Artifact | undefined
+}
+
+/** The builds for every kernel of hbmon_kernels (the running one's first). */
+export function artifactsOf(host: Target): Artifact[] {
+  const all = host.facts.hbmon_artifacts as Artifact[] | undefined
+  const running = artifactOf(host)
+  return all ?? (running ? [running] : [])
+}
+
+// ---- builds ----------------------------------------------------------------------------------------------
+
+export const defaultSourceDir = fileURLToPath(new URL('../kernel/', import.meta.url))
+export const artifactFiles = ['hbmon.ko', 'hbctl', 'hbmon-listen'] as const
+
+/** The files that make a build: sources and build files, not what a build in place leaves behind. */
+export function sourceFiles(dir: string): string[] {
+  return readdirSync(dir)
+    .filter(
+      (f) =>
+        /^(?:Makefile|Kbuild|dkms\.conf)$|\.[ch]$/.test(f) && !f.endsWith('.mod.c') && statSync(join(dir, f)).isFile(),
+    )
+    .sort()
+}
+
+/** A cache entry's meta.json: the artifact and how it was built. */
+export interface Meta extends Artifact {
+  /** ID and VERSION_ID of the build host's os-release: a build goes ahead only to hosts of the same. */
+  distribution?: string
+  built_at: string
+  build_ms: number
+  warnings: string[]
+  gcc: string
+}
+
+/** The cache entry in `dir`, when it is complete. */
+export function cached(dir: string): Meta | undefined {
+  if (!existsSync(join(dir, 'meta.json')) || !artifactFiles.every((f) => existsSync(join(dir, f)))) return undefined
+  return JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as Meta
+}
+
+export const pick = (m: Meta): Omit<Artifact, 'dir'> => ({
+  kernel: m.kernel,
+  arch: m.arch,
+  source_hash: m.source_hash,
+  srcversion: m.srcversion,
+  built_on: m.built_on,
+})
+
+/**
+ * Every build of these sources for `arch` made on a host of `distribution` in the cache: those for kernels a
+ * host of that distribution lacks go to it ahead of time.
+ */
+export function cachedBuilds(cacheRoot: string, hash: string, arch: string, distribution: string): Artifact[] {
+  const root = join(cacheRoot, hash.slice(0, 16))
+  if (!existsSync(root)) return []
+  return readdirSync(root)
+    .filter((entry) => entry.endsWith(`-${arch}`))
+    .flatMap((entry) => {
+      const meta = cached(join(root, entry))
+      return meta?.distribution === distribution ? [{ dir: join(root, entry), ...pick(meta) }] : []
+    })
 }
 
 // ---- module state ----------------------------------------------------------------------------------------
@@ -206,9 +327,9 @@ export async function verifyModule(host: Target, expectedSrcversion: string | un
 
 export const releaseId = (manifest: string) => createHash('sha256').update(manifest).digest('hex').slice(0, 12)
 
-/** The files of `kernel`'s managed set that exist now, as a manifest. */
-export async function installedManifest(host: Target, kernel: string): Promise<ManifestEntry[]> {
-  const paths = managedFiles(kernel)
+/** The files of the managed set (`kernel` running, `others` installed) that exist now, as a manifest. */
+export async function installedManifest(host: Target, kernel: string, others: string[] = []): Promise<ManifestEntry[]> {
+  const paths = managedFiles(kernel, others)
   const stats = await statFiles(host, paths, true)
   return paths.flatMap((path, i) =>
     stats[i]!.exists && stats[i]!.type === 'file' ? [{ path, sha256: stats[i]!.sha256!, mode: stats[i]!.mode! }] : [],
@@ -274,19 +395,20 @@ export async function restoreRelease(
   host: Target,
   id: string,
   kernel: string,
-  options: { restartHolders: boolean },
+  options: { restartHolders: boolean; others?: string[] },
 ): Promise<string[]> {
-  const r = await host.$({ nothrow: true })`sh -c ${restoreScript} sh ${id} ${managedFiles(kernel)}`
+  const others = options.others ?? []
+  const r = await host.$({ nothrow: true })`sh -c ${restoreScript} sh ${id} ${managedFiles(kernel, others)}`
   if (r.code !== 0) throw new Error(`restoring release ${id} failed: ${(r.stderr || r.stdout).trim()}`)
   const changed = r.stdout.split('\n').filter(Boolean)
-  await afterFilesChanged(host, changed, kernel)
+  await afterFilesChanged(host, changed, [kernel, ...others])
   await ensureLoaded(host, options.restartHolders)
   return changed
 }
 
-/** The follow-ups of changed files: depmod for the module, rsyslog for its rule, udev for its rule. */
-export async function afterFilesChanged(host: Target, changed: string[], kernel: string): Promise<void> {
-  if (changed.includes(modulePath(kernel))) await host.$`depmod -a ${kernel}`
+/** The follow-ups of changed files: depmod for each kernel whose module changed, rsyslog and udev for their rules. */
+export async function afterFilesChanged(host: Target, changed: string[], kernels: string[]): Promise<void> {
+  for (const kernel of new Set(kernels)) if (changed.includes(modulePath(kernel))) await host.$`depmod -a ${kernel}`
   if (changed.includes(rsyslogRule)) await host.$`systemctl restart rsyslog`
   if (changed.includes(udevRule)) await host.$({ nothrow: true })`udevadm control --reload`
 }
@@ -298,13 +420,14 @@ export async function afterFilesChanged(host: Target, changed: string[], kernel:
  */
 export async function rollBackToCurrent(host: Target, restartHolders: boolean): Promise<string> {
   try {
-    const [facts, { current }] = await Promise.all([factsOf(host), host.fact(ReleaseHistory)])
+    const [facts, kernels, { current }] = await Promise.all([factsOf(host), kernelsOf(host), host.fact(ReleaseHistory)])
     if (!current) {
       // Nothing verified ever ran here: take the broken module out rather than leave it half working.
       await host.$({ nothrow: true })`rmmod hbmon`
       return 'no earlier release to roll back to; hbmon unloaded'
     }
-    const changed = await restoreRelease(host, current, facts.kernel, { restartHolders })
+    const others = kernels.kernels.map((k) => k.release)
+    const changed = await restoreRelease(host, current, facts.kernel, { restartHolders, others })
     const manifest = await host.fact(ReleaseManifest, current)
     const ko = manifest.find((e) => e.path === modulePath(facts.kernel))
     const check = await verifyModule(host, undefined)

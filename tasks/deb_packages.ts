@@ -108,8 +108,9 @@ export default defineTask<DebArgs>({
             const dir = (await host.$`mktemp -d /tmp/hbmon-debs.XXXXXX`).stdout.trim()
             try {
               for (const d of wanted) await host.put(d.file, `${dir}/${d.name}.deb`)
+              // A kernel package unpacks ~400 MB and runs its hooks (initramfs, hbmon's build): minutes on a slow host.
               await host.$({
-                timeoutMs: 300_000,
+                timeoutMs: 30 * 60_000,
               })`env DEBIAN_FRONTEND=noninteractive dpkg -i ${wanted.map((d) => `${dir}/${d.name}.deb`)}`
             } finally {
               await host.$({ nothrow: true })`rm -rf -- ${dir}`

@@ -1,32 +1,37 @@
-// hbmon_build: the module and its tools built once per (kernel release, arch) of the batch, on one host of
-// each group with that host's own kbuild headers, and kept in a controller-side cache keyed by (sha256 of the
-// kernel/ sources, release, arch). The batch phase does the work; each host's result says whether its
+// hbmon_build: the module and its tools built once per (kernel release, arch) of the batch — for each host's
+// running kernel and, with hbmon_kernels (installed, the default, or next), the other kernels it has installed —
+// on one host of each group with that release's kbuild headers, and kept in a controller-side cache keyed by
+// (sha256 of the kernel/ sources, release, arch). The batch phase does the work; each host's result says whether its
 // artifacts were built on it, built on another host of its group, or taken from the cache.
 //
 // Vars: hbmon_source_dir (default: the package's kernel/), hbmon_artifact_cache (default
 // ~/.cache/hbmon/artifacts), hbmon_rebuild (true: build even when cached), install_headers (true: install the
-// missing linux-headers-<release> with apt-get instead of failing).
+// missing linux-headers-<release> with apt-get instead of failing), hbmon_kernels (running | installed | next:
+// which kernels besides the running one get a build; a kernel other than the running one without headers is
+// reported, not failed).
 import { execFileSync } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import type { HbmonFacts } from '../facts/hbmon.ts'
 import { defineTask, type BatchContext, type BatchTarget, type Target, type TaskResult } from '../src/task.ts'
-import { artifactCacheRoot, factsOf, flagVar, type Artifact } from './_hbmon.ts'
-
-const defaultSourceDir = fileURLToPath(new URL('../kernel/', import.meta.url))
-export const artifactFiles = ['hbmon.ko', 'hbctl', 'hbmon-listen'] as const
-
-/** The files that make a build: sources and build files, not what a build in place leaves behind. */
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir)
-    .filter(
-      (f) =>
-        /^(?:Makefile|Kbuild|dkms\.conf)$|\.[ch]$/.test(f) && !f.endsWith('.mod.c') && statSync(join(dir, f)).isFile(),
-    )
-    .sort()
-}
+import type { InstalledKernel } from '../facts/system.ts'
+import {
+  artifactCacheRoot,
+  artifactFiles,
+  cached,
+  defaultSourceDir,
+  distributionOf,
+  factsOf,
+  flagVar,
+  kernelChoice,
+  kernelsOf,
+  pick,
+  sourceFiles,
+  targetKernels,
+  type Artifact,
+  type Meta,
+} from './_hbmon.ts'
 
 export function sourceHash(dir: string): string {
   const hash = createHash('sha256')
@@ -35,29 +40,30 @@ export function sourceHash(dir: string): string {
   return hash.digest('hex')
 }
 
-interface Meta extends Artifact {
-  built_at: string
-  build_ms: number
-  warnings: string[]
-  gcc: string
-}
-
-// Build in a fresh directory; print the compiler's output (warnings) and the srcversion; leave the directory.
+// Build in a fresh directory against RELEASE's kbuild tree (not necessarily the running kernel's); print the
+// compiler's output (warnings) and the srcversion; leave the directory.
 const buildScript = `set -e
-d=$1
+d=$1 r=$2
 mkdir -p "$d" && tar -C "$d" -xf "$d.tar" && rm -f "$d.tar"
-make -C "/lib/modules/$(uname -r)/build" M="$d" modules 2>&1
+make -C "/lib/modules/$r/build" M="$d" modules 2>&1
 make -C "$d" tools 2>&1
 echo "@@srcversion=$(modinfo -F srcversion "$d/hbmon.ko")"`
 
-async function buildOn(host: Target, facts: HbmonFacts, source: string, hash: string, into: string): Promise<Meta> {
+async function buildOn(
+  host: Target,
+  kernel: string,
+  facts: HbmonFacts,
+  source: string,
+  hash: string,
+  into: string,
+): Promise<Meta> {
   const remote = `/tmp/hbmon-build-${randomBytes(6).toString('hex')}`
   const files = sourceFiles(source)
   const tar = execFileSync('tar', ['-C', source, '-c', ...files], { maxBuffer: 64 * 1024 * 1024 })
   const started = Date.now()
   try {
     await host.put(tar, `${remote}.tar`, { mode: 0o600 })
-    const r = await host.$({ nothrow: true, timeoutMs: 20 * 60_000 })`sh -c ${buildScript} sh ${remote}`
+    const r = await host.$({ nothrow: true, timeoutMs: 20 * 60_000 })`sh -c ${buildScript} sh ${remote} ${kernel}`
     const out = r.stdout + r.stderr
     if (r.code !== 0) {
       const errors = out
@@ -65,7 +71,7 @@ async function buildOn(host: Target, facts: HbmonFacts, source: string, hash: st
         .filter((l) => /error|Error \d/.test(l))
         .slice(0, 10)
       throw new Error(
-        `build on ${host.name} (${facts.kernel}) failed:\n${(errors.length ? errors : out.split('\n').slice(-15)).join('\n')}`,
+        `build on ${host.name} (${kernel}) failed:\n${(errors.length ? errors : out.split('\n').slice(-15)).join('\n')}`,
       )
     }
     const srcversion = /@@srcversion=(\S+)/.exec(out)?.[1] ?? ''
@@ -74,11 +80,12 @@ async function buildOn(host: Target, facts: HbmonFacts, source: string, hash: st
     for (const f of artifactFiles) await host.get(`${remote}/${f}`, join(tmp, f))
     const meta: Meta = {
       dir: into,
-      kernel: facts.kernel,
+      kernel,
       arch: facts.arch,
       source_hash: hash,
       srcversion,
       built_on: host.name,
+      distribution: distributionOf(facts),
       built_at: new Date().toISOString(),
       build_ms: Date.now() - started,
       warnings: out.split('\n').filter((l) => /warning:/.test(l)),
@@ -92,11 +99,6 @@ async function buildOn(host: Target, facts: HbmonFacts, source: string, hash: st
   } finally {
     await host.$({ nothrow: true })`rm -rf -- ${remote} ${`${remote}.tar`}`
   }
-}
-
-function cached(dir: string): Meta | undefined {
-  if (!existsSync(join(dir, 'meta.json')) || !artifactFiles.every((f) => existsSync(join(dir, f)))) return undefined
-  return JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as Meta
 }
 
 const installHeaders = (host: Target, pkg: string) =>
@@ -113,81 +115,124 @@ interface BuildPlan {
   check: boolean
 }
 
+/** A host that wants a build for one kernel release: its facts and whether that release's headers are there. */
+interface Member {
+  host: Target
+  facts: HbmonFacts
+  kernel: InstalledKernel
+  running: boolean
+}
+
+/** How one kernel of one host came out of its group's build. */
+interface Outcome {
+  kernel: string
+  running: boolean
+  how: 'built' | 'reused' | 'cached' | 'would build' | 'would reuse' | 'no headers' | 'failed'
+  msg: string
+  artifact?: Artifact
+  build_ms?: number
+  warnings?: string[]
+}
+
 /**
- * One (kernel release, arch) group: the cached build, else one build on a member with headers (installing them
- * on one member when install_headers allows), and a result for every member.
+ * One (kernel release, arch) group: the cached build, else one build on a member with that release's headers
+ * (installing them on one member when install_headers allows), and an outcome for every member.
  */
-async function buildGroup(
-  members: { host: Target; facts: HbmonFacts }[],
-  build: BuildPlan,
-  results: Map<string, TaskResult>,
-): Promise<void> {
-  const { kernel, arch } = members[0]!.facts
+async function buildGroup(members: Member[], build: BuildPlan): Promise<Map<Member, Outcome>> {
+  const outcomes = new Map<Member, Outcome>()
+  const kernel = members[0]!.kernel.release
+  const { arch } = members[0]!.facts
   const dir = join(build.cacheRoot, build.hash.slice(0, 16), `${kernel}-${arch}`)
   const names = members.map((m) => m.host.name)
+  const each = (outcome: (m: Member) => Omit<Outcome, 'kernel' | 'running'>) => {
+    for (const m of members) outcomes.set(m, { kernel, running: m.running, ...outcome(m) })
+    return outcomes
+  }
   let meta = build.rebuild ? undefined : cached(dir)
   let builtHere = false
   if (!meta) {
-    let builder = members.find((m) => m.facts.headers)
+    let builder = members.find((m) => m.kernel.headers)
     if (!builder) {
       const wantInstall = members.find((m) => flagVar(m.host.vars, 'install_headers'))
-      if (!wantInstall || build.check) {
-        for (const m of members)
-          results.set(m.host.name, {
-            changed: false,
-            failed: !build.check,
-            msg: `no kernel headers for ${kernel}: /lib/modules/${kernel}/build is missing on ${names.join(', ')}; install ${m.facts.headers_package} (or set install_headers: true)`,
-          })
-        return
-      }
-      await installHeaders(wantInstall.host, wantInstall.facts.headers_package)
+      if (!wantInstall || build.check)
+        return each(() => ({
+          how: 'no headers',
+          msg: `no kernel headers for ${kernel}: /lib/modules/${kernel}/build is missing on ${names.join(', ')}; install linux-headers-${kernel} (or set install_headers: true)`,
+        }))
+      await installHeaders(wantInstall.host, `linux-headers-${kernel}`)
       builder = wantInstall
     }
     if (build.check) {
-      for (const m of members)
-        results.set(m.host.name, {
-          changed: m === builder,
-          msg: `would build for ${kernel} ${arch} on ${builder.host.name}`,
-        })
-      return
+      const chosen = builder
+      return each((m) => ({
+        how: m === chosen ? 'would build' : 'would reuse',
+        msg: `would build for ${kernel} ${arch} on ${chosen.host.name}`,
+      }))
     }
     try {
-      meta = await buildOn(builder.host, builder.facts, build.source, build.hash, dir)
+      meta = await buildOn(builder.host, kernel, builder.facts, build.source, build.hash, dir)
       builtHere = true
     } catch (e) {
-      for (const m of members) results.set(m.host.name, { changed: false, failed: true, msg: (e as Error).message })
-      return
+      return each(() => ({ how: 'failed', msg: (e as Error).message }))
     }
   }
-  for (const m of members) {
-    const built = builtHere && meta.built_on === m.host.name
-    const how = built
-      ? `built for ${kernel} ${arch} in ${(meta.build_ms / 1000).toFixed(1)} s`
+  const done = meta
+  return each((m) => {
+    const built = builtHere && done.built_on === m.host.name
+    const how = built ? 'built' : builtHere ? 'reused' : 'cached'
+    const text = built
+      ? `built for ${kernel} ${arch} in ${(done.build_ms / 1000).toFixed(1)} s`
       : builtHere
-        ? `reused the build of ${meta.built_on} (${kernel} ${arch})`
-        : `cached build for ${kernel} ${arch} (built on ${meta.built_on})`
+        ? `reused the build of ${done.built_on} (${kernel} ${arch})`
+        : `cached build for ${kernel} ${arch} (built on ${done.built_on})`
     const warnings =
-      built && meta.warnings.length ? `; ${meta.warnings.length} compiler warnings:\n${meta.warnings.join('\n')}` : ''
-    const artifact: Artifact = {
-      dir,
-      kernel,
-      arch,
-      source_hash: build.hash,
-      srcversion: meta.srcversion,
-      built_on: meta.built_on,
+      built && done.warnings.length ? `; ${done.warnings.length} compiler warnings:\n${done.warnings.join('\n')}` : ''
+    return {
+      how,
+      msg: `${text}, srcversion ${done.srcversion}${warnings}`,
+      artifact: { dir, ...pick(done), source_hash: build.hash },
+      build_ms: built ? done.build_ms : 0,
+      warnings: built ? done.warnings : [],
     }
-    results.set(m.host.name, {
-      changed: built,
-      msg: `${how}, srcversion ${meta.srcversion}${warnings}`,
-      facts: { hbmon_artifact: artifact },
-      data: {
-        ...artifact,
-        build: built ? 'built' : builtHere ? 'reused' : 'cached',
-        group: names,
-        build_ms: built ? meta.build_ms : 0,
-        warnings: built ? meta.warnings : [],
-      },
-    })
+  })
+}
+
+/**
+ * A host's result from the outcomes of its kernels (the running one's first): it fails when the running kernel
+ * got no build (deploy loads it next); another kernel without headers or whose build failed is reported in the
+ * message and in data.missing_headers / data.failed_kernels, and preflight.yml fails the host when its next boot
+ * is one of them.
+ */
+function hostResult(outcomes: Outcome[], check: boolean): TaskResult {
+  const [running, ...others] = outcomes
+  if (!running) return { changed: false, skipped: true, msg: 'no kernel to build for' }
+  const ok = (o: Outcome) => !!o.artifact
+  const artifacts = outcomes.flatMap((o) => (o.artifact ? [o.artifact] : []))
+  const missing = outcomes.filter((o) => o.how === 'no headers').map((o) => o.kernel)
+  const failedKernels = outcomes.filter((o) => o.how === 'failed').map((o) => o.kernel)
+  const msg = [running.msg, ...others.map((o) => `${o.kernel}: ${o.msg}`)].join('\n')
+  const runningFailed = !ok(running) && !running.how.startsWith('would')
+  return {
+    changed: outcomes.some((o) => o.how === 'built' || o.how === 'would build'),
+    ...(runningFailed ? { failed: !(check && running.how === 'no headers') } : {}),
+    msg,
+    ...(artifacts.length
+      ? { facts: { ...(running.artifact ? { hbmon_artifact: running.artifact } : {}), hbmon_artifacts: artifacts } }
+      : {}),
+    data: {
+      ...(running.artifact ?? { kernel: running.kernel }),
+      build: running.how,
+      build_ms: running.build_ms ?? 0,
+      warnings: running.warnings ?? [],
+      kernels: outcomes.map((o) => ({
+        kernel: o.kernel,
+        build: o.how,
+        srcversion: o.artifact?.srcversion ?? '',
+        built_on: o.artifact?.built_on ?? '',
+      })),
+      missing_headers: missing,
+      failed_kernels: failedKernels,
+    },
   }
 }
 
@@ -198,11 +243,14 @@ export default defineTask<Record<string, never>>({
 
   async batch(targets: BatchTarget<Record<string, never>>[], ctx: BatchContext) {
     const results = new Map<string, TaskResult>()
-    const groups = new Map<string, { host: Target; facts: HbmonFacts }[]>()
+    const groups = new Map<string, Member[]>()
+    const wanted = new Map<Target, Member[]>()
     for (const { host } of targets) {
       let facts: HbmonFacts
+      let kernels: InstalledKernel[]
       try {
         facts = await factsOf(host)
+        kernels = facts.module_support ? targetKernels(await kernelsOf(host), kernelChoice(host.vars)) : []
       } catch (e) {
         results.set(host.name, { changed: false, failed: true, msg: (e as Error).message })
         continue
@@ -214,8 +262,12 @@ export default defineTask<Record<string, never>>({
         })
         continue
       }
-      const key = `${facts.kernel} ${facts.arch}`
-      groups.set(key, [...(groups.get(key) ?? []), { host, facts }])
+      const members = kernels.map((kernel) => ({ host, facts, kernel, running: kernel.release === facts.kernel }))
+      wanted.set(host, members)
+      for (const m of members) {
+        const key = `${m.kernel.release} ${facts.arch}`
+        groups.set(key, [...(groups.get(key) ?? []), m])
+      }
     }
     if (!groups.size) return results
     const first = targets[0]!.host
@@ -224,7 +276,17 @@ export default defineTask<Record<string, never>>({
     const rebuild = flagVar(first.vars, 'hbmon_rebuild')
 
     const build = { source, hash, rebuild, cacheRoot: artifactCacheRoot(first), check: ctx.check }
-    await Promise.all([...groups.values()].map((members) => buildGroup(members, build, results)))
+    const outcomes = new Map<Member, Outcome>()
+    for (const groupOutcomes of await Promise.all([...groups.values()].map((members) => buildGroup(members, build))))
+      for (const [m, o] of groupOutcomes) outcomes.set(m, o)
+    for (const [host, members] of wanted)
+      results.set(
+        host.name,
+        hostResult(
+          members.map((m) => outcomes.get(m)!),
+          ctx.check,
+        ),
+      )
     return results
   },
 

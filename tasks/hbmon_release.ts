@@ -5,7 +5,7 @@
 // is what load and verify roll back to.
 import { defineTask } from '../src/task.ts'
 import { formatManifest, ReleaseHistory } from '../facts/hbmon.ts'
-import { factsOf, installedManifest, recordRelease, releaseId, writeHistory } from './_hbmon.ts'
+import { factsOf, installedManifest, kernelsOf, recordRelease, releaseId, writeHistory } from './_hbmon.ts'
 
 export default defineTask<{ keep?: number }>({
   name: 'hbmon_release',
@@ -23,8 +23,12 @@ export default defineTask<{ keep?: number }>({
   },
   async run(host, args) {
     const keep = args.keep ?? (Number(host.vars.hbmon_keep_releases) || 5)
-    const facts = await factsOf(host)
-    const [entries, history] = await Promise.all([installedManifest(host, facts.kernel), host.fact(ReleaseHistory)])
+    const [facts, kernels] = await Promise.all([factsOf(host), kernelsOf(host)])
+    const others = kernels.kernels.map((k) => k.release)
+    const [entries, history] = await Promise.all([
+      installedManifest(host, facts.kernel, others),
+      host.fact(ReleaseHistory),
+    ])
     if (!entries.length) return { changed: false, skipped: true, msg: 'nothing installed to record' }
     const id = releaseId(formatManifest(entries))
     const data = { release: id, previous: history.current, files: entries.length }

@@ -3,6 +3,7 @@
 // changed, that module reloaded and verified. The history drops the releases after it, so a second rollback
 // goes one further back.
 import { HbmonHost, ReleaseHistory, ReleaseManifest } from '../facts/hbmon.ts'
+import { InstalledKernels } from '../facts/system.ts'
 import { defineTask } from '../src/task.ts'
 import { flagVar, restoreRelease, verifyModule, writeHistory } from './_hbmon.ts'
 
@@ -21,7 +22,7 @@ export default defineTask<{ to?: string }>({
     },
   },
   async run(host, args) {
-    const [facts, history] = await host.gather([HbmonHost], [ReleaseHistory])
+    const [facts, history, kernels] = await host.gather([HbmonHost], [ReleaseHistory], [InstalledKernels])
     const at = history.ids.lastIndexOf(history.current)
     const target = args.to ?? (at > 0 ? history.ids[at - 1] : undefined)
     if (!target)
@@ -45,6 +46,7 @@ export default defineTask<{ to?: string }>({
           async apply() {
             const changed = await restoreRelease(host, target, facts.kernel, {
               restartHolders: flagVar(host.vars, 'hbmon_restart_holders'),
+              others: kernels.kernels.map((k) => k.release),
             })
             const keep = Number(host.vars.hbmon_keep_releases) || 5
             await writeHistory(host, history.ids.slice(0, history.ids.indexOf(target) + 1), target, keep)

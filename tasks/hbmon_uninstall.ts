@@ -3,6 +3,7 @@
 // then depmod and an rsyslog restart. The log file stays: it is data, not something we installed.
 import { statFiles } from '../facts/files.ts'
 import { HbmonHost, ModuleStatus, ReleaseHistory, ReleaseManifest, stateDir } from '../facts/hbmon.ts'
+import { InstalledKernels } from '../facts/system.ts'
 import { defineTask } from '../src/task.ts'
 import { describeHolders, flagVar, managedFiles, rsyslogRule, stopHolders } from './_hbmon.ts'
 
@@ -11,11 +12,17 @@ export default defineTask<Record<string, never>>({
   description: 'unload hbmon and remove everything the toolkit installed',
   schema: { type: 'object', additionalProperties: false, properties: {} },
   async run(host) {
-    const [facts, history, state] = await host.gather([HbmonHost], [ReleaseHistory], [ModuleStatus, 'all'])
+    const [facts, history, state, kernels] = await host.gather(
+      [HbmonHost],
+      [ReleaseHistory],
+      [ModuleStatus, 'all'],
+      [InstalledKernels],
+    )
+    const others = kernels.kernels.map((k) => k.release)
     const listed = history.current
       ? (await host.fact(ReleaseManifest, history.current).catch(() => [])).map((e) => e.path)
       : []
-    const paths = [...new Set([...managedFiles(facts.kernel), ...listed, stateDir, '/usr/lib/hbmon'])]
+    const paths = [...new Set([...managedFiles(facts.kernel, others), ...listed, stateDir, '/usr/lib/hbmon'])]
     const found = await statFiles(host, paths)
     const existing = paths.filter((_, i) => found[i]!.exists)
     const loaded = facts.module_support ? state.loaded : ''
@@ -39,7 +46,9 @@ export default defineTask<Record<string, never>>({
               await host.$`rmmod hbmon`
             }
             if (existing.length) await host.$`rm -rf -- ${existing}`
-            if (facts.module_support) await host.$({ nothrow: true })`depmod -a ${facts.kernel}`
+            if (facts.module_support)
+              for (const kernel of new Set([facts.kernel, ...others]))
+                await host.$({ nothrow: true })`depmod -a ${kernel}`
             if (existing.includes(rsyslogRule)) await host.$({ nothrow: true })`systemctl restart rsyslog`
           },
         },

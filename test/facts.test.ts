@@ -7,7 +7,8 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { FileStats } from '../facts/files.ts'
-import { HbmonHost, ModuleStatus, parseManifest, ReleaseManifest } from '../facts/hbmon.ts'
+import { bootProblems, HbmonHost, KernelModules, ModuleStatus, parseManifest, ReleaseManifest } from '../facts/hbmon.ts'
+import { compareReleases, InstalledKernels } from '../facts/system.ts'
 import { defineFact, FactError, gather, gatherCommand } from '../src/fact.ts'
 import { samples, toJson, type FactFixture } from '../lab/record-facts.ts'
 import { $ } from 'zx'
@@ -66,6 +67,89 @@ test('the recorded facts say what we know of each host', () => {
     stats.map((s) => s.type ?? 'absent'),
     ['file', 'directory', 'absent', 'other', 'file', 'file'],
   )
+})
+
+test('installed kernels: images in /boot and the running one, oldest first; the next boot from GRUB or /vmlinuz', () => {
+  const lines = [
+    'running=6.1.0-56-amd64',
+    'kernel=6.12.9+bpo-amd64 yes no',
+    'kernel=6.1.0-56-amd64 yes yes',
+    'kernel=6.1.0-9-amd64 no no', // what a removed kernel leaves: not a kernel
+    'kernel=6.1.0-50-amd64 yes yes',
+  ]
+  const link = InstalledKernels.parse([...lines, 'vmlinuz=boot/vmlinuz-6.12.9+bpo-amd64', ''].join('\n'), 0, [])
+  assert.equal(
+    link.kernels.map((k) => [k.release, k.image, k.headers]),
+    [
+      ['6.1.0-50-amd64', true, true],
+      ['6.1.0-56-amd64', true, true],
+      ['6.12.9+bpo-amd64', true, false],
+    ],
+  )
+  assert.equal([link.running, link.next, link.next_from], ['6.1.0-56-amd64', '6.12.9+bpo-amd64', '/vmlinuz'])
+  const grub = (def: string, first: string) =>
+    InstalledKernels.parse(
+      [...lines, `grub_default=${def}`, `grub_first=${first}`, 'vmlinuz=vmlinuz-x'].join('\n'),
+      0,
+      [],
+    )
+  assert.equal([grub('0', '6.1.0-50-amd64').next, grub('0', '6.1.0-50-amd64').next_from], ['6.1.0-50-amd64', 'grub'])
+  assert.equal(grub('', '6.1.0-50-amd64').next, '6.1.0-50-amd64')
+  assert.equal(grub('saved', '6.1.0-50-amd64').next, '')
+  assert.match(grub('saved', '6.1.0-50-amd64').next_from, /^unknown: GRUB's default is "saved"/)
+  const none = InstalledKernels.parse('running=6.1.0-56-amd64\nvmlinuz=\n', 0, [])
+  assert.equal(none.kernels, [{ release: '6.1.0-56-amd64', image: false, headers: false }])
+  assert.equal([none.next, none.next_from], ['', 'unknown: no GRUB and no /vmlinuz link'])
+  assert.throws(() => InstalledKernels.parse('kernel=6.1 yes\n', 0, []), /not a kernel line|no running kernel/)
+  assert.throws(() => InstalledKernels.parse('vmlinuz=\n', 0, []), /no running kernel/)
+  assert.equal(['6.12.1', '6.1.0-56-amd64', '6.1.0-9-amd64'].sort(compareReleases), [
+    '6.1.0-9-amd64',
+    '6.1.0-56-amd64',
+    '6.12.1',
+  ])
+})
+
+test("a kernel's next boot has hbmon when its module is there, built for it, found by modprobe, loaded at boot", () => {
+  const files = KernelModules.parse(
+    [
+      'boot=yes',
+      'hook=yes',
+      'module=6.1.0-56-amd64 AAA 6.1.0-56-amd64 /lib/modules/6.1.0-56-amd64/updates/hbmon.ko',
+      'module=6.1.0-50-amd64 BBB 6.1.0-50-amd64 -',
+      'module=6.12.9 - - -',
+      '',
+    ].join('\n'),
+    0,
+    [],
+  )
+  assert.equal([files.load_at_boot, files.hook], [true, true])
+  assert.equal(bootProblems(files, '6.1.0-56-amd64', 'AAA'), [])
+  assert.equal(bootProblems(files, '6.1.0-56-amd64', ''), [])
+  assert.equal(bootProblems(files, '6.1.0-56-amd64', 'CCC'), ["its srcversion is AAA, the running hbmon's CCC"])
+  assert.equal(bootProblems(files, '6.1.0-50-amd64', 'BBB'), [
+    'modprobe would load nothing under 6.1.0-50-amd64 (depmod not run?)',
+  ])
+  assert.equal(bootProblems(files, '6.12.9', 'AAA'), ['no hbmon module for 6.12.9'])
+  assert.equal(bootProblems({ ...files, load_at_boot: false }, '6.1.0-56-amd64', 'AAA'), [
+    'not loaded at boot (no /etc/modules-load.d/hbmon.conf)',
+  ])
+  assert.throws(() => KernelModules.parse('module=6.1 AAA\n', 0, []), /not a module line/)
+})
+
+test('the recorded kernels of the lab hosts: the running one is listed, with headers on the VMs', () => {
+  for (const host of ['debian12', 'debian13', 'light01']) {
+    const kernels = InstalledKernels.parse(fixture('installed_kernels', 'default', host).stdout, 0, [])
+    assert.ok(
+      kernels.kernels.some((k) => k.release === kernels.running),
+      `${host}: the running kernel is listed`,
+    )
+    if (host !== 'light01') {
+      assert.ok(kernels.kernels.find((k) => k.release === kernels.running)!.headers, `${host}: headers`)
+      const files = KernelModules.parse(fixture('kernel_modules', 'every', host).stdout, 0, [])
+      assert.ok(files.load_at_boot, `${host}: hbmon loads at boot after a deploy`)
+      assert.equal(bootProblems(files, kernels.running, ''), [], `${host}: ready for its own kernel`)
+    }
+  }
 })
 
 test('gather frames each fact: output with and without a final newline, exit codes, NULs', async () => {

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto'
 import type { RemoteFile } from '../facts/files.ts'
 import { HbmonHost, type ModuleState } from '../facts/hbmon.ts'
 import type { Fact } from '../src/fact.ts'
+import type { Kernels } from '../facts/system.ts'
 import { settle, type Target, type Task, type TaskContext, type TaskResult } from '../src/task.ts'
 import copy from '../tasks/copy.ts'
 import file from '../tasks/file.ts'
@@ -15,12 +16,20 @@ import hbmonLoad from '../tasks/hbmon_load.ts'
 import hbmonUninstall from '../tasks/hbmon_uninstall.ts'
 import hbmonRelease from '../tasks/hbmon_release.ts'
 import command from '../tasks/command.ts'
+import hbmonStatus from '../tasks/hbmon_status.ts'
+import { kernelChoice, targetKernels } from '../tasks/_hbmon.ts'
 
 const recorded = (fact: string, kase: string, host: string) =>
   JSON.parse(readFileSync(new URL(`facts/fixtures/${fact}/${kase}.${host}.json`, import.meta.url), 'utf8')) as {
     stdout: string
   }
 const debian12 = HbmonHost.parse(recorded('hbmon_host', 'default', 'debian12').stdout, 0, [])
+const oneKernel: Kernels = {
+  running: debian12.kernel,
+  next: '',
+  next_from: 'unknown: no GRUB and no /vmlinuz link',
+  kernels: [{ release: debian12.kernel, image: false, headers: true }],
+}
 
 /** A host that answers facts from `answers` (by fact name, given the args) and records every command. */
 function scripted(answers: Record<string, (args: string[]) => unknown>, vars: Record<string, unknown> = {}) {
@@ -163,13 +172,14 @@ test('hbmon_load: same srcversion needs nothing; absent loads; in use without le
 })
 
 test('hbmon_release: the current release is no change; new files are one change naming the previous', async () => {
-  const manifestStats = (sum: string) => () => [
+  const manifestStats = (sum: string) => (args: string[]) => [
     { exists: true, type: 'file', mode: 0o644, sha256: sum },
-    ...Array(9).fill({ exists: false }),
+    ...args.slice(2).map(() => ({ exists: false })),
   ]
   const current = scripted({
     file_stats: manifestStats('a'.repeat(64)),
     release_history: () => ({ current: '', ids: [] }),
+    installed_kernels: () => oneKernel,
   })
   const first = await run(hbmonRelease, current.host, {})
   const id = (first.data as { release: string }).release
@@ -177,6 +187,7 @@ test('hbmon_release: the current release is no change; new files are one change 
   const again = scripted({
     file_stats: manifestStats('a'.repeat(64)),
     release_history: () => ({ current: id, ids: [id] }),
+    installed_kernels: () => oneKernel,
   })
   const same = await run(hbmonRelease, again.host, {})
   assert.is(same.changes, undefined)
@@ -189,6 +200,7 @@ test('hbmon_uninstall: nothing installed is no change; a module in use is refuse
     release_history: () => ({ current: '', ids: [] }),
     module_status: () => module({}),
     file_stats: (args) => args.slice(1).map(() => ({ exists: false })),
+    installed_kernels: () => oneKernel,
   })
   assert.equal(await run(hbmonUninstall, clean.host, {}), { changed: false, msg: 'hbmon is not installed' })
   const busy = scripted({
@@ -196,11 +208,81 @@ test('hbmon_uninstall: nothing installed is no change; a module in use is refuse
     release_history: () => ({ current: '', ids: [] }),
     module_status: () => module({ loaded: 'A', file: 'A', refcnt: 2, holders: [{ pid: 7, comm: 'db' }] }),
     file_stats: (args) => args.slice(1).map(() => ({ exists: true, type: 'file' })),
+    installed_kernels: () => oneKernel,
   })
   const r = await run(hbmonUninstall, busy.host, {})
   assert.is(r.failed, true)
   assert.is(r.changes, undefined)
   assert.match(r.msg!, /in use by 7 \(db\)/)
+})
+
+test('hbmon_kernels: the running kernel always; installed adds every other, next the next boot; a bad value is refused', () => {
+  const kernels: Kernels = {
+    running: '6.1.0-56-amd64',
+    next: '6.12.9+bpo-amd64',
+    next_from: '/vmlinuz',
+    kernels: [
+      { release: '6.1.0-50-amd64', image: true, headers: false },
+      { release: '6.1.0-56-amd64', image: true, headers: true },
+      { release: '6.12.9+bpo-amd64', image: true, headers: true },
+    ],
+  }
+  const releases = (choice: 'running' | 'installed' | 'next') => targetKernels(kernels, choice).map((k) => k.release)
+  assert.equal(releases('running'), ['6.1.0-56-amd64'])
+  assert.equal(releases('installed'), ['6.1.0-56-amd64', '6.1.0-50-amd64', '6.12.9+bpo-amd64'])
+  assert.equal(releases('next'), ['6.1.0-56-amd64', '6.12.9+bpo-amd64'])
+  assert.equal(targetKernels({ ...kernels, next: '6.1.0-56-amd64' }, 'next').length, 1)
+  assert.is(kernelChoice({}), 'installed')
+  assert.is(kernelChoice({ hbmon_kernels: 'next' }), 'next')
+  assert.throws(
+    () => kernelChoice({ hbmon_kernels: 'all' }),
+    /hbmon_kernels: expected one of running, installed, next, got "all"/,
+  )
+})
+
+test('hbmon_status: the next boot and whether hbmon is ready for it; require_next_boot fails a host that is not', async () => {
+  const kernels: Kernels = {
+    running: debian12.kernel,
+    next: '6.1.0-50-amd64',
+    next_from: '/vmlinuz',
+    kernels: [
+      { release: '6.1.0-50-amd64', image: true, headers: true },
+      { release: debian12.kernel, image: true, headers: true },
+    ],
+  }
+  const modules = (next: string) => ({
+    load_at_boot: true,
+    hook: true,
+    modules: {
+      [debian12.kernel]: {
+        srcversion: 'AAA',
+        vermagic: debian12.kernel,
+        found: `/lib/modules/${debian12.kernel}/updates/hbmon.ko`,
+      },
+      '6.1.0-50-amd64': {
+        srcversion: next,
+        vermagic: next ? '6.1.0-50-amd64' : '',
+        found: next ? '/lib/modules/6.1.0-50-amd64/updates/hbmon.ko' : '',
+      },
+    },
+  })
+  const host = (next: string) =>
+    scripted({
+      hbmon_host: () => debian12,
+      module_status: () => module({ loaded: 'AAA', file: 'AAA' }),
+      installed_kernels: () => kernels,
+      kernel_modules: () => modules(next),
+    }).host
+  const ready = await run(hbmonStatus, host('AAA'), { require_next_boot: true })
+  assert.is(ready.failed, undefined)
+  assert.match(ready.msg!, /next boot 6\.1\.0-50-amd64 \(\/vmlinuz\): hbmon ready/)
+  const missing = await run(hbmonStatus, host(''), { require_next_boot: true })
+  assert.is(missing.failed, true)
+  assert.match(missing.msg!, /next boot 6\.1\.0-50-amd64 \(\/vmlinuz\): NO hbmon: no hbmon module for 6\.1\.0-50-amd64/)
+  const statusOnly = await run(hbmonStatus, host(''), {})
+  assert.is(statusOnly.failed, undefined, 'status alone reports, it does not fail')
+  const old = await run(hbmonStatus, host('BBB'), { require_next_boot: true })
+  assert.match(old.msg!, /its srcversion is BBB, the running hbmon's AAA/)
 })
 
 test('command: runs only when applied; creates that exists is no change; undecided is skipped under --check', async () => {
