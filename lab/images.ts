@@ -76,7 +76,7 @@ const initramfsHook = [
 export const recipes: Record<string, ImageRecipe> = {
   debian12: { name: 'debian12', suite: 'bookworm', packages: basePackages },
   debian13: { name: 'debian13', suite: 'trixie', packages: basePackages },
-  // test/vm/kernels.test.ts: a bookworm host that gets a second kernel package and reboots between them.
+  // test/slow/kernels.test.ts: a bookworm host that gets a second kernel package and reboots between them.
   kernels: { name: 'kernels', suite: 'bookworm', packages: basePackages, onDemand: true, keepBoot: true },
 }
 

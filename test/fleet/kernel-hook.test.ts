@@ -1,7 +1,7 @@
 // The kernel hook (templates/hbmon-kernel-hook) on a light host: this machine's Debian 12 userland, its kbuild
 // headers for 6.1 and gcc, but no kernel to load into. Each of the hook's ways for a kernel release — a build
 // the deploy left ahead, a build on the host, neither (a warning), already there, and the kernel's removal —
-// with the line it leaves. The VM test (test/vm/kernels.test.ts) runs it from a real kernel package.
+// with the line it leaves. The VM test (test/slow/kernels.test.ts) runs it from a real kernel package.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { readdirSync } from 'node:fs'
