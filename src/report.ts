@@ -152,7 +152,10 @@ export class Reporter {
       case 'task':
         this.steps.total = event.hosts.length
         this.steps.done = 0
-        if (!this.live) this.print(`\n${event.handler ? 'RUNNING HANDLER' : 'TASK'} [${event.task.name}]`)
+        if (!this.live)
+          this.print(
+            `\n${event.handler ? 'RUNNING HANDLER' : 'TASK'} [${event.task.role ? `${event.task.role} : ` : ''}${event.task.name}]`,
+          )
         for (const h of event.hosts) this.board.set(h, { task: event.task.name, status: 'queued' })
         this.redraw()
         break

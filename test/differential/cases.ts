@@ -777,11 +777,6 @@ export const cases: Case[] = [
     playbook: play(''),
   },
   {
-    name: 'refuse-import-playbook',
-    refused: /"import_playbook" is not supported/,
-    playbook: `- import_playbook: other.yml\n`,
-  },
-  {
     name: 'refuse-unknown-module',
     refused: /unknown task "service"/,
     playbook: play(`    - service: {name: ssh, state: started}\n`),
