@@ -196,6 +196,7 @@ export async function runInclude(
       } else m.removed = true
       failHost(m, scope)
     }
+    if (record.status === 'ok') record.counts = task.action === 'include_role' ? 0 : included.get(m)!.length
     records.push(record)
     rc.emit({ type: 'result', record })
   }
@@ -557,6 +558,7 @@ function hostVars(m: HostState, rc: RunContext, task: PlayTask, check: boolean):
     ...task.params,
     ...rc.extraVars,
     ...magicVars(m.host, rc),
+    ...(task.role ? { role_name: task.role, role_path: task.rolePath } : {}),
     ansible_check_mode: check,
     ansible_diff_mode: rc.diff ?? false,
     // As Ansible: hosts that failed or were unreachable are out of ansible_play_hosts and ansible_play_batch.

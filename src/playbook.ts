@@ -22,7 +22,7 @@ import { existsSync, statSync } from 'node:fs'
 import { basename, dirname, join, resolve } from 'node:path'
 import { type ValidateFunction } from 'ajv'
 import { readInput } from './input-file.ts'
-import { defaultRolesPath, findRole, loadRole, type Role } from './roles.ts'
+import { defaultRolesPath, findRole, loadRole, roleSearchDirs, type Role } from './roles.ts'
 import { type Registry } from './task.ts'
 import { checkTemplate, isTemplated, TemplateError } from './template.ts'
 import { connectionVars } from './connection.ts'
@@ -141,8 +141,9 @@ export interface PlayTask {
   runOnce: boolean
   anyErrorsFatal: boolean
   noLog: boolean
-  /** The role the task comes from. */
+  /** The role the task comes from, and its directory (role_name, role_path). */
   role?: string
+  rolePath?: string
   /** Vars of the task's role, as VariableManager.get_vars layers them: its defaults (with its dependency
    * chain's, below the inventory), its vars (above the play's), and above registered vars the role's params
    * and the include params (the vars of include_tasks / include_role, an included item). */
@@ -412,7 +413,7 @@ function parsePlay(
     ...roleSteps,
     ...parseSteps(yaml, (raw.tasks ?? []) as Record<string, unknown>[], [...path, 'tasks'], ctx, inherited),
   ]
-  play.handlers = [...roleHandlers, ...handlers, ...ctx.handlers]
+  play.handlers = lastByName([...roleHandlers, ...handlers, ...ctx.handlers])
   const topics = new Set(play.handlers.flatMap((h) => h.listen))
   const checkNotify = (items: PlayTask[]) =>
     items.forEach((task) => {
@@ -432,6 +433,20 @@ function parsePlay(
     Object.assign(play.roleVars, varsOf(r))
   }
   return play
+}
+
+/** Handlers as notify finds them: by name (or "role : name") the last handler of that name wins
+ * (search_handler_blocks_by_name), by a `listen` topic every handler that listens. */
+function lastByName(handlers: PlayTask[]): PlayTask[] {
+  const names = (h: PlayTask) => [h.name, ...(h.role ? [`${h.role} : ${h.name}`] : [])]
+  return handlers.map((h, i) => {
+    const later = new Set(handlers.slice(i + 1).flatMap(names))
+    const own = names(h)
+    if (!own.some((n) => later.has(n))) return h
+    const shadowed = { ...h, listen: h.listen.filter((n, j) => j >= own.length || !later.has(n)) }
+    taskPaths.set(shadowed, taskPaths.get(h)!)
+    return shadowed
+  })
 }
 
 /** An error at a key of a task parsed already (from whichever file it came from). */
@@ -508,7 +523,7 @@ interface Ctx {
   instances: Map<string, RoleInstance>
   /** Instances whose tasks are in the play already: a second time they are left out (Role.has_run). */
   ran: Set<string>
-  /** Roles (by directory) whose handlers are the play's already: a role's handlers are there once. */
+  /** Role instances whose handlers are the play's already. */
   handled: Set<string>
   /** play.get_roles(): the roles of `roles:` and of import_role, whose defaults and vars every task sees. */
   playRoles: RoleInstance[]
@@ -623,11 +638,16 @@ function instance(
   if (isTemplated(o.name)) yaml.fail(path, 'a templated role name is not supported by this engine')
   const at = yaml.locate(path)
   const where = { file: yaml.file, ...at }
-  const dir = findRole(
+  const found = findRole(
     o.name,
-    { playbookDir: ctx.playbookDir, rolesPath: ctx.rolesPath, ...(o.parentDir ? { parentRoleDir: o.parentDir } : {}) },
-    where,
+    roleSearchDirs({
+      playbookDir: ctx.playbookDir,
+      rolesPath: ctx.rolesPath,
+      ...(o.parentDir ? { parentRoleDir: o.parentDir } : {}),
+    }),
   )
+  if ('reason' in found) return yaml.fail(path, found.reason)
+  const { dir } = found
   if (o.stack.includes(dir))
     yaml.fail(
       path,
@@ -695,7 +715,9 @@ function varsOf(r: RoleInstance, chain: RoleInstance[] = []): Vars {
 /** A role's tasks as Role.compile gives them: its dependencies' first (each instance once, unless it allows
  * duplicates), then its own; its handlers go to the play's (once per instance). */
 function roleTasks(ctx: Ctx, r: RoleInstance, chain: RoleInstance[], outer: Inherited): Step[] {
-  if (!r.allowDuplicates && ctx.ran.has(r.key)) return []
+  // As the strategy's has_run check: an instance that ran already is left out, but its dependencies are not
+  // (each decides for itself: one that allows duplicates runs again).
+  const repeated = !r.allowDuplicates && ctx.ran.has(r.key)
   ctx.ran.add(r.key)
   const inherited: Inherited = {
     ...outer,
@@ -713,12 +735,13 @@ function roleTasks(ctx: Ctx, r: RoleInstance, chain: RoleInstance[], outer: Inhe
     chain,
   }
   const deps = r.deps.flatMap((d) => roleTasks(ctx, d, [...chain, r], inherited))
+  if (repeated) return deps
   const tasks = r.role.part('tasks', r.tasksFrom)
   if (r.tasksFrom !== undefined && !tasks)
     r.yaml.fail(r.path, `the role "${r.role.name}" has no tasks file "${r.tasksFrom}" in ${r.role.dir}/tasks`)
   const steps = tasks ? parseTaskFile(ctx, tasks, inherited) : []
-  if (!ctx.handled.has(r.role.dir)) {
-    ctx.handled.add(r.role.dir)
+  if (!ctx.handled.has(r.key)) {
+    ctx.handled.add(r.key)
     const handlers = r.role.part('handlers')
     if (handlers && handlers.value !== null && handlers.value !== undefined) {
       checkSchema(handlers, tasksSchema(), handlers.value)
@@ -852,7 +875,12 @@ function parseInclude(
     anyErrorsFatal: inherited.anyErrorsFatal ?? false,
     noLog: false,
     ...(inherited.role
-      ? { role: inherited.role.name, roleDefaults: inherited.role.defaults, roleVars: inherited.role.vars }
+      ? {
+          role: inherited.role.name,
+          rolePath: inherited.role.dirs[0]!,
+          roleDefaults: inherited.role.defaults,
+          roleVars: inherited.role.vars,
+        }
       : {}),
     ...(inherited.role || inherited.params ? { params: { ...inherited.role?.params, ...inherited.params } } : {}),
     searchPath: searchPath(yaml, inherited),
@@ -1027,7 +1055,12 @@ function parseTask(
     anyErrorsFatal: settled.anyErrorsFatal ?? false,
     noLog: settled.noLog ?? false,
     ...(inherited.role
-      ? { role: inherited.role.name, roleDefaults: inherited.role.defaults, roleVars: inherited.role.vars }
+      ? {
+          role: inherited.role.name,
+          rolePath: inherited.role.dirs[0]!,
+          roleDefaults: inherited.role.defaults,
+          roleVars: inherited.role.vars,
+        }
       : {}),
     ...(inherited.role || inherited.params ? { params: { ...inherited.role?.params, ...inherited.params } } : {}),
     searchPath: searchPath(yaml, inherited),

@@ -33,30 +33,25 @@ export interface Role {
   line: number
 }
 
-/** The directory of the role `name`, searched as RoleDefinition._load_role_path; InputError when none. */
-export function findRole(
-  name: string,
-  search: { playbookDir: string; rolesPath: string[]; parentRoleDir?: string },
-  where: { file: string; line: number; column: number },
-): string {
-  const dirs = [
+/** Where a role is looked for, in order (RoleDefinition._load_role_path). */
+export function roleSearchDirs(search: { playbookDir: string; rolesPath: string[]; parentRoleDir?: string }): string[] {
+  return [
     join(search.playbookDir, 'roles'),
     ...search.rolesPath,
     ...(search.parentRoleDir ? [resolve(search.parentRoleDir, '..')] : []),
     search.playbookDir,
   ]
-  if (name.includes('.') && !name.includes('/') && /^[a-z_]\w*\.[a-z_]\w*\.\w+$/.test(name))
-    throw new InputError(
-      `role "${name}": roles from collections are not supported by this engine`,
-      where.file,
-      where.line,
-      where.column,
-    )
+}
+
+/** The directory of the role `name` in those directories, or why there is none. */
+export function findRole(name: string, dirs: string[]): { dir: string } | { reason: string } {
+  if (/^[a-z_]\w*\.[a-z_]\w*\.\w+$/.test(name))
+    return { reason: `role "${name}": roles from collections are not supported by this engine` }
   for (const dir of dirs) {
     const candidate = resolve(dir, name)
-    if (existsSync(candidate) && statSync(candidate).isDirectory()) return candidate
+    if (existsSync(candidate) && statSync(candidate).isDirectory()) return { dir: candidate }
   }
-  throw new InputError(`the role "${name}" was not found in ${dirs.join(':')}`, where.file, where.line, where.column)
+  return { reason: `the role "${name}" was not found in ${dirs.join(':')}` }
 }
 
 const cache = new Map<string, Role>()

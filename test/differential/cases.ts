@@ -6,6 +6,7 @@ import { templateCases } from './cases-templates.ts'
 import type { Case } from './oracle.ts'
 import { moduleCases } from './cases-modules.ts'
 import { playlangCases } from './cases-playlang.ts'
+import { roleCases } from './cases-roles.ts'
 
 /** A play over all hosts with gather_facts off; `tasks` is YAML, indented by 4. $D exists already (the
  * harness makes it: hosts sharing an address would race to create it, and each task costs Ansible time). */
@@ -800,4 +801,5 @@ export const cases: Case[] = [
   },
   ...moduleCases,
   ...playlangCases,
+  ...roleCases,
 ]
