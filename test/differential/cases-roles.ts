@@ -137,6 +137,30 @@ export const roleCases: Case[] = [
       `    - include_tasks: inc.yml\n    - import_role: {name: t}\n      tags: other\n`,
   },
   {
+    // roles_path from ansible.cfg (relative to it); in a role: include_tasks and import_tasks of the role's own
+    // files (ROLE/tasks first), include_role of another role, a template beside the included file; the role's
+    // when and become on every task of it.
+    name: 'roles-path-and-role-includes',
+    files: {
+      'ansible.cfg': '[defaults]\nroles_path = shared\n',
+      'shared/outer/defaults/main.yml': 'level: outer-default\n',
+      'shared/outer/vars/main.yml': 'only_outer: outer-vars\n',
+      'shared/outer/tasks/main.yml':
+        `- import_tasks: part.yml\n- include_tasks: part.yml\n  vars: {level: included}\n` +
+        `- include_role: {name: inner}\n- include_tasks: sub/deep.yml\n`,
+      'shared/outer/tasks/part.yml': put('part-{{ level }}', '{{ only_outer }} {{ ansible_user_id | default(1) }}'),
+      'shared/outer/tasks/sub/deep.yml': `- template: {src: deep.j2, dest: "{{ d }}/deep"}\n`,
+      'shared/outer/templates/deep.j2': '{{ level }} {{ role_name }}\n',
+      'shared/inner/tasks/main.yml': put('inner', '{{ level }} {{ only_outer }} {{ role_name }}'),
+      'shared/inner/defaults/main.yml': 'level: inner-default\n',
+    },
+    playbook:
+      head() +
+      `  roles:\n    - role: outer\n      when: inventory_hostname == 'h1'\n      become: true\n` +
+      `  tasks:\n` +
+      indent(put('after', '{{ level }}'), 4),
+  },
+  {
     name: 'refuse-import-playbook-when',
     refused: /"when" on import_playbook is not supported/,
     files: { 'other.yml': '- hosts: all\n  tasks: []\n' },
