@@ -9,9 +9,10 @@
 // index_var, label), until, retries, delay, become, become_user, delegate_to, run_once, any_errors_fatal,
 // no_log; handlers also `listen`. Block: block, rescue, always, name and the keywords its tasks inherit (when,
 // tags, vars, become, become_user, ignore_errors, any_errors_fatal, run_once, delegate_to, no_log,
-// check_mode). Not supported (an error, not ignored): roles, include/import (import_playbook too), other
-// with_* lookups, loop_control's pause/extended, become_method, vars_files, strategy, blocks in handlers,
-// loops on a task with a batch phase, connection vars in a task's vars.
+// check_mode). Roles (`roles:`, import_role, include_role), import_tasks, include_tasks and import_playbook:
+// see "Roles and includes" below. Not supported (an error, not ignored): `include`, other with_* lookups,
+// loop_control's pause/extended, become_method, vars_files, strategy, blocks and includes in handlers, loops
+// on a task with a batch phase, connection vars in a task's vars.
 //
 // What a block's keywords mean for its tasks is settled here, as Ansible's attribute inheritance does it: a
 // task's own value wins, else the nearest block's, else the play's; `when` conditions and tags add up
@@ -508,9 +509,16 @@ function parseBlock(
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Roles and includes. Everything is read and checked here, before anything connects: static imports
-// (import_tasks, import_role, roles:) become the tasks they stand for, with the import's keywords; a dynamic
-// include (include_tasks, include_role) becomes an Include whose steps were read from its file already.
+// Roles and includes, as ansible-core 2.14's Play/Role/IncludeRole/TaskInclude load them. Everything is read
+// and checked here, before anything connects: static imports (import_tasks, import_role, roles:) become the
+// tasks they stand for, with the import's keywords (a role's with its entry's when, tags, become...); a dynamic
+// include (include_tasks, include_role) becomes an Include whose steps were read from its file already, which
+// inherit the play's keywords and the vars only (its own `when` is the include's: Task._get_parent_attribute
+// skips a parent that was not statically loaded). Each role task carries its role's vars as VariableManager
+// layers them (defaults with its dependency chain's, vars, params); the play carries the defaults and vars of
+// all its roles (exported to every task). A role instance is a role with the params, vars, when, tags and
+// tasks_from of where it is named (Role.load's cache key): one that ran already is left out (has_run) unless
+// it allows duplicates (import_role and include_role always do), its dependencies still each decide.
 
 /** What parsing one play shares. */
 interface Ctx {
