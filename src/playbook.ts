@@ -81,7 +81,15 @@ export interface Include {
   line: number
 }
 
-export type Step = PlayTask | Block | Include
+/** Where the notified handlers run before the next steps (`meta: flush_handlers`; between pre_tasks, roles and
+ * tasks, and post_tasks, as Play.compile puts them). */
+export interface Flush {
+  flush: true
+  file: string
+  line: number
+}
+
+export type Step = PlayTask | Block | Include | Flush
 
 export function isBlock(step: Step): step is Block {
   return 'block' in step
@@ -89,6 +97,10 @@ export function isBlock(step: Step): step is Block {
 
 export function isInclude(step: Step): step is Include {
   return 'include' in step
+}
+
+export function isFlush(step: Step): step is Flush {
+  return 'flush' in step
 }
 
 /** Every task of some steps, in order (a block's tasks, then its rescue, then its always; an include, then
@@ -99,7 +111,9 @@ export function flatTasks(steps: Step[]): PlayTask[] {
       ? [...flatTasks(s.block), ...flatTasks(s.rescue), ...flatTasks(s.always)]
       : isInclude(s)
         ? [s.include, ...flatTasks(s.body)]
-        : [s],
+        : isFlush(s)
+          ? []
+          : [s],
   )
 }
 
@@ -247,8 +261,6 @@ const unsupported = new Set([
   'local_action',
   'diff',
   // play level
-  'pre_tasks',
-  'post_tasks',
   'vars_files',
   'vars_prompt',
   'strategy',
@@ -410,10 +422,14 @@ function parsePlay(
       yaml.fail([...path, 'handlers', j, include], `"${include}" in handlers is not supported by this engine`, 'key')
     return parseTask(yaml, t, [...path, 'handlers', j], ctx, true, inherited)
   })
-  const tasks = [
-    ...roleSteps,
-    ...parseSteps(yaml, (raw.tasks ?? []) as Record<string, unknown>[], [...path, 'tasks'], ctx, inherited),
-  ]
+  const section = (name: string) =>
+    parseSteps(yaml, (raw[name] ?? []) as Record<string, unknown>[], [...path, name], ctx, inherited)
+  const flush = (): Flush => ({ flush: true, file: yaml.file, line: play.line })
+  // As Play.compile: pre_tasks, flush, the roles' tasks and the play's, flush, post_tasks (and the handlers).
+  const pre = section('pre_tasks')
+  const main = [...roleSteps, ...section('tasks')]
+  const post = section('post_tasks')
+  const tasks = [...(raw.pre_tasks ? [...pre, flush()] : []), ...main, ...(raw.post_tasks ? [flush(), ...post] : [])]
   play.handlers = lastByName([...roleHandlers, ...handlers, ...ctx.handlers])
   const topics = new Set(play.handlers.flatMap((h) => h.listen))
   const checkNotify = (items: PlayTask[]) =>
@@ -470,6 +486,19 @@ function parseSteps(
     if (raw && typeof raw === 'object' && 'block' in raw) return [parseBlock(yaml, raw, [...path, j], ctx, inherited)]
     const include = raw && typeof raw === 'object' ? includeKey(raw) : undefined
     if (include) return parseInclude(yaml, raw, [...path, j], include, ctx, inherited)
+    const meta =
+      raw && typeof raw === 'object' ? Object.keys(raw).find((k) => /^(?:ansible\.builtin\.)?meta$/.test(k)) : undefined
+    if (meta) {
+      for (const k of yaml.keys(raw))
+        if (k !== meta && k !== 'name')
+          yaml.fail([...path, j, k], `"${k}" on meta is not supported by this engine`, 'key')
+      if (raw[meta] !== 'flush_handlers')
+        yaml.fail(
+          [...path, j, meta],
+          `meta: ${JSON.stringify(raw[meta])} is not supported by this engine (flush_handlers is)`,
+        )
+      return [{ flush: true, file: yaml.file, line: yaml.locate([...path, j]).line }]
+    }
     return [parseTask(yaml, raw, [...path, j], ctx, false, inherited)]
   })
 }

@@ -10,8 +10,9 @@
 //   runs. DIFFERENCE: unreachable hosts count as failed here (Ansible counts only failed hosts), because a
 //   host we could not update is a failed rollout step for us. As in Ansible, a batch in which every host
 //   failed or was unreachable stops the rollout even without max_fail_percentage.
-// - Handlers run at the end of each batch (where Ansible flushes them: each batch is a run of the play), in
-//   the order they are defined, once per host that notified them with a change, on hosts still live.
+// - Handlers run at the end of each batch (where Ansible flushes them: each batch is a run of the play), and
+//   where the play flushes them (after pre_tasks, before post_tasks, at `meta: flush_handlers`), in the order
+//   they are defined, once per host that notified them with a change, on hosts still live.
 // - Host key problems are failures, not unreachable (DIFFERENCE: Ansible reports them UNREACHABLE). A wrong
 //   host key is not a host that is down, and retrying it should not look like a transient error.
 // - gather_facts (default true) runs the `facts` task first, as Ansible's implicit setup.
@@ -34,6 +35,7 @@ import { selectHosts } from './limit.ts'
 import {
   flatTasks,
   isBlock,
+  isFlush,
   isInclude,
   type Block,
   type Include,
@@ -370,7 +372,9 @@ async function runSteps(
       ? await runBlock(walk, step, here, scope)
       : isInclude(step)
         ? await runIncluded(walk, step, here, scope)
-        : await runStep(walk, step, here, scope, handler)
+        : isFlush(step)
+          ? await flushHandlers(walk, here, scope)
+          : await runStep(walk, step, here, scope, handler)
     if (stop) return stop
   }
   return undefined
@@ -450,6 +454,13 @@ async function runIncluded(walk: Walk, inc: Include, here: HostState[], scope: S
   return undefined
 }
 
+/** The handlers the hosts here notified, now (and their notifications spent). */
+async function flushHandlers(walk: Walk, here: HostState[], scope: Scope): Promise<string | undefined> {
+  const stop = await runSteps(walk, walk.rc.play.handlers, here, scope, true)
+  for (const m of here) m.notified.clear()
+  return stop
+}
+
 /** Steps with more include params (an included item). */
 function withParams(steps: Step[], params: Vars): Step[] {
   return steps.map((s): Step => {
@@ -462,6 +473,7 @@ function withParams(steps: Step[], params: Vars): Step[] {
       }
     if (isInclude(s))
       return { ...s, include: withParams([s.include], params)[0] as PlayTask, body: withParams(s.body, params) }
+    if (isFlush(s)) return s
     return { ...s, params: { ...s.params, ...params } }
   })
 }
@@ -542,6 +554,7 @@ function selectSteps(steps: Step[], keep: (task: PlayTask) => boolean): Step[] {
   return steps.flatMap((s): Step[] => {
     // A dynamic include runs when its own tags say so; what it includes is selected by their own tags.
     if (isInclude(s)) return keep(s.include) ? [{ ...s, body: selectSteps(s.body, keep) }] : []
+    if (isFlush(s)) return [s]
     if (!isBlock(s)) return keep(s) ? [s] : []
     const block = {
       ...s,

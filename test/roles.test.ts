@@ -164,6 +164,7 @@ test('refused: each with its file and line', async () => {
     [{ 'site.yml': `- import_playbook: site.yml\n` }, /site\.yml:1:\d+: .*site\.yml imports itself/],
     [{ 'site.yml': `- import_playbook: x.yml\n  vars: {a: 1}\n` }, /site\.yml:2:3: .*"vars" on import_playbook/],
     [{ 'site.yml': play(`  roles: [ns.col.r]\n`) }, /roles from collections are not supported/],
+    [{ 'site.yml': play(`  tasks:\n    - meta: end_play\n`) }, /site\.yml:4:\d+: .*meta: "end_play" is not supported/],
   ]
   for (const [files, pattern] of cases) {
     const e = await error(files)

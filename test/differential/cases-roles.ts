@@ -161,6 +161,21 @@ export const roleCases: Case[] = [
       indent(put('after', '{{ level }}'), 4),
   },
   {
+    // pre_tasks, roles, tasks, post_tasks in Play.compile's order; handlers flushed after pre_tasks, before
+    // post_tasks and at meta: flush_handlers, each time for the notifications since.
+    name: 'pre-post-tasks-flush-handlers',
+    files: {
+      'roles/r/tasks/main.yml': `- shell: "echo role >> {{ d }}/order"\n  changed_when: true\n  notify: h\n`,
+    },
+    playbook:
+      head() +
+      `  pre_tasks:\n    - shell: "echo pre >> {{ d }}/order"\n      notify: h\n` +
+      `  roles: [r]\n` +
+      `  tasks:\n    - shell: "echo task >> {{ d }}/order"\n    - meta: flush_handlers\n    - shell: "echo task2 >> {{ d }}/order"\n      notify: h\n` +
+      `  post_tasks:\n    - shell: "echo post >> {{ d }}/order"\n      notify: h\n` +
+      `  handlers:\n    - name: h\n      shell: "echo handler >> {{ d }}/order"\n`,
+  },
+  {
     name: 'refuse-import-playbook-when',
     refused: /"when" on import_playbook is not supported/,
     files: { 'other.yml': '- hosts: all\n  tasks: []\n' },
