@@ -634,6 +634,12 @@ function roleInstance(
       yaml.fail([...path, key], `"${key}" on a role is not supported by this engine`, 'key')
     if (roleEntryKeywords.has(key)) continue
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) yaml.fail([...path, key], 'not a valid variable name', 'key')
+    if (connectionVars.includes(key))
+      yaml.fail(
+        [...path, key],
+        `connection variables as a role's params are not supported by this engine (set ${key} in the inventory, the play's vars or -e)`,
+        'key',
+      )
     params[key] = raw[key]
   }
   checkKeywords(yaml, raw, path, "a role's")

@@ -6,13 +6,15 @@
 // vars/ (mappings), meta/main (dependencies, allow_duplicates), files/ and templates/ (searched first by the
 // role's copy and template tasks). Each part is YAML read with its lines (src/yaml.ts): an error names the
 // role's file. What this engine does not do with roles is refused here by name: argument_specs, collections,
-// a vars/ or defaults/ directory in place of main.yml.
+// a vars/ or defaults/ directory in place of main.yml, connection variables in defaults or vars (a play's
+// connection is settled before its tasks run).
 //
 // This file finds and reads; src/playbook.ts turns a role's tasks into the play's (it owns task parsing).
 import { existsSync, statSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { basename, join, resolve } from 'node:path'
 import { readInput } from './input-file.ts'
+import { connectionVars } from './connection.ts'
 import { InputError, type Vars } from './util.ts'
 import { parseYaml, type Yaml } from './yaml.ts'
 
@@ -74,8 +76,15 @@ export function loadRole(dir: string, where: { file: string; line: number }): Ro
     if (!yaml || yaml.value === null || yaml.value === undefined) return {}
     if (typeof yaml.value !== 'object' || Array.isArray(yaml.value))
       yaml.fail([], `the ${part} of role "${name}" must be a mapping of variables`)
-    for (const key of Object.keys(yaml.value as object))
+    for (const key of Object.keys(yaml.value as object)) {
       if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) yaml.fail([key], 'not a valid variable name', 'key')
+      if (connectionVars.includes(key))
+        yaml.fail(
+          [key],
+          `connection variables in a role's ${part} are not supported by this engine (set ${key} in the inventory, the play's vars or -e)`,
+          'key',
+        )
+    }
     return yaml.value as Vars
   }
   const role: Role = {

@@ -164,6 +164,14 @@ test('refused: each with its file and line', async () => {
     [{ 'site.yml': `- import_playbook: site.yml\n` }, /site\.yml:1:\d+: .*site\.yml imports itself/],
     [{ 'site.yml': `- import_playbook: x.yml\n  vars: {a: 1}\n` }, /site\.yml:2:3: .*"vars" on import_playbook/],
     [{ 'site.yml': play(`  roles: [ns.col.r]\n`) }, /roles from collections are not supported/],
+    [
+      { 'site.yml': play(`  roles: [r]\n`), 'roles/r/vars/main.yml': 'x: 1\nansible_user: bob\n' },
+      /roles\/r\/vars\/main\.yml:2:1: ansible_user: connection variables in a role's vars are not supported/,
+    ],
+    [
+      { 'site.yml': play(`  roles:\n    - role: r\n      ansible_port: 22\n`), 'roles/r/tasks/main.yml': '' },
+      /site\.yml:5:7: .*connection variables as a role's params/,
+    ],
     [{ 'site.yml': play(`  tasks:\n    - meta: end_play\n`) }, /site\.yml:4:\d+: .*meta: "end_play" is not supported/],
   ]
   for (const [files, pattern] of cases) {
