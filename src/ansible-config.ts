@@ -6,7 +6,7 @@
 // %% for %).
 //
 // Honoured: [defaults] inventory, forks, remote_user, private_key_file, timeout, host_key_checking (true
-// only), vault_password_file, vault_identity_list; [privilege_escalation] become, become_method (sudo only),
+// only), vault_password_file, vault_identity_list, roles_path; [privilege_escalation] become, become_method (sudo only),
 // become_user, become_ask_pass (false only); and their ANSIBLE_* variables. Any other setting, in the file
 // or as an ANSIBLE_* variable, is warned about once, by name and place: it changes nothing here.
 // Refused: host_key_checking = False (host keys are always checked), become_ask_pass / ask_pass = True (no
@@ -35,9 +35,10 @@ export interface AnsibleSettings {
   becomeUser?: Setting<string>
   vaultPasswordFile?: Setting<string>
   vaultIdentityList?: Setting<string[]>
+  rolesPath?: Setting<string[]>
 }
 
-type Kind = 'string' | 'path' | 'pathlist' | 'list' | 'int' | 'bool'
+type Kind = 'string' | 'path' | 'pathlist' | 'pathspec' | 'list' | 'int' | 'bool'
 interface Known {
   key: keyof Omit<AnsibleSettings, 'file'> | null // null: read and checked, nothing to keep
   section: string
@@ -90,6 +91,7 @@ const known: Known[] = [
     env: 'ANSIBLE_VAULT_IDENTITY_LIST',
     kind: 'list',
   },
+  { key: 'rolesPath', section: 'defaults', name: 'roles_path', env: 'ANSIBLE_ROLES_PATH', kind: 'pathspec' },
   { key: 'become', section: 'privilege_escalation', name: 'become', env: 'ANSIBLE_BECOME', kind: 'bool' },
   {
     key: 'becomeMethod',
@@ -200,8 +202,9 @@ function convert(kind: Kind, text: string, base: string): unknown {
     case 'path':
       return resolve(base, text.trim().replace(/^~(?=$|\/)/, homedir()))
     case 'pathlist':
+    case 'pathspec': // pathspec: colon-separated (roles_path), pathlist: comma-separated (inventory)
       return text
-        .split(',')
+        .split(kind === 'pathspec' ? ':' : ',')
         .map((p) => p.trim())
         .filter(Boolean)
         .map((p) => resolve(base, p.replace(/^~(?=$|\/)/, homedir())))

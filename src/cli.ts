@@ -135,7 +135,11 @@ export async function main(argv: string[], out = process.stdout, err = process.s
       return 0
     }
     const registry = await Registry.load([builtinTasks, ...(values['module-path'] ?? []).map((d) => resolve(d))])
-    const playbook = await loadPlaybook(playbookFile, registry)
+    const playbook = await loadPlaybook(
+      playbookFile,
+      registry,
+      settings.rolesPath ? { rolesPath: settings.rolesPath.value } : {},
+    )
     const extraVars = parseExtraVars(values['extra-vars'] ?? [])
     checkVarTemplates(inventory, extraVars)
     const tags = splitTags(values.tags)
@@ -249,8 +253,10 @@ function listTasks(plan: Plan, tags: string[] | undefined, skipTags: string[] | 
     )
     for (const t of flatTasks(play.tasks))
       if (shouldRun([...play.tags, ...t.tags], tags, skipTags))
-        out.write(`  ${t.name}\t${t.action}${t.tags.length ? `\tTAGS: [${t.tags.join(', ')}]` : ''}\n`)
-    for (const h of play.handlers) out.write(`  handler: ${h.name}\t${h.action}\n`)
+        out.write(
+          `  ${t.role ? `${t.role} : ` : ''}${t.name}\t${t.action}${t.tags.length ? `\tTAGS: [${t.tags.join(', ')}]` : ''}\n`,
+        )
+    for (const h of play.handlers) out.write(`  handler: ${h.role ? `${h.role} : ` : ''}${h.name}\t${h.action}\n`)
   }
 }
 

@@ -104,6 +104,7 @@ export async function runTask(
     diff: rc.diff ?? false,
     verbosity: rc.verbosity ?? 0,
     baseDir: dirname(resolve(rc.playbook.file)),
+    ...(task.searchPath?.length ? { searchPath: task.searchPath } : {}),
     shared: new Map(),
     batchHosts: rc.batchHosts,
     playHosts: rc.hosts.map((h) => h.name),
@@ -154,6 +155,54 @@ export async function runTask(
   return order(live, records)
 }
 
+/**
+ * A dynamic include on the hosts at it (include_tasks, include_role), as the strategy processes it: per host its
+ * `when` (per item with a loop); an error in them fails the host. Returns one record per host (ok: included,
+ * or skipped) and, per host that included, the vars of each inclusion (the item's, or none).
+ */
+export async function runInclude(
+  task: PlayTask,
+  live: HostState[],
+  rc: RunContext,
+): Promise<{ records: TaskRecord[]; included: Map<HostState, Vars[]> }> {
+  const scope = rc.scope ?? { rescuable: false, catchable: false }
+  const base = { play: rc.play.index, batch: rc.batch, task: task.name, action: task.action, handler: false }
+  const records: TaskRecord[] = []
+  const included = new Map<HostState, Vars[]>()
+  for (const m of live) {
+    const vars = hostVars(m, rc, task, rc.check)
+    const record: TaskRecord = { ...base, check: rc.check, host: m.host.name, status: 'ok', ms: 0 }
+    try {
+      if (!task.loop) {
+        if (task.when.every((c) => evaluateCondition(c, vars))) included.set(m, [{}])
+        else record.status = 'skipped'
+      } else {
+        const items = loopItems(task.loop, vars, [...(task.searchPath ?? []), dirname(resolve(rc.playbook.file))])
+        const kept = items
+          .map((item, i) => ({ vars: itemFields(task.loop!, item, i), scope: itemVars(task.loop!, vars, item, i) }))
+          .filter((x) => task.when.every((c) => evaluateCondition(c, x.scope)))
+          .map((x) => x.vars)
+        if (kept.length) included.set(m, kept)
+        else record.status = 'skipped'
+      }
+    } catch (e) {
+      const failed = failure(e, task, Date.now())
+      record.status = 'failed'
+      if (failed.msg) record.msg = failed.msg
+      if (scope.rescuable) {
+        record.rescued = true
+        m.registered.ansible_failed_task = { name: task.name, action: task.action }
+        m.registered.ansible_failed_result = { failed: true, msg: failed.msg ?? '' }
+      } else m.removed = true
+      failHost(m, scope)
+    }
+    if (record.status === 'ok') record.counts = task.action === 'include_role' ? 0 : included.get(m)!.length
+    records.push(record)
+    rc.emit({ type: 'result', record })
+  }
+  return { records, included }
+}
+
 const noLogMessage = "the output has been hidden due to the fact that 'no_log: true' was specified for this result"
 
 /** A record of a no_log task: its status only (Ansible's censored result). */
@@ -201,7 +250,7 @@ async function prepare(
       if (task.loop) {
         // As TaskExecutor: `when` is per item; a loop that cannot be made is an error unless `when` is false.
         try {
-          items = loopItems(task.loop, vars, dirname(resolve(rc.playbook.file)))
+          items = loopItems(task.loop, vars, [...(task.searchPath ?? []), dirname(resolve(rc.playbook.file))])
         } catch (e) {
           if (!safeWhen(task, vars)) return skip(m, task, finish)
           throw e
@@ -492,16 +541,24 @@ function applyConditions(task: PlayTask, result: TaskResult, vars: Vars, extra: 
   return { result, registered: registered() }
 }
 
-/** Var precedence for the sources we have, as Ansible: inventory < facts < play < task < registered < extra. */
+/** Var precedence for the sources we have, as Ansible's VariableManager: the play's role defaults < the task's
+ * role's defaults < inventory < facts < play < the play's role vars < the task's role vars < task < registered <
+ * role params and include params < extra. */
 function hostVars(m: HostState, rc: RunContext, task: PlayTask, check: boolean): Vars {
   return {
+    ...rc.play.roleDefaults,
+    ...task.roleDefaults,
     ...m.host.vars,
     ...factVars(m.facts),
     ...rc.play.vars,
+    ...rc.play.roleVars,
+    ...task.roleVars,
     ...task.vars,
     ...m.registered,
+    ...task.params,
     ...rc.extraVars,
     ...magicVars(m.host, rc),
+    ...(task.role ? { role_name: task.role, role_path: task.rolePath } : {}),
     ansible_check_mode: check,
     ansible_diff_mode: rc.diff ?? false,
     // As Ansible: hosts that failed or were unreachable are out of ansible_play_hosts and ansible_play_batch.

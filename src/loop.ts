@@ -11,8 +11,9 @@ import type { Loop } from './playbook.ts'
 import { render, renderValue } from './template.ts'
 import { describe, type Vars } from './util.ts'
 
-/** The items of a loop for one host (its vars); throws when they are not what the loop takes. */
-export function loopItems(loop: Loop, vars: Vars, baseDir: string): unknown[] {
+/** The items of a loop for one host (its vars); throws when they are not what the loop takes. `baseDirs`: where
+ * with_fileglob looks (the task's role and file directories, then the playbook's). */
+export function loopItems(loop: Loop, vars: Vars, baseDirs: string | string[]): unknown[] {
   const value = renderValue(loop.value, vars)
   switch (loop.kind) {
     case 'loop':
@@ -27,7 +28,7 @@ export function loopItems(loop: Loop, vars: Vars, baseDir: string): unknown[] {
         throw new Error(`with_dict expects a dict, got ${describe(value)}`)
       return Object.entries(value).map(([key, v]) => ({ key, value: v }))
     case 'fileglob':
-      return [value].flat().flatMap((term) => fileglob(String(term), baseDir))
+      return [value].flat().flatMap((term) => fileglob(String(term), baseDirs))
   }
 }
 
@@ -36,9 +37,11 @@ export function loopItems(loop: Loop, vars: Vars, baseDir: string): unknown[] {
  * searched as Ansible does (`files/DIR` beside the playbook, then `DIR`; an absolute directory as is).
  * DIFFERENCE: sorted by name (Python's glob returns the directory's order, which is not stable).
  */
-export function fileglob(pattern: string, baseDir: string): string[] {
+export function fileglob(pattern: string, baseDirs: string | string[]): string[] {
   const dir = dirname(pattern)
-  const candidates = isAbsolute(pattern) ? [dir] : [join(baseDir, 'files', dir), join(baseDir, dir)]
+  const candidates = isAbsolute(pattern)
+    ? [dir]
+    : [baseDirs].flat().flatMap((base) => [join(base, 'files', dir), join(base, dir)])
   const found = candidates.find((d) => existsSync(d) && statSync(d).isDirectory())
   if (!found) return []
   const match = globRegExp(basename(pattern))

@@ -28,6 +28,9 @@ export interface TaskRecord {
   diff?: string // unified diff (--diff)
   /** A loop's items: each one's label (loop_control.label, else the item) and status. */
   items?: { label: string; status: Status; msg?: string }[]
+  /** A dynamic include that included: the ok results it counts as (include_tasks: one per inclusion, each item
+   * of its loop; include_role: none), as the strategy counts them. */
+  counts?: number
   data?: Record<string, unknown>
   ms: number
 }
@@ -88,7 +91,8 @@ export function emptyStats(): HostStats {
 /** Counts one task result as ansible/executor/stats.py does (its callers in the strategy plugin, rather). */
 export function tally(stats: Record<string, HostStats>, r: TaskRecord): void {
   const s = (stats[r.host] ??= emptyStats())
-  if (r.status === 'ok' || r.status === 'changed') s.ok++
+  if (r.status === 'ok' && r.counts !== undefined) s.ok += r.counts
+  else if (r.status === 'ok' || r.status === 'changed') s.ok++
   if (r.status === 'changed') s.changed++
   if (r.status === 'skipped') s.skipped++
   if (r.status === 'unreachable') s.unreachable++
@@ -152,7 +156,10 @@ export class Reporter {
       case 'task':
         this.steps.total = event.hosts.length
         this.steps.done = 0
-        if (!this.live) this.print(`\n${event.handler ? 'RUNNING HANDLER' : 'TASK'} [${event.task.name}]`)
+        if (!this.live)
+          this.print(
+            `\n${event.handler ? 'RUNNING HANDLER' : 'TASK'} [${event.task.role ? `${event.task.role} : ` : ''}${event.task.name}]`,
+          )
         for (const h of event.hosts) this.board.set(h, { task: event.task.name, status: 'queued' })
         this.redraw()
         break

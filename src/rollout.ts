@@ -10,8 +10,9 @@
 //   runs. DIFFERENCE: unreachable hosts count as failed here (Ansible counts only failed hosts), because a
 //   host we could not update is a failed rollout step for us. As in Ansible, a batch in which every host
 //   failed or was unreachable stops the rollout even without max_fail_percentage.
-// - Handlers run at the end of each batch (where Ansible flushes them: each batch is a run of the play), in
-//   the order they are defined, once per host that notified them with a change, on hosts still live.
+// - Handlers run at the end of each batch (where Ansible flushes them: each batch is a run of the play), and
+//   where the play flushes them (after pre_tasks, before post_tasks, at `meta: flush_handlers`), in the order
+//   they are defined, once per host that notified them with a change, on hosts still live.
 // - Host key problems are failures, not unreachable (DIFFERENCE: Ansible reports them UNREACHABLE). A wrong
 //   host key is not a host that is down, and retrying it should not look like a transient error.
 // - gather_facts (default true) runs the `facts` task first, as Ansible's implicit setup.
@@ -31,8 +32,19 @@
 //   same connection (Session.withBecome). no_log: the records keep the status only.
 import { type Host, type Inventory } from './inventory.ts'
 import { selectHosts } from './limit.ts'
-import { flatTasks, isBlock, type Block, type Play, type PlayTask, type Playbook, type Step } from './playbook.ts'
-import { failHost, runTask, type HostState, type RunContext, type Scope } from './execute.ts'
+import {
+  flatTasks,
+  isBlock,
+  isFlush,
+  isInclude,
+  type Block,
+  type Include,
+  type Play,
+  type PlayTask,
+  type Playbook,
+  type Step,
+} from './playbook.ts'
+import { failHost, runInclude, runTask, type HostState, type RunContext, type Scope } from './execute.ts'
 import { emptyStats, exitCodeOf, tally, type BatchRecord, type RolloutEvent, type RunReport } from './report.ts'
 import { Transport, type TransportOptions } from './ssh.ts'
 import { type Registry } from './task.ts'
@@ -358,7 +370,11 @@ async function runSteps(
     if (!here.length) return undefined
     const stop = isBlock(step)
       ? await runBlock(walk, step, here, scope)
-      : await runStep(walk, step, here, scope, handler)
+      : isInclude(step)
+        ? await runIncluded(walk, step, here, scope)
+        : isFlush(step)
+          ? await flushHandlers(walk, here, scope)
+          : await runStep(walk, step, here, scope, handler)
     if (stop) return stop
   }
   return undefined
@@ -392,6 +408,74 @@ async function runBlock(walk: Walk, block: Block, hosts: HostState[], scope: Sco
   // A failure no enclosing block catches takes the host out of the play.
   if (!scope.catchable) for (const m of hosts) if (m.failing) ((m.failing = false), (m.down = 'failed'))
   return undefined
+}
+
+/**
+ * A dynamic include: its task on the hosts at it (an "included" result counts as ok, as in Ansible), then what
+ * it includes on the hosts that included it, once per inclusion (each item of its loop, with the item as an
+ * include param), in the order the inclusions first appear. (Ansible runs each host's own list of included
+ * files in lockstep; with the same items on every host, the same.)
+ */
+async function runIncluded(walk: Walk, inc: Include, here: HostState[], scope: Scope): Promise<string | undefined> {
+  const { rc, report, record, members } = walk
+  rc.emit({
+    type: 'task',
+    play: rc.play.index,
+    batch: rc.batch,
+    task: inc.include,
+    handler: false,
+    hosts: here.map((m) => m.host.name),
+  })
+  const { records, included } = await runInclude(inc.include, here, { ...rc, scope })
+  for (const r of records) {
+    report.results.push(r)
+    tally(report.stats, r)
+  }
+  for (const m of members)
+    if (m.down === 'failed' && !record.failed.includes(m.host.name)) record.failed.push(m.host.name)
+  const groups: { key: string; vars: Vars; hosts: HostState[] }[] = []
+  for (const m of here)
+    for (const vars of included.get(m) ?? []) {
+      const key = JSON.stringify(vars)
+      let group = groups.find((g) => g.key === key)
+      if (!group) groups.push((group = { key, vars, hosts: [] }))
+      group.hosts.push(m)
+    }
+  for (const g of groups) {
+    const stop = await runSteps(
+      walk,
+      Object.keys(g.vars).length ? withParams(inc.body, g.vars) : inc.body,
+      g.hosts,
+      scope,
+      false,
+    )
+    if (stop) return stop
+  }
+  return undefined
+}
+
+/** The handlers the hosts here notified, now (and their notifications spent). */
+async function flushHandlers(walk: Walk, here: HostState[], scope: Scope): Promise<string | undefined> {
+  const stop = await runSteps(walk, walk.rc.play.handlers, here, scope, true)
+  for (const m of here) m.notified.clear()
+  return stop
+}
+
+/** Steps with more include params (an included item). */
+function withParams(steps: Step[], params: Vars): Step[] {
+  return steps.map((s): Step => {
+    if (isBlock(s))
+      return {
+        ...s,
+        block: withParams(s.block, params),
+        rescue: withParams(s.rescue, params),
+        always: withParams(s.always, params),
+      }
+    if (isInclude(s))
+      return { ...s, include: withParams([s.include], params)[0] as PlayTask, body: withParams(s.body, params) }
+    if (isFlush(s)) return s
+    return { ...s, params: { ...s.params, ...params } }
+  })
 }
 
 /** One task on the hosts at it (run_once: the first of them), then max_fail_percentage and any_errors_fatal. */
@@ -468,6 +552,9 @@ function factsTask(play: Play): PlayTask {
 /** The steps the tags select (a block left without tasks goes, as Ansible's filter_tagged_tasks). */
 function selectSteps(steps: Step[], keep: (task: PlayTask) => boolean): Step[] {
   return steps.flatMap((s): Step[] => {
+    // A dynamic include runs when its own tags say so; what it includes is selected by their own tags.
+    if (isInclude(s)) return keep(s.include) ? [{ ...s, body: selectSteps(s.body, keep) }] : []
+    if (isFlush(s)) return [s]
     if (!isBlock(s)) return keep(s) ? [s] : []
     const block = {
       ...s,

@@ -38,7 +38,7 @@ export interface Task<Args = any> {
    * command line splits), before anything connects. Throws an Error saying what is wrong. Args that are still
    * templates (`isTemplated`) cannot be checked yet and are left alone.
    */
-  checkInputs?(args: Args, ctx: { baseDir: string }): void
+  checkInputs?(args: Args, ctx: { baseDir: string; searchPath?: string[] }): void
   /** Reads the host and returns what it would change (TaskResult.changes); throwing is a failure. */
   run(host: Target, args: Args, ctx: TaskContext): Promise<TaskResult>
 }
@@ -100,6 +100,9 @@ export interface TaskContext {
   verbosity: number
   /** Where relative controller paths (copy's src, fetch's dest) are resolved: the playbook's directory. */
   baseDir: string
+  /** Searched before baseDir for a relative src, as Ansible's search path: the task's role directory (and its
+   * parent roles'), the directory of the file the task is in. */
+  searchPath?: string[]
   /** The same Map for `batch` and every `run` of this task in this batch: state shared between them. */
   shared: Map<string, unknown>
   /** Host names of the current batch, and of the whole play. */

@@ -352,15 +352,18 @@ class Converter {
 
 // Schema
 
-/** A JSON Schema from src/schemas/, compiled on first use. */
-export function schemaValidator(name: string, options: { allErrors: boolean }): () => ValidateFunction {
+/** A JSON Schema from src/schemas/ (or one of its definitions: `pointer` "/definitions/x"), compiled on first use. */
+export function schemaValidator(
+  name: string,
+  options: { allErrors: boolean },
+  pointer?: string,
+): () => ValidateFunction {
   let validate: ValidateFunction | undefined
   return () => {
     if (!validate) {
       const schema = JSON.parse(readFileSync(new URL(`./schemas/${name}`, import.meta.url), 'utf8'))
-      validate = new Ajv({ allErrors: options.allErrors, verbose: true, strict: true, allowUnionTypes: true }).compile(
-        schema,
-      )
+      const ajv = new Ajv({ allErrors: options.allErrors, verbose: true, strict: true, allowUnionTypes: true })
+      validate = pointer ? ajv.addSchema(schema).getSchema(`${schema.$id}#${pointer}`)! : ajv.compile(schema)
     }
     return validate
   }

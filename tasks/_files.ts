@@ -61,16 +61,22 @@ export function attributeChanges(
   }
 }
 
-/** A local file: an absolute path, or looked up like Ansible from the playbook's directory (DIR/SUB/src, DIR/src). */
-export function findLocal(ctx: Pick<TaskContext, 'baseDir'>, src: string, sub: 'files' | 'templates'): string {
+/** A local file: an absolute path, or looked up like Ansible's search path: in each of the task's directories
+ * (its role's, the file's; see TaskContext.searchPath), then the playbook's: DIR/SUB/src, DIR/src. */
+export function findLocal(
+  ctx: Pick<TaskContext, 'baseDir' | 'searchPath'>,
+  src: string,
+  sub: 'files' | 'templates',
+): string {
   if (isAbsolute(src)) return src
-  // A relative src stays within the project: the playbook's directory or the one holding it (where templates/
+  // A relative src stays within the project: the directory searched or the one holding it (where templates/
   // and files/ sit beside playbooks/, as `../templates/x` reaches). `../../../etc/shadow`, often from a var,
   // is refused; an absolute path says what it means and is taken as written.
-  const project = dirname(resolve(ctx.baseDir))
-  if (!resolve(ctx.baseDir, src).startsWith(project + sep))
-    throw new Error(`${src}: a relative src cannot leave ${project} (give an absolute path)`)
-  const candidates = [join(ctx.baseDir, sub, src), join(ctx.baseDir, src)]
+  const within = (base: string) => resolve(base, src).startsWith(dirname(resolve(base)) + sep)
+  const bases = [...(ctx.searchPath ?? []), ctx.baseDir].filter(within)
+  if (!within(ctx.baseDir))
+    throw new Error(`${src}: a relative src cannot leave ${dirname(resolve(ctx.baseDir))} (give an absolute path)`)
+  const candidates = bases.flatMap((base) => [join(base, sub, src), join(base, src)])
   const found = candidates.find((c) => existsSync(c))
   if (!found) throw new Error(`cannot find ${src} (looked in ${candidates.map((c) => resolve(c)).join(', ')})`)
   return found

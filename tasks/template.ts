@@ -1,7 +1,8 @@
 // template: renders a local template with the host's vars and installs it like copy (checksum, atomic,
 // mode/owner/group, diff). The language is Jinja2 as Ansible runs it (src/template.ts): checked when the
 // playbook is loaded, errors named by the template's file, line and column. `src` is looked up like Ansible:
-// absolute, PLAYBOOK_DIR/templates/src, PLAYBOOK_DIR/src.
+// absolute, else in the task's role (ROLE/templates/src, ROLE/src) and the task file's directory, then
+// PLAYBOOK_DIR/templates/src, PLAYBOOK_DIR/src (findLocal).
 import { readFile } from 'node:fs/promises'
 import { basename } from 'node:path'
 import { readFileSync } from 'node:fs'

@@ -153,7 +153,10 @@ test('play keywords: unknown, unsupported, wrong types, missing hosts', () => {
     error(`- hosts: all\n  seriall: 2\n`).message,
     /site\.yml:2:3: 0\.seriall: unknown play keyword "seriall"/,
   )
-  assert.match(error(`- hosts: all\n  roles: [x]\n`).message, /"roles" is not supported/)
+  assert.match(
+    error(`- hosts: all\n  roles: [x]\n`).message,
+    /site\.yml:2:11: 0\.roles\.0: the role "x" was not found in/,
+  )
   assert.match(error(`- hosts: all\n  serial: "a lot"\n`).message, /:2:.*serial: expected a number of hosts/)
   assert.match(
     error(`- hosts: all\n  max_fail_percentage: 150\n`).message,

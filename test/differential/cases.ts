@@ -6,6 +6,7 @@ import { templateCases } from './cases-templates.ts'
 import type { Case } from './oracle.ts'
 import { moduleCases } from './cases-modules.ts'
 import { playlangCases } from './cases-playlang.ts'
+import { roleCases } from './cases-roles.ts'
 
 /** A play over all hosts with gather_facts off; `tasks` is YAML, indented by 4. $D exists already (the
  * harness makes it: hosts sharing an address would race to create it, and each task costs Ansible time). */
@@ -777,11 +778,6 @@ export const cases: Case[] = [
     playbook: play(''),
   },
   {
-    name: 'refuse-import-playbook',
-    refused: /"import_playbook" is not supported/,
-    playbook: `- import_playbook: other.yml\n`,
-  },
-  {
     name: 'refuse-unknown-module',
     refused: /unknown task "service"/,
     playbook: play(`    - service: {name: ssh, state: started}\n`),
@@ -805,4 +801,5 @@ export const cases: Case[] = [
   },
   ...moduleCases,
   ...playlangCases,
+  ...roleCases,
 ]

@@ -339,7 +339,7 @@ if (full)
     const [from, to] = [on, other()]
     let paused = false
     const r = await deploy('sigstop', to, ['-e', 'hbmon_restart_holders=true'], (line) => {
-      if (!paused && line.includes('TASK [Install module and tools]')) {
+      if (!paused && line.includes('TASK [hbmon : Install module and tools]')) {
         paused = true
         void lab.pause('debian12').then(() => setTimeout(() => void lab.resume('debian12'), 30_000))
       }
@@ -366,7 +366,7 @@ test('SSH cut while the release is written: unreachable; the release directory i
   const to = other()
   let cut = false
   const r = await deploy('cut', to, ['-e', 'hbmon_restart_holders=true'], (line) => {
-    if (!cut && line.includes('TASK [Record the release]')) {
+    if (!cut && line.includes('TASK [hbmon : Record the release]')) {
       cut = true
       void lab.cut('debian12')
     }

@@ -76,11 +76,11 @@ test('both VMs build the module (W=1, sparse), the tools and the attack tools wi
       quiet: true,
     })`tar -C ${join(root, 'kernel')} --exclude=*.o --exclude=*.ko -c . -C ${join(root, 'test/vm/security')} hbmon-attack.c hbmon-fuzz.c | base64 -w0`
   ).stdout
-  const helper = readFileSync(join(root, 'templates/hbmon-event'), 'utf8').replace(
+  const helper = readFileSync(join(root, 'roles/hbmon/templates/hbmon-event'), 'utf8').replace(
     '{{ hbmon_managed }}',
     'hbmon security test',
   )
-  const udev = readFileSync(join(root, 'templates/udev-hbmon.rules'), 'utf8')
+  const udev = readFileSync(join(root, 'roles/hbmon/templates/udev-hbmon.rules'), 'utf8')
     .replace('{{ hbmon_managed }}', 'hbmon security test')
     .replace(/\{\{ hbmon_device_group[^}]*\}\}/, 'hbmon')
     .replace(/\{\{ hbmon_device_mode[^}]*\}\}/, '0660')
