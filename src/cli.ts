@@ -271,8 +271,8 @@ function defaultPlaybook(): string {
   return existsSync(local) ? local : resolve(packageRoot, 'playbooks/deploy.yml')
 }
 
-// Run when started as bin/deploy.js (npx deploy, a symlink to it) or as src/cli.ts; not when imported.
+// Run when started as this file (`tsx src/cli.ts`); bin/deploy.js imports it and calls main itself.
 const started = process.argv[1] && existsSync(process.argv[1]) ? realpathSync(process.argv[1]) : ''
-if ([fileURLToPath(import.meta.url), resolve(packageRoot, 'bin/deploy.js')].includes(started)) {
+if (started === fileURLToPath(import.meta.url)) {
   process.exitCode = await main(process.argv.slice(2))
 }

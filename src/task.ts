@@ -8,13 +8,13 @@
 import { readdir } from 'node:fs/promises'
 import { extname, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { Ajv, type ValidateFunction } from 'ajv'
+import type { ValidateFunction } from 'ajv'
 import { gather, type Exec, type Fact, type FactCall } from './fact.ts'
 import type { ExecResult, Session } from './ssh.ts'
 import { render } from './template.ts'
 import type { Connection } from './connection.ts'
 import { InputError, quote, type Vars } from './util.ts'
-import { pickError, schemaErrorPath } from './yaml.ts'
+import { compileSchema, pickError, schemaErrorPath } from './yaml.ts'
 
 export interface Task<Args = any> {
   /** The playbook key that selects it: `copy:`. Lower case, digits and `_`. */
@@ -247,18 +247,16 @@ export function defineTask<Args>(task: Task<Args>): Task<Args> {
   return task
 }
 
+// Compiled (dist/), the engine runs without tsx; a `-M` directory's TypeScript modules load through it still.
+let loader: Promise<unknown> | undefined
+function typeScriptLoader(): Promise<unknown> {
+  if (import.meta.url.endsWith('.ts')) return Promise.resolve()
+  return (loader ??= import('tsx/esm/api').then(({ register }) => register()))
+}
+
 /** The tasks found in some directories, each with its compiled schema. */
 export class Registry {
   private tasks = new Map<string, { task: Task; validate: ValidateFunction; file: string }>()
-  private ajv = new Ajv({
-    allErrors: true,
-    verbose: true,
-    strict: true,
-    strictRequired: false,
-    allowUnionTypes: true,
-    useDefaults: true,
-  })
-
   /** Loads every .ts/.js module of the directories (files starting with `_` are helpers, not tasks). */
   static async load(dirs: string[]): Promise<Registry> {
     const registry = new Registry()
@@ -278,6 +276,7 @@ export class Registry {
         )
           continue
         const file = resolve(dir, entry)
+        if (extname(entry) === '.ts') await typeScriptLoader()
         const module = (await import(pathToFileURL(file).href)) as { default?: Task }
         registry.add(module.default, file)
       }
@@ -300,7 +299,7 @@ export class Registry {
     if (known) throw new InputError(`task "${task.name}" is defined twice (also in ${known.file})`, file)
     let validate: ValidateFunction
     try {
-      validate = this.ajv.compile(task.schema)
+      validate = compileSchema(task.schema, 'args')
     } catch (e) {
       throw new InputError(`the schema of task "${task.name}" is invalid: ${(e as Error).message}`, file)
     }

@@ -1,7 +1,9 @@
 // YAML as Ansible reads it (PyYAML's YAML 1.1 rules), with the line and column of every key and value for
 // errors, and the JSON Schema helpers that turn an ajv error into "file:line: path: expected X, got Y".
+import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
+import { createRequire } from 'node:module'
+import type { Ajv, ErrorObject, Options, ValidateFunction } from 'ajv'
 import {
   LineCounter,
   parseDocument,
@@ -352,18 +354,67 @@ class Converter {
 
 // Schema
 
+/**
+ * The ajv options of the project's validators: input files checked to the first error or to all of them, and
+ * task args (every error, defaults filled in).
+ */
+export const schemaPresets = {
+  first: { allErrors: false, verbose: true, strict: true, allowUnionTypes: true },
+  all: { allErrors: true, verbose: true, strict: true, allowUnionTypes: true },
+  args: {
+    allErrors: true,
+    verbose: true,
+    strict: true,
+    strictRequired: false,
+    allowUnionTypes: true,
+    useDefaults: true,
+  },
+} satisfies Record<string, Options>
+export type SchemaPreset = keyof typeof schemaPresets
+
+/** The names src/schemas/ holds: each is compiled with both input-file presets. */
+export const schemaFiles = ['inventory.schema.json', 'playbook.schema.json']
+
+const require = createRequire(import.meta.url)
+let precompiled: Record<string, () => ValidateFunction> | undefined
+
+/** Which validator a schema compiles to under a preset: the key of the build's precompiled ones. */
+export function schemaKey(schema: object, preset: SchemaPreset): string {
+  return `${preset}-${createHash('sha1').update(JSON.stringify(schema)).digest('hex')}`
+}
+
+/**
+ * Compiles a JSON Schema, or returns the validator `npm run build` compiled for the same schema and preset
+ * (dist/src/validators.cjs, ajv's standalone code: compiling costs a run more than its YAML). Throws when the
+ * schema is invalid. Running from the sources, or a schema the build did not see (a `-M` task's), compiles.
+ */
+export function compileSchema(schema: object, preset: SchemaPreset): ValidateFunction {
+  precompiled ??= loadPrecompiled()
+  const made = precompiled[schemaKey(schema, preset)]
+  if (made) return made()
+  const { Ajv } = require('ajv') as typeof import('ajv')
+  return (ajvs[preset] ??= new Ajv(schemaPresets[preset])).compile(schema)
+}
+const ajvs: Partial<Record<SchemaPreset, Ajv>> = {}
+
+function loadPrecompiled(): Record<string, () => ValidateFunction> {
+  try {
+    return require('./validators.cjs')
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND') return {}
+    throw e
+  }
+}
+
+/** A JSON Schema of src/schemas/, as compileSchema gives it, on first use. */
+export function readSchema(name: string): object {
+  return JSON.parse(readFileSync(new URL(`./schemas/${name}`, import.meta.url), 'utf8'))
+}
+
 /** A JSON Schema from src/schemas/, compiled on first use. */
 export function schemaValidator(name: string, options: { allErrors: boolean }): () => ValidateFunction {
   let validate: ValidateFunction | undefined
-  return () => {
-    if (!validate) {
-      const schema = JSON.parse(readFileSync(new URL(`./schemas/${name}`, import.meta.url), 'utf8'))
-      validate = new Ajv({ allErrors: options.allErrors, verbose: true, strict: true, allowUnionTypes: true }).compile(
-        schema,
-      )
-    }
-    return validate
-  }
+  return () => (validate ??= compileSchema(readSchema(name), options.allErrors ? 'all' : 'first'))
 }
 
 /** Where an ajv error points, as YAML keys. */
