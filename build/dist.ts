@@ -54,8 +54,9 @@ export async function buildDist(): Promise<void> {
     platform: 'node',
     target: 'node20',
     plugins: [keepRelative],
-    // ssh2's optional native crypto is built by an install script we do not run; it falls back to JS.
-    external: ['cpu-features', '*.node'],
+    // ssh2's optional native crypto is built by an install script we do not run (it falls back to JS); tsx
+    // loads a -M directory's TypeScript and finds its own files by path.
+    external: ['cpu-features', '*.node', 'tsx', 'tsx/*'],
     // The bundled CommonJS packages (ajv, ssh2) call require() and read __dirname.
     banner: {
       js: [

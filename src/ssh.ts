@@ -71,6 +71,15 @@ class Slots {
   async acquire(): Promise<() => void> {
     if (this.free > 0) this.free--
     else await new Promise<void>((resolve) => this.waiting.push(resolve))
+    return this.releaser()
+  }
+  /** A slot if one is free now, else undefined. */
+  tryAcquire(): (() => void) | undefined {
+    if (this.free <= 0) return undefined
+    this.free--
+    return this.releaser()
+  }
+  private releaser(): () => void {
     let released = false
     return () => {
       if (released) return
@@ -85,6 +94,7 @@ class Slots {
 // Minimal view of ssh2's types (node-ssh's typings refer to ssh2's, which are not installed).
 interface Channel extends NodeJS.EventEmitter {
   stderr: NodeJS.EventEmitter
+  write(data: string | Buffer): boolean
   end(data?: Buffer): void
   close(): void
 }
@@ -104,6 +114,7 @@ interface Ssh2Client extends NodeJS.EventEmitter {
 export class Session {
   private dead?: string
   private slots: Slots
+  private shell?: Shell | false
 
   constructor(
     readonly target: Connection,
@@ -125,10 +136,34 @@ export class Session {
     return !this.dead
   }
 
-  /** Runs a shell command line on the host; resolves with its output and exit code, whatever the code. */
+  /**
+   * Runs a shell command line on the host; resolves with its output and exit code, whatever the code. A plain
+   * command (no input, timeout or become) goes to the connection's shell when that is idle (see Shell); any
+   * other, or one that comes while the shell is busy, gets a channel of its own.
+   */
   async exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
-    const result = await this.run(command, options)
+    const plain = options.input === undefined && !options.timeoutMs && !this.becomes(options.become)
+    const shell = plain ? await this.idleShell() : undefined
+    const result = shell ? await shell.run(command) : await this.run(command, options)
     return { stdout: result.stdout.toString('utf8'), stderr: result.stderr.toString('utf8'), code: result.code }
+  }
+
+  /** The shell, started on first use with a channel slot of its own for good; undefined if busy or no slot. */
+  private async idleShell(): Promise<Shell | undefined> {
+    if (this.shell === undefined) {
+      const release = this.slots.tryAcquire()
+      if (!release) return undefined
+      this.shell = new Shell(this.target.host, release, () => this.dead)
+      try {
+        this.check()
+        await this.shell.start(this.client)
+      } catch (e) {
+        this.shell = false
+        release()
+        throw this.lost(e as Error)
+      }
+    }
+    return this.shell && this.shell.idle ? this.shell : undefined
   }
 
   /**
@@ -343,6 +378,96 @@ export class Session {
       })
       if (!marker) channel.end(input)
     })
+  }
+}
+
+/**
+ * One long-lived shell per connection that runs plain commands one after another: a command then costs one
+ * write and its output, where a channel of its own costs ten packets (open, exec, eof, exit status, close),
+ * each encrypted, and a session that sshd forks. Each command runs as the channel's would: its own
+ * `$SHELL -c COMMAND` (so `exit`, `cd` and `$$` are its own), with /dev/null as input; its output and exit
+ * code come back framed by a random marker on stdout, and the marker ends its stderr too. The shell reads its
+ * script from the channel, so a command is parsed only as one quoted word: nothing in it reaches the loop.
+ */
+class Shell {
+  private pending?: {
+    mark: string
+    out: Buffer[]
+    err: Buffer[]
+    code?: number
+    errDone: boolean
+    resolve: (r: { stdout: Buffer; stderr: Buffer; code: number }) => void
+    reject: (e: Error) => void
+  }
+  private channel?: Channel
+  private ended?: string
+
+  constructor(
+    private host: string,
+    private release: () => void,
+    private dead: () => string | undefined,
+  ) {}
+
+  get idle(): boolean {
+    return !this.pending && !this.ended && !!this.channel
+  }
+
+  start(client: Ssh2Client): Promise<void> {
+    return new Promise((resolve, reject) =>
+      client.exec('exec /bin/sh -s', (error, channel) => {
+        if (error) return reject(error)
+        this.channel = channel
+        channel.on('data', (chunk: Buffer) => this.data(chunk, false))
+        channel.stderr.on('data', (chunk: Buffer) => this.data(chunk, true))
+        channel.on('close', () => {
+          this.ended = this.dead() ?? 'the shell ended'
+          this.release()
+          this.pending?.reject(
+            this.dead()
+              ? new Unreachable(`${this.host}: connection lost: ${this.dead()}`)
+              : new Error(`${this.host}: the remote shell ended while running a command`),
+          )
+          this.pending = undefined
+        })
+        resolve()
+      }),
+    )
+  }
+
+  run(command: string): Promise<{ stdout: Buffer; stderr: Buffer; code: number }> {
+    const mark = `HBMON-${randomBytes(8).toString('hex')}`
+    return new Promise((resolve, reject) => {
+      this.pending = { mark, out: [], err: [], errDone: false, resolve, reject }
+      this.channel!.write(
+        `"\${SHELL:-/bin/sh}" -c ${quote(command)} </dev/null; printf '%s %s\\n' ${mark} "$?"; printf '%s\\n' ${mark} >&2\n`,
+      )
+    })
+  }
+
+  /** Output of the running command: everything before its marker (stdout: `MARK CODE\n`, stderr: `MARK\n`). */
+  private data(chunk: Buffer, stderr: boolean): void {
+    const p = this.pending
+    if (!p) return
+    const parts = stderr ? p.err : p.out
+    parts.push(chunk)
+    // The marker may straddle chunks: look in the last chunks' tail and this one.
+    const tail = Buffer.concat(parts.length > 1 ? [parts.at(-2)!.subarray(-64), chunk] : [chunk])
+    const at = tail.indexOf(stderr ? `${p.mark}\n` : `${p.mark} `)
+    if (at < 0) return
+    const whole = Buffer.concat(parts)
+    const start = whole.length - tail.length + at
+    if (stderr) {
+      p.err = [whole.subarray(0, start)]
+      p.errDone = true
+    } else {
+      const eol = whole.indexOf('\n', start)
+      if (eol < 0) return // the code is still to come
+      p.code = Number(whole.subarray(start + p.mark.length + 1, eol).toString())
+      p.out = [whole.subarray(0, start)]
+    }
+    if (p.code === undefined || !p.errDone) return
+    this.pending = undefined
+    p.resolve({ stdout: Buffer.concat(p.out), stderr: Buffer.concat(p.err), code: p.code })
   }
 }
 

@@ -2,7 +2,7 @@
 // changes that bring a file to what was asked, decided from the FileStats fact (facts/files.ts).
 import { createHash, randomBytes } from 'node:crypto'
 import { createReadStream, existsSync } from 'node:fs'
-import { readFile } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
 import { dirname, isAbsolute, join, posix, resolve, sep } from 'node:path'
 import type { FileDiff, Target, TaskContext, TaskResult } from '../src/task.ts'
 import { FileContent, statFiles, type RemoteFile } from '../facts/files.ts'
@@ -74,6 +74,23 @@ export function checkDest(dest: string): void {
   if (dest.split('/').includes('..')) throw new Error(`${dest}: ".." is not allowed in dest (write the path it means)`)
 }
 
+// A local file put on many hosts is read and hashed once per run rather than once per host (100 hosts, one
+// 1 MB file: 100 MB less to read and hash). Files over the cap are streamed from disk for each host instead.
+const sharedFiles = new Map<string, Promise<{ data: Buffer; sha256: string }>>()
+const sharedCap = 64 << 20
+
+async function sharedFile(path: string): Promise<{ data: Buffer; sha256: string } | undefined> {
+  const { mtimeMs, size } = await stat(path)
+  if (size > sharedCap) return undefined
+  const key = `${path}\0${mtimeMs}\0${size}`
+  let file = sharedFiles.get(key)
+  if (!file) {
+    file = readFile(path).then((data) => ({ data, sha256: createHash('sha256').update(data).digest('hex') }))
+    sharedFiles.set(key, file)
+  }
+  return file
+}
+
 export async function sha256Local(source: string | Buffer): Promise<string> {
   const hash = createHash('sha256')
   if (typeof source !== 'string') return hash.update(source).digest('hex')
@@ -118,7 +135,9 @@ export async function putFile(host: Target, args: PutFileArgs, ctx: Pick<TaskCon
   if (file.exists && file.type !== 'file') throw new Error(`${dest} exists and is not a regular file (${file.type})`)
   if (parent.exists && parent.type !== 'directory') throw new Error(`${dir} exists and is not a directory`)
   if (!parent.exists && !args.makeParents) throw new Error(`destination directory ${dir} does not exist`)
-  const sha256 = await sha256Local(args.source)
+  const shared = typeof args.source === 'string' ? await sharedFile(args.source) : undefined
+  const source = shared?.data ?? args.source
+  const sha256 = shared?.sha256 ?? (await sha256Local(source))
   const contentChanged = !file.exists || (file.sha256 !== sha256 && args.force !== false)
   const attributes = attributeChanges(file, args)
   const result: TaskResult = { changed: false, data: { dest, sha256 } }
@@ -141,12 +160,12 @@ export async function putFile(host: Target, args: PutFileArgs, ctx: Pick<TaskCon
   result.changes = [
     {
       describe: `${dest}: ${what.join(', ')}`,
-      ...(ctx.diff ? { diff: await fileDiff(host, dest, file, args.source) } : {}),
+      ...(ctx.diff ? { diff: await fileDiff(host, dest, file, source) } : {}),
       async apply() {
         if (!parent.exists) await host.$`mkdir -p -m 0755 -- ${dir}`
         const tmp = posix.join(dir, `.${posix.basename(dest)}.hbmon-${randomBytes(6).toString('hex')}.tmp`)
         try {
-          await host.put(args.source, tmp, { mode: 0o600 })
+          await host.put(source, tmp, { mode: 0o600 })
           await attributeChanges({ exists: true, mode: 0o600 }, want).apply(host, tmp)
           if (args.validate) {
             const command = args.validate.replace(/%s/g, quote(tmp))
