@@ -92,7 +92,7 @@ function cpuOf(pid: number, children: boolean): number {
 }
 
 /** CPU of every light host's sshd (PID 1 of its namespace), with the sessions it has reaped. */
-function hostsCpu(lab: Lab): number {
+export function hostsCpu(lab: Lab): number {
   let total = 0
   for (const h of lab.hosts) {
     if (h.kind !== 'light') continue

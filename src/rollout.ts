@@ -47,6 +47,7 @@ import {
 } from './ssh.ts'
 import {
   makeTarget,
+  ReadAhead,
   RemoteError,
   type FileDiff,
   type Registry,
@@ -186,6 +187,8 @@ interface HostState {
   notified: Set<string>
   down?: 'failed' | 'unreachable'
   session?: Promise<Session>
+  /** Facts gathered for the tasks ahead on this connection. */
+  ahead: ReadAhead
 }
 
 export async function rollout(options: RolloutOptions): Promise<RunReport> {
@@ -217,7 +220,8 @@ export async function rollout(options: RolloutOptions): Promise<RunReport> {
   const states = new Map<string, HostState>()
   const state = (host: Host): HostState => {
     let s = states.get(host.name)
-    if (!s) states.set(host.name, (s = { host, facts: {}, registered: {}, notified: new Set() }))
+    if (!s)
+      states.set(host.name, (s = { host, facts: {}, registered: {}, notified: new Set(), ahead: new ReadAhead() }))
     return s
   }
   const ran = new Set<string>()
@@ -291,7 +295,7 @@ async function runBatch(
   for (const m of members) (ran.add(m.host.name), (report.stats[m.host.name] ??= emptyStats()), m.notified.clear())
   let stop: string | undefined
   const steps = [...tasks, ...play.handlers.map((task) => ({ task, handler: true }))]
-  for (const { task, handler } of steps) {
+  for (const [i, { task, handler }] of steps.entries()) {
     const live = members.filter((m) => !m.down && (!handler || task.listen.some((n) => m.notified.has(n))))
     if (!live.length) continue
     emit({ type: 'task', play: play.index, batch: b + 1, task, handler, hosts: live.map((m) => m.host.name) })
@@ -307,6 +311,7 @@ async function runBatch(
       emit,
       states,
       factsOf: (name) => states.get(name)?.facts,
+      ahead: handler ? [] : steps.slice(i + 1).flatMap((s) => (s.handler ? [] : [s.task])),
     })
     for (const r of records) {
       report.results.push(r)
@@ -326,7 +331,7 @@ async function runBatch(
   if (!stop && !live.length)
     stop = `play ${play.index} batch ${b + 1}: every host of the batch failed or was unreachable`
   await Promise.all(batch.map((h) => transport.close(h.name)))
-  for (const m of members) delete m.session // the next batch or play connects again
+  for (const m of members) (delete m.session, m.ahead.clear()) // the next batch or play connects again
   if (stop) {
     record.stopped = live.map((m) => m.host.name)
     report.stopReason = stop
@@ -367,6 +372,8 @@ interface RunContext extends Omit<RolloutOptions, 'transport'> {
   transport: Transport
   emit: (event: RolloutEvent) => void
   factsOf: (host: string) => Vars | undefined
+  /** The tasks after this one in the batch (not handlers): their reads are gathered with this one's. */
+  ahead: PlayTask[]
 }
 
 /** One task on the live hosts of a batch; marks hosts down; returns one record per host. */
@@ -463,13 +470,46 @@ async function prepare(
       const session = await (m.session ??= rc.transport
         .session(m.host.name, rc.connections.get(m.host.name) ?? m.host.connection)
         .then((s) => (rc.hostLock === false ? s : lockHost(s, rc.lockWait ?? 0))))
-      ready.push({ m, vars, args, target: makeTarget(m.host.name, vars, m.facts, session), started })
+      if (rc.registry.get(task.action)!.reads && !m.ahead.size) await readAhead(m, task, args, rc, session)
+      ready.push({ m, vars, args, target: makeTarget(m.host.name, vars, m.facts, session, m.ahead), started })
     } catch (e) {
       finish(m, failure(e, task, started))
     }
   })
 
   return ready
+}
+
+/**
+ * Gathers in one remote command what this task and the ones after it will read first (Task.reads), up to the
+ * first task that does not say or whose args do not render yet. A guess that turns out wrong (a `when` that
+ * skips, a var a task registers) costs only the reading: a fact is served only for the same arguments, and
+ * only if nothing ran on the host since (ReadAhead).
+ */
+async function readAhead(
+  m: HostState,
+  task: PlayTask,
+  args: Record<string, unknown>,
+  rc: RunContext,
+  session: Session,
+) {
+  const baseDir = dirname(resolve(rc.playbook.file))
+  const calls: ReturnType<NonNullable<Task['reads']>> = []
+  for (const [t, i] of [task, ...rc.ahead].map((t, i) => [t, i] as const)) {
+    const reads = rc.registry.get(t.action)?.reads
+    if (!reads) break
+    try {
+      let tArgs = args
+      if (i > 0) {
+        tArgs = plain(renderValue(t.args, hostVars(m, rc, t, t.checkMode ?? rc.check))) as Record<string, unknown>
+        if (rc.registry.check(t.action, tArgs)) break
+      }
+      calls.push(...reads(tArgs, { baseDir }))
+    } catch {
+      break
+    }
+  }
+  if (calls.length) await m.ahead.fill(session, calls)
 }
 
 /** The task on one host: run (or the batch phase's result), settle its changes, then register and conditions. */

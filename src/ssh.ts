@@ -144,7 +144,9 @@ export class Session {
   async exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
     const plain = options.input === undefined && !options.timeoutMs && !this.becomes(options.become)
     const shell = plain ? await this.idleShell() : undefined
-    const result = shell ? await shell.run(command) : await this.run(command, options)
+    const result = shell
+      ? await shell.run(`/bin/sh -c ${quote(command)} </dev/null 9>&-`)
+      : await this.run(command, options)
     return { stdout: result.stdout.toString('utf8'), stderr: result.stderr.toString('utf8'), code: result.code }
   }
 
@@ -167,32 +169,16 @@ export class Session {
   }
 
   /**
-   * Runs `command` as the login user on a channel whose input stays open until this connection closes, for
-   * a lock the host drops when the connection dies (the controller killed, the link cut). Resolves with the
-   * first line it prints; or, if it exits first, with everything it printed. Holds one channel slot.
+   * Runs `script` in the connection's shell itself, not in a command of its own, so that what it opens (a file
+   * descriptor holding a flock) stays open as long as the connection: a lock the host drops when the
+   * connection dies (the controller killed, the link cut). The commands the shell runs later do not inherit
+   * descriptor 9. `script` must neither exit nor read its input (that would end the shell).
    */
-  async hold(command: string): Promise<{ line: string; exited: boolean }> {
-    const release = await this.slots.acquire()
-    this.check()
-    return new Promise((resolve, reject) =>
-      this.client.exec(command, (error, channel) => {
-        if (error) return (release(), reject(this.lost(error)))
-        let out = ''
-        let done = false
-        const settle = (exited: boolean) => {
-          if (done) return
-          done = true
-          resolve({ line: exited ? out.trim() : out.slice(0, out.indexOf('\n')), exited })
-        }
-        channel.on('data', (chunk: Buffer) => ((out += chunk.toString('utf8')), out.includes('\n') && settle(false)))
-        channel.stderr.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')))
-        channel.on('close', () => {
-          release()
-          if (!done && this.dead) return reject(new Unreachable(`${this.target.host}: connection lost: ${this.dead}`))
-          settle(true)
-        })
-      }),
-    )
+  async hold(script: string): Promise<ExecResult> {
+    const shell = await this.idleShell()
+    if (!shell) throw new Error(`${this.target.host}: no channel is free for the connection's shell`)
+    const result = await shell.run(script)
+    return { stdout: result.stdout.toString('utf8'), stderr: result.stderr.toString('utf8'), code: result.code }
   }
 
   /** Writes a local file or a buffer to `remote` (mode applies to a newly created file). */
@@ -384,8 +370,8 @@ export class Session {
 /**
  * One long-lived shell per connection that runs plain commands one after another: a command then costs one
  * write and its output, where a channel of its own costs ten packets (open, exec, eof, exit status, close),
- * each encrypted, and a session that sshd forks. Each command runs as the channel's would: its own
- * `$SHELL -c COMMAND` (so `exit`, `cd` and `$$` are its own), with /dev/null as input; its output and exit
+ * each encrypted, and a session that sshd forks with a login shell. Each command runs as Ansible runs its
+ * own, `/bin/sh -c COMMAND` (so `exit`, `cd` and `$$` are its own), with /dev/null as input; its output and exit
  * code come back framed by a random marker on stdout, and the marker ends its stderr too. The shell reads its
  * script from the channel, so a command is parsed only as one quoted word: nothing in it reaches the loop.
  */
@@ -434,13 +420,12 @@ class Shell {
     )
   }
 
-  run(command: string): Promise<{ stdout: Buffer; stderr: Buffer; code: number }> {
+  /** Runs `line` in the shell (a command of its own, or, for hold, what the shell itself does). */
+  run(line: string): Promise<{ stdout: Buffer; stderr: Buffer; code: number }> {
     const mark = `HBMON-${randomBytes(8).toString('hex')}`
     return new Promise((resolve, reject) => {
       this.pending = { mark, out: [], err: [], errDone: false, resolve, reject }
-      this.channel!.write(
-        `"\${SHELL:-/bin/sh}" -c ${quote(command)} </dev/null; printf '%s %s\\n' ${mark} "$?"; printf '%s\\n' ${mark} >&2\n`,
-      )
+      this.channel!.write(`${line}\nprintf '%s %s\\n' ${mark} "$?"; printf '%s\\n' ${mark} >&2\n`)
     })
   }
 

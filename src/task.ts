@@ -9,7 +9,7 @@ import { readdir } from 'node:fs/promises'
 import { extname, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import type { ValidateFunction } from 'ajv'
-import { gather, type Exec, type Fact, type FactCall } from './fact.ts'
+import { gather, gatherCommand, parseFacts, type Exec, type Fact, type FactCall, type FactOutput } from './fact.ts'
 import type { ExecResult, Session } from './ssh.ts'
 import { render } from './template.ts'
 import type { Connection } from './connection.ts'
@@ -39,6 +39,12 @@ export interface Task<Args = any> {
   checkInputs?(args: Args, ctx: { baseDir: string }): void
   /** Reads the host and returns what it would change (TaskResult.changes); throwing is a failure. */
   run(host: Target, args: Args, ctx: TaskContext): Promise<TaskResult>
+  /**
+   * Optional: the facts `run` reads first for these args (the same calls, same arguments). The engine gathers
+   * those of the tasks ahead in one remote command (ReadAhead), so checking N tasks that change nothing costs
+   * one round trip rather than N.
+   */
+  reads?(args: Args, ctx: { baseDir: string }): FactCall[]
 }
 
 export interface BatchTarget<Args> {
@@ -199,8 +205,46 @@ export interface Target {
   render(text: string, vars?: Vars): string
 }
 
-/** Builds the Target for a host from its session. */
-export function makeTarget(name: string, vars: Vars, facts: Vars, session: Session): Target {
+/**
+ * Facts gathered ahead for the tasks to come on one host, each served once to the task that reads it with the
+ * same arguments. Anything else run on the host (a command, a put) forgets them all: they are only ever what
+ * the host says after the last thing that could have changed it.
+ */
+export class ReadAhead {
+  private outputs = new Map<string, FactOutput>()
+
+  get size(): number {
+    return this.outputs.size
+  }
+
+  /** Gathers the calls in one remote command, for the reads to come. */
+  async fill(session: Session, calls: readonly FactCall[]): Promise<void> {
+    const { command, split } = gatherCommand(calls)
+    const result = await session.exec(command)
+    this.clear()
+    split(result.stdout).forEach((output, i) => this.outputs.set(callKey(calls[i]!), output))
+  }
+
+  /** The gathered output of every call, each taken once; undefined (nothing taken) unless all were gathered. */
+  take(calls: readonly FactCall[]): FactOutput[] | undefined {
+    const keys = calls.map(callKey)
+    if (!keys.every((k) => this.outputs.has(k))) return undefined
+    return keys.map((k) => {
+      const output = this.outputs.get(k)!
+      this.outputs.delete(k)
+      return output
+    })
+  }
+
+  clear(): void {
+    this.outputs.clear()
+  }
+}
+
+const callKey = ([fact, ...args]: FactCall) => JSON.stringify([fact.name, fact.script, ...args])
+
+/** Builds the Target for a host from its session (and the facts gathered ahead for it). */
+export function makeTarget(name: string, vars: Vars, facts: Vars, session: Session, ahead?: ReadAhead): Target {
   const shell = (options: RemoteOptions): RemoteShell =>
     ((first: TemplateStringsArray | RemoteOptions, ...values: unknown[]) => {
       if (!Array.isArray(first)) return shell({ ...options, ...(first as RemoteOptions) })
@@ -209,6 +253,7 @@ export function makeTarget(name: string, vars: Vars, facts: Vars, session: Sessi
         (line, piece, i) => line + piece + (i < values.length ? quoteValue(values[i]) : ''),
         '',
       )
+      ahead?.clear()
       return session
         .exec(command, {
           ...(options.input !== undefined ? { input: options.input } : {}),
@@ -221,15 +266,20 @@ export function makeTarget(name: string, vars: Vars, facts: Vars, session: Sessi
         })
     }) as RemoteShell
   const exec: Exec = (command) => session.exec(command)
+  // Facts gathered ahead are served as the command that gathers them would have answered.
+  const read = <const C extends readonly FactCall[]>(calls: C) => {
+    const outputs = ahead?.take(calls)
+    return outputs ? Promise.resolve(parseFacts(calls, outputs, { code: 0, stderr: '' })) : gather(exec, ...calls)
+  }
   return {
     name,
     vars,
     facts,
     connection: session.target,
     $: shell({}),
-    fact: async (fact, ...args) => (await gather(exec, [fact, ...args]))[0],
-    gather: (...calls) => gather(exec, ...calls),
-    put: (source, remote, options) => session.put(source, remote, options),
+    fact: async (fact, ...args) => (await read([[fact, ...args]]))[0],
+    gather: (...calls) => read(calls),
+    put: (source, remote, options) => (ahead?.clear(), session.put(source, remote, options)),
     get: (remote, local) => session.get(remote, local),
     render: (text, given) => render(text, given ?? vars),
   }

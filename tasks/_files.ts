@@ -5,7 +5,8 @@ import { createReadStream, existsSync } from 'node:fs'
 import { readFile, stat } from 'node:fs/promises'
 import { dirname, isAbsolute, join, posix, resolve, sep } from 'node:path'
 import type { FileDiff, Target, TaskContext, TaskResult } from '../src/task.ts'
-import { FileContent, statFiles, type RemoteFile } from '../facts/files.ts'
+import { FileContent, statCall, type RemoteFile } from '../facts/files.ts'
+import type { FactCall } from '../src/fact.ts'
 import { quote } from '../src/util.ts'
 
 /** mode as Ansible takes it: an octal string ("0644", "755") or the number YAML made of 0644. */
@@ -116,6 +117,11 @@ export interface PutFileArgs extends Attributes {
   makeParents?: boolean
 }
 
+/** What putFile reads first (copy's and template's `reads`): dest and its directory, with checksums. */
+export function destStat(dest: string): FactCall<RemoteFile[]> {
+  return statCall([dest, posix.dirname(dest)], true)
+}
+
 /**
  * The change that brings `dest` to the given content and attributes, decided from sha256 on the host: a
  * temporary file in dest's directory gets the attributes, is validated, then renamed over dest, so dest is
@@ -124,11 +130,11 @@ export interface PutFileArgs extends Attributes {
 export async function putFile(host: Target, args: PutFileArgs, ctx: Pick<TaskContext, 'diff'>): Promise<TaskResult> {
   checkDest(args.dest)
   let dest = args.dest
-  let found = await statFiles(host, [dest, posix.dirname(dest)], true)
+  let [found] = await host.gather(destStat(dest))
   if (found[0]!.type === 'directory' || dest.endsWith('/')) {
     if (!args.name) throw new Error(`${dest} is a directory: give the file's name in dest`)
     dest = posix.join(dest, args.name)
-    found = await statFiles(host, [dest, posix.dirname(dest)], true)
+    ;[found] = await host.gather(destStat(dest))
   }
   const [file, parent] = found as [RemoteFile, RemoteFile]
   const dir = posix.dirname(dest)

@@ -4,7 +4,7 @@
 import { defineTask } from '../src/task.ts'
 import { posix } from 'node:path'
 import type { Change, Target } from '../src/task.ts'
-import { statFiles, type RemoteFile } from '../facts/files.ts'
+import { statCall, statFiles, type RemoteFile } from '../facts/files.ts'
 import { attributeChanges, modeSchema, parseMode } from './_files.ts'
 
 /** The ancestors of path that do not exist yet, outermost first. */
@@ -15,6 +15,8 @@ async function missingAncestors(host: Target, path: string): Promise<string[]> {
   const found = await statFiles(host, ancestors)
   return ancestors.filter((_, i) => !found[i]!.exists)
 }
+
+const trimSlashes = (path: string) => path.replace(/(.)\/+$/, '$1')
 
 interface FileArgs {
   path: string
@@ -39,9 +41,10 @@ export default defineTask<FileArgs>({
       group: { type: 'string', description: 'a group name or gid' },
     },
   },
+  reads: (args) => [statCall([trimSlashes(args.path)])],
   async run(host, args) {
     const state = args.state ?? 'file'
-    const path = args.path.replace(/(.)\/+$/, '$1')
+    const path = trimSlashes(args.path)
     const [file] = (await statFiles(host, [path])) as [RemoteFile]
     const mode = parseMode(args.mode)
     const want = {

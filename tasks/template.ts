@@ -7,7 +7,7 @@ import { basename } from 'node:path'
 import { readFileSync } from 'node:fs'
 import { defineTask } from '../src/task.ts'
 import { checkTemplate, isTemplated } from '../src/template.ts'
-import { checkDest, findLocal, modeSchema, parseMode, putFile } from './_files.ts'
+import { checkDest, findLocal, modeSchema, parseMode, putFile, destStat } from './_files.ts'
 
 interface TemplateArgs {
   src: string
@@ -44,6 +44,7 @@ export default defineTask<TemplateArgs>({
       throw new Error(`${file}: ${(e as Error).message}`)
     }
   },
+  reads: (args) => [destStat(args.dest)],
   async run(host, args, ctx) {
     const file = findLocal(ctx, args.src, 'templates')
     let text: string
