@@ -165,7 +165,8 @@ export class Session {
         throw this.lost(e as Error)
       }
     }
-    return this.shell && this.shell.idle ? this.shell : undefined
+    // Taken in the same tick as it is found idle: a command started meanwhile would find it busy.
+    return this.shell && this.shell.idle ? this.shell.claim() : undefined
   }
 
   /**
@@ -394,8 +395,16 @@ class Shell {
     private dead: () => string | undefined,
   ) {}
 
+  private claimed = false
+
   get idle(): boolean {
-    return !this.pending && !this.ended && !!this.channel
+    return !this.claimed && !this.ended && !!this.channel
+  }
+
+  /** Marks the shell busy until the next command run has answered. */
+  claim(): this {
+    this.claimed = true
+    return this
   }
 
   start(client: Ssh2Client): Promise<void> {
@@ -452,6 +461,7 @@ class Shell {
     }
     if (p.code === undefined || !p.errDone) return
     this.pending = undefined
+    this.claimed = false
     p.resolve({ stdout: Buffer.concat(p.out), stderr: Buffer.concat(p.err), code: p.code })
   }
 }
