@@ -310,6 +310,7 @@ export class Registry {
   /** Loads every .ts/.js module of the directories (files starting with `_` are helpers, not tasks). */
   static async load(dirs: string[]): Promise<Registry> {
     const registry = new Registry()
+    const files: string[] = []
     for (const dir of dirs) {
       let entries: string[]
       try {
@@ -317,20 +318,19 @@ export class Registry {
       } catch (e) {
         throw new InputError(`cannot read the task directory: ${(e as Error).message}`, dir)
       }
-      for (const entry of entries) {
+      for (const entry of entries)
         if (
-          !['.ts', '.js', '.mjs'].includes(extname(entry)) ||
-          entry.startsWith('_') ||
-          entry.endsWith('.d.ts') ||
-          entry.endsWith('.test.ts')
+          ['.ts', '.js', '.mjs'].includes(extname(entry)) &&
+          !entry.startsWith('_') &&
+          !entry.endsWith('.d.ts') &&
+          !entry.endsWith('.test.ts')
         )
-          continue
-        const file = resolve(dir, entry)
-        if (extname(entry) === '.ts') await typeScriptLoader()
-        const module = (await import(pathToFileURL(file).href)) as { default?: Task }
-        registry.add(module.default, file)
-      }
+          files.push(resolve(dir, entry))
     }
+    if (files.some((f) => extname(f) === '.ts')) await typeScriptLoader()
+    // Loaded at once (their files read in parallel), added in order.
+    const modules = await Promise.all(files.map((f) => import(pathToFileURL(f).href) as Promise<{ default?: Task }>))
+    modules.forEach((module, i) => registry.add(module.default, files[i]))
     return registry
   }
 
