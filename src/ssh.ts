@@ -1,4 +1,4 @@
-// The SSH transport: one node-ssh connection per host, reused by every task, with at most `maxSessions`
+// The SSH transport: one ssh2 connection per host, reused by every task, with at most `maxSessions`
 // channels open at once on it (sshd refuses the 11th session channel by default: MaxSessions 10); host keys
 // checked against known_hosts before authenticating; ProxyJump through forwarded channels of the jump hosts'
 // own connections; become through `sudo`.
@@ -17,7 +17,10 @@ import { existsSync } from 'node:fs'
 import { readFile, writeFile } from 'node:fs/promises'
 import { homedir, userInfo } from 'node:os'
 import { join } from 'node:path'
-import { NodeSSH } from 'node-ssh'
+// ssh2's Client alone: its index also loads the server, key generation and HTTP agents (a start pays ~20 ms
+// of CPU for them). ssh2 ships no types (node-ssh's refer to @types/ssh2): Ssh2Client below is what we use.
+// @ts-expect-error: no declaration file for ssh2
+import Client from 'ssh2/lib/client.js'
 import { appendKnownHost, checkHostKey, keyType, knownHostName, knownKeyTypes, readKnownHosts } from './known-hosts.ts'
 import type { Connection } from './connection.ts'
 import { quote } from './util.ts'
@@ -105,9 +108,36 @@ interface Sftp {
   end(): void
 }
 interface Ssh2Client extends NodeJS.EventEmitter {
+  connect(config: object): void
   exec(command: string, cb: (err: Error | undefined, channel: Channel) => void): boolean
   sftp(cb: (err: Error | undefined, sftp: Sftp) => void): boolean
+  forwardOut(
+    srcIP: string,
+    srcPort: number,
+    dstIP: string,
+    dstPort: number,
+    cb: (err: Error | undefined, channel: unknown) => void,
+  ): boolean
   end(): void
+}
+
+/** A client connected and authenticated, or the error that stopped it (ended: nothing is left open). */
+async function connectClient(config: { privateKeyPath?: string } & Record<string, unknown>): Promise<Ssh2Client> {
+  const { privateKeyPath, ...rest } = config
+  const privateKey = privateKeyPath === undefined ? undefined : await readFile(privateKeyPath, 'utf8')
+  const client = new (Client as new () => Ssh2Client)()
+  try {
+    await new Promise<void>((resolve, reject) => {
+      client.on('error', reject)
+      client.on('close', () => reject(new Error('No response from server')))
+      client.on('ready', () => (client.removeListener('error', reject), resolve()))
+      client.connect({ ...rest, ...(privateKey !== undefined ? { privateKey } : {}) })
+    })
+  } catch (e) {
+    client.end()
+    throw e
+  }
+  return client
 }
 
 /** One authenticated connection to one host. */
@@ -118,18 +148,13 @@ export class Session {
 
   constructor(
     readonly target: Connection,
-    private ssh: NodeSSH,
+    private client: Ssh2Client,
     maxSessions: number,
   ) {
     this.slots = new Slots(maxSessions)
-    const client = this.client
     client.setMaxListeners(0)
     client.on('error', (e: Error) => (this.dead ??= e.message))
     client.on('close', () => (this.dead ??= 'connection closed'))
-  }
-
-  private get client(): Ssh2Client {
-    return this.ssh.connection as unknown as Ssh2Client
   }
 
   get alive(): boolean {
@@ -216,12 +241,14 @@ export class Session {
    */
   forward(host: string, port: number): Promise<unknown> {
     this.check()
-    return this.ssh.forwardOut('127.0.0.1', 0, host, port)
+    return new Promise((resolve, reject) =>
+      this.client.forwardOut('127.0.0.1', 0, host, port, (err, channel) => (err ? reject(err) : resolve(channel))),
+    )
   }
 
   close(): void {
     this.dead ??= 'closed'
-    this.ssh.dispose()
+    this.client.end()
   }
 
   private becomes(become: boolean | undefined): boolean {
@@ -567,10 +594,10 @@ export class Transport {
     let refused: HostKeyError | undefined
     let accepted: Buffer | undefined
     const types = knownKeyTypes(knownHosts, name).flatMap((t) => hostKeyAlgorithms[t] ?? [])
-    const ssh = new NodeSSH()
+    let client: Ssh2Client
     const identity = target.keyFile ?? (this.options.agent || target.password ? undefined : defaultIdentity())
     try {
-      await ssh.connect({
+      client = await connectClient({
         host: target.host,
         port: target.port,
         username: loginUser(target),
@@ -601,14 +628,13 @@ export class Transport {
           )
           return false
         },
-      } as Parameters<NodeSSH['connect']>[0])
+      })
     } catch (e) {
-      ssh.dispose()
       if (refused) throw refused
       throw new Unreachable(`${name}: ${(e as Error).message}`)
     }
     if (accepted) await appendKnownHost(target.knownHostsFile, name, accepted)
-    return new Session(target, ssh, this.options.maxSessions)
+    return new Session(target, client, this.options.maxSessions)
   }
 }
 

@@ -306,7 +306,7 @@ function typeScriptLoader(): Promise<unknown> {
 
 /** The tasks found in some directories, each with its compiled schema. */
 export class Registry {
-  private tasks = new Map<string, { task: Task; validate: ValidateFunction; file: string }>()
+  private tasks = new Map<string, { task: Task; validate: () => ValidateFunction; file: string }>()
   /** Loads every .ts/.js module of the directories (files starting with `_` are helpers, not tasks). */
   static async load(dirs: string[]): Promise<Registry> {
     const registry = new Registry()
@@ -347,7 +347,7 @@ export class Registry {
       throw new InputError(`bad task name "${task.name}": lower case, digits and _`, file)
     const known = this.tasks.get(task.name)
     if (known) throw new InputError(`task "${task.name}" is defined twice (also in ${known.file})`, file)
-    let validate: ValidateFunction
+    let validate: () => ValidateFunction
     try {
       validate = compileSchema(task.schema, 'args')
     } catch (e) {
@@ -374,9 +374,10 @@ export class Registry {
     ignore?: (path: string[]) => boolean,
   ): { path: string[]; message: string } | undefined {
     const entry = this.tasks.get(name)!
-    if (entry.validate(args)) return undefined
+    const validate = entry.validate()
+    if (validate(args)) return undefined
     const pathOf = (e: { instancePath: string }) => schemaErrorPath(e).map(String)
-    const errors = entry.validate.errors!.filter((e) => !ignore?.(pathOf(e)))
+    const errors = validate.errors!.filter((e) => !ignore?.(pathOf(e)))
     const error = pickError(errors)
     if (!error) return undefined
     const path = pathOf(error)

@@ -384,16 +384,20 @@ export function schemaKey(schema: object, preset: SchemaPreset): string {
 }
 
 /**
- * Compiles a JSON Schema, or returns the validator `npm run build` compiled for the same schema and preset
- * (dist/src/validators.cjs, ajv's standalone code: compiling costs a run more than its YAML). Throws when the
- * schema is invalid. Running from the sources, or a schema the build did not see (a `-M` task's), compiles.
+ * A JSON Schema's validator, made on first call: the one `npm run build` compiled for the same schema and preset
+ * (dist/src/validators.cjs, ajv's standalone code: compiling costs a run more than its YAML), else compiled
+ * now, so that an invalid schema throws here. Running from the sources, or for a schema the build did not see
+ * (a `-M` task's), it compiles.
  */
-export function compileSchema(schema: object, preset: SchemaPreset): ValidateFunction {
+export function compileSchema(schema: object, preset: SchemaPreset): () => ValidateFunction {
   precompiled ??= loadPrecompiled()
   const made = precompiled[schemaKey(schema, preset)]
-  if (made) return made()
-  const { Ajv } = require('ajv') as typeof import('ajv')
-  return (ajvs[preset] ??= new Ajv(schemaPresets[preset])).compile(schema)
+  let validate: ValidateFunction | undefined
+  if (!made) {
+    const { Ajv } = require('ajv') as typeof import('ajv')
+    validate = (ajvs[preset] ??= new Ajv(schemaPresets[preset])).compile(schema)
+  }
+  return () => (validate ??= made!())
 }
 const ajvs: Partial<Record<SchemaPreset, Ajv>> = {}
 
@@ -406,15 +410,15 @@ function loadPrecompiled(): Record<string, () => ValidateFunction> {
   }
 }
 
-/** A JSON Schema of src/schemas/, as compileSchema gives it, on first use. */
+/** A JSON Schema of src/schemas/, parsed. */
 export function readSchema(name: string): object {
   return JSON.parse(readFileSync(new URL(`./schemas/${name}`, import.meta.url), 'utf8'))
 }
 
 /** A JSON Schema from src/schemas/, compiled on first use. */
 export function schemaValidator(name: string, options: { allErrors: boolean }): () => ValidateFunction {
-  let validate: ValidateFunction | undefined
-  return () => (validate ??= compileSchema(readSchema(name), options.allErrors ? 'all' : 'first'))
+  let validate: (() => ValidateFunction) | undefined
+  return () => (validate ??= compileSchema(readSchema(name), options.allErrors ? 'all' : 'first'))()
 }
 
 /** Where an ajv error points, as YAML keys. */
