@@ -12,15 +12,16 @@
 // Errors: Unreachable when the host cannot be reached or the connection dies (Ansible's UNREACHABLE);
 // HostKeyError when its key is unknown, changed or revoked (a failure, not unreachable: see rollout.ts);
 // ExecTimeout when a command outlives its timeout. A command that exits non-zero is not an error here.
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash, createPrivateKey, randomBytes, sign, type KeyObject } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { readFile, writeFile } from 'node:fs/promises'
 import { homedir, userInfo } from 'node:os'
 import { join } from 'node:path'
 // ssh2's Client alone: its index also loads the server, key generation and HTTP agents (a start pays ~20 ms
-// of CPU for them). ssh2 ships no types (node-ssh's refer to @types/ssh2): Ssh2Client below is what we use.
-// @ts-expect-error: no declaration file for ssh2
+// of CPU for them). Its types: ssh2.d.ts and the interfaces below.
+import { BaseAgent } from 'ssh2/lib/agent.js'
 import Client from 'ssh2/lib/client.js'
+import { parseKey } from 'ssh2/lib/protocol/keyParser.js'
 import { appendKnownHost, checkHostKey, keyType, knownHostName, knownKeyTypes, readKnownHosts } from './known-hosts.ts'
 import type { Connection } from './connection.ts'
 import { quote } from './util.ts'
@@ -119,6 +120,56 @@ interface Ssh2Client extends NodeJS.EventEmitter {
     cb: (err: Error | undefined, channel: unknown) => void,
   ): boolean
   end(): void
+}
+
+/**
+ * An identity file as an agent in this process, one per file for the whole run. Given the file itself, ssh2
+ * parses it again for every connection and signs with its PEM text, which OpenSSL 3 decodes again at every
+ * signature (~2 ms of CPU per host); this signs with the key decoded once. Undefined for a key ssh2 cannot
+ * read without a passphrase: that one goes to ssh2 as a file, which says why it cannot use it.
+ */
+class FileAgent extends BaseAgent {
+  private static agents = new Map<string, Promise<FileAgent | undefined>>()
+
+  static for(path: string): Promise<FileAgent | undefined> {
+    let agent = FileAgent.agents.get(path)
+    if (!agent) {
+      agent = readFile(path, 'utf8').then((text) => {
+        const key = parseKey(text) as { type: string; getPrivatePEM(): string } | Error
+        return key instanceof Error ? undefined : new FileAgent(key, createPrivateKey(key.getPrivatePEM()))
+      })
+      FileAgent.agents.set(path, agent)
+    }
+    return agent
+  }
+
+  private constructor(
+    private key: { type: string },
+    private keyObject: KeyObject,
+  ) {
+    super()
+  }
+
+  getIdentities(cb: (err: Error | null, keys: unknown[]) => void): void {
+    cb(null, [this.key])
+  }
+
+  sign(_key: unknown, data: Buffer, options: { hash?: string }, cb: (err: Error | null, signature?: Buffer) => void) {
+    // The digest each key type signs with (ssh2's keyParser): none for Ed25519, the curve's for ECDSA, the one
+    // negotiated (rsa-sha2-256/512) or SHA-1 for RSA.
+    const curve = /^ecdsa-sha2-nistp(\d+)$/.exec(this.key.type)?.[1]
+    const hash =
+      this.key.type === 'ssh-ed25519'
+        ? null
+        : curve
+          ? { '256': 'sha256', '384': 'sha384', '521': 'sha512' }[curve]!
+          : (options?.hash ?? 'sha1')
+    try {
+      cb(null, sign(hash, data, this.keyObject))
+    } catch (e) {
+      cb(e as Error)
+    }
+  }
 }
 
 /** A client connected and authenticated, or the error that stopped it (ended: nothing is left open). */
@@ -596,13 +647,15 @@ export class Transport {
     const types = knownKeyTypes(knownHosts, name).flatMap((t) => hostKeyAlgorithms[t] ?? [])
     let client: Ssh2Client
     const identity = target.keyFile ?? (this.options.agent || target.password ? undefined : defaultIdentity())
+    // ssh2 takes one agent: the identity file is one only when no ssh-agent is in use.
+    const fileAgent = identity && !this.options.agent ? await FileAgent.for(identity).catch(() => undefined) : undefined
     try {
       client = await connectClient({
         host: target.host,
         port: target.port,
         username: loginUser(target),
         ...(sock ? { sock } : {}),
-        ...(identity ? { privateKeyPath: identity } : {}),
+        ...(fileAgent ? { agent: fileAgent } : identity ? { privateKeyPath: identity } : {}),
         ...(this.options.agent ? { agent: this.options.agent } : {}),
         ...(target.password !== undefined ? { password: target.password } : {}),
         readyTimeout: this.options.connectTimeoutMs,
