@@ -13,6 +13,7 @@ import { cpus, loadavg, release, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { $ } from 'zx'
+import { buildDist } from '../build/dist.ts'
 import { Lab, vmNames } from '../lab/lab.ts'
 import { buildsBench } from './builds.ts'
 import { fleetChart } from './chart.ts'
@@ -86,6 +87,7 @@ try {
   console.log(`bench: ${wanted.join(', ')} (${info.size} size)`)
   mkdirSync(results, { recursive: true })
   if (wanted.includes('fleet')) {
+    await buildDist() // deploy as users run it: dist/ from the sources as they are
     const fleet = await fleetBench(lab, work, fleetSizes, tiny ? 3 : 11, startAddress)
     await lab.up({ light: 0 })
     // Sizes measured before and not this time stay, each with its own machine line.
