@@ -19,9 +19,9 @@ import { homedir, userInfo } from 'node:os'
 import { join } from 'node:path'
 // ssh2's Client alone: its index also loads the server, key generation and HTTP agents (a start pays ~20 ms
 // of CPU for them). Its types: ssh2.d.ts and the interfaces below.
-import { BaseAgent } from 'ssh2/lib/agent.js'
+import agent from 'ssh2/lib/agent.js'
 import Client from 'ssh2/lib/client.js'
-import { parseKey } from 'ssh2/lib/protocol/keyParser.js'
+import keyParser from 'ssh2/lib/protocol/keyParser.js'
 import { appendKnownHost, checkHostKey, keyType, knownHostName, knownKeyTypes, readKnownHosts } from './known-hosts.ts'
 import type { Connection } from './connection.ts'
 import { quote } from './util.ts'
@@ -121,6 +121,10 @@ interface Ssh2Client extends NodeJS.EventEmitter {
   ): boolean
   end(): void
 }
+
+// CommonJS modules: Node's ESM loader sees their exports as one default object.
+const { BaseAgent } = agent
+const { parseKey } = keyParser
 
 /**
  * An identity file as an agent in this process, one per file for the whole run. Given the file itself, ssh2

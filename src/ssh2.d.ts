@@ -5,8 +5,10 @@ declare module 'ssh2/lib/client.js' {
   export default Client
 }
 declare module 'ssh2/lib/agent.js' {
-  export class BaseAgent {}
+  const agent: { BaseAgent: new () => object }
+  export default agent
 }
 declare module 'ssh2/lib/protocol/keyParser.js' {
-  export function parseKey(data: string | Buffer, passphrase?: string): unknown
+  const keyParser: { parseKey(data: string | Buffer, passphrase?: string): unknown }
+  export default keyParser
 }
