@@ -106,7 +106,7 @@ interface Sftp {
   fastPut(local: string, remote: string, options: { mode?: number }, cb: (err?: Error | null) => void): void
   fastGet(remote: string, local: string, cb: (err?: Error | null) => void): void
   writeFile(remote: string, data: Buffer, options: { mode?: number }, cb: (err?: Error | null) => void): void
-  end(): void
+  on(event: 'close', listener: () => void): void
 }
 interface Ssh2Client extends NodeJS.EventEmitter {
   connect(config: object): void
@@ -200,6 +200,7 @@ export class Session {
   private dead?: string
   private slots: Slots
   private shell?: Shell | false
+  private sftp?: Promise<Sftp>
 
   constructor(
     readonly target: Connection,
@@ -310,29 +311,36 @@ export class Session {
     return (become ?? this.target.become) && this.target.becomeUser !== loginUser(this.target)
   }
 
+  /** Runs `work` on the connection's SFTP session, opened on first use and kept (as the shell, a slot for good). */
   private async withSftp(work: (sftp: Sftp, done: (err?: Error | null) => void) => void, what: string): Promise<void> {
-    const release = await this.slots.acquire()
-    try {
-      this.check()
-      const sftp = await new Promise<Sftp>((resolve, reject) => {
-        const attempt = (retries: number) =>
-          this.client.sftp((err, sftp) => {
-            if (err && retries > 0 && !this.dead && /open failed/i.test(err.message))
-              return void setTimeout(() => attempt(retries - 1), 20)
-            return err ? reject(this.lost(err)) : resolve(sftp)
-          })
-        attempt(50)
-      })
+    this.check()
+    const sftp = await (this.sftp ??= this.openSftp())
+    await new Promise<void>((resolve, reject) => work(sftp, (err) => (err ? reject(this.lost(err, what)) : resolve())))
+  }
+
+  private openSftp(): Promise<Sftp> {
+    const opened = (async () => {
+      const release = await this.slots.acquire()
       try {
-        await new Promise<void>((resolve, reject) =>
-          work(sftp, (err) => (err ? reject(this.lost(err, what)) : resolve())),
-        )
-      } finally {
-        sftp.end()
+        this.check()
+        const sftp = await new Promise<Sftp>((resolve, reject) => {
+          const attempt = (retries: number) =>
+            this.client.sftp((err, sftp) => {
+              if (err && retries > 0 && !this.dead && /open failed/i.test(err.message))
+                return void setTimeout(() => attempt(retries - 1), 20)
+              return err ? reject(this.lost(err)) : resolve(sftp)
+            })
+          attempt(50)
+        })
+        sftp.on('close', () => (release(), (this.sftp = undefined)))
+        return sftp
+      } catch (e) {
+        release()
+        throw e
       }
-    } finally {
-      release()
-    }
+    })()
+    opened.catch(() => (this.sftp = undefined))
+    return opened
   }
 
   private check(): void {
