@@ -89,7 +89,6 @@ try {
   if (wanted.includes('fleet')) {
     await buildDist() // deploy as users run it: dist/ from the sources as they are
     const fleet = await fleetBench(lab, work, fleetSizes, tiny ? 3 : 11, startAddress)
-    await lab.up({ light: 0 })
     // Sizes measured before and not this time stay, each with its own machine line.
     const old = load('fleet.json') as FleetFile | undefined
     const kept = (old?.points ?? []).filter((p) => !fleetSizes.includes(p.hosts))
@@ -102,6 +101,7 @@ try {
     }
     writeFileSync(join(results, 'fleet.json'), JSON.stringify(file, null, 2) + '\n')
     writeFileSync(join(root, 'docs/fleet.svg'), fleetChart(file.points))
+    await lab.down() // every light host at once (up({ light: 0 }) removes them one by one)
   }
   if (wanted.includes('heartbeat') || wanted.includes('builds')) {
     console.log(`bench: booting ${vmNames.join(', ')}`)

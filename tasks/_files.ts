@@ -34,7 +34,11 @@ export interface Attributes {
 export function attributeChanges(
   file: RemoteFile,
   want: Attributes,
-): { what: string[]; apply: (host: Target, path: string) => Promise<void> } {
+): {
+  what: string[]
+  command: (path: string) => string | undefined
+  apply: (host: Target, path: string) => Promise<void>
+} {
   const what: string[] = []
   const sameUser = (name: string, have: string | undefined, id: number | undefined) =>
     name === have || (/^[0-9]+$/.test(name) && Number(name) === id)
@@ -45,12 +49,23 @@ export function attributeChanges(
     what.push(`mode ${(file.mode ?? 0).toString(8).padStart(4, '0')} → ${mode.toString(8).padStart(4, '0')}`)
   if (owner !== undefined) what.push(`owner ${file.owner} → ${owner}`)
   if (group !== undefined) what.push(`group ${file.group} → ${group}`)
+  // One command line for all of it (chown, then chmod: chown may clear set-id bits), so that it costs one round
+  // trip and can be joined to the command that follows it.
+  const command = (path: string) => {
+    const steps = [
+      ...(owner !== undefined || group !== undefined
+        ? [`chown ${quote(`${owner ?? ''}${group !== undefined ? `:${group}` : ''}`)} -- ${quote(path)}`]
+        : []),
+      ...(mode !== undefined ? [`chmod ${mode.toString(8)} -- ${quote(path)}`] : []),
+    ]
+    return steps.length ? steps.join(' && ') : undefined
+  }
   return {
     what,
+    command,
     apply: async (host, path) => {
-      if (owner !== undefined || group !== undefined)
-        await host.$`chown ${`${owner ?? ''}${group !== undefined ? `:${group}` : ''}`} -- ${path}`
-      if (mode !== undefined) await host.$`chmod ${mode.toString(8)} -- ${path}`
+      const line = command(path)
+      if (line) await host.$`sh -c ${line}`
     },
   }
 }
@@ -172,14 +187,16 @@ export async function putFile(host: Target, args: PutFileArgs, ctx: Pick<TaskCon
         const tmp = posix.join(dir, `.${posix.basename(dest)}.hbmon-${randomBytes(6).toString('hex')}.tmp`)
         try {
           await host.put(source, tmp, { mode: 0o600 })
-          await attributeChanges({ exists: true, mode: 0o600 }, want).apply(host, tmp)
+          const attributes = attributeChanges({ exists: true, mode: 0o600 }, want).command(tmp)
+          const rename = `mv -f -- ${quote(tmp)} ${quote(dest)}`
           if (args.validate) {
+            if (attributes) await host.$`sh -c ${attributes}`
             const command = args.validate.replace(/%s/g, quote(tmp))
             const check = await host.$({ nothrow: true })`sh -c ${command}`
             if (check.code !== 0)
               throw new Error(`validation failed: ${args.validate}: ${(check.stderr || check.stdout).trim()}`)
-          }
-          await host.$`mv -f -- ${tmp} ${dest}`
+            await host.$`sh -c ${rename}`
+          } else await host.$`sh -c ${attributes ? `${attributes} && ${rename}` : rename}`
         } catch (e) {
           await host.$({ nothrow: true })`rm -f -- ${tmp}`
           throw e

@@ -2,6 +2,7 @@
 // missing, times updated: always changed, as in Ansible), file (must exist; attributes only) — and its
 // mode/owner/group.
 import { defineTask } from '../src/task.ts'
+import { quote } from '../src/util.ts'
 import { posix } from 'node:path'
 import type { Change, Target } from '../src/task.ts'
 import { statCall, statFiles, type RemoteFile } from '../facts/files.ts'
@@ -82,12 +83,14 @@ export default defineTask<FileArgs>({
     const change: Change = {
       describe: `${path}: ${what.join(', ')}`,
       async apply() {
-        if (state === 'directory' && create) {
-          await host.$`mkdir -p -- ${path}`
-          for (const dir of made) await attributes.apply(host, dir)
-        }
-        if (state === 'touch') await host.$`touch -- ${path}`
-        await attributes.apply(host, path)
+        // One command: make the path, then set the attributes of each directory made and of the path.
+        const steps = [
+          ...(state === 'directory' && create ? [`mkdir -p -- ${quote(path)}`] : []),
+          ...(state === 'directory' && create ? made.map((dir) => attributes.command(dir)) : []),
+          ...(state === 'touch' ? [`touch -- ${quote(path)}`] : []),
+          attributes.command(path),
+        ].filter((step): step is string => !!step)
+        if (steps.length) await host.$`sh -c ${steps.join(' && ')}`
       },
     }
     if (create) change.diff = { path, before: 'absent\n', after: `${state === 'directory' ? 'directory' : 'file'}\n` }
