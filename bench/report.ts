@@ -121,7 +121,7 @@ function fleet(data: FleetFile): string[] {
   const x = (n: number, target?: number) => (target && n >= target ? `**${f(n, 1)}×**` : `${f(n, 1)}×`)
   const st = data.start
   return [
-    '### Rollout: `npx deploy` against `ansible-playbook`, 10 to 200 hosts (part 1)',
+    `### Rollout: \`npx deploy\` against \`ansible-playbook\`, ${points[0]?.hosts} to ${points.at(-1)?.hosts} hosts (part 1)`,
     '',
     ...new Set(points.map((p) => machineLine(p.machine))),
     `${data.versions.ansible} (forks = hosts, pipelining, ControlPersist=60s); ${data.versions.openssh}. ` +
