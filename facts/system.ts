@@ -50,6 +50,82 @@ export const GroupExists = defineFact<boolean>({
   parse: (_stdout, code) => code === 0,
 })
 
+export interface GroupEntry {
+  gid: number
+  members: string[]
+}
+
+/** The group database's entry (getent: /etc/group, or NSS) of each group that exists. Args: GROUP... */
+export const GroupEntries = defineFact<Map<string, GroupEntry>>({
+  name: 'group_entries',
+  script: `for g in "$@"; do getent group -- "$g" || printf '%s\\n' "-"; done`,
+  parse(stdout, code, names) {
+    if (code !== 0) throw new Error(`getent group failed (exit ${code})`)
+    const lines = stdout.split('\n')
+    const groups = new Map<string, GroupEntry>()
+    names.forEach((name, i) => {
+      const line = lines[i]
+      if (line === undefined) throw new Error(`no line for group ${name}`)
+      if (line === '-') return
+      const [, , gid, members = ''] = line.split(':')
+      if (!/^[0-9]+$/.test(gid ?? '')) throw new Error(`unexpected group entry for ${name}: ${line}`)
+      groups.set(name, { gid: Number(gid), members: members ? members.split(',') : [] })
+    })
+    return groups
+  },
+})
+
+export interface UserEntry {
+  uid: number
+  gid: number
+  comment: string
+  home: string
+  shell: string
+  /** The shadow password field ('' when shadow is not readable). */
+  password: string
+  /** The groups whose member list names the user (the supplementary groups, as /etc/group has them). */
+  memberOf: string[]
+  homeExists: boolean
+}
+
+/** A user's passwd and shadow entries, its group memberships and whether its home exists. Args: USER. */
+export const UserEntryFact = defineFact<UserEntry | undefined>({
+  name: 'user_entry',
+  script: `e=$(getent passwd -- "$1") || exit 3
+printf 'passwd %s\\n' "$e"
+printf 'shadow %s\\n' "$(getent shadow -- "$1" | cut -d: -f2)"
+getent group | awk -F: -v u="$1" '{ n = split($4, m, ","); for (i = 1; i <= n; i++) if (m[i] == u) print "member " $1 }'
+h=$(printf '%s' "$e" | cut -d: -f6); [ -n "$h" ] && [ -e "$h" ] && echo home; true`,
+  parse(stdout, code, [name]) {
+    if (code === 3) return undefined
+    if (code !== 0) throw new Error(`getent passwd ${name} failed (exit ${code})`)
+    const entry: UserEntry = {
+      uid: -1,
+      gid: -1,
+      comment: '',
+      home: '',
+      shell: '',
+      password: '',
+      memberOf: [],
+      homeExists: false,
+    }
+    for (const line of stdout.split('\n')) {
+      const at = line.indexOf(' ')
+      const [key, value] = at < 0 ? [line, ''] : [line.slice(0, at), line.slice(at + 1)]
+      if (key === 'passwd') {
+        const f = value.split(':')
+        if (f.length < 7 || !/^[0-9]+$/.test(f[2]!) || !/^[0-9]+$/.test(f[3]!))
+          throw new Error(`unexpected passwd entry for ${name}: ${value}`)
+        Object.assign(entry, { uid: Number(f[2]), gid: Number(f[3]), comment: f[4], home: f[5], shell: f[6] })
+      } else if (key === 'shadow') entry.password = value
+      else if (key === 'member') entry.memberOf.push(value)
+      else if (key === 'home') entry.homeExists = true
+    }
+    if (entry.uid < 0) throw new Error(`no passwd entry for ${name}`)
+    return entry
+  },
+})
+
 /** The uid of each user that exists; users that do not are absent from the map. Args: USER... */
 export const UserIds = defineFact<Map<string, number>>({
   name: 'user_ids',

@@ -21,10 +21,12 @@ import { alive, processState, signal, sleep, terminate } from './procs.ts'
 import { chooseAccel, type AccelChoice } from './accel.ts'
 import {
   bannerSeen,
+  bootSnapshot,
   bootVm,
   ensureSegment,
   freePort,
   panicked,
+  saveBootSnapshot,
   stopVm,
   vmDiagnostics,
   type Segment,
@@ -61,6 +63,11 @@ export interface LabOptions {
   forwards?: Record<string, number[]>
   /** Extra inventory groups (name → hosts and vars), kept in the lab's state and written with every `up`. */
   groups?: Record<string, { hosts: string[]; vars?: Record<string, unknown> }>
+  /**
+   * New VMs resume a saved just-booted state instead of booting (see bootSnapshot in vms.ts): seconds instead
+   * of a minute or more under TCG. Default: $HBMON_LAB_BOOT_SNAPSHOTS=1 (the test runner sets it).
+   */
+  bootSnapshots?: boolean
 }
 
 interface State {
@@ -95,6 +102,7 @@ export class Lab {
   private readonly kernelArgs: string
   private readonly bootBannerMs: number
   private readonly forwards: Record<string, number[]>
+  private readonly bootSnapshots: boolean
   private state: State
 
   constructor(options: LabOptions = {}) {
@@ -113,6 +121,7 @@ export class Lab {
       throw new Error(`lab net must be three octets inside 127.0.0.0/8, got ${net}`)
     this.state = this.load(net)
     this.forwards = options.forwards ?? {}
+    this.bootSnapshots = options.bootSnapshots ?? process.env.HBMON_LAB_BOOT_SNAPSHOTS === '1'
     if (options.groups) this.state.groups = options.groups
     if (options.downOnSignal ?? true) downOnSignal(this)
   }
@@ -149,11 +158,12 @@ export class Lab {
     ensurePackages(this.log)
     mkdirSync(this.dir, { recursive: true })
     const { publicKey } = await labKey()
+    const toSave: Record<string, string> = {}
     if (options.vms) {
       for (const name of options.vms)
         if (!recipes[name]) throw new Error(`unknown VM ${name} (known: ${vmNames.join(', ')})`)
       for (const name of Object.keys(this.state.vms)) if (!options.vms.includes(name)) await this.remove(name)
-      await this.upVms(options.vms)
+      Object.assign(toSave, await this.upVms(options.vms))
     }
     if (options.light !== undefined) {
       if (!Number.isInteger(options.light) || options.light < 0 || options.light > 250)
@@ -174,12 +184,28 @@ export class Lab {
     this.writeAccess()
     this.save()
     await Promise.all(this.hosts.map((host) => this.waitReady(host)))
+    for (const [name, snapshot] of Object.entries(toSave)) await this.afterBoot(this.state.vms[name]!, snapshot)
   }
 
-  private async upVms(names: string[]): Promise<void> {
+  /** A VM resumed from its snapshot gets the time of day; one that booted is saved when no snapshot exists. */
+  private async afterBoot(vm: VmHost, snapshot: string): Promise<void> {
+    if (vm.resumed) {
+      const set = await this.ssh(vm.name, `date -s @${(Date.now() / 1000).toFixed(3)} >/dev/null`)
+      if (set.code !== 0) throw new Error(`${vm.name}: setting the clock after the resume failed: ${set.stderr}`)
+      this.log(`${vm.name}: resumed from its boot snapshot`)
+    } else if (!existsSync(snapshot)) {
+      const started = Date.now()
+      await saveBootSnapshot(vm, snapshot)
+      this.log(`${vm.name}: boot snapshot saved in ${((Date.now() - started) / 1000).toFixed(1)} s`)
+    }
+  }
+
+  /** Starts the VMs not running; returns the boot snapshot of each one started, when they are in use. */
+  private async upVms(names: string[]): Promise<Record<string, string>> {
     const images = await Promise.all(names.map((name) => ensureImage(recipes[name]!, this.log)))
     const pending = names.filter((name) => !alive(this.state.vms[name]?.pid))
-    if (pending.length === 0) return
+    const started: Record<string, string> = {}
+    if (pending.length === 0) return started
     if (!this.state.accel || !Object.values(this.state.vms).some((vm) => alive(vm.pid))) {
       this.state.accel = await chooseAccel(images[0]!.kernel)
       this.log(`accelerator: ${this.state.accel.accel} (${this.state.accel.reason})`)
@@ -193,6 +219,7 @@ export class Lab {
       const forwards: Record<string, number> = {}
       for (const port of this.forwards[name] ?? [])
         forwards[String(port)] = known?.forwards?.[String(port)] ?? (await freePort())
+      const snapshot = this.bootSnapshots ? bootSnapshot(image, this.state.accel.accel, this.kernelArgs) : undefined
       this.log(`${name}: booting ${image.kernelRelease}`)
       this.state.vms[name] = await bootVm(
         {
@@ -210,9 +237,12 @@ export class Lab {
         this.state.segment,
         this.state.accel.accel,
         this.kernelArgs,
+        snapshot,
       )
+      if (snapshot) started[name] = snapshot
       this.save()
     }
+    return started
   }
 
   /**
@@ -236,7 +266,7 @@ export class Lab {
       if (!alive(host.pid) || (host.kind === 'vm' && panicked(host))) {
         throw new Error(`${host.name}: the host died before SSH answered\n${diagnostics()}`)
       }
-      if (host.kind === 'vm' && !bannerSeen(host) && Date.now() - started > bannerMs) {
+      if (host.kind === 'vm' && !host.resumed && !bannerSeen(host) && Date.now() - started > bannerMs) {
         const accel = this.state.accel ? ` under ${this.state.accel.accel} (${this.state.accel.reason})` : ''
         throw new Error(
           `${host.name}: the guest kernel printed nothing within ${bannerMs / 1000} s${accel}\n${diagnostics()}`,

@@ -7,9 +7,17 @@ import { join } from 'node:path'
 import { gatherCommand, type Fact } from '../src/fact.ts'
 import { loadInventory } from '../src/inventory.ts'
 import { Transport } from '../src/ssh.ts'
-import { FileContent, FileStats, GlobMatches } from '../facts/files.ts'
+import { FileContent, FileStats, GlobMatches, PathStat } from '../facts/files.ts'
 import { HbmonHost, ModuleCheck, ModuleStatus, ReleaseHistory, ReleaseManifest } from '../facts/hbmon.ts'
-import { Environment, GroupExists, InstalledPackages, System, UserIds } from '../facts/system.ts'
+import {
+  Environment,
+  GroupEntries,
+  GroupExists,
+  InstalledPackages,
+  System,
+  UserEntryFact,
+  UserIds,
+} from '../facts/system.ts'
 
 /** Each fact with the arguments worth recording: a present and an absent thing where it matters. */
 export const samples: { case: string; fact: Fact<unknown>; args: string[] }[] = [
@@ -20,6 +28,11 @@ export const samples: { case: string; fact: Fact<unknown>; args: string[] }[] = 
   },
   { case: 'no-checksum', fact: FileStats, args: ['0', '/etc/hostname', '/usr/bin'] },
   { case: 'present', fact: FileContent, args: ['/etc/hostname'] },
+  { case: 'file', fact: PathStat, args: ['0', 'sha1', '1', '1', '/etc/hostname'] },
+  { case: 'link', fact: PathStat, args: ['0', 'sha256', '1', '1', '/bin'] },
+  { case: 'followed', fact: PathStat, args: ['1', 'sha1', '0', '0', '/etc/os-release'] },
+  { case: 'device', fact: PathStat, args: ['0', 'none', '0', '0', '/dev/null'] },
+  { case: 'absent', fact: PathStat, args: ['0', 'sha1', '1', '1', '/nonexistent'] },
   { case: 'absent', fact: FileContent, args: ['/nonexistent'] },
   { case: 'matches', fact: GlobMatches, args: ['host*', '/etc'] },
   { case: 'no-match', fact: GlobMatches, args: ['/nonexistent*', ''] },
@@ -27,6 +40,10 @@ export const samples: { case: string; fact: Fact<unknown>; args: string[] }[] = 
   { case: 'default', fact: Environment, args: [] },
   { case: 'root', fact: GroupExists, args: ['root'] },
   { case: 'absent', fact: GroupExists, args: ['no-such-group'] },
+  { case: 'mixed', fact: GroupEntries, args: ['root', 'no-such-group', 'sudo'] },
+  { case: 'root', fact: UserEntryFact, args: ['root'] },
+  { case: 'nobody', fact: UserEntryFact, args: ['nobody'] },
+  { case: 'absent', fact: UserEntryFact, args: ['no-such-user'] },
   { case: 'mixed', fact: UserIds, args: ['root', 'nobody', 'no-such-user'] },
   { case: 'mixed', fact: InstalledPackages, args: ['openssh-server', 'no-such-package', 'rsyslog'] },
   { case: 'default', fact: HbmonHost, args: [] },

@@ -3,12 +3,24 @@
 // eth0 is user networking, restricted so the guest reaches nothing and only the SSH forward on a
 // 127.0.0.1 port gets in; eth1 sits on the lab's VDE switch, the layer-2 segment the VMs share.
 import { spawn } from 'node:child_process'
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import {
+  closeSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs'
 import { createConnection, createServer } from 'node:net'
-import { join } from 'node:path'
+import { createHash } from 'node:crypto'
+import { basename, join } from 'node:path'
 import { $, quote } from 'zx'
 import { kernelBanner, type Accel } from './accel.ts'
-import type { Image } from './images.ts'
+import { cacheDir, type Image } from './images.ts'
 import { alive, sleep, terminate, waitGone } from './procs.ts'
 
 export interface VmHost {
@@ -23,6 +35,8 @@ export interface VmHost {
   dir: string
   /** Extra forwards from 127.0.0.1: guest TCP port → host port. */
   forwards?: Record<string, number>
+  /** Resumed from a boot snapshot (see bootSnapshot) rather than booted: its console starts empty. */
+  resumed?: boolean
 }
 
 export interface Segment {
@@ -66,10 +80,14 @@ export async function bootVm(
   segment: Segment,
   accel: Accel,
   kernelArgs = '',
+  snapshot?: string,
 ): Promise<VmHost> {
   mkdirSync(host.dir, { recursive: true })
   const disk = join(host.dir, 'disk.qcow2')
-  if (!existsSync(disk)) await $`qemu-img create -q -f qcow2 -b ${image.disk} -F qcow2 ${disk}`
+  // A new VM resumes the boot snapshot when there is one; a VM that has a disk (restarted after a kill) boots.
+  const resume = snapshot !== undefined && !existsSync(disk) && existsSync(snapshot)
+  if (resume) copyFileSync(snapshot, disk)
+  else if (!existsSync(disk)) await $`qemu-img create -q -f qcow2 -b ${image.disk} -F qcow2 ${disk}`
   const pidFile = join(host.dir, 'qemu.pid')
   rmSync(pidFile, { force: true })
   rmSync(join(host.dir, 'console.log'), { force: true })
@@ -117,6 +135,7 @@ export async function bootVm(
     `unix:${join(host.dir, 'monitor.sock')},server,nowait`,
     '-pidfile',
     pidFile,
+    ...(resume ? ['-loadvm', snapshotTag] : []),
   ]
   writeFileSync(join(host.dir, 'qemu.cmdline'), ['qemu-system-x86_64', ...args].map(quote).join(' ') + '\n')
   const log = openSync(join(host.dir, 'qemu.log'), 'w')
@@ -138,23 +157,87 @@ export async function bootVm(
   // The pid file comes before the kernel is loaded: a kernel QEMU cannot load ends it just after.
   await sleep(1000)
   if (ended !== undefined) throw failed(`exited (${ended})`)
-  return { ...host, pid: child.pid! }
+  return { ...host, pid: child.pid!, ...(resume ? { resumed: true } : {}) }
+}
+
+// --- boot snapshots ----------------------------------------------------------------------------------------
+// A TCG boot costs a minute or more, and every VM suite of the tests needs freshly booted VMs. So the first
+// boot of an image (with given kernel arguments and accelerator) is saved once it answers SSH: QEMU's savevm
+// into its overlay, which is then copied aside. Later labs copy that overlay and start QEMU with -loadvm:
+// the same just-booted guest (disk, memory, devices) in seconds, each lab on its own copy. Only the clock
+// needs care: the guest resumes at the time of the snapshot (Lab sets it). Host-side settings (ports, the
+// VDE socket) are not part of a snapshot; the guest-visible devices (MACs, memory, CPUs) are, and are the
+// same for every lab.
+
+const snapshotTag = 'booted'
+
+/** Where the boot snapshot of `image` under these settings is kept (it may not exist yet). */
+export function bootSnapshot(image: Image, accel: Accel, kernelArgs: string): string {
+  const key = createHash('sha256')
+    .update(JSON.stringify([image.dir, image.disk, accel, kernelArgs]))
+    .digest('hex')
+  return join(cacheDir(), 'snapshots', `${basename(image.dir)}-${key.slice(0, 16)}.qcow2`)
+}
+
+/** Snapshots whose image was rebuilt (pruned from the cache) are dead weight. */
+function pruneSnapshots(dir: string): void {
+  const images = new Set(existsSync(join(cacheDir(), 'images')) ? readdirSync(join(cacheDir(), 'images')) : [])
+  for (const file of readdirSync(dir))
+    if (![...images].some((image) => file.startsWith(`${image}-`))) rmSync(join(dir, file), { force: true })
+}
+
+/** Saves the running VM as the boot snapshot: paused while QEMU writes it and its overlay is copied aside. */
+export async function saveBootSnapshot(host: VmHost, to: string): Promise<void> {
+  mkdirSync(join(to, '..'), { recursive: true })
+  const tmp = `${to}.${process.pid}.tmp`
+  await monitor(host, 'stop', { wait: true })
+  try {
+    const said = await monitor(host, `savevm ${snapshotTag}`, { wait: true, timeoutMs: 120_000 })
+    if (/error|fail/i.test(said)) throw new Error(`${host.name}: savevm: ${said.trim()}`)
+    copyFileSync(join(host.dir, 'disk.qcow2'), tmp)
+    renameSync(tmp, to)
+    pruneSnapshots(join(to, '..'))
+  } finally {
+    rmSync(tmp, { force: true })
+    await monitor(host, 'cont', { wait: true })
+  }
 }
 
 /** Asks the guest to power off, and ends QEMU if it has not within the grace period. */
 export async function stopVm(host: VmHost, graceMs = 20_000): Promise<void> {
   if (!alive(host.pid)) return
-  await monitor(host, 'system_powerdown').catch(() => undefined)
+  await monitor(host, 'system_powerdown').catch(() => '')
   if (!(await waitGone(host.pid, graceMs))) await terminate(host.pid, 5000)
 }
 
-/** Sends one command to the VM's QEMU human monitor. */
-function monitor(host: VmHost, command: string): Promise<void> {
+/**
+ * Sends one command to the VM's QEMU human monitor. With `wait`, resolves once the monitor prompts again (the
+ * command is done) with what it printed; otherwise as soon as the command is sent.
+ */
+function monitor(
+  host: VmHost,
+  command: string,
+  { wait = false, timeoutMs = 5000 }: { wait?: boolean; timeoutMs?: number } = {},
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = createConnection(join(host.dir, 'monitor.sock'))
-    socket.setTimeout(5000, () => socket.destroy(new Error('monitor timed out')))
+    socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`monitor: ${command}: no answer in ${timeoutMs} ms`)))
     socket.once('error', reject)
-    socket.once('data', () => socket.end(`${command}\n`, () => resolve()))
+    let said = ''
+    let sent = false
+    socket.on('data', (chunk: Buffer) => {
+      if (!sent) {
+        sent = true
+        return void socket.write(`${command}\n`, () => (wait ? undefined : socket.end(() => resolve(''))))
+      }
+      said += chunk.toString()
+      // The monitor echoes the command, then prints its output and a new prompt.
+      const after = said.slice(said.indexOf(command) + command.length)
+      if (wait && said.includes(command) && after.includes('(qemu)')) {
+        socket.end()
+        resolve(after.replace(/\(qemu\)\s*$/, '').replace(/\x1b\[[0-9;]*[A-Za-z]/g, ''))
+      }
+    })
   })
 }
 

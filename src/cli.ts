@@ -10,10 +10,11 @@ import { loadSources } from './inventory-sources.ts'
 import { loadAnsibleConfig, type AnsibleSettings } from './ansible-config.ts'
 import { completeConnection, describeConnection, varOrigin } from './connection-defaults.ts'
 import { askPassword, passwordFile, redacting, setVaultSecrets, vaultId, type VaultSecret } from './vault.ts'
-import { loadPlaybook, parseExtraVars } from './playbook.ts'
+import { flatTasks, loadPlaybook, parseExtraVars } from './playbook.ts'
 import { checkJsonPath, Reporter, writeJsonReport } from './report.ts'
 import { planPlays, rollout, shouldRun, type Plan } from './rollout.ts'
 import { builtinTasks, Registry } from './task.ts'
+import { checkTemplate, isTemplated, TemplateError } from './template.ts'
 import { InputError, type Vars } from './util.ts'
 
 export const usage = `Usage: deploy -i INVENTORY [PLAYBOOK] [options]
@@ -136,6 +137,7 @@ export async function main(argv: string[], out = process.stdout, err = process.s
     const registry = await Registry.load([builtinTasks, ...(values['module-path'] ?? []).map((d) => resolve(d))])
     const playbook = await loadPlaybook(playbookFile, registry)
     const extraVars = parseExtraVars(values['extra-vars'] ?? [])
+    checkVarTemplates(inventory, extraVars)
     const tags = splitTags(values.tags)
     const skipTags = splitTags(values['skip-tags'])
     // Several --limit options: Ansible keeps the last one.
@@ -219,8 +221,8 @@ function completeConnections(
   },
 ): void {
   const completed = new WeakSet<object>()
-  for (const { play, hosts, connections } of plan)
-    for (const h of hosts) {
+  for (const { play, hosts, delegates, connections } of plan)
+    for (const h of [...hosts, ...delegates]) {
       const c = connections.get(h.name)!
       if (completed.has(c)) continue
       completed.add(c)
@@ -245,7 +247,7 @@ function listTasks(plan: Plan, tags: string[] | undefined, skipTags: string[] | 
     out.write(
       `play #${play.index} (${play.hosts.join(',')}): ${play.name}\t${hosts.length} hosts, serial ${JSON.stringify(play.serial.length ? play.serial : 'all')}${play.maxFailPercentage !== undefined ? `, max_fail_percentage ${play.maxFailPercentage}` : ''}\n`,
     )
-    for (const t of play.tasks)
+    for (const t of flatTasks(play.tasks))
       if (shouldRun([...play.tags, ...t.tags], tags, skipTags))
         out.write(`  ${t.name}\t${t.action}${t.tags.length ? `\tTAGS: [${t.tags.join(', ')}]` : ''}\n`)
     for (const h of play.handlers) out.write(`  handler: ${h.name}\t${h.action}\n`)
@@ -254,8 +256,8 @@ function listTasks(plan: Plan, tags: string[] | undefined, skipTags: string[] | 
 
 /** Key files are inputs too: a missing one is found now, not as N unreachable hosts. */
 function checkKeyFiles(plan: Plan, inventoryFile: string): void {
-  for (const { hosts, connections } of plan)
-    for (const h of hosts) {
+  for (const { hosts, delegates, connections } of plan)
+    for (const h of [...hosts, ...delegates]) {
       const key = connections.get(h.name)!.keyFile
       if (!key) continue
       try {
@@ -275,4 +277,29 @@ function defaultPlaybook(): string {
 const started = process.argv[1] && existsSync(process.argv[1]) ? realpathSync(process.argv[1]) : ''
 if (started === fileURLToPath(import.meta.url)) {
   process.exitCode = await main(process.argv.slice(2))
+}
+
+/** Templates in inventory vars and -e are compiled now too: a bad one is exit 4 at its line, before connecting. */
+function checkVarTemplates(inventory: Inventory, extraVars: Vars): void {
+  const check = (value: unknown, where: () => [string, number, number], name: string): void => {
+    if (typeof value === 'string' && isTemplated(value)) {
+      try {
+        checkTemplate(value)
+      } catch (e) {
+        if (!(e instanceof TemplateError)) throw e
+        throw new InputError(e.message, ...where(), name)
+      }
+    } else if (value && typeof value === 'object') for (const v of Object.values(value)) check(v, where, name)
+  }
+  for (const [name, value] of Object.entries(extraVars)) check(value, () => ['-e', 0, 0], name)
+  for (const host of inventory.hosts.values())
+    for (const [name, value] of Object.entries(host.vars))
+      check(
+        value,
+        () => {
+          const at = inventory.locate?.(host.name, name)
+          return at ? [at.file, at.line, at.column] : [inventory.file, 0, 0]
+        },
+        name,
+      )
 }

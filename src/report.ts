@@ -21,10 +21,13 @@ export interface TaskRecord {
   host: string
   status: Status
   ignored?: boolean // failed, but ignore_errors
+  rescued?: boolean // failed inside a block whose rescue section takes the host (counted as rescued, not failed)
   changed?: boolean // a failed result that also changed something (counted as changed when ignored)
   check: boolean
   msg?: string
   diff?: string // unified diff (--diff)
+  /** A loop's items: each one's label (loop_control.label, else the item) and status. */
+  items?: { label: string; status: Status; msg?: string }[]
   data?: Record<string, unknown>
   ms: number
 }
@@ -35,7 +38,7 @@ export interface HostStats {
   unreachable: number
   failed: number
   skipped: number
-  rescued: number // always 0: no blocks
+  rescued: number // failures a block's rescue section took over
   ignored: number
 }
 
@@ -72,6 +75,7 @@ export type RolloutEvent =
   | { type: 'batch'; play: number; batch: number; of: number; hosts: string[] }
   | { type: 'task'; play: number; batch: number; task: PlayTask; handler: boolean; hosts: string[] }
   | { type: 'host-start'; host: string; task: string }
+  | { type: 'retry'; host: string; task: string; attempt: number; of: number }
   | { type: 'result'; record: TaskRecord }
   | { type: 'stop'; reason: string }
   | { type: 'end'; report: RunReport }
@@ -89,7 +93,8 @@ export function tally(stats: Record<string, HostStats>, r: TaskRecord): void {
   if (r.status === 'skipped') s.skipped++
   if (r.status === 'unreachable') s.unreachable++
   // As Ansible: an ignored failure counts as ok and ignored, and as changed when its result changed.
-  if (r.status === 'failed' && r.ignored) {
+  if (r.status === 'failed' && r.rescued) s.rescued++
+  else if (r.status === 'failed' && r.ignored) {
     s.ok++
     s.ignored++
     if (r.changed) s.changed++
@@ -155,6 +160,9 @@ export class Reporter {
         this.board.set(event.host, { task: event.task, status: 'running' })
         this.redraw()
         break
+      case 'retry':
+        this.print(`FAILED - RETRYING: [${event.host}]: ${event.task} (${event.of - event.attempt + 1} retries left).`)
+        break
       case 'result':
         this.steps.done++
         this.board.set(event.record.host, { task: event.record.task, status: event.record.status })
@@ -179,6 +187,8 @@ export class Reporter {
     let line = `${this.paint(r.status, `${word}: [${r.host}]`)} ${prefix}${r.msg ?? ''}`.trimEnd()
     if (r.check && r.status === 'changed') line += ' (check)'
     if (this.verbosity > 1 && r.data) line += `\n  ${JSON.stringify(r.data)}`
+    for (const item of r.items ?? [])
+      line += `\n  ${this.paint(item.status, `${item.status}: [${r.host}]`)} (item=${item.label})${item.msg && item.status === 'failed' ? ` ${item.msg}` : ''}`
     if (r.diff) line += `\n${r.diff.trimEnd()}`
     return line
   }

@@ -19,48 +19,26 @@
 //   changed_when/failed_when apply to every result that is not skipped, a task that throws included (it
 //   failed, as a module returning failed: true); ansible_play_hosts/_batch leave out failed and unreachable
 //   hosts. Each play reaches a host with its own connection vars (inventory < play vars < -e).
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { dirname, resolve } from 'node:path'
+// - Blocks as PlayIterator and the linear strategy's lockstep: the block tree is walked in order, each task on
+//   every host at it; a host failing in a block goes to its rescue section (the failure counted as rescued, not
+//   failed, and ansible_failed_task/_result set), every host that entered the block runs its always section,
+//   and a failure no block catches takes the host out. any_errors_fatal (and a failing run_once) stops every
+//   host and the rollout after that task; ansible-playbook breaks the playbook there too.
+// - Each task on the hosts at it: src/execute.ts (vars, when, loops and until, become, delegate_to, register).
+// - run_once: the first host at the task runs it, its register is every batch host's. delegate_to: the task
+//   runs over the named host's connection with this host's vars. become/become_user keywords apply unless the
+//   host's ansible_become/ansible_become_user vars are set (PlayContext: variables win over keywords), on the
+//   same connection (Session.withBecome). no_log: the records keep the status only.
 import { type Host, type Inventory } from './inventory.ts'
-import { lockHost } from './host-lock.ts'
 import { selectHosts } from './limit.ts'
-import type { Play, PlayTask, Playbook } from './playbook.ts'
-import {
-  emptyStats,
-  exitCodeOf,
-  tally,
-  type BatchRecord,
-  type RolloutEvent,
-  type RunReport,
-  type Status,
-  type TaskRecord,
-} from './report.ts'
-import {
-  BecomeError,
-  ExecTimeout,
-  HostKeyError,
-  Transport,
-  Unreachable,
-  type Session,
-  type TransportOptions,
-} from './ssh.ts'
-import {
-  makeTarget,
-  ReadAhead,
-  RemoteError,
-  type FileDiff,
-  type Registry,
-  type Target,
-  type BatchContext,
-  type Task,
-  type TaskContext,
-  settle,
-  type TaskResult,
-} from './task.ts'
-import { evaluateCondition, renderValue, TemplateError } from './template.ts'
+import { flatTasks, isBlock, type Block, type Play, type PlayTask, type Playbook, type Step } from './playbook.ts'
+import { failHost, runTask, type HostState, type RunContext, type Scope } from './execute.ts'
+import { emptyStats, exitCodeOf, tally, type BatchRecord, type RolloutEvent, type RunReport } from './report.ts'
+import { Transport, type TransportOptions } from './ssh.ts'
+import { ReadAhead, type Registry } from './task.ts'
+import { isTemplated } from './template.ts'
 import { type Connection, connectionVars, resolveConnection } from './connection.ts'
-import { InputError, plain, type Vars } from './util.ts'
+import { InputError, type Vars } from './util.ts'
 
 export interface RolloutOptions {
   inventory: Inventory
@@ -160,35 +138,68 @@ export function planPlays(
     limit === undefined ? undefined : new Set(selectHosts(inventory, 'all', { limit, ...(warn ? { warn } : {}) }))
   return playbook.plays.map((play) => {
     const hosts = selectHosts(inventory, play.hosts, warn ? { warn } : {}).filter((h) => !allowed || allowed.has(h))
+    const { delegates: named, any } = delegateHosts(inventory, play)
     const overrides = connectionVars.some((v) => v in play.vars || v in extraVars)
     const connections = new Map<string, Connection>()
-    for (const h of hosts) {
+    // A templated delegate_to may name any host of the inventory: those this engine can reach are planned too.
+    const delegates = [...named, ...(any ? [...inventory.hosts.values()] : [])].filter(
+      (h, i, all) => !hosts.includes(h) && all.indexOf(h) === i,
+    )
+    for (const h of [...hosts, ...delegates]) {
+      const optional = !hosts.includes(h) && !named.includes(h)
       const fail = (name: string, reason: string): never => {
+        if (optional) throw new Unplanned()
         if (name in extraVars) throw new InputError(`${name}: ${reason}`, '-e')
         if (name in play.vars) throw new InputError(`play vars: ${name}: ${reason}`, playbook.file, play.line)
         const at = inventory.locate?.(h.name, name)
         throw new InputError(`${h.name}: ${name}: ${reason}`, at?.file ?? inventory.file, at?.line, at?.column)
       }
-      const connection = overrides
-        ? resolveConnection(h.name, { ...h.vars, ...play.vars, ...extraVars }, fail)
-        : h.connection
-      if (!['ssh', 'smart'].includes(connection.connection))
-        fail('ansible_connection', `"${connection.connection}" is not supported by this engine (only ssh)`)
-      connections.set(h.name, connection)
+      try {
+        const connection = overrides
+          ? resolveConnection(h.name, { ...h.vars, ...play.vars, ...extraVars }, fail)
+          : h.connection
+        if (!['ssh', 'smart'].includes(connection.connection))
+          fail('ansible_connection', `"${connection.connection}" is not supported by this engine (only ssh)`)
+        connections.set(h.name, connection)
+      } catch (e) {
+        if (!(e instanceof Unplanned)) throw e
+      }
     }
-    return { play, hosts, connections, batches: computeBatches(hosts, play.serial) }
+    return {
+      play,
+      hosts,
+      delegates: delegates.filter((h) => connections.has(h.name)),
+      connections,
+      batches: computeBatches(hosts, play.serial),
+    }
   })
 }
 
-interface HostState {
-  host: Host
-  facts: Vars
-  registered: Vars
-  notified: Set<string>
-  down?: 'failed' | 'unreachable'
-  session?: Promise<Session>
-  /** Facts gathered for the tasks ahead on this connection. */
-  ahead: ReadAhead
+/** A delegate host a templated delegate_to might name, which this engine cannot reach: left out of the plan. */
+class Unplanned extends Error {}
+
+/**
+ * The hosts the play's tasks name in delegate_to: each literal one must be a host of the inventory (an
+ * InputError at the task's line otherwise); `any` when one is templated (it may name any host, known per host).
+ */
+function delegateHosts(inventory: Inventory, play: Play): { delegates: Host[]; any: boolean } {
+  const names = new Set<string>()
+  let any = false
+  for (const task of [...flatTasks(play.tasks), ...play.handlers]) {
+    if (task.delegateTo === undefined) continue
+    if (isTemplated(task.delegateTo)) {
+      any = true
+      continue
+    }
+    if (!inventory.hosts.has(task.delegateTo))
+      throw new InputError(
+        `delegate_to: "${task.delegateTo}" is not a host of the inventory (this engine delegates only to those)`,
+        task.file,
+        task.line,
+      )
+    names.add(task.delegateTo)
+  }
+  return { delegates: [...names].map((n) => inventory.hosts.get(n)!), any }
 }
 
 export async function rollout(options: RolloutOptions): Promise<RunReport> {
@@ -237,11 +248,9 @@ export async function rollout(options: RolloutOptions): Promise<RunReport> {
         options.warn?.(
           `play "${play.name}": no hosts matched "${play.hosts.join(',')}"${options.limit !== undefined ? ' and --limit' : ''}; skipping it`,
         )
-      const tasks: { task: PlayTask; handler: boolean }[] = [
-        ...(play.gatherFacts ? [{ task: factsTask(play), handler: false }] : []),
-        ...play.tasks
-          .filter((t) => shouldRun([...play.tags, ...t.tags], options.tags, options.skipTags))
-          .map((task) => ({ task, handler: false })),
+      const tasks: Step[] = [
+        ...(play.gatherFacts ? [factsTask(play)] : []),
+        ...selectSteps(play.tasks, (t) => shouldRun([...play.tags, ...t.tags], options.tags, options.skipTags)),
       ]
       for (const [b, batch] of batches.entries()) {
         const stop = await runBatch(run, planned, tasks, batch, b, batches.length)
@@ -274,13 +283,14 @@ interface Run {
 /** One batch of a play: its tasks, then the notified handlers. Returns why the rollout stops, if it does. */
 async function runBatch(
   run: Run,
-  { play, hosts, connections }: Plan[number],
-  tasks: { task: PlayTask; handler: boolean }[],
+  planned: Plan[number],
+  tasks: Step[],
   batch: Host[],
   b: number,
   of: number,
 ): Promise<string | undefined> {
   const { options, check, transport, emit, report, states, state, ran } = run
+  const { play, hosts, connections } = planned
   const record: BatchRecord = {
     play: play.index,
     batch: b + 1,
@@ -293,40 +303,24 @@ async function runBatch(
   emit({ type: 'batch', play: play.index, batch: b + 1, of, hosts: record.hosts })
   const members = batch.map(state)
   for (const m of members) (ran.add(m.host.name), (report.stats[m.host.name] ??= emptyStats()), m.notified.clear())
-  let stop: string | undefined
-  const steps = [...tasks, ...play.handlers.map((task) => ({ task, handler: true }))]
-  for (const [i, { task, handler }] of steps.entries()) {
-    const live = members.filter((m) => !m.down && (!handler || task.listen.some((n) => m.notified.has(n))))
-    if (!live.length) continue
-    emit({ type: 'task', play: play.index, batch: b + 1, task, handler, hosts: live.map((m) => m.host.name) })
-    const records = await runTask(task, handler, live, {
-      ...options,
-      check,
-      play,
-      batch: b + 1,
-      hosts,
-      batchHosts: record.hosts,
-      connections,
-      transport,
-      emit,
-      states,
-      factsOf: (name) => states.get(name)?.facts,
-      ahead: handler ? [] : steps.slice(i + 1).flatMap((s) => (s.handler ? [] : [s.task])),
-    })
-    for (const r of records) {
-      report.results.push(r)
-      tally(report.stats, r)
-    }
-    for (const m of members) {
-      if (m.down === 'failed' && !record.failed.includes(m.host.name)) record.failed.push(m.host.name)
-      if (m.down === 'unreachable' && !record.unreachable.includes(m.host.name)) record.unreachable.push(m.host.name)
-    }
-    const down = record.failed.length + record.unreachable.length
-    if (play.maxFailPercentage !== undefined && overMaxFail(down, batch.length, play.maxFailPercentage)) {
-      stop = `play ${play.index} batch ${b + 1}: ${down} of ${batch.length} hosts failed or unreachable (${round((down / batch.length) * 100)}%), over max_fail_percentage ${play.maxFailPercentage}%`
-      break
-    }
+  const rc: RunContext = {
+    ...options,
+    check,
+    play,
+    batch: b + 1,
+    hosts,
+    batchHosts: record.hosts,
+    connections,
+    transport,
+    emit,
+    states,
+    state,
+    members,
+    factsOf: (name) => states.get(name)?.facts,
   }
+  const walk: Walk = { rc, report, record, members }
+  let stop = await runSteps(walk, tasks, members, { rescuable: false, catchable: false }, false)
+  if (!stop) stop = await runSteps(walk, play.handlers, members, { rescuable: false, catchable: false }, true)
   const live = members.filter((m) => !m.down)
   if (!stop && !live.length)
     stop = `play ${play.index} batch ${b + 1}: every host of the batch failed or was unreachable`
@@ -338,6 +332,121 @@ async function runBatch(
     emit({ type: 'stop', reason: stop })
   }
   return stop
+}
+
+/** What the steps of one batch share. */
+interface Walk {
+  rc: RunContext
+  report: RunReport
+  record: BatchRecord
+  members: HostState[]
+}
+
+/**
+ * Steps in order on the hosts that are here, as the linear strategy's lockstep walks the block tree: each task
+ * runs on every host at it before the next one starts; a host that fails leaves its block's tasks for the
+ * rescue section, then the always section. Returns why the rollout stops, if it does.
+ */
+async function runSteps(
+  walk: Walk,
+  steps: Step[],
+  hosts: HostState[],
+  scope: Scope,
+  handler: boolean,
+): Promise<string | undefined> {
+  for (const [i, step] of steps.entries()) {
+    const here = hosts.filter((m) => !m.down && !m.failing)
+    if (!here.length) return undefined
+    const stop = isBlock(step)
+      ? await runBlock(walk, step, here, scope)
+      : await runStep(walk, step, here, scope, handler, handler ? [] : plainAfter(steps, i))
+    if (stop) return stop
+  }
+  return undefined
+}
+
+/** The plain tasks after steps[i], up to the next block: the tasks whose reads may be gathered ahead. */
+function plainAfter(steps: Step[], i: number): PlayTask[] {
+  const after: PlayTask[] = []
+  for (const step of steps.slice(i + 1)) {
+    if (isBlock(step)) break
+    after.push(step)
+  }
+  return after
+}
+
+async function runBlock(walk: Walk, block: Block, hosts: HostState[], scope: Scope): Promise<string | undefined> {
+  const rescue = block.rescue.length > 0
+  const always = block.always.length > 0
+  let stop = await runSteps(
+    walk,
+    block.block,
+    hosts,
+    { rescuable: scope.rescuable || rescue, catchable: scope.catchable || rescue || always },
+    false,
+  )
+  if (stop) return stop
+  if (rescue) {
+    const rescuing = hosts.filter((m) => m.failing && !m.down)
+    for (const m of rescuing) m.failing = false
+    stop = await runSteps(walk, block.rescue, rescuing, { ...scope, catchable: scope.catchable || always }, false)
+    if (stop) return stop
+  }
+  if (always) {
+    // Every host that entered the block runs it, failing or not; a failure stays a failure after it.
+    const failing = hosts.filter((m) => m.failing && !m.down)
+    for (const m of failing) m.failing = false
+    stop = await runSteps(walk, block.always, hosts, scope, false)
+    for (const m of failing) if (!m.down) m.failing = true
+    if (stop) return stop
+  }
+  // A failure no enclosing block catches takes the host out of the play.
+  if (!scope.catchable) for (const m of hosts) if (m.failing) ((m.failing = false), (m.down = 'failed'))
+  return undefined
+}
+
+/** One task on the hosts at it (run_once: the first of them), then max_fail_percentage and any_errors_fatal. */
+async function runStep(
+  walk: Walk,
+  task: PlayTask,
+  here: HostState[],
+  scope: Scope,
+  handler: boolean,
+  ahead: PlayTask[],
+): Promise<string | undefined> {
+  const { rc, report, record, members } = walk
+  const notified = handler ? here.filter((m) => task.listen.some((n) => m.notified.has(n))) : here
+  if (!notified.length) return undefined
+  // run_once: the first host runs it; what it registers is every host's (StrategyBase.get_task_hosts), and its
+  // failure fails every host of the batch, counted once.
+  const live = task.runOnce ? notified.slice(0, 1) : notified
+  rc.emit({ type: 'task', play: rc.play.index, batch: rc.batch, task, handler, hosts: live.map((m) => m.host.name) })
+  const records = await runTask(task, handler, live, { ...rc, scope, ahead })
+  for (const r of records) {
+    report.results.push(r)
+    tally(report.stats, r)
+  }
+  if (task.runOnce) {
+    const [first] = live
+    for (const m of members.filter((m) => m !== first && m.down !== 'unreachable')) {
+      if (task.register && first!.registered[task.register] !== undefined)
+        m.registered[task.register] = structuredClone(first!.registered[task.register])
+      if ((first!.down === 'failed' || first!.failing) && !m.down) failHost(m, scope)
+    }
+  }
+  for (const m of members) {
+    if (m.down === 'failed' && !record.failed.includes(m.host.name)) record.failed.push(m.host.name)
+    if (m.down === 'unreachable' && !record.unreachable.includes(m.host.name)) record.unreachable.push(m.host.name)
+  }
+  // any_errors_fatal (and run_once): a failure that no block catches stops every host and the rollout.
+  const fatal = records.find((r) => r.status !== 'ok' && r.status !== 'changed' && r.status !== 'skipped' && !r.ignored)
+  if ((task.anyErrorsFatal || task.runOnce) && !task.ignoreErrors && fatal && rc.states.get(fatal.host)?.down)
+    return `play ${rc.play.index} batch ${rc.batch}: task "${task.name}" failed on ${fatal.host} (${task.runOnce ? 'run_once' : 'any_errors_fatal'})`
+  const down = record.failed.length + record.unreachable.length
+  const size = members.length
+  if (rc.play.maxFailPercentage !== undefined && overMaxFail(down, size, rc.play.maxFailPercentage))
+    return `play ${rc.play.index} batch ${rc.batch}: ${down} of ${size} hosts failed or unreachable (${round((down / size) * 100)}%), over max_fail_percentage ${rc.play.maxFailPercentage}%`
+  return undefined
 }
 
 function round(n: number): string {
@@ -356,340 +465,28 @@ function factsTask(play: Play): PlayTask {
     ignoreErrors: false,
     vars: {},
     checkMode: false,
+    retries: 3,
+    delay: 5,
+    runOnce: false,
+    anyErrorsFatal: play.anyErrorsFatal,
+    ...(play.become !== undefined ? { become: play.become } : {}),
+    ...(play.becomeUser !== undefined ? { becomeUser: play.becomeUser } : {}),
+    noLog: false,
     file: '',
     line: play.line,
   }
 }
 
-interface RunContext extends Omit<RolloutOptions, 'transport'> {
-  check: boolean
-  play: Play
-  batch: number
-  hosts: Host[]
-  batchHosts: string[]
-  connections: Map<string, Connection>
-  states: Map<string, HostState>
-  transport: Transport
-  emit: (event: RolloutEvent) => void
-  factsOf: (host: string) => Vars | undefined
-  /** The tasks after this one in the batch (not handlers): their reads are gathered with this one's. */
-  ahead: PlayTask[]
-}
-
-/** One task on the live hosts of a batch; marks hosts down; returns one record per host. */
-async function runTask(task: PlayTask, handler: boolean, live: HostState[], rc: RunContext): Promise<TaskRecord[]> {
-  const definition = rc.registry.get(task.action)!
-  const check = task.checkMode ?? rc.check
-  const ctx: BatchContext = {
-    check,
-    diff: rc.diff ?? false,
-    verbosity: rc.verbosity ?? 0,
-    baseDir: dirname(resolve(rc.playbook.file)),
-    shared: new Map(),
-    batchHosts: rc.batchHosts,
-    playHosts: rc.hosts.map((h) => h.name),
-    factsOf: (name) => {
-      const facts = rc.factsOf(name)
-      return facts && Object.keys(facts).length ? structuredClone(facts) : undefined
-    },
-    log: (message) => (rc.verbosity ?? 0) > 0 && process.stderr.write(`${message}\n`),
-  }
-  // run never sees --check (it returns changes, settle applies them); only the batch phase does.
-  const { check: _check, ...runCtx }: BatchContext = ctx
-  const base = { play: rc.play.index, batch: rc.batch, task: task.name, action: task.action, handler, check }
-  const records = new Map<string, TaskRecord>()
-  const finish = (m: HostState, record: Omit<TaskRecord, keyof typeof base | 'host'>) => {
-    const full: TaskRecord = { ...base, host: m.host.name, ...record }
-    if (full.status === 'unreachable') m.down = 'unreachable'
-    else if (full.status === 'failed' && !full.ignored) m.down = 'failed'
-    records.set(m.host.name, full)
-    rc.emit({ type: 'result', record: full })
-  }
-
-  const ready = await prepare(task, live, rc, check, finish)
-  // The batch phase sees every host that is about to run the task.
-  let preset = new Map<string, TaskResult>()
-  if (definition.batch && ready.length) {
-    try {
-      preset =
-        (await definition.batch(
-          ready.map((r) => ({ host: r.target, args: r.args })),
-          ctx,
-        )) ?? preset
-    } catch (e) {
-      for (const r of ready) finish(r.m, failure(e, task, r.started))
-      return order(live, records)
+/** The steps the tags select (a block left without tasks goes, as Ansible's filter_tagged_tasks). */
+function selectSteps(steps: Step[], keep: (task: PlayTask) => boolean): Step[] {
+  return steps.flatMap((s): Step[] => {
+    if (!isBlock(s)) return keep(s) ? [s] : []
+    const block = {
+      ...s,
+      block: selectSteps(s.block, keep),
+      rescue: selectSteps(s.rescue, keep),
+      always: selectSteps(s.always, keep),
     }
-  }
-
-  await forEach(ready, rc.forks, (r) => runOnHost(task, definition, r, rc, { check, ctx: runCtx, preset, finish }))
-  return order(live, records)
-}
-
-/** A host about to run a task: its vars, rendered and re-checked args, and its Target once connected. */
-interface Ready {
-  m: HostState
-  vars: Vars
-  args: Record<string, unknown>
-  target: Target
-  started: number
-}
-
-type Finish = (
-  m: HostState,
-  record: Omit<TaskRecord, 'play' | 'batch' | 'task' | 'action' | 'handler' | 'check' | 'host'>,
-) => void
-
-/** Per host: vars, `when`, rendered and re-checked args, the connection. Hosts that end here are finished. */
-async function prepare(
-  task: PlayTask,
-  live: HostState[],
-  rc: RunContext,
-  check: boolean,
-  finish: Finish,
-): Promise<Ready[]> {
-  const ready: Ready[] = []
-  await forEach(live, rc.forks, async (m) => {
-    const started = Date.now()
-    const vars = hostVars(m, rc, task, check)
-    try {
-      if (!task.when.every((c) => evaluateCondition(c, vars))) {
-        // As Ansible: a task skipped by `when` still registers, and replaces what the name held.
-        if (task.register)
-          m.registered[task.register] = { changed: false, skipped: true, skip_reason: 'Conditional result was False' }
-        return finish(m, { status: 'skipped', ms: 0 })
-      }
-      const args = plain(renderValue(task.args, vars)) as Record<string, unknown>
-      const problem = rc.registry.check(task.action, args)
-      if (problem)
-        return finish(m, {
-          status: 'failed',
-          msg: `${task.file}:${task.line}: ${[task.action, ...problem.path].join('.')}: ${problem.message}`,
-          ms: 0,
-        })
-      const session = await (m.session ??= rc.transport
-        .session(m.host.name, rc.connections.get(m.host.name) ?? m.host.connection)
-        .then((s) => (rc.hostLock === false ? s : lockHost(s, rc.lockWait ?? 0))))
-      if (rc.registry.get(task.action)!.reads && !m.ahead.size) await readAhead(m, task, args, rc, session)
-      ready.push({ m, vars, args, target: makeTarget(m.host.name, vars, m.facts, session, m.ahead), started })
-    } catch (e) {
-      finish(m, failure(e, task, started))
-    }
+    return block.block.length + block.rescue.length + block.always.length ? [block] : []
   })
-
-  return ready
-}
-
-/**
- * Gathers in one remote command what this task and the ones after it will read first (Task.reads), up to the
- * first task that does not say or whose args do not render yet. A guess that turns out wrong (a `when` that
- * skips, a var a task registers) costs only the reading: a fact is served only for the same arguments, and
- * only if nothing ran on the host since (ReadAhead).
- */
-async function readAhead(
-  m: HostState,
-  task: PlayTask,
-  args: Record<string, unknown>,
-  rc: RunContext,
-  session: Session,
-) {
-  const baseDir = dirname(resolve(rc.playbook.file))
-  const calls: ReturnType<NonNullable<Task['reads']>> = []
-  for (const [t, i] of [task, ...rc.ahead].map((t, i) => [t, i] as const)) {
-    const reads = rc.registry.get(t.action)?.reads
-    if (!reads) break
-    try {
-      let tArgs = args
-      if (i > 0) {
-        tArgs = plain(renderValue(t.args, hostVars(m, rc, t, t.checkMode ?? rc.check))) as Record<string, unknown>
-        if (rc.registry.check(t.action, tArgs)) break
-      }
-      calls.push(...reads(tArgs, { baseDir }))
-    } catch {
-      break
-    }
-  }
-  if (calls.length) await m.ahead.fill(session, calls)
-}
-
-/** The task on one host: run (or the batch phase's result), settle its changes, then register and conditions. */
-async function runOnHost(
-  task: PlayTask,
-  definition: Task,
-  { m, vars, args, target, started }: Ready,
-  rc: RunContext,
-  { check, ctx, preset, finish }: { check: boolean; ctx: TaskContext; preset: Map<string, TaskResult>; finish: Finish },
-): Promise<void> {
-  rc.emit({ type: 'host-start', host: m.host.name, task: task.name })
-  try {
-    let result: TaskResult
-    try {
-      const presetResult = preset.get(m.host.name)
-      result = presetResult
-        ? await settle(presetResult, check)
-        : await withTimeout(
-            definition.run(target, args, ctx).then((result) => settle(result, check)),
-            task.timeoutMs,
-            `task timed out after ${(task.timeoutMs ?? 0) / 1000} s`,
-          )
-    } catch (e) {
-      // A task that throws failed, as a module that returns failed: true; failed_when still decides
-      // (Ansible evaluates it on every result that is not skipped). A host that is gone is not a result.
-      if (e instanceof Unreachable || e instanceof HostKeyError) throw e
-      result = { changed: false, failed: true, msg: failure(e, task, started).msg ?? String(e) }
-    }
-    if (result.facts) Object.assign(m.facts, result.facts)
-    result = await applyConditions(task, result, vars, m)
-    const status: Status = result.failed ? 'failed' : result.skipped ? 'skipped' : result.changed ? 'changed' : 'ok'
-    if (status === 'changed') for (const n of task.notify) m.notified.add(n)
-    const diff = ctx.diff && result.diff?.length ? await unifiedDiff(result.diff) : undefined
-    finish(m, {
-      status,
-      ...(status === 'failed' && task.ignoreErrors ? { ignored: true } : {}),
-      ...(status === 'failed' && result.changed ? { changed: true } : {}),
-      ...(result.msg ? { msg: result.msg } : {}),
-      ...(diff ? { diff } : {}),
-      ...(result.data ? { data: result.data } : {}),
-      ms: Date.now() - started,
-    })
-  } catch (e) {
-    const record = failure(e, task, started)
-    if (task.register) m.registered[task.register] = { changed: false, failed: true, msg: record.msg }
-    finish(m, record)
-  }
-}
-
-function order(live: HostState[], records: Map<string, TaskRecord>): TaskRecord[] {
-  return live.map((m) => records.get(m.host.name)).filter((r): r is TaskRecord => !!r)
-}
-
-function failure(
-  e: unknown,
-  task: PlayTask,
-  started: number,
-): Omit<TaskRecord, 'play' | 'batch' | 'task' | 'action' | 'handler' | 'check' | 'host'> {
-  const ms = Date.now() - started
-  if (e instanceof Unreachable) return { status: 'unreachable', msg: e.message, ms }
-  const known =
-    e instanceof HostKeyError ||
-    e instanceof ExecTimeout ||
-    e instanceof RemoteError ||
-    e instanceof TemplateError ||
-    e instanceof InputError ||
-    e instanceof BecomeError
-  const msg = known ? (e as Error).message : e instanceof Error ? `${e.name}: ${e.message}` : String(e)
-  return { status: 'failed', msg, ms, ...(task.ignoreErrors ? { ignored: true } : {}) }
-}
-
-/** register, then changed_when / failed_when (which may use the registered result), as in Ansible. */
-async function applyConditions(task: PlayTask, result: TaskResult, vars: Vars, m: HostState): Promise<TaskResult> {
-  // As Ansible registers it: changed and failed always, skipped only when true.
-  const registered = () => ({
-    changed: result.changed,
-    failed: !!result.failed,
-    ...(result.skipped ? { skipped: true } : {}),
-    ...(result.msg ? { msg: result.msg } : {}),
-    ...result.data,
-  })
-  if (task.register) m.registered[task.register] = registered()
-  // Ansible evaluates changed_when/failed_when only on results that were not skipped (--check on a command).
-  if (result.skipped) return result
-  const scope = task.register ? { ...vars, [task.register]: m.registered[task.register] } : vars
-  if (task.changedWhen) result = { ...result, changed: task.changedWhen.every((c) => evaluateCondition(c, scope)) }
-  if (task.failedWhen) {
-    const failed = task.failedWhen.every((c) => evaluateCondition(c, scope))
-    result = {
-      ...result,
-      failed,
-      ...(failed && !result.msg ? { msg: `failed_when: ${task.failedWhen.join(' and ')}` } : {}),
-    }
-  }
-  if (task.register) m.registered[task.register] = registered()
-  return result
-}
-
-/** Var precedence for the sources we have, as Ansible: inventory < facts < play < task < registered < extra. */
-function hostVars(m: HostState, rc: RunContext, task: PlayTask, check: boolean): Vars {
-  const inventory = rc.inventory
-  const facts = Object.fromEntries(Object.entries(m.facts).map(([k, v]) => [`ansible_${k}`, v]))
-  return {
-    ...m.host.vars,
-    ...facts,
-    ansible_facts: m.facts,
-    ...rc.play.vars,
-    ...task.vars,
-    ...m.registered,
-    ...rc.extraVars,
-    // Magic variables.
-    inventory_hostname: m.host.name,
-    inventory_hostname_short: m.host.name.split('.')[0],
-    group_names: m.host.groups.filter((g) => g !== 'all' && g !== 'ungrouped').sort(),
-    groups: groupsVar(inventory),
-    ansible_check_mode: check,
-    ansible_diff_mode: rc.diff ?? false,
-    // As Ansible: hosts that failed or were unreachable are out of ansible_play_hosts and ansible_play_batch.
-    ansible_play_hosts_all: rc.hosts.map((h) => h.name),
-    ansible_play_hosts: rc.hosts.map((h) => h.name).filter((h) => !rc.states.get(h)?.down),
-    ansible_play_batch: rc.batchHosts.filter((h) => !rc.states.get(h)?.down),
-    playbook_dir: dirname(resolve(rc.playbook.file)),
-    inventory_file: inventory.file,
-    inventory_dir: dirname(resolve(inventory.file)),
-  }
-}
-
-// The `groups` magic var (group → its hosts, children included), computed once per inventory.
-const groupsCache = new WeakMap<Inventory, Record<string, string[]>>()
-function groupsVar(inventory: Inventory): Record<string, string[]> {
-  let groups = groupsCache.get(inventory)
-  if (!groups) {
-    groups = Object.fromEntries(
-      [...inventory.groups.keys()].map((g) => [g, selectHosts(inventory, g).map((h) => h.name)]),
-    )
-    groupsCache.set(inventory, groups)
-  }
-  return groups
-}
-
-async function forEach<T>(items: T[], limit: number | undefined, work: (item: T) => Promise<void>): Promise<void> {
-  const queue = [...items]
-  const workers = Array.from({ length: Math.max(1, Math.min(limit ?? queue.length, queue.length)) }, async () => {
-    for (let item; (item = queue.shift()) !== undefined; ) await work(item)
-  })
-  await Promise.all(workers)
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number | undefined, message: string): Promise<T> {
-  if (!ms) return promise
-  let timer: NodeJS.Timeout
-  return Promise.race([
-    promise,
-    new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms))),
-  ]).finally(() => clearTimeout(timer))
-}
-
-/** Unified diffs with the system's `diff -u`, controller side. */
-export async function unifiedDiff(diffs: FileDiff[]): Promise<string> {
-  // zx costs ~0.1 s to import: only a --diff run that has something to show pays for it.
-  const { $ } = await import('zx')
-  const parts: string[] = []
-  for (const d of diffs) {
-    if (d.binary) {
-      parts.push(`Binary file ${d.path} ${d.before === d.after ? 'unchanged' : 'differs'}\n`)
-      continue
-    }
-    const dir = await mkdtemp(resolve(tmpdir(), 'hbmon-diff-'))
-    try {
-      await writeFile(resolve(dir, 'before'), d.before)
-      await writeFile(resolve(dir, 'after'), d.after)
-      const out = await $({
-        quiet: true,
-        nothrow: true,
-        cwd: dir,
-      })`diff -u --label ${`before: ${d.path}`} --label ${`after: ${d.path}`} before after`
-      parts.push(out.stdout)
-    } finally {
-      await rm(dir, { recursive: true, force: true })
-    }
-  }
-  return parts.join('')
 }

@@ -41,6 +41,8 @@ export interface ExecOptions {
   timeoutMs?: number
   /** Run through sudo as the become user (default: the host's ansible_become). */
   become?: boolean
+  /** The command only reads the host (facts): it does not count as a change (Session.changes). */
+  reads?: boolean
 }
 
 export interface ExecResult {
@@ -195,26 +197,53 @@ async function connectClient(config: { privateKeyPath?: string } & Record<string
   return client
 }
 
+/** One connection's state, shared by every view of it (Session.withBecome): its channels, shell and SFTP. */
+interface Link {
+  client: Ssh2Client
+  slots: Slots
+  dead?: string
+  /** Rejects when the connection goes: an answer that never comes (SFTP, the shell) must not hang the run. */
+  gone: Promise<never>
+  shell?: Shell | false
+  sftp?: Promise<Sftp>
+  /** Counts what may change the host (Session.changes); shared by the connections to one address. */
+  changes: { count: number }
+}
+
 /** One authenticated connection to one host. */
 export class Session {
-  private dead?: string
-  private slots: Slots
-  private shell?: Shell | false
-  private sftp?: Promise<Sftp>
-
-  constructor(
+  private constructor(
     readonly target: Connection,
-    private client: Ssh2Client,
-    maxSessions: number,
-  ) {
-    this.slots = new Slots(maxSessions)
+    private link: Link,
+  ) {}
+
+  /** The session of a connected client (it watches the client's end). */
+  static of(target: Connection, client: Ssh2Client, maxSessions: number, changes = { count: 0 }): Session {
+    let lose: (e: Error) => void = () => {}
+    const gone = new Promise<never>((_, reject) => (lose = reject))
+    gone.catch(() => undefined) // only those racing it care
+    const link: Link = { client, slots: new Slots(maxSessions), gone, changes }
     client.setMaxListeners(0)
-    client.on('error', (e: Error) => (this.dead ??= e.message))
-    client.on('close', () => (this.dead ??= 'connection closed'))
+    client.on('error', (e: Error) => (link.dead ??= e.message))
+    client.on('close', () => {
+      link.dead ??= 'connection closed'
+      lose(new Unreachable(`${target.host}: connection lost: ${link.dead}`))
+    })
+    return new Session(target, link)
   }
 
   get alive(): boolean {
-    return !this.dead
+    return !this.link.dead
+  }
+
+  /**
+   * How many times something that may change the host (a command that is not a read, a put, the lock) started
+   * or ended on this connection, through any view of it, or on another connection of this transport to the
+   * same address (two inventory names for one machine): facts read when it was N are still what the host says
+   * while it is N (ReadAhead, task.ts).
+   */
+  get changes(): number {
+    return this.link.changes.count
   }
 
   /**
@@ -223,31 +252,14 @@ export class Session {
    * other, or one that comes while the shell is busy, gets a channel of its own.
    */
   async exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
-    const plain = options.input === undefined && !options.timeoutMs && !this.becomes(options.become)
-    const shell = plain ? await this.idleShell() : undefined
-    const result = shell
-      ? await shell.run(`/bin/sh -c ${quote(command)} </dev/null 9>&-`)
-      : await this.run(command, options)
+    const result = await this.changing(!options.reads, async () => {
+      const plain = options.input === undefined && !options.timeoutMs && !this.becomes(options.become)
+      const shell = plain ? await this.idleShell() : undefined
+      return shell
+        ? await this.inShell(shell, `/bin/sh -c ${quote(command)} </dev/null 9>&-`)
+        : await this.run(command, options)
+    })
     return { stdout: result.stdout.toString('utf8'), stderr: result.stderr.toString('utf8'), code: result.code }
-  }
-
-  /** The shell, started on first use with a channel slot of its own for good; undefined if busy or no slot. */
-  private async idleShell(): Promise<Shell | undefined> {
-    if (this.shell === undefined) {
-      const release = this.slots.tryAcquire()
-      if (!release) return undefined
-      this.shell = new Shell(this.target.host, release, () => this.dead)
-      try {
-        this.check()
-        await this.shell.start(this.client)
-      } catch (e) {
-        this.shell = false
-        release()
-        throw this.lost(e as Error)
-      }
-    }
-    // Taken in the same tick as it is found idle: a command started meanwhile would find it busy.
-    return this.shell && this.shell.idle ? this.shell.claim() : undefined
   }
 
   /**
@@ -257,27 +269,31 @@ export class Session {
    * descriptor 9. `script` must neither exit nor read its input (that would end the shell).
    */
   async hold(script: string): Promise<ExecResult> {
-    const shell = await this.idleShell()
-    if (!shell) throw new Error(`${this.target.host}: no channel is free for the connection's shell`)
-    const result = await shell.run(script)
+    const result = await this.changing(true, async () => {
+      const shell = await this.idleShell()
+      if (!shell) throw new Error(`${this.target.host}: no channel is free for the connection's shell`)
+      return this.inShell(shell, script)
+    })
     return { stdout: result.stdout.toString('utf8'), stderr: result.stderr.toString('utf8'), code: result.code }
   }
 
   /** Writes a local file or a buffer to `remote` (mode applies to a newly created file). */
-  async put(source: string | Buffer, remote: string, options: { mode?: number; become?: boolean } = {}): Promise<void> {
-    if (this.becomes(options.become)) {
-      // SFTP runs as the login user: write through sudo instead.
-      const data = typeof source === 'string' ? await readFile(source) : source
-      const mode = options.mode === undefined ? '' : `umask ${(~options.mode & 0o777).toString(8)}; `
-      const result = await this.run(`${mode}cat > ${quote(remote)}`, { input: data, become: true })
-      if (result.code !== 0) throw new Error(`cannot write ${remote}: ${result.stderr.toString().trim()}`)
-      return
-    }
-    await this.withSftp((sftp, done) => {
-      const mode = options.mode === undefined ? {} : { mode: options.mode }
-      if (typeof source === 'string') sftp.fastPut(source, remote, mode, done)
-      else sftp.writeFile(remote, source, mode, done)
-    }, `cannot write ${remote}`)
+  put(source: string | Buffer, remote: string, options: { mode?: number; become?: boolean } = {}): Promise<void> {
+    return this.changing(true, async () => {
+      if (this.becomes(options.become)) {
+        // SFTP runs as the login user: write through sudo instead.
+        const data = typeof source === 'string' ? await readFile(source) : source
+        const mode = options.mode === undefined ? '' : `umask ${(~options.mode & 0o777).toString(8)}; `
+        const result = await this.run(`${mode}cat > ${quote(remote)}`, { input: data, become: true })
+        if (result.code !== 0) throw new Error(`cannot write ${remote}: ${result.stderr.toString().trim()}`)
+        return
+      }
+      await this.withSftp((sftp, done) => {
+        const mode = options.mode === undefined ? {} : { mode: options.mode }
+        if (typeof source === 'string') sftp.fastPut(source, remote, mode, done)
+        else sftp.writeFile(remote, source, mode, done)
+      }, `cannot write ${remote}`)
+    })
   }
 
   /** Copies `remote` to the local path `local`. */
@@ -298,58 +314,109 @@ export class Session {
   forward(host: string, port: number): Promise<unknown> {
     this.check()
     return new Promise((resolve, reject) =>
-      this.client.forwardOut('127.0.0.1', 0, host, port, (err, channel) => (err ? reject(err) : resolve(channel))),
+      this.link.client.forwardOut('127.0.0.1', 0, host, port, (err, channel) => (err ? reject(err) : resolve(channel))),
     )
   }
 
+  /**
+   * This connection with other become settings (a play's, block's or task's `become`): the same channels,
+   * slots, shell and SFTP session; only the target's become and become user differ.
+   */
+  withBecome(become: Pick<Connection, 'become' | 'becomeUser'>): Session {
+    if (become.become === this.target.become && become.becomeUser === this.target.becomeUser) return this
+    return new Session({ ...this.target, ...become }, this.link)
+  }
+
   close(): void {
-    this.dead ??= 'closed'
-    this.client.end()
+    this.link.dead ??= 'closed'
+    this.link.client.end()
   }
 
   private becomes(become: boolean | undefined): boolean {
     return (become ?? this.target.become) && this.target.becomeUser !== loginUser(this.target)
   }
 
+  /** `work`, counted as a change of the host (before it starts and once it ends) when `changes` is true. */
+  private async changing<T>(changes: boolean, work: () => Promise<T>): Promise<T> {
+    if (!changes) return work()
+    this.link.changes.count++
+    try {
+      return await work()
+    } finally {
+      this.link.changes.count++
+    }
+  }
+
+  /** The shell, started on first use with a channel slot of its own for good; undefined if busy or no slot. */
+  private async idleShell(): Promise<Shell | undefined> {
+    const link = this.link
+    if (link.shell === undefined) {
+      const release = link.slots.tryAcquire()
+      if (!release) return undefined
+      link.shell = new Shell(this.target.host, release, () => link.dead)
+      try {
+        this.check()
+        await link.shell.start(link.client)
+      } catch (e) {
+        link.shell = false
+        release()
+        throw this.lost(e as Error)
+      }
+    }
+    // Taken in the same tick as it is found idle: a command started meanwhile would find it busy.
+    return link.shell && link.shell.idle ? link.shell.claim() : undefined
+  }
+
+  private inShell(shell: Shell, line: string): Promise<{ stdout: Buffer; stderr: Buffer; code: number }> {
+    return Promise.race([shell.run(line), this.link.gone])
+  }
+
   /** Runs `work` on the connection's SFTP session, opened on first use and kept (as the shell, a slot for good). */
   private async withSftp(work: (sftp: Sftp, done: (err?: Error | null) => void) => void, what: string): Promise<void> {
     this.check()
-    const sftp = await (this.sftp ??= this.openSftp())
-    await new Promise<void>((resolve, reject) => work(sftp, (err) => (err ? reject(this.lost(err, what)) : resolve())))
+    const sftp = await (this.link.sftp ??= this.openSftp())
+    await Promise.race([
+      new Promise<void>((resolve, reject) => work(sftp, (err) => (err ? reject(this.lost(err, what)) : resolve()))),
+      this.link.gone,
+    ])
   }
 
   private openSftp(): Promise<Sftp> {
+    const link = this.link
     const opened = (async () => {
-      const release = await this.slots.acquire()
+      const release = await link.slots.acquire()
       try {
         this.check()
-        const sftp = await new Promise<Sftp>((resolve, reject) => {
-          const attempt = (retries: number) =>
-            this.client.sftp((err, sftp) => {
-              if (err && retries > 0 && !this.dead && /open failed/i.test(err.message))
-                return void setTimeout(() => attempt(retries - 1), 20)
-              return err ? reject(this.lost(err)) : resolve(sftp)
-            })
-          attempt(50)
-        })
-        sftp.on('close', () => (release(), (this.sftp = undefined)))
+        const sftp = await Promise.race([
+          link.gone,
+          new Promise<Sftp>((resolve, reject) => {
+            const attempt = (retries: number) =>
+              link.client.sftp((err, sftp) => {
+                if (err && retries > 0 && !link.dead && /open failed/i.test(err.message))
+                  return void setTimeout(() => attempt(retries - 1), 20)
+                return err ? reject(this.lost(err)) : resolve(sftp)
+              })
+            attempt(50)
+          }),
+        ])
+        sftp.on('close', () => (release(), (link.sftp = undefined)))
         return sftp
       } catch (e) {
         release()
         throw e
       }
     })()
-    opened.catch(() => (this.sftp = undefined))
+    opened.catch(() => (link.sftp = undefined))
     return opened
   }
 
   private check(): void {
-    if (this.dead) throw new Unreachable(`${this.target.host}: connection lost: ${this.dead}`)
+    if (this.link.dead) throw new Unreachable(`${this.target.host}: connection lost: ${this.link.dead}`)
   }
 
   /** An error while the connection is gone means the host is gone; otherwise it is the operation's own. */
   private lost(err: Error, what?: string): Error {
-    if (this.dead) return new Unreachable(`${this.target.host}: connection lost: ${this.dead}`)
+    if (this.link.dead) return new Unreachable(`${this.target.host}: connection lost: ${this.link.dead}`)
     return what ? new Error(`${what}: ${err.message}`) : err
   }
 
@@ -365,15 +432,15 @@ export class Session {
       : marker
         ? `sudo -S -p ${quote(prompt)} -u ${quote(this.target.becomeUser)} -- sh -c ${quote(`echo ${marker}; ${command}`)}`
         : `sudo -n -u ${quote(this.target.becomeUser)} -- sh -c ${quote(command)}`
-    const release = await this.slots.acquire()
+    const release = await this.link.slots.acquire()
     try {
       this.check()
       // Listeners go on inside exec's callback: ssh2 may handle the command's output, exit status and close
       // in the same tick as the callback, and an 'exit' emitted before a listener exists is lost.
-      return await new Promise((resolve, reject) => {
+      const running = new Promise<{ stdout: Buffer; stderr: Buffer; code: number }>((resolve, reject) => {
         const attempt = (retries: number) =>
-          this.client.exec(line, (error, channel) => {
-            if (error && retries > 0 && !this.dead && /open failed/i.test(error.message))
+          this.link.client.exec(line, (error, channel) => {
+            if (error && retries > 0 && !this.link.dead && /open failed/i.test(error.message))
               // sshd counts a closed session until it collects it; a new one can race that: retry shortly.
               return void setTimeout(() => attempt(retries - 1), 20)
             if (error) return reject(this.lost(error))
@@ -381,6 +448,7 @@ export class Session {
           })
         attempt(50)
       })
+      return await Promise.race([running, this.link.gone])
     } finally {
       release()
     }
@@ -443,8 +511,8 @@ export class Session {
       channel.on('exit', (c: number | null, sig?: string) => ((code = c ?? undefined), (signal = sig)))
       channel.on('close', () => {
         clearTimeout(timer)
-        if (code === undefined && this.dead)
-          return reject(new Unreachable(`${this.target.host}: connection lost: ${this.dead}`))
+        if (code === undefined && this.link.dead)
+          return reject(new Unreachable(`${this.target.host}: connection lost: ${this.link.dead}`))
         const stderr = Buffer.concat(err)
         // Killed by a signal: a shell would say 128+N; we say 255 and name the signal.
         resolve({
@@ -560,6 +628,7 @@ class Shell {
 export class Transport {
   private sessions = new Map<string, Promise<Session>>()
   private jumps = new Map<string, Promise<Session>>()
+  private changes = new Map<string, { count: number }>()
   private options: Required<Omit<TransportOptions, 'agent'>> & { agent?: string }
 
   constructor(options: TransportOptions = {}) {
@@ -599,6 +668,14 @@ export class Transport {
         )
       }
     await Promise.all(closing)
+  }
+
+  /** The change count of the connections to target's address (Session.changes). */
+  private changesOf(target: Connection): { count: number } {
+    const key = `${target.host}:${target.port}`
+    let changes = this.changes.get(key)
+    if (!changes) this.changes.set(key, (changes = { count: 0 }))
+    return changes
   }
 
   async closeAll(): Promise<void> {
@@ -699,7 +776,7 @@ export class Transport {
       throw new Unreachable(`${name}: ${(e as Error).message}`)
     }
     if (accepted) await appendKnownHost(target.knownHostsFile, name, accepted)
-    return new Session(target, client, this.options.maxSessions)
+    return Session.of(target, client, this.options.maxSessions, this.changesOf(target))
   }
 }
 

@@ -10,7 +10,7 @@ import { extname, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import type { ValidateFunction } from 'ajv'
 import { gather, gatherCommand, parseFacts, type Exec, type Fact, type FactCall, type FactOutput } from './fact.ts'
-import type { ExecResult, Session } from './ssh.ts'
+import { Unreachable, type ExecResult, type Session } from './ssh.ts'
 import { render } from './template.ts'
 import type { Connection } from './connection.ts'
 import { InputError, quote, type Vars } from './util.ts'
@@ -25,6 +25,8 @@ export interface Task<Args = any> {
   schema: object
   /** The arg a plain string value stands for (`command: ls /` is `command: { cmd: ls / }`). */
   freeForm?: string
+  /** Other names of args, as Ansible's aliases (lineinfile's `dest` for `path`): renamed before the schema. */
+  aliases?: Record<string, string>
   /**
    * Optional phase that sees the whole batch once, before `run` is called for each host (e.g. build once per
    * kernel release). It may return results for some hosts: those are final and `run` is not called for them.
@@ -66,6 +68,8 @@ export interface TaskResult {
   data?: Record<string, unknown>
   /** Merged into the host's facts (ansible_facts, and ansible_NAME vars) for the rest of the run. */
   facts?: Vars
+  /** Host vars for the rest of the run, at the precedence of registered vars (set_fact). */
+  vars?: Vars
 }
 
 export interface FileDiff {
@@ -146,6 +150,8 @@ export async function settle(result: TaskResult, check: boolean): Promise<TaskRe
     try {
       outcome = await change.apply()
     } catch (e) {
+      // A host that went away is unreachable, whatever change it was at (Ansible's UNREACHABLE), not failed.
+      if (e instanceof Unreachable) throw e
       const done = changes.slice(0, i).map((c) => c.describe)
       const why = e instanceof Error ? e.message : String(e)
       return { ...settled, changed: i > 0, failed: true, msg: done.length ? `${why} (after: ${done.join('; ')})` : why }
@@ -206,27 +212,48 @@ export interface Target {
 }
 
 /**
- * Facts gathered ahead for the tasks to come on one host, each served once to the task that reads it with the
- * same arguments. Anything else run on the host (a command, a put) forgets them all: they are only ever what
- * the host says after the last thing that could have changed it.
+ * Facts gathered ahead on one host for the tasks to come (Task.reads), each served once to the task that reads
+ * it with the same arguments, on the session it was gathered on. They are only ever what the host says after
+ * the last thing that could have changed it: anything run on that connection or another to the same address
+ * that is not a read (a command, a put, through any become or delegation: Session.changes) forgets them, and so
+ * does any task they were not gathered for starting on the host (a rescue, an always section, a handler, a
+ * task after a block: the walk left the planned order, and time may have passed).
  */
 export class ReadAhead {
   private outputs = new Map<string, FactOutput>()
+  private planned = new Set<object>()
+  private session?: Session
+  private changes = 0
 
-  get size(): number {
-    return this.outputs.size
+  /**
+   * A task starts on the host: forgets everything unless it was gathered for this task and nothing changed
+   * the host since. True when reads are still held.
+   */
+  enter(task: object): boolean {
+    if (!this.planned.has(task) || !this.fresh(this.session)) this.clear()
+    return this.outputs.size > 0
   }
 
-  /** Gathers the calls in one remote command, for the reads to come. */
-  async fill(session: Session, calls: readonly FactCall[]): Promise<void> {
-    const { command, split } = gatherCommand(calls)
-    const result = await session.exec(command)
+  /** Gathers the calls in one remote command, for the tasks given (the one starting and those ahead). */
+  async fill(session: Session, calls: readonly FactCall[], tasks: readonly object[]): Promise<void> {
     this.clear()
+    const changes = session.changes
+    const { command, split } = gatherCommand(calls)
+    const result = await session.exec(command, { reads: true })
+    // Something that may have changed the host ran while it was read: keep nothing.
+    if (session.changes !== changes) return
     split(result.stdout).forEach((output, i) => this.outputs.set(callKey(calls[i]!), output))
+    this.planned = new Set(tasks)
+    this.session = session
+    this.changes = changes
   }
 
-  /** The gathered output of every call, each taken once; undefined (nothing taken) unless all were gathered. */
-  take(calls: readonly FactCall[]): FactOutput[] | undefined {
+  /**
+   * The gathered output of every call, each taken once; undefined (nothing taken) unless all were gathered on
+   * this session and nothing changed the host since.
+   */
+  take(session: Session, calls: readonly FactCall[]): FactOutput[] | undefined {
+    if (!this.fresh(session)) return void this.clear()
     const keys = calls.map(callKey)
     if (!keys.every((k) => this.outputs.has(k))) return undefined
     return keys.map((k) => {
@@ -238,12 +265,21 @@ export class ReadAhead {
 
   clear(): void {
     this.outputs.clear()
+    this.planned.clear()
+    this.session = undefined
+  }
+
+  private fresh(session: Session | undefined): boolean {
+    return !!session && session === this.session && session.changes === this.changes
   }
 }
 
 const callKey = ([fact, ...args]: FactCall) => JSON.stringify([fact.name, fact.script, ...args])
 
-/** Builds the Target for a host from its session (and the facts gathered ahead for it). */
+/**
+ * Builds the Target for a host from its session; its facts are served from `ahead` when they were gathered
+ * there on this session and are still good (ReadAhead).
+ */
 export function makeTarget(name: string, vars: Vars, facts: Vars, session: Session, ahead?: ReadAhead): Target {
   const shell = (options: RemoteOptions): RemoteShell =>
     ((first: TemplateStringsArray | RemoteOptions, ...values: unknown[]) => {
@@ -253,7 +289,6 @@ export function makeTarget(name: string, vars: Vars, facts: Vars, session: Sessi
         (line, piece, i) => line + piece + (i < values.length ? quoteValue(values[i]) : ''),
         '',
       )
-      ahead?.clear()
       return session
         .exec(command, {
           ...(options.input !== undefined ? { input: options.input } : {}),
@@ -265,10 +300,10 @@ export function makeTarget(name: string, vars: Vars, facts: Vars, session: Sessi
           return result
         })
     }) as RemoteShell
-  const exec: Exec = (command) => session.exec(command)
+  const exec: Exec = (command) => session.exec(command, { reads: true })
   // Facts gathered ahead are served as the command that gathers them would have answered.
   const read = <const C extends readonly FactCall[]>(calls: C) => {
-    const outputs = ahead?.take(calls)
+    const outputs = ahead?.take(session, calls)
     return outputs ? Promise.resolve(parseFacts(calls, outputs, { code: 0, stderr: '' })) : gather(exec, ...calls)
   }
   return {
@@ -279,7 +314,7 @@ export function makeTarget(name: string, vars: Vars, facts: Vars, session: Sessi
     $: shell({}),
     fact: async (fact, ...args) => (await read([[fact, ...args]]))[0],
     gather: (...calls) => read(calls),
-    put: (source, remote, options) => (ahead?.clear(), session.put(source, remote, options)),
+    put: (source, remote, options) => session.put(source, remote, options),
     get: (remote, local) => session.get(remote, local),
     render: (text, given) => render(text, given ?? vars),
   }
@@ -364,6 +399,20 @@ export class Registry {
     return [...this.tasks.keys()].sort()
   }
 
+  /** Renames the args given by another name (Task.aliases) in place; a problem when both names are given. */
+  resolveAliases(name: string, args: unknown): { path: string[]; message: string } | undefined {
+    const aliases = this.tasks.get(name)?.task.aliases
+    if (!aliases || args === null || typeof args !== 'object') return undefined
+    const given = args as Record<string, unknown>
+    for (const [alias, to] of Object.entries(aliases)) {
+      if (!(alias in given)) continue
+      if (to in given) return { path: [alias], message: `${alias} is another name for ${to}: give one of them` }
+      given[to] = given[alias]
+      delete given[alias]
+    }
+    return undefined
+  }
+
   /**
    * Checks (and fills defaults into) args; returns the path and message of the first problem. With `ignore`,
    * problems at the paths it accepts are not counted (a `{{ template }}` is checked once rendered, per host).
@@ -374,6 +423,8 @@ export class Registry {
     ignore?: (path: string[]) => boolean,
   ): { path: string[]; message: string } | undefined {
     const entry = this.tasks.get(name)!
+    const aliased = this.resolveAliases(name, args)
+    if (aliased) return aliased
     const validate = entry.validate()
     if (validate(args)) return undefined
     const pathOf = (e: { instancePath: string }) => schemaErrorPath(e).map(String)

@@ -1,46 +1,66 @@
-// A small, safe subset of Jinja for templates, task arguments and `when`: no code runs, nothing is looked up
-// outside the vars given. Templates are `{{ expr }}` and `{# comment #}`; `{% ... %}` blocks are refused.
+// Templates and expressions: Jinja2 as Ansible 2.14 runs it, on nunjucks (a kept Jinja engine) with Python's
+// semantics put back where nunjucks follows JavaScript. Used for template files, task args, vars and
+// `when`/`changed_when`/`failed_when`.
 //
-// Expressions:  names and dotted/indexed access (a.b, a['b'], a[0]); literals ('s', "s", 12, 1.5, true/True,
-//   false/False, none/None, [lists], {'dicts': 1}); (parentheses); `not`, `and`, `or`; == != < <= > >= `in` `not in`;
-//   `~` (string concatenation); tests `is [not] defined|undefined|none|true|false|string|number|boolean|integer|
-//   float|mapping|sequence` and Ansible's failed|succeeded|changed|skipped (failure|success|change|skip);
-//   filters `| default(x[, true])` (alias `d`), `bool`, `int`, `string`, `lower`, `upper`, `trim`, `length`,
-//   `join(sep)`, `quote` (POSIX shell quoting, as Ansible's).
-// Like Jinja with Ansible's StrictUndefined: an undefined value can be tested and defaulted, but printing it or
-// using it in a comparison is an error naming it. Truthiness is Python's ("" [] {} 0 none false are false),
-// so a string "false" is true: write `var | bool` as in Ansible.
-//
-// Values print as Jinja prints Python's: lists and dicts as repr() (['a', 1]), a whole float as 1.0 (PyFloat),
-// None as '' at the top of an expression. Task args and vars render as Ansible 2.14's templar with
-// convert_data: a string that is one bare variable keeps a number/bool/none; other results that read as a
-// list, dict or bool (literal_eval) become one; strings keep their trailing newlines. Malformed templates ({{
-// or {# never closed) and Ansible names this engine lacks (hostvars, omit, lookup, ...) are refused when
-// checked. test/differential compares all this with ansible-playbook.
+// nunjucks parses and compiles; this module owns what a template means:
+// - Values print as Jinja prints Python's (str(): lists and dicts as repr(), True/False, 1.0, None as '' at the
+//   top of an expression), truthiness is Python's ([] and {} are false), == compares deeply, `in` looks in
+//   strings, lists and dict keys, + joins lists, / gives a float, `'-' * 3` repeats, `for x in dict` gives keys.
+// - Undefined is Ansible's strict undefined: a missing name or attribute can be tested (`is defined`) and
+//   defaulted, and chained (`a.b.c | default(x)`), but printing, comparing or iterating it is an error naming
+//   it. Lookups see own properties only (no prototype, so no way from a template to JavaScript).
+// - String literals read backslashes as Python does, and in task args Ansible's escape_backslashes applies.
+// - Whitespace: trim_blocks on, a template's last newline dropped and given back (Ansible's templar).
+// - Filters and tests are this module's own (Ansible's and Jinja's that users reach for, below), not
+//   nunjucks' JavaScript ones. Every template is checked before anything connects: a syntax error, an unknown
+//   filter, test, function or method, and what is not supported (include, extends, import, lookup(), ...)
+//   name the line and column.
+// Python's values and operators are python.ts's, the filters and tests filters.ts's; this module is the
+// engine: parse, check, compile, run, and the API (render, renderValue, evaluateCondition, checkTemplate).
+// Task args and vars convert like Ansible 2.14's templar (convert_data): a string that is one bare variable
+// keeps a number/bool; other results that read as a list, dict or bool (literal_eval) become one.
+// test/differential compares all this with ansible-playbook; README's "Coming from Ansible" lists what differs.
 
-import { jinjaBool, PyFloat, quote, type Vars } from './util.ts'
+import { randomBytes } from 'node:crypto'
+import { createRequire } from 'node:module'
+import { filters, functions, tests } from './filters.ts'
+import {
+  binary,
+  compare,
+  contains,
+  getattr,
+  knownMethods,
+  pyRepr,
+  Slice,
+  TemplateError,
+  toText,
+  truthy,
+  tuple,
+  typeName,
+  Undefined,
+} from './python.ts'
+import { define, PyFloat, type Vars } from './util.ts'
 
-export class TemplateError extends Error {
-  override name = 'TemplateError'
-}
+export { pyJson, pyRepr, PyTuple, TemplateError, toText, truthy } from './python.ts'
 
-/** What an expression yields when a name or attribute does not exist. */
-class Undefined {
-  constructor(readonly what: string) {}
-}
-
-/** Renders `{{ }}` in `text` with `vars`. */
+/** Renders a template to text (a template file: Ansible's template module). */
 export function render(text: string, vars: Vars): string {
-  return renderParts(text, vars, false) as string
+  return renderText(text, vars, false)
 }
 
-/** Renders every string in a value (deeply); a string that is exactly one `{{ expr }}` keeps the type of expr. */
+/** Renders every string in a value (task args): Ansible's templar with convert_data; `omit` drops a key. */
 export function renderValue(value: unknown, vars: Vars): unknown {
-  if (typeof value === 'string') return renderParts(value, vars, true)
+  if (typeof value === 'string') return renderNative(value, vars)
   if (value instanceof PyFloat) return value
-  if (Array.isArray(value)) return value.map((v) => renderValue(v, vars))
-  if (value && typeof value === 'object')
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, renderValue(v, vars)]))
+  if (Array.isArray(value)) return value.map((v) => renderValue(v, vars)) // (omit drops keys only, as Ansible)
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries(value)) {
+      const rendered = renderValue(v, vars)
+      if (rendered !== omit) define(out, k, rendered)
+    }
+    return out
+  }
   return value
 }
 
@@ -55,61 +75,44 @@ export function evaluateCondition(condition: string | boolean, vars: Vars): bool
   const text = condition.trim()
   // Ansible accepts `when: "{{ x }}"` too (with a warning).
   const inner = /^\{\{(.*)\}\}$/s.exec(text)?.[1] ?? text
-  return truthy(strict(new Parser(inner, vars).parse(), inner)) // an undefined name is an error, as in Ansible
+  // As Ansible's conditional: the expression inside an if block.
+  return renderText(`{% if ${inner} %}True{% else %}False{% endif %}`, vars, false, 0, ifOffset) === 'True'
 }
+const ifOffset = '{% if '.length
 
-/** Checks template syntax without vars (every name undefined): for errors at load time, before connecting. */
+/** Checks a template before anything connects: syntax, and that every filter, test, function and method is
+ * one this engine has. Throws a TemplateError with the line and column. */
 export function checkTemplate(text: string): void {
-  for (const expr of expressions(text)) new Parser(expr, {}, true).parse()
+  compile(text, false)
 }
 
-function expressions(text: string): string[] {
-  const stripped = stripComments(text)
-  const found: string[] = []
-  const re = /\{\{(.*?)\}\}/gs
-  for (let m; (m = re.exec(stripped)); ) found.push(m[1]!)
-  return found
-}
+// ---- rendering --------------------------------------------------------------------------------------------
 
-/** Removes {# comments #}; refuses {% %} and a {{ or {# that is never closed (Jinja's syntax errors). */
-function stripComments(text: string): string {
-  if (/\{%/.test(text))
-    throw new TemplateError('{% %} blocks are not supported (only {{ expression }} and {# comments #})')
-  const stripped = text.replace(/\{#.*?#\}/gs, '')
-  if (stripped.includes('{#'))
-    throw new TemplateError(`a comment opened with {# is never closed (missing #}) in "${excerpt(text)}"`)
-  const left = stripped.replace(/\{\{.*?\}\}/gs, '')
-  if (left.includes('{{'))
-    throw new TemplateError(`an expression opened with {{ is never closed (missing }}) in "${excerpt(text)}"`)
-  return stripped
-}
+const omit = `__omit_place_holder__${randomBytes(20).toString('hex')}`
 
-function excerpt(text: string): string {
-  const at = Math.max(0, text.search(/\{[{#]/))
-  const part = text.slice(at, at + 40).replace(/\n/g, '\\n')
-  return part.length < text.length - at ? `${part}…` : part
-}
-
-function renderParts(text: string, vars: Vars, native: boolean): unknown {
+function renderText(text: string, vars: Vars, args: boolean, depth = 0, columnOffset = 0): string {
   if (!isTemplated(text)) return text
-  // Ansible's Templar.template: a string that is exactly one bare variable keeps a number, bool or none as is.
-  const single = native ? /^\{\{\s*(\w*)\s*\}\}$/.exec(text) : null
+  // Jinja drops a template's last newline (keep_trailing_newline off); Ansible gives back what went missing.
+  const source = text.endsWith('\n') ? text.slice(0, -1) : text
+  const out = run(compile(source, args), vars, depth, columnOffset)
+  const missing = trailingNewlines(text) - trailingNewlines(out)
+  return missing > 0 ? out + '\n'.repeat(missing) : out
+}
+
+function renderNative(text: string, vars: Vars, depth = 0): unknown {
+  if (!isTemplated(text)) return text
+  // Ansible's Templar.template: a string that is exactly one bare variable keeps a number or bool as is.
+  const single = /^\{\{\s*(\w*)\s*\}\}$/.exec(text)
   if (single && Object.hasOwn(vars, single[1]!)) {
     const value = vars[single[1]!]
     if (value === null || typeof value === 'boolean' || typeof value === 'number' || value instanceof PyFloat)
       return value
   }
-  const stripped = stripComments(text)
-  // Ansible's finalize: a None printed at the top of an expression is '' (inside one, `~` and `string` say None).
-  const out = stripped.replace(/\{\{(.*?)\}\}/gs, (_, expr: string) => {
-    const value = strict(new Parser(expr, vars).parse(), expr)
-    return value === null ? '' : toText(value)
-  })
-  if (!native) return out
-  // Task args and vars (convert_data): Jinja drops the template's last newline; text that looks like a list,
-  // a dict or a bool becomes one (ansible_eval_concat's literal_eval); a string gets its newlines back.
-  const body = text.endsWith('\n') ? out.replace(/\n$/, '') : out
-  if (/^[{[]/.test(body) || body === 'True' || body === 'False') {
+  // ansible_eval_concat: text that reads as a list, a dict or a bool becomes one (before the newlines Jinja
+  // dropped are given back, so a list keeps none) — unless it is the text of to_json & co. alone.
+  const template = compile(text.endsWith('\n') ? text.slice(0, -1) : text, true)
+  const body = run(template, vars, depth, 0)
+  if (!template.text && (/^[{[]/.test(body) || body === 'True' || body === 'False')) {
     const literal = pyLiteral(body)
     if (literal !== undefined) return literal
   }
@@ -121,467 +124,810 @@ function trailingNewlines(text: string): number {
   return /\n*$/.exec(text)![0].length
 }
 
-/** Python's ast.literal_eval of a list, dict, string, number, bool or None (JSON's true/false/null too), or
- * undefined when the text is not one. */
-export function pyLiteral(text: string): unknown {
+// ---- nunjucks, with Python's semantics ----------------------------------------------------------------------
+
+/* The parts of nunjucks used here (it ships no types for its compiler, parser and runtime). */
+interface Node {
+  typename: string
+  lineno: number
+  colno: number
+  fields: string[]
+  [field: string]: unknown
+}
+type Emitter = {
+  _emit(code: string): void
+  _emitLine(code: string): void
+  _compileExpression(node: Node, frame: unknown): void
+  _compileAggregate(node: Node, frame: unknown, start?: string, end?: string): void
+  _withScopedSyntax(f: () => void): void
+  compile(node: Node, frame: unknown): void
+  getCode(): string
+}
+const require = createRequire(import.meta.url)
+const nj = {
+  nodes: require('nunjucks/src/nodes.js') as Record<
+    'FunCall' | 'LookupVal' | 'Literal',
+    new (...args: unknown[]) => Node
+  >,
+  lexer: require('nunjucks/src/lexer.js') as { lex(src: string, opts: object): unknown },
+  parser: require('nunjucks/src/parser.js') as { Parser: new (tokens: unknown) => { parseAsRoot(): Node } },
+  transformer: require('nunjucks/src/transformer.js') as { transform(ast: Node, async: string[]): Node },
+  compiler: require('nunjucks/src/compiler.js') as { Compiler: new (name: string, strict: boolean) => Emitter },
+  runtime: require('nunjucks/src/runtime.js') as Record<string, unknown> & {
+    Frame: new () => { topLevel: boolean; lookup(name: string): unknown }
+    SafeString: new (s: string) => object
+  },
+}
+
+type Root = (
+  env: unknown,
+  context: Context,
+  frame: unknown,
+  runtime: unknown,
+  cb: (e: unknown, r?: string) => void,
+) => void
+
+/** What compiled code calls (env.getFilter/getTest) and the context it gets (set, macros). */
+const environment = {
+  opts: { autoescape: false },
+  getFilter: (name: string) => filters[name.replace(/^ansible\.builtin\./, '')]!,
+  getTest: (name: string) => tests[name.replace(/^ansible\.builtin\./, '')]!,
+}
+
+class Context {
+  readonly ctx: Record<string, unknown> = Object.create(null)
+  readonly env = environment
+  private exported: string[] = []
+  constructor(
+    readonly vars: Vars,
+    readonly depth: number,
+  ) {}
+  setVariable(name: string, value: unknown): void {
+    this.ctx[name] = value
+  }
+  /** How filters read attributes (selectattr, map, extract...): as the template does. */
+  member(obj: unknown, key: unknown, what: string): unknown {
+    return runtime.memberLookup(obj, key, what)
+  }
+  getVariables(): Record<string, unknown> {
+    return this.ctx
+  }
+  addExport(name: string): void {
+    this.exported.push(name)
+  }
+}
+
+/** A compiled template; `text` when it is one expression ending in a filter whose result is text (Ansible's
+ * STRING_TYPE_FILTERS: literal_eval leaves it alone). */
+type Compiled = Root & { text?: boolean }
+const compiled = new Map<string, Compiled>()
+const textFilters = new Set(['string', 'to_json', 'to_nice_json', 'to_yaml', 'to_nice_yaml'])
+
+/** Parses, checks and compiles a template (cached). `args`: Ansible's escape_backslashes for task args. */
+function compile(text: string, args: boolean): Compiled {
+  const key = `${args ? 'a' : 't'}${text}`
+  let root = compiled.get(key)
+  if (root) return root
+  let ast: Node
   try {
-    return new Parser(text, {}, false, true).parse()
-  } catch {
-    return undefined
+    ast = parse(prepare(text, args))
+  } catch (e) {
+    const error = located(e)
+    if (error.line) {
+      // nunjucks says what it expected; say what it found too.
+      const found = /^\S+/.exec(text.split('\n')[error.line - 1]?.slice((error.column ?? 1) - 1) ?? '')?.[0]
+      const expected = /^(?:an expression|a tag) opened with .* \(expected (..)\)$/.exec(error.reason)?.[1]
+      if (expected && found)
+        throw new TemplateError(`unexpected "${found}" (expected ${expected})`, error.line, error.column)
+      throw error
+    }
+    // The end of the template was reached: point at the last {{ or {% opened.
+    const open = Math.max(text.lastIndexOf('{{'), text.lastIndexOf('{%'), text.lastIndexOf('{#'))
+    const before = text.slice(0, Math.max(0, open)).split('\n')
+    throw new TemplateError(`${error.reason} at the end of the template`, before.length, before.at(-1)!.length + 1)
   }
+  check(ast)
+  const compiler = Object.assign(new nj.compiler.Compiler('template', false), pythonCompiler)
+  try {
+    compiler.compile(nj.transformer.transform(ast, []), null)
+  } catch (e) {
+    throw located(e)
+  }
+  root = (new Function(compiler.getCode())() as { root: Compiled }).root
+  const only = (ast.children as Node[]).length === 1 && ((ast.children as Node[])[0]!.children as Node[] | undefined)
+  if (only && only.length === 1 && only[0]!.typename === 'Filter')
+    root.text = textFilters.has(String((only[0]!.name as Node).value).replace(/^ansible\.builtin\./, ''))
+  if (compiled.size > 5000) compiled.clear()
+  compiled.set(key, root)
+  return root
 }
 
-function strict(value: unknown, expr: string): unknown {
-  if (value instanceof Undefined) throw new TemplateError(`'${value.what}' is undefined (in "${expr.trim()}")`)
-  return value
+/** nunjucks' parser, with float literals marked (1.0 is a float, as in Python). */
+function parse(source: string): Node {
+  const parser = new nj.parser.Parser(nj.lexer.lex(source, { trimBlocks: true })) as unknown as Parser
+  const primary = parser.parsePrimary
+  parser.parsePostfix = parsePostfix
+  parser.parsePrimary = function (noPostfix?: boolean) {
+    const token = this.peekToken()
+    const node = primary.call(this, noPostfix)
+    if (token?.type === 'float' && node.typename === 'Literal') node.float = true
+    return node
+  }
+  return parser.parseAsRoot()
 }
 
-/** How Jinja prints a value: Python's str() (repr() for lists and dicts, and inside them). */
-export function toText(value: unknown): string {
-  if (value === null || value === undefined) return 'None'
-  if (typeof value === 'string') return value
-  return pyRepr(value)
+type Token = { type: string; value: string; lineno: number; colno: number }
+type Parser = {
+  parseAsRoot(): Node
+  parsePrimary(noPostfix?: boolean): Node
+  parsePostfix(node: Node): Node
+  parseSignature(): Node
+  parseExpression(): Node
+  peekToken(): Token | null
+  nextToken(): Token | null
+  skip(type: string): boolean
+  fail(message: string, lineno?: number, colno?: number): never
 }
 
-/** Python's repr() of the value as Ansible would hold it (str, int, float, bool, None, list, dict). */
-export function pyRepr(value: unknown): string {
-  if (value === null || value === undefined) return 'None'
-  if (typeof value === 'boolean') return value ? 'True' : 'False'
-  if (value instanceof PyFloat) return floatRepr(value.value, true)
-  if (typeof value === 'number') return Number.isInteger(value) ? String(value) : floatRepr(value, false)
-  if (typeof value === 'string') return stringRepr(value)
-  if (Array.isArray(value)) return `[${value.map(pyRepr).join(', ')}]`
-  if (typeof value === 'object')
-    return `{${Object.entries(value)
-      .map(([k, v]) => `${stringRepr(k)}: ${pyRepr(v)}`)
-      .join(', ')}}`
-  return String(value)
+/** nunjucks' postfix parsing with Jinja's slices (`s[1:]`, `l[::-1]`) and numeric attributes (`l.0`). */
+function parsePostfix(this: Parser, node: Node): Node {
+  for (let tok = this.peekToken(); tok; tok = this.peekToken()) {
+    if (tok.type === 'left-paren') node = new nj.nodes.FunCall(tok.lineno, tok.colno, node, this.parseSignature())
+    else if (tok.type === 'left-bracket') {
+      this.nextToken()
+      const parts: (Node | null)[] = []
+      let slice = false
+      for (;;) {
+        const next = this.peekToken()
+        parts.push(next && (next.type === 'colon' || next.type === 'right-bracket') ? null : this.parseExpression())
+        if (parts.length < 3 && this.skip('colon')) slice = true
+        else break
+      }
+      if (!this.skip('right-bracket')) this.fail('expected ] to end the subscript')
+      if (!slice && !parts[0]) this.fail('expected an index inside [ ]', tok.lineno, tok.colno)
+      const key: Node = slice
+        ? { typename: 'Slice', lineno: tok.lineno, colno: tok.colno, fields: ['start', 'stop', 'step'] }
+        : parts[0]!
+      if (slice) [key.start, key.stop, key.step] = parts
+      node = new nj.nodes.LookupVal(tok.lineno, tok.colno, node, key)
+    } else if (tok.type === 'operator' && tok.value === '.') {
+      this.nextToken()
+      // `a.0.1` lexes as a . 0.1 and `a.0.b` as a . 0. b: numbers split into lookups.
+      for (let name = this.nextToken(), more = true; more; ) {
+        if (!name || (name.type !== 'symbol' && name.type !== 'int' && !/^\d+\.\d*$/.test(name.value)))
+          this.fail(`expected a name after ".", got ${name?.value ?? 'the end'}`, name?.lineno, name?.colno)
+        const parts = name.type === 'symbol' ? [name.value] : name.value.split('.')
+        for (const part of parts.filter((p) => p !== ''))
+          node = new nj.nodes.LookupVal(
+            tok.lineno,
+            tok.colno,
+            node,
+            new nj.nodes.Literal(name.lineno, name.colno, name.type === 'symbol' ? part : Number(part)),
+          )
+        more = name.value.endsWith('.')
+        if (more) name = this.nextToken()
+      }
+    } else break
+  }
+  return node
 }
 
-function floatRepr(n: number, whole: boolean): string {
-  if (Number.isNaN(n)) return 'nan'
-  if (!Number.isFinite(n)) return n > 0 ? 'inf' : '-inf'
-  const [mantissa, exp] = n.toExponential().split('e') as [string, string]
-  const e = Number(exp)
-  // Python's repr: positional from 1e-4 up to 1e16, scientific (two-digit exponent at least) outside.
-  if (e < -4 || e >= 16) return `${mantissa}e${e < 0 ? '-' : '+'}${String(Math.abs(e)).padStart(2, '0')}`
-  const text = String(n)
-  return whole || !text.includes('.') ? `${text}.0` : text
-}
-
-function stringRepr(s: string): string {
-  const q = s.includes("'") && !s.includes('"') ? '"' : "'"
+function run(root: Root, vars: Vars, depth: number, columnOffset: number): string {
+  if (depth > 20) throw new TemplateError('a var refers to itself (recursive template)')
+  const frame = new Frame()
+  frame.topLevel = true
+  let error: unknown
   let out = ''
-  for (const ch of s) {
-    const c = ch.codePointAt(0)!
-    if (ch === '\\') out += '\\\\'
-    else if (ch === q) out += `\\${q}`
-    else if (ch === '\n') out += '\\n'
-    else if (ch === '\r') out += '\\r'
-    else if (ch === '\t') out += '\\t'
-    else if (c < 0x20 || c === 0x7f) out += `\\x${c.toString(16).padStart(2, '0')}`
-    else if (c >= 0x80 && c < 0xa0) out += `\\x${c.toString(16)}`
-    else out += ch
+  root(environment, new Context(vars, depth), frame, runtime, (e, r) => {
+    error = e
+    out = r ?? ''
+  })
+  if (error) {
+    const e = located(error)
+    if (e.line === 1 && e.column !== undefined && columnOffset)
+      throw new TemplateError(e.reason, 1, Math.max(1, e.column - columnOffset))
+    throw e
   }
-  return `${q}${out}${q}`
+  return out
 }
 
-/** Python's json.dumps() with its defaults (", " and ": " separators, ASCII only), as Ansible's copy writes a
- * list or dict given as content. */
-export function pyJson(value: unknown): string {
-  if (value === null || value === undefined) return 'null'
-  if (typeof value === 'boolean') return value ? 'true' : 'false'
-  if (value instanceof PyFloat)
-    return floatRepr(value.value, true)
-      .replace(/^inf$/, 'Infinity')
-      .replace(/^-inf$/, '-Infinity')
-      .replace(/^nan$/, 'NaN')
-  if (typeof value === 'number')
-    return Number.isInteger(value)
-      ? String(value)
-      : floatRepr(value, false)
-          .replace(/^inf$/, 'Infinity')
-          .replace(/^-inf$/, '-Infinity')
-          .replace(/^nan$/, 'NaN')
-  if (typeof value === 'string')
-    return JSON.stringify(value).replace(
-      /[\u007f-\uffff]/g,
-      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-    )
-  if (Array.isArray(value)) return `[${value.map(pyJson).join(', ')}]`
-  if (typeof value === 'object')
-    return `{${Object.entries(value)
-      .map(([k, v]) => `${pyJson(k)}: ${pyJson(v)}`)
-      .join(', ')}}`
-  return JSON.stringify(value)
+/** A nunjucks error as a TemplateError with its line and column (1-based in nunjucks' errors). */
+function located(e: unknown): TemplateError {
+  if (e instanceof TemplateError) return e
+  const err = e as { message?: string; lineno?: number; colno?: number }
+  const reason = String(err.message ?? e)
+    .replace(/^(?:\w*Error: )+/, '')
+    .replace(/^parse(?:Primary|Aggregate|For|Set|If|Signature|Filter)?: /, '')
+    .replace(/^unexpected token: (\}\}|%\})$/, 'unexpected end of the expression at "$1"')
+    .replace(/^expected variable end/, 'an expression opened with {{ is never closed (expected }})')
+    .replace(/^expected block end/, 'a tag opened with {% is never closed (expected %})')
+    .replace(/^expected end of comment, got end of file/, 'a comment opened with {# is never closed (expected #})')
+  return new TemplateError(reason, err.lineno, err.colno)
 }
 
-export function truthy(value: unknown): boolean {
-  if (value instanceof Undefined || value === null || value === undefined) return false
-  if (value instanceof PyFloat) return value.value !== 0
-  if (Array.isArray(value)) return value.length > 0
-  if (typeof value === 'object') return Object.keys(value).length > 0
-  return Boolean(value)
-}
-
-/** Jinja's `int` filter: int(value), else int(float(value)), else 0 (Python's rules for numeric text). */
-function toInt(value: unknown): number {
-  if (typeof value === 'boolean') return value ? 1 : 0
-  if (typeof value === 'number' || value instanceof PyFloat) return Math.trunc(Number(value))
-  if (typeof value !== 'string') return 0
-  const text = value.trim()
-  if (/^[-+]?\d+(?:_\d+)*$/.test(text)) return Number(text.replace(/_/g, ''))
-  if (/^[-+]?(?:\d+(?:_\d+)*(?:\.(?:\d+(?:_\d+)*)?)?|\.\d+(?:_\d+)*)(?:[eE][-+]?\d+(?:_\d+)*)?$/.test(text))
-    return Math.trunc(Number(text.replace(/_/g, '')))
-  return 0
-}
-
-// ---------------------------------------------------------------------------------------------------------
-
-type Token = { kind: 'name' | 'number' | 'string' | 'op' | 'end'; text: string; value?: unknown }
-
-function tokenize(source: string): Token[] {
-  const tokens: Token[] = []
-  const re =
-    /\s*(?:([A-Za-z_][A-Za-z0-9_]*)|([0-9]+(?:\.[0-9]+)?)|'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)"|(==|!=|<=|>=|[<>()[\].,|~:{}-]))/y
-  let pos = 0
-  while (pos < source.length) {
-    if (/^\s*$/.test(source.slice(pos))) break
-    re.lastIndex = pos
-    const m = re.exec(source)
-    if (!m) throw new TemplateError(`unexpected "${source.slice(pos).trim().slice(0, 20)}" in "${source.trim()}"`)
-    pos = re.lastIndex
-    if (m[1] !== undefined) tokens.push({ kind: 'name', text: m[1] })
-    else if (m[2] !== undefined)
-      tokens.push({
-        kind: 'number',
-        text: m[2],
-        value: m[2].includes('.') && Number.isInteger(Number(m[2])) ? new PyFloat(Number(m[2])) : Number(m[2]),
-      })
-    else if (m[3] !== undefined || m[4] !== undefined)
-      tokens.push({
-        kind: 'string',
-        text: '',
-        value: (m[3] ?? m[4]!).replace(/\\(.)/g, (_, c: string) => ({ n: '\n', t: '\t' })[c] ?? c),
-      })
-    else tokens.push({ kind: 'op', text: m[5]! })
+/**
+ * The template as nunjucks' lexer must see it to read what Jinja's reads:
+ * - string literals: Python's escapes decoded and the result re-escaped for nunjucks (which knows only \n \t
+ *   \r and drops other backslashes); in task args (`args`) Ansible doubles every backslash inside {{ }} first
+ *   (escape_backslashes), so there they are literal;
+ * - a dict closing inside an expression (`{'a': {'b': 1}}`): nunjucks would take the `}}` for the tag's end;
+ * - `#}` outside a comment, which is text to Jinja; the newline after a comment, which trim_blocks takes.
+ */
+function prepare(text: string, args: boolean): string {
+  let out = ''
+  let i = 0
+  const n = text.length
+  while (i < n) {
+    const open = text.slice(i, i + 2)
+    if (open === '{#') {
+      // trim_blocks takes the newline after a comment too: moved inside it, so that lines keep their numbers.
+      const end = text.indexOf('#}', i + 2)
+      const stop = end < 0 ? n : end + 2
+      const newline = text[stop] === '\n' ? '\n' : ''
+      out += newline ? `${text.slice(i, stop - 2)}\n#}` : text.slice(i, stop)
+      i = stop + newline.length
+      continue
+    }
+    if (open === '#}') {
+      out += "{{ '#}' }}"
+      i += 2
+      continue
+    }
+    if (open !== '{{' && open !== '{%') {
+      out += text[i++]
+      continue
+    }
+    const close = open === '{{' ? '}}' : '%}'
+    const raw = open === '{%' && /^\{%-?\s*raw\s*-?%\}/.exec(text.slice(i))
+    if (raw) {
+      const end = /\{%-?\s*endraw\s*-?%\}/.exec(text.slice(i))
+      const stop = end ? i + end.index + end[0].length : n
+      out += text.slice(i, stop)
+      i = stop
+      continue
+    }
+    out += open
+    i += 2
+    let depth = 0
+    while (i < n && (depth > 0 || (text.slice(i, i + 2) !== close && text.slice(i, i + 3) !== `-${close}`))) {
+      const q = text[i]!
+      if (q === '{') depth++
+      if (q === '}' && depth > 0) {
+        depth--
+        out += '} '
+        i++
+        continue
+      }
+      if (q !== "'" && q !== '"') {
+        out += text[i++]
+        continue
+      }
+      let j = i + 1
+      let value = ''
+      for (; j < n && text[j] !== q; j++) {
+        if (text[j] !== '\\' || j + 1 >= n) value += text[j]
+        else if (args && open === '{{') value += text[j]! + (text[j + 1] === q ? text[++j]! : '')
+        else {
+          const [decoded, used] = pyEscape(text, j + 1)
+          value += decoded
+          j += used
+        }
+      }
+      out += q + value.replace(/\\/g, '\\\\').replace(new RegExp(q, 'g'), `\\${q}`).replace(/\n/g, '\\n') + q
+      i = j + 1
+    }
   }
-  tokens.push({ kind: 'end', text: '' })
-  return tokens
+  return out
 }
 
-const filters: Record<string, (value: unknown, args: unknown[], expr: string) => unknown> = {
-  default: (v, [fallback = '', ifFalsy]) => (v instanceof Undefined || (ifFalsy === true && !truthy(v)) ? fallback : v),
-  bool: (v) => jinjaBool(v),
-  int: (v) => toInt(v),
-  string: (v) => toText(v),
-  lower: (v) => toText(v).toLowerCase(),
-  upper: (v) => toText(v).toUpperCase(),
-  trim: (v) => toText(v).trim(),
-  length: (v) =>
-    Array.isArray(v)
-      ? v.length
-      : typeof v === 'string'
-        ? [...v].length
-        : v && typeof v === 'object' && !(v instanceof PyFloat)
-          ? Object.keys(v).length
-          : 0,
-  join: (v, [sep = '']) => (Array.isArray(v) ? v.map(toText).join(toText(sep)) : toText(v)),
-  quote: (v) => quote(toText(v)),
-}
-filters.d = filters.default!
-
-const tests: Record<string, (value: unknown) => boolean> = {
-  defined: (v) => !(v instanceof Undefined),
-  undefined: (v) => v instanceof Undefined,
-  none: (v) => v === null,
-  true: (v) => v === true,
-  false: (v) => v === false,
-  string: (v) => typeof v === 'string',
-  number: (v) => typeof v === 'number' || v instanceof PyFloat,
-  boolean: (v) => typeof v === 'boolean',
-  integer: (v) => typeof v === 'number' && Number.isInteger(v),
-  float: (v) => v instanceof PyFloat || (typeof v === 'number' && !Number.isInteger(v)),
-  mapping: (v) => v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof PyFloat),
-  sequence: (v) =>
-    Array.isArray(v) || typeof v === 'string' || (v !== null && typeof v === 'object' && !(v instanceof PyFloat)),
-  // Ansible's tests on registered results.
-  failed: (v) => truthy(result(v, 'failed').failed),
-  succeeded: (v) => !truthy(result(v, 'succeeded').failed),
-  changed: (v) => truthy(result(v, 'changed').changed),
-  skipped: (v) => truthy(result(v, 'skipped').skipped),
-}
-tests.failure = tests.failed!
-tests.success = tests.succeeded!
-tests.change = tests.changed!
-tests.skip = tests.skipped!
-
-function result(v: unknown, test: string): Record<string, unknown> {
-  if (v === null || typeof v !== 'object' || Array.isArray(v))
-    throw new TemplateError(`the "${test}" test expects a registered result (a mapping), got ${pyRepr(v)}`)
-  return v as Record<string, unknown>
+/** One Python escape after a backslash at `at`: [text, characters used]. Unknown ones keep the backslash. */
+function pyEscape(text: string, at: number): [string, number] {
+  const c = text[at]!
+  const simple: Record<string, string> = {
+    '\\': '\\',
+    "'": "'",
+    '"': '"',
+    n: '\n',
+    t: '\t',
+    r: '\r',
+    a: '\x07',
+    b: '\b',
+    f: '\f',
+    v: '\v',
+    '\n': '',
+  }
+  if (c in simple) return [simple[c]!, 1]
+  const hex = (len: number) => {
+    const digits = text.slice(at + 1, at + 1 + len)
+    return /^[0-9a-fA-F]+$/.test(digits) && digits.length === len
+      ? ([String.fromCodePoint(parseInt(digits, 16)), len + 1] as [string, number])
+      : undefined
+  }
+  if (c === 'x') return hex(2) ?? ['\\x', 1]
+  if (c === 'u') return hex(4) ?? ['\\u', 1]
+  if (c === 'U') return hex(8) ?? ['\\U', 1]
+  const octal = /^[0-7]{1,3}/.exec(text.slice(at))
+  if (octal) return [String.fromCharCode(parseInt(octal[0], 8)), octal[0].length]
+  return [`\\${c}`, 1]
 }
 
-// Ansible names this engine does not provide: refused when a template is checked, before anything connects.
-const unsupportedNames = new Set([
-  'hostvars',
-  'omit',
+// The compiler's code for what JavaScript and Python disagree on: each calls a runtime function below.
+const pythonCompiler = {
+  compileOr(this: Emitter, node: Node, frame: unknown) {
+    this._emit('runtime.or(')
+    this.compile(node.left as Node, frame)
+    this._emit(', function() { return ')
+    this.compile(node.right as Node, frame)
+    this._emit('; })')
+  },
+  compileAnd(this: Emitter, node: Node, frame: unknown) {
+    this._emit('runtime.and(')
+    this.compile(node.left as Node, frame)
+    this._emit(', function() { return ')
+    this.compile(node.right as Node, frame)
+    this._emit('; })')
+  },
+  compileNot(this: Emitter, node: Node, frame: unknown) {
+    this._emit('!runtime.truthy(')
+    this.compile(node.target as Node, frame)
+    this._emit(')')
+  },
+  compileInlineIf(this: Emitter, node: Node, frame: unknown) {
+    this._emit('(runtime.truthy(')
+    this.compile(node.cond as Node, frame)
+    this._emit(') ? ')
+    this.compile(node.body as Node, frame)
+    this._emit(' : ')
+    if (node.else_) this.compile(node.else_ as Node, frame)
+    else this._emit('""')
+    this._emit(')')
+  },
+  compileIf(this: Emitter, node: Node, frame: unknown) {
+    this._emit('if(runtime.truthy(')
+    this._compileExpression(node.cond as Node, frame)
+    this._emitLine(')) {')
+    this._withScopedSyntax(() => this.compile(node.body as Node, frame))
+    if (node.else_) {
+      this._emitLine('}\nelse {')
+      this._withScopedSyntax(() => this.compile(node.else_ as Node, frame))
+    }
+    this._emitLine('}')
+  },
+  compileCompare(this: Emitter, node: Node, frame: unknown) {
+    this._emit('runtime.compare(')
+    this.compile(node.expr as Node, frame)
+    for (const op of node.ops as Node[]) {
+      this._emit(`, ${JSON.stringify(op.type)}, `)
+      this.compile(op.expr as Node, frame)
+    }
+    this._emit(')')
+  },
+  compileIs(this: Emitter, node: Node, frame: unknown) {
+    this._emit(`env.getTest(${JSON.stringify(testName(node.right as Node))}).call(context, `)
+    this.compile(node.left as Node, frame)
+    const args = (node.right as Node).args as Node | undefined
+    if (args) this._compileAggregate(args, frame, ', ', '')
+    this._emit(') === true')
+  },
+  compileLookupVal(this: Emitter, node: Node, frame: unknown) {
+    this._emit('runtime.memberLookup((')
+    this._compileExpression(node.target as Node, frame)
+    this._emit('),')
+    this.compile(node.val as Node, frame)
+    this._emit(`, ${JSON.stringify(nodeName(node.target as Node))})`)
+  },
+  compileSlice(this: Emitter, node: Node, frame: unknown) {
+    this._emit('runtime.slice(')
+    for (const part of ['start', 'stop', 'step']) {
+      if (node[part]) this._compileExpression(node[part] as Node, frame)
+      else this._emit('null')
+      this._emit(part === 'step' ? ')' : ', ')
+    }
+  },
+  // Each iteration of a loop is a scope of its own, as in Jinja.
+  compileFor(this: Emitter, node: Node, frame: unknown) {
+    const body = node.body
+    node.body = { typename: 'IterationScope', body, lineno: node.lineno, colno: node.colno, fields: [] }
+    try {
+      baseFor.call(this, node, frame)
+    } finally {
+      node.body = body
+    }
+  },
+  compileIterationScope(this: Emitter, node: Node, frame: unknown) {
+    this._emitLine('frame = frame.push();')
+    this.compile(node.body as Node, frame)
+    this._emitLine('frame = frame.pop();')
+  },
+  // (a, b) is a tuple; (a) is a.
+  compileGroup(this: Emitter, node: Node, frame: unknown) {
+    if ((node.children as Node[]).length === 1) this._compileAggregate(node, frame, '(', ')')
+    else this._compileAggregate(node, frame, 'runtime.tuple(', ')')
+  },
+  // Dict keys are expressions in Jinja ({key: 1} uses the var key); keyword arguments are names.
+  compilePair(this: Emitter, node: Node, frame: unknown) {
+    this._emit('[runtime.key(')
+    this.compile(node.key as Node, frame)
+    this._emit(')]: ')
+    this._compileExpression(node.value as Node, frame)
+  },
+  compileKeywordArgs(this: Emitter, node: Node, frame: unknown) {
+    this._emit('runtime.makeKeywordArgs({')
+    for (const pair of node.children as Node[]) {
+      this._emit(`${JSON.stringify(String((pair.key as Node).value))}: `)
+      this._compileExpression(pair.value as Node, frame)
+      this._emit(', ')
+    }
+    this._emit('})')
+  },
+  // Runtime errors name where they happened: expressions set the position they run at.
+  compile(this: Emitter, node: Node, frame: unknown) {
+    const at = positioned.has(node.typename)
+    if (at) this._emit(`(lineno = ${node.lineno}, colno = ${node.colno}, `)
+    baseCompile.call(this, node, frame)
+    if (at) this._emit(')')
+  },
+  compileFunCall(this: Emitter, node: Node, frame: unknown) {
+    this._emit(`(lineno = ${node.lineno}, colno = ${node.colno}, runtime.callWrap(`)
+    this._compileExpression(node.name as Node, frame)
+    this._emit(`, ${JSON.stringify(nodeName(node.name as Node))}, context, `)
+    this._compileAggregate(node.args as Node, frame, '[', '])')
+    this._emit(')')
+  },
+  compileLiteral(this: Emitter, node: Node) {
+    const v = node.value
+    if (typeof v === 'string')
+      this._emit(
+        JSON.stringify(v)
+          .replace(/\u2028/g, '\\u2028')
+          .replace(/\u2029/g, '\\u2029'),
+      )
+    else if (typeof v === 'number' && node.float && Number.isInteger(v)) this._emit(`runtime.float(${v})`)
+    else this._emit(String(v))
+  },
+  ...Object.fromEntries(
+    (['Add', 'Sub', 'Mul', 'Div', 'FloorDiv', 'Mod', 'Pow', 'Concat'] as const).map((op) => [
+      `compile${op}`,
+      function (this: Emitter, node: Node, frame: unknown) {
+        this._emit(`runtime.binary(${JSON.stringify(op)}, `)
+        this.compile(node.left as Node, frame)
+        this._emit(', ')
+        this.compile(node.right as Node, frame)
+        this._emit(')')
+      },
+    ]),
+  ),
+  ...Object.fromEntries(
+    (['Neg', 'Pos'] as const).map((op) => [
+      `compile${op}`,
+      function (this: Emitter, node: Node, frame: unknown) {
+        this._emit(`runtime.binary(${JSON.stringify(op === 'Neg' ? 'Sub' : 'Add')}, 0, `)
+        this.compile(node.target as Node, frame)
+        this._emit(')')
+      },
+    ]),
+  ),
+}
+
+const baseCompile = (nj.compiler.Compiler.prototype as Emitter).compile
+const baseFor = (nj.compiler.Compiler.prototype as unknown as { compileFor: (node: Node, frame: unknown) => void })
+  .compileFor
+const positioned = new Set(['Symbol', 'LookupVal', 'Filter', 'Is', 'Compare', 'In', 'Add', 'Sub', 'Mul', 'Div', 'Mod'])
+
+function testName(node: Node): string {
+  const name = (node.name as Node | undefined)?.value ?? node.value
+  return name === null ? 'none' : String(name)
+}
+
+/** How an expression reads, for messages: a.b, a[0], a.b['c-d']. */
+function nodeName(node: Node): string {
+  if (node.typename === 'Symbol') return String(node.value)
+  if (node.typename === 'LookupVal') {
+    const key = node.val as Node
+    const base = nodeName(node.target as Node)
+    if (key.typename === 'Literal')
+      return typeof key.value === 'string' && /^[A-Za-z_]\w*$/.test(key.value)
+        ? `${base}.${key.value}`
+        : `${base}[${pyRepr(key.value)}]`
+    return `${base}[...]`
+  }
+  if (node.typename === 'FunCall') return `${nodeName(node.name as Node)}(...)`
+  return '(value)'
+}
+
+// ---- checks before anything connects ----------------------------------------------------------------------
+
+const refusedTags: Record<string, string> = {
+  Include: '{% include %}',
+  Extends: '{% extends %}',
+  Block: '{% block %}',
+  Super: 'super()',
+  Import: '{% import %}',
+  FromImport: '{% from ... import %}',
+  CallExtension: 'extension tags',
+  Switch: '{% switch %} (not Jinja)',
+}
+/** Ansible's and Jinja's globals this engine does not provide. */
+const refusedFunctions = new Set([
   'lookup',
   'query',
   'q',
-  'vars',
-  'range',
-  'dict',
   'now',
   'undef',
   'lipsum',
   'cycler',
   'joiner',
   'namespace',
+  'dict',
 ])
 
-class Parser {
-  private tokens: Token[]
-  private i = 0
+const loopVars = ['index', 'index0', 'revindex', 'revindex0', 'first', 'last', 'length']
 
-  constructor(
-    private source: string,
-    private vars: Vars,
-    private syntaxOnly = false,
-    private literalOnly = false,
-  ) {
-    this.tokens = tokenize(source)
-  }
+function check(ast: Node): void {
+  const macros = new Set<string>(['caller'])
+  walk(ast, (node) => {
+    if (node.typename === 'Macro') macros.add(String((node.name as Node).value))
+    if (node.typename === 'Set' && (node.value as Node | null)?.typename === 'FunCall')
+      for (const t of node.targets as Node[]) macros.add(String(t.value))
+  })
+  walk(ast, (node) => {
+    if (node.typename === 'Is') (node.right as Node).test = true
+    const at = (reason: string): never => {
+      throw new TemplateError(reason, node.lineno + 1, node.colno + 1)
+    }
+    if (node.typename === 'For' && (node.arr as Node).typename === 'InlineIf' && !(node.arr as Node).else_)
+      at(
+        'a loop filter ({% for x in y if z %}) is not supported by this engine: use select/selectattr, or {% if %} inside the loop',
+      )
+    if (node.typename === 'Set' && (node.targets as Node[]).length > 1)
+      at('{% set a, b = ... %} (unpacking) is not supported by this engine')
+    // Names go into the compiled code: only Python identifiers (dotted for ansible.builtin.filter names).
+    if (node.typename === 'Symbol' && !/^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*$/.test(String(node.value)))
+      at(
+        /^\d/.test(String(node.value))
+          ? `the number ${String(node.value)}: exponents are not supported by this engine (write it out)`
+          : `${JSON.stringify(node.value)} is not a valid name`,
+      )
+    const tag = refusedTags[node.typename]
+    if (tag) at(`${tag} is not supported by this engine`)
+    if (node.typename === 'Literal' && node.value instanceof RegExp) at('r/regex/ literals are not Jinja')
+    if (
+      node.typename === 'LookupVal' &&
+      (node.target as Node).typename === 'Symbol' &&
+      (node.target as Node).value === 'loop'
+    ) {
+      const key = (node.val as Node).value
+      if (!loopVars.includes(key as string))
+        at(`loop.${String(key)} is not supported by this engine (it has loop.${loopVars.join(', loop.')})`)
+    }
+    if (node.typename === 'Filter' || node.typename === 'FilterAsync') {
+      const name = String((node.name as Node).value).replace(/^ansible\.builtin\./, '')
+      if (!Object.hasOwn(filters, name))
+        at(`unknown filter "${name}" (README's "Coming from Ansible" lists the filters this engine has)`)
+    }
+    if (node.typename === 'Is') {
+      const name = testName(node.right as Node).replace(/^ansible\.builtin\./, '')
+      if (!Object.hasOwn(tests, name))
+        at(`unknown test "${name}" (README's "Coming from Ansible" lists the tests this engine has)`)
+    }
+    if (node.typename === 'FunCall' && !node.test) {
+      const callee = node.name as Node
+      if (callee.typename === 'Symbol') {
+        const name = String(callee.value)
+        if (refusedFunctions.has(name)) at(`${name}() is not supported by this engine`)
+        if (!macros.has(name) && !Object.hasOwn(functions, name))
+          at(`unknown function ${name}() (this engine has: ${Object.keys(functions).join(', ')} and macros)`)
+      } else if (callee.typename === 'LookupVal') {
+        const method = (callee.val as Node).value
+        if (typeof method !== 'string' || !knownMethods.has(method))
+          at(
+            `the method ${nodeName(callee)}() is not supported by this engine (it has ${[...knownMethods].sort().join(', ')})`,
+          )
+      } else
+        at('only functions, macros and methods can be called: calling another value is not supported by this engine')
+    }
+  })
+}
 
-  parse(): unknown {
-    if (this.peek().kind === 'end') throw new TemplateError(`empty expression in "{{${this.source}}}"`)
-    if (this.literalOnly) {
-      const value = this.primary()
-      if (this.peek().kind !== 'end') this.fail('not a literal')
-      return value
-    }
-    const value = this.or()
-    if (this.peek().kind !== 'end') this.fail(`unexpected "${this.peek().text || this.peek().value}"`)
-    return value
-  }
-
-  private peek(offset = 0): Token {
-    return this.tokens[Math.min(this.i + offset, this.tokens.length - 1)]!
-  }
-  private next(): Token {
-    return this.tokens[this.i++]!
-  }
-  private accept(text: string): boolean {
-    const t = this.peek()
-    if ((t.kind === 'op' || t.kind === 'name') && t.text === text) {
-      this.i++
-      return true
-    }
-    return false
-  }
-  private expect(text: string): void {
-    if (!this.accept(text)) this.fail(`expected "${text}"`)
-  }
-  private fail(reason: string): never {
-    throw new TemplateError(`${reason} in "${this.source.trim()}"`)
-  }
-  /** A value used by an operator must exist (StrictUndefined). */
-  private use(value: unknown): unknown {
-    if (value instanceof Undefined && !this.syntaxOnly)
-      throw new TemplateError(`'${value.what}' is undefined (in "${this.source.trim()}")`)
-    return value
-  }
-
-  /** Checking syntax only, with no vars: an operation on an undefined value is not evaluated. */
-  private unknown(...values: unknown[]): boolean {
-    return this.syntaxOnly && values.some((v) => v instanceof Undefined)
-  }
-
-  private or(): unknown {
-    let left = this.and()
-    while (this.accept('or')) {
-      const right = this.and()
-      left = truthy(this.use(left)) ? left : right
-    }
-    return left
-  }
-  private and(): unknown {
-    let left = this.not()
-    while (this.accept('and')) {
-      const right = this.not()
-      left = truthy(this.use(left)) ? right : left
-    }
-    return left
-  }
-  private not(): unknown {
-    if (this.accept('not')) return !truthy(this.use(this.not()))
-    return this.comparison()
-  }
-  private comparison(): unknown {
-    let left = this.concat()
-    for (;;) {
-      const t = this.peek()
-      const op = t.kind === 'op' && ['==', '!=', '<', '<=', '>', '>='].includes(t.text) ? t.text : undefined
-      if (op) {
-        this.i++
-        const right = this.concat()
-        left = this.unknown(left, right) ? left : compare(op, this.use(left), this.use(right))
-      } else if (this.accept('in')) {
-        const right = this.concat()
-        left = this.unknown(left, right) ? left : contains(this.use(right), this.use(left))
-      } else if (t.kind === 'name' && t.text === 'not' && this.peek(1).text === 'in') {
-        this.i += 2
-        const right = this.concat()
-        left = this.unknown(left, right) ? left : !contains(this.use(right), this.use(left))
-      } else if (this.accept('is')) {
-        const negate = this.accept('not')
-        const name = this.next()
-        const test = tests[name.text]
-        if (name.kind !== 'name' || !test)
-          this.fail(`unknown test "${name.text}" (known: ${Object.keys(tests).join(', ')})`)
-        left = test!(left) !== negate
-      } else return left
-    }
-  }
-  private concat(): unknown {
-    let left = this.filtered()
-    while (this.accept('~')) left = toText(this.use(left)) + toText(this.use(this.filtered()))
-    return left
-  }
-  private filtered(): unknown {
-    let value = this.postfix()
-    while (this.accept('|')) {
-      const name = this.next()
-      const filter = filters[name.text]
-      if (name.kind !== 'name' || !filter)
-        this.fail(`unknown filter "${name.text}" (known: ${Object.keys(filters).join(', ')})`)
-      const args = this.accept('(') ? this.list(')') : []
-      if (name.text !== 'default' && name.text !== 'd') value = this.use(value)
-      value = this.syntaxOnly && value instanceof Undefined ? value : filter!(value, args, this.source)
-    }
-    return value
-  }
-  private postfix(): unknown {
-    const start = this.peek()
-    let value = this.primary()
-    let what = start.kind === 'name' ? start.text : '(value)'
-    for (;;) {
-      if (this.accept('.')) {
-        const name = this.next()
-        if (name.kind !== 'name' && name.kind !== 'number') this.fail('expected an attribute name after "."')
-        what = `${what}.${name.text}`
-        value = member(value, name.text, what)
-      } else if (this.accept('[')) {
-        const key = this.use(this.or())
-        this.expect(']')
-        what = `${what}[${pyRepr(key)}]`
-        value = member(value, key, what)
-      } else return value
-    }
-  }
-  private primary(): unknown {
-    const t = this.next()
-    if (t.kind === 'number' || t.kind === 'string') return t.value
-    if (t.kind === 'op' && t.text === '(') {
-      const value = this.or()
-      this.expect(')')
-      return value
-    }
-    if (t.kind === 'op' && t.text === '[') return this.list(']')
-    if (t.kind === 'op' && t.text === '{') return this.dict()
-    if (t.kind === 'op' && t.text === '-' && this.peek().kind === 'number') {
-      const n = this.next().value
-      return n instanceof PyFloat ? new PyFloat(-n.value) : -(n as number)
-    }
-    if (t.kind === 'name') {
-      const literal: Record<string, unknown> = {
-        true: true,
-        True: true,
-        false: false,
-        False: false,
-        none: null,
-        None: null,
-        null: null,
-      }
-      if (t.text in literal && (t.text !== 'null' || this.literalOnly)) return literal[t.text]
-      if (this.literalOnly) this.fail(`"${t.text}" is not a literal`)
-      if (!Object.hasOwn(this.vars, t.text)) {
-        if (this.syntaxOnly && unsupportedNames.has(t.text)) this.fail(`"${t.text}" is not supported by this engine`)
-        return new Undefined(t.text)
-      }
-      return this.syntaxOnly ? this.vars[t.text] : expand(this.vars[t.text], this.vars, t.text)
-    }
-    this.fail(t.kind === 'end' ? 'unexpected end' : `unexpected "${t.text}"`)
-  }
-  private dict(): Record<string, unknown> {
-    const dict: Record<string, unknown> = {}
-    if (this.accept('}')) return dict
-    do {
-      if (this.peek().kind === 'op' && this.peek().text === '}') break // a trailing comma
-      const key = this.use(this.or())
-      this.expect(':')
-      Object.defineProperty(dict, toText(key), {
-        value: this.or(),
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      })
-    } while (this.accept(','))
-    this.expect('}')
-    return dict
-  }
-
-  private list(close: string): unknown[] {
-    const items: unknown[] = []
-    if (this.accept(close)) return items
-    do items.push(this.or())
-    while (this.accept(','))
-    this.expect(close)
-    return items
+function walk(node: Node, visit: (node: Node) => void): void {
+  visit(node)
+  for (const field of node.fields ?? []) {
+    const child = node[field]
+    if (Array.isArray(child)) for (const c of child) isNode(c) && walk(c, visit)
+    else if (isNode(child)) walk(child, visit)
   }
 }
 
-// Vars may hold templates themselves (`dest: "{{ base }}/x"`): they are rendered when used, as in Ansible.
-let depth = 0
-function expand(value: unknown, vars: Vars, name: string): unknown {
-  if (typeof value !== 'string' || !isTemplated(value)) return value
-  if (depth > 20) throw new TemplateError(`recursive template in '${name}'`)
-  depth++
+function isNode(value: unknown): value is Node {
+  return !!value && typeof value === 'object' && typeof (value as Node).typename === 'string'
+}
+
+// ---- the runtime compiled code calls ----------------------------------------------------------------------
+
+const scopes = new WeakMap<object, Vars>()
+
+/** Jinja's scopes: a `{% set %}` inside a loop or macro stays there (nunjucks would write to the outer one). */
+class Frame extends nj.runtime.Frame {
+  push(): Frame {
+    return new (Frame as unknown as new (parent: Frame, isolateWrites: boolean) => Frame)(this, true)
+  }
+}
+
+const runtime = {
+  ...nj.runtime,
+  Frame,
+  contextOrFrameLookup(context: Context, frame: { lookup(name: string): unknown }, name: string): unknown {
+    const local = frame.lookup(name)
+    if (local !== undefined) return local
+    if (name in context.ctx) return context.ctx[name]
+    if (Object.hasOwn(context.vars, name)) return expand(context.vars[name], context.vars, context.depth, name)
+    if (name === 'vars') {
+      scopes.set(context.vars, context.vars)
+      return context.vars
+    }
+    if (Object.hasOwn(globals, name)) return globals[name]
+    return new Undefined(name)
+  },
+  memberLookup(obj: unknown, key: unknown, base: string): unknown {
+    const what = `${base}${typeof key === 'string' && /^[A-Za-z_]\w*$/.test(key) ? `.${key}` : `[${pyRepr(key)}]`}`
+    const value = getattr(obj, key, what)
+    const scope = obj !== null && typeof obj === 'object' ? scopes.get(obj) : undefined
+    return scope && !(value instanceof Undefined) ? expand(value, scope, 0, what) : value
+  },
+  callWrap(fn: unknown, name: string, context: Context, args: unknown[]): unknown {
+    if (fn instanceof Undefined) fn.fail()
+    if (typeof fn !== 'function') throw new TemplateError(`${name} is not callable`)
+    const result = (fn as (...a: unknown[]) => unknown).apply(context, args)
+    return result instanceof nj.runtime.SafeString ? String(result) : result
+  },
+  suppressValue(value: unknown): string {
+    // Ansible's finalize: None prints as ''.
+    if (value === null || value === undefined) return ''
+    if (value instanceof nj.runtime.SafeString) return String(value)
+    if (value instanceof Undefined) value.fail()
+    return toText(value)
+  },
+  ensureDefined: (value: unknown) => value,
+  fromIterator(value: unknown): unknown {
+    if (value instanceof Undefined) value.fail()
+    if (typeof value === 'string' || Array.isArray(value)) return value
+    if (value && typeof value === 'object' && !(value instanceof PyFloat)) return Object.keys(value) // a dict's keys
+    throw new TemplateError(`${pyRepr(value)} is not iterable`)
+  },
+  inOperator: (item: unknown, container: unknown) => contains(container, item),
+  handleError(e: unknown, lineno: number, colno: number): unknown {
+    const t = located(e)
+    return t.line ? t : new TemplateError(t.reason, lineno + 1, colno + 1)
+  },
+  truthy,
+  or: (a: unknown, b: () => unknown) => (truthy(a) ? a : b()),
+  and: (a: unknown, b: () => unknown) => (truthy(a) ? b() : a),
+  float: (n: number) => new PyFloat(n),
+  tuple: (...items: unknown[]) => tuple(...items),
+  slice: (start: unknown, stop: unknown, step: unknown) => new Slice(start, stop, step),
+  key(k: unknown): string {
+    if (k instanceof Undefined) k.fail()
+    if (k !== null && typeof k === 'object') throw new TemplateError(`unhashable type: '${typeName(k)}'`)
+    return toText(k)
+  },
+  compare(first: unknown, ...rest: unknown[]): boolean {
+    let left = first
+    for (let i = 0; i < rest.length; i += 2) {
+      const right = rest[i + 1]
+      if (!compare(rest[i] as string, left, right)) return false
+      left = right
+    }
+    return true
+  },
+  binary,
+}
+
+/** Vars may hold templates themselves (`dest: "{{ base }}/x"`): they are rendered when used, as in Ansible. */
+function expand(value: unknown, vars: Vars, depth: number, name: string): unknown {
+  if (!hasTemplates(value)) return value
   try {
-    return renderParts(value, vars, true)
-  } finally {
-    depth--
+    return deepRender(value, vars, depth + 1)
+  } catch (e) {
+    if (e instanceof TemplateError && /recursive/.test(e.reason))
+      throw new TemplateError(`recursive template in '${name}'`)
+    throw e
   }
 }
 
-function member(value: unknown, key: unknown, what: string): unknown {
-  if (value instanceof Undefined) return new Undefined(what)
-  if (value !== null && typeof value === 'object' && Object.hasOwn(value, String(key)))
-    return (value as Record<string, unknown>)[String(key)]
-  if (typeof value === 'string' && typeof key === 'number') return value[key] ?? new Undefined(what)
-  return new Undefined(what)
+function deepRender(value: unknown, vars: Vars, depth: number): unknown {
+  if (typeof value === 'string') return renderNative(value, vars, depth)
+  if (Array.isArray(value)) return value.map((v) => deepRender(v, vars, depth))
+  if (value && typeof value === 'object' && !(value instanceof PyFloat)) {
+    const out: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries(value)) define(out, k, deepRender(v, vars, depth))
+    return out
+  }
+  return value
 }
 
-function compare(op: string, a: unknown, b: unknown): boolean {
-  a = a instanceof PyFloat ? a.value : a
-  b = b instanceof PyFloat ? b.value : b
-  if (op === '==') return equal(a, b)
-  if (op === '!=') return !equal(a, b)
-  if (typeof a !== typeof b || (typeof a !== 'number' && typeof a !== 'string'))
-    throw new TemplateError(
-      `cannot compare ${toText(a)} ${op} ${toText(b)}: both sides must be numbers or both strings`,
-    )
-  const [x, y] = [a as number | string, b as number | string]
-  return op === '<' ? x < y : op === '<=' ? x <= y : op === '>' ? x > y : x >= y
+const templated = new WeakMap<object, boolean>()
+function hasTemplates(value: unknown): boolean {
+  if (typeof value === 'string') return isTemplated(value)
+  if (!value || typeof value !== 'object' || value instanceof PyFloat || scopes.has(value)) return false
+  let known = templated.get(value)
+  if (known === undefined) {
+    known = Object.values(value).some(hasTemplates)
+    templated.set(value, known)
+  }
+  return known
 }
 
-function equal(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b) // PyFloat's toJSON is its number: 1.0 == 1, as in Python
+/** `hostvars`: each host's vars by name, read when used (and rendered with that host's vars). */
+export function hostvarsOf(names: string[], varsOf: (name: string) => Vars): Record<string, Vars> {
+  const out: Record<string, Vars> = {}
+  scopes.set(out, {}) // read lazily: its values are scopes of their own
+  for (const name of names)
+    Object.defineProperty(out, name, {
+      enumerable: true,
+      get: () => {
+        const vars = varsOf(name)
+        scopes.set(vars, vars)
+        return vars
+      },
+    })
+  return out
 }
 
-function contains(container: unknown, item: unknown): boolean {
-  if (typeof container === 'string') return container.includes(toText(item))
-  if (Array.isArray(container)) return container.some((x) => equal(x, item))
-  if (container && typeof container === 'object') return Object.hasOwn(container, toText(item))
-  throw new TemplateError(`"in" needs a string, list or mapping on its right, got ${toText(container)}`)
+// ---- values -------------------------------------------------------------------------------------------------
+
+/** Python's ast.literal_eval of a list, dict, string, number, bool or None (JSON's true/false/null too), or
+ * undefined when the text is not one. */
+export function pyLiteral(text: string): unknown {
+  let ast: Node
+  try {
+    ast = parse(`{{ ${prepare(text, false)} }}`)
+  } catch {
+    return undefined
+  }
+  const output = (ast.children as Node[])[0]
+  if ((ast.children as Node[]).length !== 1 || output?.typename !== 'Output') return undefined
+  const nodes = output.children as Node[]
+  if (nodes.length !== 1) return undefined
+  const NOT = Symbol('not a literal')
+  const value = (node: Node): unknown => {
+    switch (node.typename) {
+      case 'Literal':
+        return typeof node.value === 'number' && node.float && Number.isInteger(node.value)
+          ? new PyFloat(node.value)
+          : node.value instanceof RegExp
+            ? NOT
+            : node.value
+      case 'Symbol':
+        return (
+          ({ True: true, False: false, None: null, true: true, false: false, null: null } as Record<string, unknown>)[
+            String(node.value)
+          ] ?? NOT
+        )
+      case 'Neg': {
+        const v = value(node.target as Node)
+        return typeof v === 'number' ? -v : v instanceof PyFloat ? new PyFloat(-v.value) : NOT
+      }
+      case 'Array':
+      case 'Group':
+        return (node.children as Node[]).map(value)
+      case 'Dict': {
+        const out: Record<string, unknown> = {}
+        for (const pair of node.children as Node[]) {
+          const k = value(pair.key as Node)
+          if (typeof k !== 'string' && typeof k !== 'number') return NOT
+          define(out, String(k), value(pair.value as Node))
+        }
+        return out
+      }
+      default:
+        return NOT
+    }
+  }
+  const result = value(nodes[0]!)
+  const bad = (v: unknown): boolean =>
+    v === NOT || (Array.isArray(v) ? v.some(bad) : !!v && typeof v === 'object' && Object.values(v).some(bad))
+  return bad(result) ? undefined : result
 }
+
+/** The names every template sees: Jinja's functions, Python's constants, Ansible's omit. */
+const globals: Record<string, unknown> = { ...functions, True: true, False: false, None: null, omit }

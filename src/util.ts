@@ -134,3 +134,38 @@ export function splitWords(line: string): string[] {
   if (word !== undefined) words.push(word)
   return words
 }
+
+// --- Python's re, as far as playbooks reach it ---------------------------------------------------------
+
+/**
+ * A Python regular expression as a JavaScript one: named groups (?P<name>...) and (?P=name), \A and \Z;
+ * inline flags at the start ((?i), (?m), (?s)) become flags. A pattern JavaScript cannot compile throws an
+ * Error naming the pattern. (Python's \d and \w also match non-ASCII digits and letters; JavaScript's do not.)
+ */
+export function pyRegExp(pattern: string, flags = ''): RegExp {
+  let source = pattern.replace(/\(\?P</g, '(?<').replace(/\(\?P=(\w+)\)/g, '\\k<$1>')
+  const inline = /^\(\?([aiLmsux]+)\)/.exec(source)
+  if (inline) {
+    source = source.slice(inline[0].length)
+    for (const f of inline[1]!) if ('ims'.includes(f) && !flags.includes(f)) flags += f
+  }
+  // Python's \Z is the very end (JavaScript's $ without m); \A the very start.
+  source = source.replace(/\\Z/g, '(?![\\s\\S])').replace(/\\A/g, '(?<![\\s\\S])')
+  try {
+    return new RegExp(source, flags)
+  } catch (e) {
+    throw new Error(`bad regular expression ${JSON.stringify(pattern)}: ${(e as Error).message}`)
+  }
+}
+
+/** Python's match.expand(template): \1..\99, \g<1>, \g<name>, and the escapes \n \t \\ \r. */
+export function pyExpand(template: string, match: RegExpExecArray): string {
+  return template.replace(/\\(?:g<(\w+)>|(\d{1,2})|([ntr\\]))/g, (all, name?: string, num?: string, esc?: string) => {
+    if (esc) return { n: '\n', t: '\t', r: '\r', '\\': '\\' }[esc]!
+    const key = name ?? num!
+    const value = /^\d+$/.test(key) ? match[Number(key)] : match.groups?.[key]
+    if (value === undefined && !(/^\d+$/.test(key) && Number(key) < match.length))
+      throw new Error(`invalid group reference ${all}`)
+    return value ?? ''
+  })
+}

@@ -24,6 +24,13 @@ export const modeSchema = {
   ],
 }
 
+/** The args every file task takes for the file's attributes, as Ansible's file common arguments. */
+export const attributeSchemas = {
+  mode: modeSchema,
+  owner: { type: 'string', description: 'a user name or uid' },
+  group: { type: 'string', description: 'a group name or gid' },
+}
+
 export interface Attributes {
   mode?: number
   owner?: string
@@ -188,7 +195,10 @@ export async function putFile(host: Target, args: PutFileArgs, ctx: Pick<TaskCon
         try {
           await host.put(source, tmp, { mode: 0o600 })
           const attributes = attributeChanges({ exists: true, mode: 0o600 }, want).command(tmp)
-          const rename = `mv -f -- ${quote(tmp)} ${quote(dest)}`
+          // The rename, then the temporary files of copies to dest that died half-way (a host that lost power, a
+          // controller killed): the host lock makes sure no other run is writing one now.
+          const orphans = `.${posix.basename(dest).replace(/[*?[\\]/g, '\\$&')}.hbmon-*.tmp`
+          const rename = `mv -f -- ${quote(tmp)} ${quote(dest)} && find ${quote(dir)} -maxdepth 1 -type f -name ${quote(orphans)} -delete`
           if (args.validate) {
             if (attributes) await host.$`sh -c ${attributes}`
             const command = args.validate.replace(/%s/g, quote(tmp))
@@ -215,4 +225,46 @@ async function fileDiff(host: Target, dest: string, file: RemoteFile, source: st
   if (before.includes('\0'))
     return { path: dest, before: file.sha256 ?? '', after: await sha256Local(source), binary: true }
   return { path: dest, before, after: after.toString('utf8') }
+}
+
+/**
+ * The result of an edit of a text file as Ansible's lineinfile and blockinfile report it: the content decided
+ * (`after`, written only when `msg` says the content changed) and the attributes, through putFile; `msg` gets
+ * Ansible's "ownership, perms or SE linux context changed" when attributes change too.
+ */
+export async function putEdited(
+  host: Target,
+  ctx: Pick<TaskContext, 'diff'>,
+  edit: { path: string; before: string | undefined; after: string; msg: string; validate?: string; data?: object },
+  want: { mode?: string | number; owner?: string; group?: string },
+): Promise<TaskResult> {
+  const mode = parseMode(want.mode)
+  const result = await putFile(
+    host,
+    {
+      dest: edit.path,
+      source: Buffer.from(edit.msg ? edit.after : (edit.before ?? '')),
+      makeParents: true,
+      ...(mode !== undefined ? { mode } : {}),
+      ...(want.owner !== undefined ? { owner: want.owner } : {}),
+      ...(want.group !== undefined ? { group: want.group } : {}),
+      ...(edit.validate !== undefined ? { validate: edit.validate } : {}),
+    },
+    ctx,
+  )
+  // Ansible creates the file (0644 under the usual umask, owned by the user it runs as), then sets what was
+  // asked: a created file's attributes changed when they differ from those.
+  const user = host.connection.become ? host.connection.becomeUser : (host.connection.user ?? 'root')
+  const attributes =
+    edit.before === undefined
+      ? Boolean(result.changes?.length) &&
+        ((mode !== undefined && mode !== 0o644) ||
+          (want.owner !== undefined && want.owner !== user) ||
+          (want.group !== undefined && want.group !== user))
+      : (result.changes ?? []).some((c) =>
+          / (mode|owner|group) /.test(` ${c.describe.split(': ').slice(1).join(': ')}`),
+        )
+  const perms = 'ownership, perms or SE linux context changed'
+  const msg = attributes ? (edit.msg ? `${edit.msg} and ${perms}` : perms) : edit.msg
+  return { ...result, msg, data: { msg, ...edit.data } }
 }

@@ -126,9 +126,7 @@ export async function loadChange(host: Target, restartHolders: boolean): Promise
     describe: `reloaded ${state.loaded} → ${state.file}${state.holders.length ? ` (stopped ${describeHolders(state.holders)})` : ''}`,
     async apply() {
       if (state.holders.length) await stopHolders(host, state.holders)
-      const rm = await host.$({ nothrow: true })`rmmod hbmon`
-      if (rm.code !== 0) throw new HoldersError(`rmmod hbmon failed: ${(rm.stderr || rm.stdout).trim()}`)
-      await modprobe(host)
+      await reload(host)
     },
   }
 }
@@ -140,6 +138,19 @@ export async function ensureLoaded(host: Target, restartHolders: boolean): Promi
 
 /** Raised when the module is busy: the running module is untouched, so the caller need not reload anything. */
 export class HoldersError extends Error {}
+
+// rmmod and modprobe in one remote command, deaf to the hangup and the closed pipe of a controller that dies
+// between them: a host is never left without the module because its controller was killed mid-reload.
+const reloadScript = `trap '' HUP PIPE
+rmmod hbmon 2>&1 || exit 3
+modprobe hbmon 2>&1 || exit 4`
+
+async function reload(host: Target): Promise<void> {
+  const r = await host.$({ nothrow: true })`sh -c ${reloadScript}`
+  const why = (r.stderr || r.stdout).trim()
+  if (r.code === 3) throw new HoldersError(`rmmod hbmon failed: ${why}`)
+  if (r.code !== 0) throw new Error(`modprobe hbmon failed: ${why}`)
+}
 
 async function modprobe(host: Target): Promise<void> {
   const r = await host.$({ nothrow: true })`modprobe hbmon`

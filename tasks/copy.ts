@@ -4,7 +4,7 @@
 import { basename } from 'node:path'
 import { defineTask } from '../src/task.ts'
 import { isTemplated, pyJson, toText } from '../src/template.ts'
-import { checkDest, findLocal, modeSchema, parseMode, putFile, destStat } from './_files.ts'
+import { checkDest, findLocal, attributeSchemas, parseMode, putFile, destStat } from './_files.ts'
 
 // Ansible's copy action: a list or dict is written as json.dumps() gives it; other values as Python's str().
 function contentText(content: unknown): string {
@@ -34,9 +34,7 @@ export default defineTask<CopyArgs>({
       src: { type: 'string', description: 'a local file' },
       content: { description: 'the file content (text; a list or mapping is written as JSON, as Ansible does)' },
       dest: { type: 'string', minLength: 1, description: 'a remote path' },
-      mode: modeSchema,
-      owner: { type: 'string', description: 'a user name or uid' },
-      group: { type: 'string', description: 'a group name or gid' },
+      ...attributeSchemas,
       validate: { type: 'string', description: 'a command with %s for the new file' },
       force: { type: 'boolean', description: 'a boolean' },
     },

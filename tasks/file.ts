@@ -6,7 +6,7 @@ import { quote } from '../src/util.ts'
 import { posix } from 'node:path'
 import type { Change, Target } from '../src/task.ts'
 import { statCall, statFiles, type RemoteFile } from '../facts/files.ts'
-import { attributeChanges, modeSchema, parseMode } from './_files.ts'
+import { attributeChanges, attributeSchemas, parseMode } from './_files.ts'
 
 /** The ancestors of path that do not exist yet, outermost first. */
 async function missingAncestors(host: Target, path: string): Promise<string[]> {
@@ -37,9 +37,7 @@ export default defineTask<FileArgs>({
     properties: {
       path: { type: 'string', minLength: 1, description: 'a remote path' },
       state: { enum: ['file', 'directory', 'absent', 'touch'], description: 'one of file, directory, absent, touch' },
-      mode: modeSchema,
-      owner: { type: 'string', description: 'a user name or uid' },
-      group: { type: 'string', description: 'a group name or gid' },
+      ...attributeSchemas,
     },
   },
   reads: (args) => [statCall([trimSlashes(args.path)])],

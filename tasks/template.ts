@@ -1,13 +1,13 @@
 // template: renders a local template with the host's vars and installs it like copy (checksum, atomic,
-// mode/owner/group, diff). The language is the small Jinja subset of src/template.ts: {{ var }},
-// {{ var | default(x) }}, dotted access, a few filters; no {% %} blocks. `src` is looked up like Ansible:
+// mode/owner/group, diff). The language is Jinja2 as Ansible runs it (src/template.ts): checked when the
+// playbook is loaded, errors named by the template's file, line and column. `src` is looked up like Ansible:
 // absolute, PLAYBOOK_DIR/templates/src, PLAYBOOK_DIR/src.
 import { readFile } from 'node:fs/promises'
 import { basename } from 'node:path'
 import { readFileSync } from 'node:fs'
 import { defineTask } from '../src/task.ts'
-import { checkTemplate, isTemplated } from '../src/template.ts'
-import { checkDest, findLocal, modeSchema, parseMode, putFile, destStat } from './_files.ts'
+import { checkTemplate, isTemplated, TemplateError } from '../src/template.ts'
+import { checkDest, findLocal, attributeSchemas, parseMode, putFile, destStat } from './_files.ts'
 
 interface TemplateArgs {
   src: string
@@ -28,9 +28,7 @@ export default defineTask<TemplateArgs>({
     properties: {
       src: { type: 'string', description: 'a local template file' },
       dest: { type: 'string', minLength: 1, description: 'a remote path' },
-      mode: modeSchema,
-      owner: { type: 'string', description: 'a user name or uid' },
-      group: { type: 'string', description: 'a group name or gid' },
+      ...attributeSchemas,
       validate: { type: 'string', description: 'a command with %s for the new file' },
     },
   },
@@ -41,7 +39,7 @@ export default defineTask<TemplateArgs>({
     try {
       checkTemplate(readFileSync(file, 'utf8'))
     } catch (e) {
-      throw new Error(`${file}: ${(e as Error).message}`)
+      throw inFile(file, e)
     }
   },
   reads: (args) => [destStat(args.dest)],
@@ -51,7 +49,7 @@ export default defineTask<TemplateArgs>({
     try {
       text = host.render(await readFile(file, 'utf8'))
     } catch (e) {
-      throw new Error(`${file}: ${(e as Error).message}`)
+      throw inFile(file, e)
     }
     const mode = parseMode(args.mode)
     return putFile(
@@ -69,3 +67,9 @@ export default defineTask<TemplateArgs>({
     )
   },
 })
+
+/** A template's error as FILE:LINE:COLUMN: reason. */
+function inFile(file: string, e: unknown): Error {
+  if (e instanceof TemplateError && e.line) return new Error(`${file}:${e.line}:${e.column}: ${e.reason}`)
+  return new Error(`${file}: ${(e as Error).message}`)
+}

@@ -3,7 +3,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { parseExtraVars, parsePlaybook } from '../src/playbook.ts'
+import { flatTasks, isBlock, parseExtraVars, parsePlaybook, type Block, type PlayTask } from '../src/playbook.ts'
 import { builtinTasks, Registry } from '../src/task.ts'
 import { tempDir } from './tmp.ts'
 import { InputError } from '../src/util.ts'
@@ -36,15 +36,26 @@ test('the built-in tasks are registered from tasks/', () => {
     'verify',
   ].map((t) => `hbmon_${t}`)
   assert.equal(registry.names(), [
+    'assert',
+    'blockinfile',
     'command',
     'copy',
     'deb_packages',
+    'debug',
     'facts',
+    'fail',
     'fetch',
     'file',
+    'group',
     ...hbmon,
+    'lineinfile',
+    'pause',
+    'set_fact',
     'shell',
+    'stat',
     'template',
+    'user',
+    'wait_for',
   ])
 })
 
@@ -80,7 +91,7 @@ test('a play with tasks, handlers and keywords becomes typed data', () => {
   assert.is(play.maxFailPercentage, 30)
   assert.is(play.gatherFacts, false)
   assert.equal(play.vars, { port: 80 })
-  const [copy, command] = play.tasks
+  const [copy, command] = flatTasks(play.tasks)
   assert.is(copy!.action, 'copy')
   assert.equal(copy!.notify, ['restart'])
   assert.equal(copy!.when, ['port == 80'])
@@ -96,7 +107,10 @@ test('unknown task, with file:line and the list of tasks', () => {
   const e = error(`- hosts: all\n  tasks:\n    - name: x\n      cpoy: { dest: /x }\n`)
   assert.is(e.file, 'site.yml')
   assert.is(e.line, 4)
-  assert.match(e.message, /site\.yml:4:7: 0\.tasks\.0\.cpoy: unknown task "cpoy" \(known: command, copy/)
+  assert.match(
+    e.message,
+    /site\.yml:4:7: 0\.tasks\.0\.cpoy: unknown task "cpoy" \(known: assert, blockinfile, command, copy/,
+  )
 })
 
 test('bad task args are checked with the task schema', () => {
@@ -152,8 +166,136 @@ test('play keywords: unknown, unsupported, wrong types, missing hosts', () => {
   )
   assert.match(error(`- hosts: all\n  tasks:\n    - name: nothing\n`).message, /:3:.*no task given/)
   assert.match(
-    error(`- hosts: all\n  tasks:\n    - command: a\n      loop: [1]\n`).message,
-    /:4:.*"loop" is not supported/,
+    error(`- hosts: all\n  tasks:\n    - command: a\n      with_nested: [[1]]\n`).message,
+    /:4:.*"with_nested" is not supported/,
+  )
+})
+
+test('blocks: a tree of steps; each task settles what its blocks and play say (own value first)', () => {
+  const { plays } = parsePlaybook(
+    `- hosts: all
+  become: true
+  any_errors_fatal: true
+  tasks:
+    - name: outer
+      when: a == 1
+      tags: [t1]
+      vars: { x: 1, y: 1 }
+      become_user: carol
+      ignore_errors: true
+      block:
+        - command: one
+          when: b == 2
+          vars: { y: 2 }
+          tags: t2
+        - name: inner
+          no_log: true
+          delegate_to: "{{ groups.db[0] }}"
+          block:
+            - command: two
+              ignore_errors: false
+              become: false
+          rescue:
+            - command: three
+      always:
+        - command: four
+          run_once: true
+    - command: five
+`,
+    'site.yml',
+    registry,
+  )
+  const steps = plays[0]!.tasks
+  assert.is(steps.length, 2)
+  const outer = steps[0] as Block
+  assert.ok(isBlock(outer))
+  assert.is(outer.name, 'outer')
+  assert.is(outer.line, 5)
+  const one = outer.block[0] as PlayTask
+  assert.equal(one.when, ['a == 1', 'b == 2'])
+  assert.equal(one.tags, ['t1', 't2'])
+  assert.equal(one.vars, { x: 1, y: 2 })
+  assert.is(one.become, true)
+  assert.is(one.becomeUser, 'carol')
+  assert.is(one.ignoreErrors, true)
+  assert.is(one.anyErrorsFatal, true)
+  const inner = outer.block[1] as Block
+  const two = inner.block[0] as PlayTask
+  assert.is(two.become, false)
+  assert.is(two.ignoreErrors, false)
+  assert.is(two.noLog, true)
+  assert.is(two.delegateTo, '{{ groups.db[0] }}')
+  assert.is((inner.rescue[0] as PlayTask).args.cmd, 'three')
+  const four = outer.always[0] as PlayTask
+  assert.is(four.runOnce, true)
+  assert.equal(four.when, ['a == 1'])
+  const five = steps[1] as PlayTask
+  assert.equal(five.when, [])
+  assert.is(five.becomeUser, undefined)
+  assert.is(five.become, true)
+  assert.equal(
+    flatTasks(steps).map((t) => t.args.cmd),
+    ['one', 'two', 'three', 'four', 'five'],
+  )
+})
+
+test('loops and until: the loop kinds, loop_control, retries and delay with Ansible defaults', () => {
+  const { plays } = parsePlaybook(
+    `- hosts: all
+  gather_facts: false
+  tasks:
+    - command: "echo {{ u }}"
+      loop: "{{ users }}"
+      loop_control: { loop_var: u, index_var: i, label: "{{ u.name }}" }
+    - command: "echo {{ item }}"
+      with_items: [a, [b]]
+    - command: "echo {{ item.key }}"
+      with_dict: { a: 1 }
+    - copy: { src: "{{ item }}", dest: /tmp/ }
+      with_fileglob: "*.conf"
+    - command: "true"
+      register: r
+      until: r.rc == 0
+    - command: "true"
+      until: [true]
+      retries: 0
+      delay: 1
+`,
+    'site.yml',
+    registry,
+  )
+  const [a, b, c, d, e, f] = flatTasks(plays[0]!.tasks)
+  assert.equal(a!.loop, { kind: 'loop', value: '{{ users }}', loopVar: 'u', indexVar: 'i', label: '{{ u.name }}' })
+  assert.equal(b!.loop, { kind: 'items', value: ['a', ['b']], loopVar: 'item' })
+  assert.equal(c!.loop, { kind: 'dict', value: { a: 1 }, loopVar: 'item' })
+  assert.equal(d!.loop, { kind: 'fileglob', value: '*.conf', loopVar: 'item' })
+  assert.equal([e!.until, e!.retries, e!.delay, e!.loop], [['r.rc == 0'], 3, 5, undefined])
+  assert.equal([f!.until, f!.retries, f!.delay], [[true], 0, 1])
+})
+
+test('blocks and loops: what is refused, with file:line', () => {
+  const cases: [string, RegExp][] = [
+    [`    - command: a\n      loop: not-a-list\n`, /:4:.*loop: expected a list or a template that gives one/],
+    [`    - command: a\n      loop: [1]\n      with_items: [2]\n`, /:5:.*one loop per task, found loop and with_items/],
+    [`    - command: a\n      loop_control: { loop_var: x }\n`, /:4:.*loop_control without a loop/],
+    [
+      `    - command: a\n      loop: [1]\n      loop_control: { pause: 1 }\n`,
+      /loop_control's "pause" is not supported/,
+    ],
+    [`    - command: a\n      rescue: []\n`, /:4:.*"rescue" belongs to a block/],
+    [`    - block: []\n      loop: [1]\n`, /:4:.*"loop" is not a keyword of a block/],
+    [`    - block: []\n      environment: {}\n`, /:4:.*"environment" is not supported/],
+    [`    - block: []\n      vars: { ansible_user: x }\n`, /:4:.*connection variables in a block's vars/],
+    [`    - hbmon_build: {}\n      loop: [1]\n`, /:3:.*a loop over "hbmon_build" is not supported .*batch phase/],
+    [`    - command: a\n      become_method: su\n`, /:4:.*"become_method" is not supported/],
+    [`    - command: a\n      become: "yes please"\n`, /:4:.*become: expected a boolean/],
+    [`    - command: a\n      delegate_to: "{{ x"\n`, /:4:.*delegate_to: .*never closed/],
+    [`    - block:\n        - command: a\n          notify: nope\n`, /:5:.*no handler named "nope"/],
+  ]
+  for (const [tasks, want] of cases) assert.match(error(`- hosts: all\n  tasks:\n${tasks}`).message, want, tasks)
+  assert.match(
+    error(`- hosts: all\n  tasks: []\n  handlers:\n    - block: []\n`).message,
+    /:4:.*blocks in handlers are not supported/,
   )
 })
 

@@ -1,7 +1,7 @@
-// The bottom layer: Ansible's two booleans (they are different functions in Ansible too) and shell words.
+// The bottom layer: Ansible's two booleans (they are different functions in Ansible too), shell words, Python regexps.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { ansibleBoolean, jinjaBool, PyFloat, quote, splitWords } from '../src/util.ts'
+import { ansibleBoolean, jinjaBool, PyFloat, pyExpand, pyRegExp, quote, splitWords } from '../src/util.ts'
 
 test('ansibleBoolean is convert_bool.boolean: y/t count, other numbers and strings do not', () => {
   for (const v of [true, 1, new PyFloat(1), 'y', 'YES', ' on ', '1', 'True', 't'])
@@ -24,6 +24,16 @@ test('quote and splitWords round-trip through sh', () => {
   assert.equal(splitWords(words.map(quote).join(' ')), words)
   assert.equal(splitWords(`a "b \\"c\\"" 'd e'\\ f`), ['a', 'b "c"', 'd e f'])
   assert.throws(() => splitWords("'open"), /unterminated '/)
+})
+
+test("pyRegExp and pyExpand: Python's named groups, inline flags and backreferences", () => {
+  const m = pyRegExp('^(?P<key>\\w+)=(?P=key)?(\\d+)$').exec('port=port22')!
+  assert.ok(m)
+  assert.is(pyExpand('\\g<key> is \\2, \\g<2>\\t|\\1', m), 'port is 22, 22\t|port')
+  assert.ok(pyRegExp('(?i)^listen').test('LISTEN 80'))
+  assert.is(pyExpand('\\3', pyRegExp('(a)(b)?(c)?').exec('a')!), '', 'an unmatched group is empty, as in Python 3.5+')
+  assert.throws(() => pyExpand('\\g<nope>', m), /invalid group reference/)
+  assert.throws(() => pyRegExp('(unclosed'), /bad regular expression "\(unclosed"/)
 })
 
 test.run()

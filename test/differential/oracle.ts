@@ -34,6 +34,8 @@ export interface Case {
   refused?: RegExp
   /** Why ours differs from Ansible here on purpose (listed in README's table); the case must still run. */
   deliberate?: string
+  /** Text that deploy must not print (no_log results). */
+  notPrinted?: string[]
 }
 
 export interface Outcome {
@@ -55,18 +57,23 @@ export interface Verdict {
 }
 
 const pool = 4
-const DOWN = '127.0.49.254' // nothing listens there (the lab's nets are ours: 127.0.42-49)
-const refuseAddress = (i: number) => `127.0.49.${10 + (i % 200)}` // a listener per refused case counts connections
 
 export class Oracle {
   readonly lab: Lab
   private listeners = 0
+  /** Where nothing listens, and where a listener per refused case counts connections: on the default net the
+   * lab's spare 127.0.49 (the lab's nets are ours: 127.0.42-49); on another (HBMON_LAB_NET) above its hosts. */
+  private readonly downAddress: string
+  private readonly refuseAddress: (i: number) => string
 
   constructor(
     readonly dir: string,
     net = '127.0.42',
   ) {
     this.lab = new Lab({ dir: join(dir, 'lab'), net })
+    const spare = net === '127.0.42' ? '127.0.49' : net
+    this.downAddress = `${spare}.254`
+    this.refuseAddress = (i: number) => `${spare}.${10 + (i % 200)}`
   }
 
   /** Eight light hosts, each case's directory, users for the become cases, and the connection counter for
@@ -133,7 +140,7 @@ export class Oracle {
       for (const [name, vars] of Object.entries(group.hosts ?? {})) {
         const n = Number(/^h(\d+)\b/.exec(name)?.[1] ?? 0)
         const v = (vars ?? {}) as Record<string, unknown>
-        if (v.ansible_host === 'DOWN') v.ansible_host = DOWN
+        if (v.ansible_host === 'DOWN') v.ansible_host = this.downAddress
         else if (v.ansible_host === undefined && n > 0)
           v.ansible_host = address ?? this.address(lightName(((n - 1) % pool) + 1 + offset))
         group.hosts[name] = v
@@ -283,7 +290,7 @@ export class Oracle {
     let listener: Server | undefined
     let address: string | undefined
     if (c.refused) {
-      address = refuseAddress(this.listeners++)
+      address = this.refuseAddress(this.listeners++)
       listener = createServer((socket) => {
         connections++
         socket.destroy()
@@ -313,13 +320,14 @@ export class Oracle {
     if (existsSync(json)) {
       const report = JSON.parse(readFileSync(json, 'utf8'))
       for (const [host, h] of Object.entries(report.hosts as Record<string, { stats: Record<string, number> }>)) {
-        const { ok, changed, failed, skipped, unreachable, ignored } = h.stats
+        const { ok, changed, failed, skipped, unreachable, rescued, ignored } = h.stats
         stats[host] = {
           ok: ok!,
           changed: changed!,
           failed: failed!,
           skipped: skipped!,
           unreachable: unreachable!,
+          rescued: rescued!,
           ignored: ignored!,
         }
       }
@@ -383,6 +391,8 @@ export class Oracle {
   /** The verdict on a case from both outcomes. */
   verdict(c: Case, theirs: Outcome, ours: Outcome, started: number): Verdict {
     const differences = compare(theirs, ours)
+    for (const text of c.notPrinted ?? [])
+      if ((ours.stdout + ours.stderr).includes(text)) differences.push(`deploy printed ${JSON.stringify(text)}`)
     if (differences.length && process.env.HBMON_DIFF_VERBOSE)
       differences.push(
         `ansible stderr: ${theirs.stderr.slice(-600)}`,
@@ -431,6 +441,7 @@ function counts(s: Record<string, number>): Record<string, number> {
     failed: s.failures ?? s.failed ?? 0,
     skipped: s.skipped ?? 0,
     unreachable: s.unreachable ?? 0,
+    rescued: s.rescued ?? 0,
     ignored: s.ignored ?? 0,
   }
 }

@@ -94,7 +94,9 @@ test('decrypted, used on the host, and in no output: -vvv, --diff, a failing tas
   assert.is(r.code, 0, r.out)
   const on = (cmd: string) => lab.ssh('light01', cmd).then((x) => x.stdout)
   assert.is(await on('cat /var/tmp/vault-secret'), `${inline} ${fromFile}\n`)
-  assert.is(await on('cat /var/tmp/vault-pem'), `pem:\n${multiline}\n\n`)
+  // The value ends in a newline and so does the template: Ansible's templar adds back only the newlines the
+  // rendering lost (data_newlines - res_newlines), so one, not two.
+  assert.is(await on('cat /var/tmp/vault-pem'), `pem:\n${multiline}\n`)
   assert.is(await on('cat /var/tmp/vault-echo'), `${inline}\n`)
   assert.match(r.out, /\*{8}/) // the diff and the failing task's stderr were there, masked
   assert.equal(leaks(r.out), [])

@@ -150,6 +150,9 @@ test('--check --diff: says what would change, changes nothing on the hosts', asy
 })
 
 test('--diff on a real run shows the diffs and applies them', async () => {
+  // A copy to app.conf that died half-way (a power cut) left its temp file; a file that is not ours stays.
+  const plant = 'touch /srv/app/.app.conf.hbmon-0123456789ab.tmp /srv/app/.app.conf.keep.tmp'
+  assert.is((await lab.ssh('light02', plant)).code, 0)
   const run = await deploy(
     ['-i', lab.inventoryPath, playbook, '--diff', '-e', 'greeting=bonjour', '--limit', '~light0[1-5]', '--forks', '2'],
     json('diff'),
@@ -163,6 +166,9 @@ test('--diff on a real run shows the diffs and applies them', async () => {
   )
   const conf = await lab.ssh('light02', 'cat /srv/app/app.conf; cat /srv/app/reloads')
   assert.match(conf.stdout, /greeting = bonjour\n[\s\S]*reloaded\nreloaded\n$/)
+  const left = await lab.ssh('light02', 'ls -A /srv/app')
+  assert.not.match(left.stdout, /hbmon-0123456789ab/, 'the orphaned temp file went with the next copy to app.conf')
+  assert.match(left.stdout, /\.app\.conf\.keep\.tmp/)
   const untouched = await lab.ssh('light06', 'cat /srv/app/app.conf')
   assert.match(untouched.stdout, /greeting = hello/)
 })

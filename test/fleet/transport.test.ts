@@ -113,6 +113,31 @@ test('a non-root login user; become via sudo', async () => {
   assert.match((await lab.ssh('light02', 'stat -c %U /tmp/by-deployer')).stdout, /^root$/m)
 })
 
+test('a host that dies during a file transfer is unreachable, exit 3: the run neither hangs nor vanishes', async () => {
+  // An SFTP request whose host is gone never gets its answer; the run must still end with an honest recap
+  // (it once exited with Node's code 13, an await that nothing would ever settle, and no recap at all).
+  const big = join(dir, 'big.bin')
+  writeFileSync(big, Buffer.alloc(256 * 1024 * 1024, 1))
+  const play = join(dir, 'big.yml')
+  writeFileSync(
+    play,
+    `- hosts: light03\n  gather_facts: false\n  tasks:\n    - copy: {src: ${big}, dest: /tmp/big.bin}\n`,
+  )
+  const run = deploy(['-i', lab.inventoryPath, play], join(dir, 'big.json'))
+  let seen = false
+  for (let i = 0; i < 600 && !seen; i++) {
+    seen = (await lab.ssh('light03', 'ls /tmp/.big.bin.hbmon-*.tmp >/dev/null 2>&1')).code === 0
+    if (!seen) await new Promise((r) => setTimeout(r, 100))
+  }
+  assert.ok(seen, 'the transfer started')
+  await lab.kill('light03')
+  const result = await run
+  rmSync(big)
+  assert.is(result.code, 3, result.stdout + result.stderr)
+  assert.is(result.report.hosts.light03.stats.unreachable, 1)
+  assert.match(result.stdout, /light03 +: ok=0 +changed=0 +unreachable=1/)
+})
+
 test('the lab is down', async () => {
   await lab.down()
   assert.not.ok(existsSync(lab.dir))

@@ -12,7 +12,8 @@ import { alive } from '../../lab/procs.ts'
 
 const fixtures = fileURLToPath(new URL('fixtures/', import.meta.url))
 const dir = mkdtempSync(join(tmpdir(), 'hbmon-lab-vm-'))
-const lab = new Lab({ dir, log: (line) => console.log(`  ${line}`) })
+// Boot snapshots on: the first lab on a machine boots and saves its VMs, later ones resume them (tested below).
+const lab = new Lab({ dir, bootSnapshots: true, log: (line) => console.log(`  ${line}`) })
 const expectedKernel: Record<string, RegExp> = {
   debian12: /^6\.1\.0-\d+-amd64$/,
   debian13: /^6\.12\.\d+\+deb13-amd64$/,
@@ -32,6 +33,27 @@ test('up builds or reuses the images and boots both VMs', async () => {
     lab.status().map((row) => [row.name, row.state]),
     vmNames.map((name) => [name, 'running']),
   )
+})
+
+test('a second lab resumes the boot the first saved (no boot): seconds, the same kernel, the clock set to now', async () => {
+  const name = vmNames[0]!
+  const second = new Lab({ dir: join(dir, 'second'), bootSnapshots: true, log: (line) => console.log(`  ${line}`) })
+  try {
+    const started = Date.now()
+    await second.up({ vms: [name] })
+    const host = second.host(name)
+    assert.ok(host.kind === 'vm' && host.resumed, `${name} was resumed from its boot snapshot, not booted`)
+    console.log(`  ${name} resumed in ${((Date.now() - started) / 1000).toFixed(1)} s`)
+    const [release, seconds] = (await second.ssh(name, 'uname -r; date +%s')).stdout.trim().split('\n')
+    assert.match(release!, expectedKernel[name]!)
+    const skew = Math.abs(Number(seconds) - Date.now() / 1000)
+    assert.ok(skew < 60, `the guest's clock is ${skew.toFixed(0)} s off after the resume`)
+    // Its own disk: what the second lab writes is not in the first lab's VM.
+    assert.is((await second.ssh(name, 'echo second > /root/which && sync')).code, 0)
+    assert.is((await lab.ssh(name, 'cat /root/which 2>/dev/null || echo none')).stdout, 'none\n')
+  } finally {
+    await second.down()
+  }
 })
 
 test('uname -r over SSH, host key checked against the lab known_hosts', async () => {

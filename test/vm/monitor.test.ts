@@ -153,7 +153,18 @@ test("monitor.yml installs hbmon-monitor on the monitor host; deploy.yml sends b
 
   const monitorMac = (await sh(monitorVm, 'cat /sys/class/net/eth1/address')).trim()
   const rolled = await deploy(
-    ['-i', lab.inventoryPath, '--limit', 'vms', '-e', 'hbmon_iface=eth1', 'playbooks/deploy.yml'],
+    [
+      '-i',
+      lab.inventoryPath,
+      '--limit',
+      'vms',
+      '-e',
+      'hbmon_iface=eth1',
+      ...(process.env.HBMON_TEST_ARTIFACT_CACHE
+        ? ['-e', `hbmon_artifact_cache=${process.env.HBMON_TEST_ARTIFACT_CACHE}`]
+        : []),
+      'playbooks/deploy.yml',
+    ],
     json('deploy'),
   )
   console.log(`  deploy.yml (2 VMs): ${rolled.seconds.toFixed(1)} s`)

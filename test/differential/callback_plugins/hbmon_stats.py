@@ -1,7 +1,8 @@
 # Writes ansible-playbook's recap as JSON to $HBMON_STATS_FILE, for the differential suite (ansible-core has no
 # json stdout callback of its own; ansible.posix's is not installed): {"stats": the recap per host, "plays":
-# the same counts per play name}, the second counted from the results as the strategy counts them, so that a
-# run of several cases' plays can be split by case (the suite checks that the plays add up to the recap).
+# the same counts per play name}, the second counted from the results as the strategy counts them (a failure a
+# block's rescue takes over is `rescued`, not `failures`), so that a run of several cases' plays can be split by
+# case (the suite checks that the plays add up to the recap).
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
@@ -19,6 +20,17 @@ DOCUMENTATION = '''
 '''
 
 KEYS = ('ok', 'changed', 'failures', 'skipped', 'unreachable', 'rescued', 'ignored')
+
+
+def _rescued(task):
+    """Whether a block with a rescue section encloses the task in its block section (the strategy's
+    is_any_block_rescuing: the failure is then counted as rescued)."""
+    child, parent = task, task._parent
+    while parent is not None:
+        if getattr(parent, 'rescue', None) and any(t._uuid == child._uuid for t in parent.block):
+            return True
+        child, parent = parent, parent._parent
+    return False
 
 
 class CallbackModule(CallbackBase):
@@ -47,6 +59,8 @@ class CallbackModule(CallbackBase):
     def v2_runner_on_failed(self, result, ignore_errors=False):
         if ignore_errors:
             self._count(result, 'ok', 'ignored', *(('changed',) if result._result.get('changed', False) else ()))
+        elif _rescued(result._task):
+            self._count(result, 'rescued')
         else:
             self._count(result, 'failures')
 
