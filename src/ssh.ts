@@ -1,4 +1,4 @@
-// The SSH transport: one ssh2 connection per host, reused by every task, with at most `maxSessions`
+// The SSH transport: one node-ssh connection per host, reused by every task, with at most `maxSessions`
 // channels open at once on it (sshd refuses the 11th session channel by default: MaxSessions 10); host keys
 // checked against known_hosts before authenticating; ProxyJump through forwarded channels of the jump hosts'
 // own connections; become through `sudo`.
@@ -17,10 +17,10 @@ import { existsSync } from 'node:fs'
 import { readFile, writeFile } from 'node:fs/promises'
 import { homedir, userInfo } from 'node:os'
 import { join } from 'node:path'
-// ssh2's Client alone: its index also loads the server, key generation and HTTP agents (a start pays ~20 ms
-// of CPU for them). Its types: ssh2.d.ts and the interfaces below.
+import { NodeSSH } from 'node-ssh'
+// For FileAgent only (node-ssh has no agent of its own): ssh2's agent base class and key parser. Their types:
+// ssh2.d.ts.
 import agent from 'ssh2/lib/agent.js'
-import Client from 'ssh2/lib/client.js'
 import keyParser from 'ssh2/lib/protocol/keyParser.js'
 import { appendKnownHost, checkHostKey, keyType, knownHostName, knownKeyTypes, readKnownHosts } from './known-hosts.ts'
 import type { Connection } from './connection.ts'
@@ -111,17 +111,7 @@ interface Sftp {
   on(event: 'close', listener: () => void): void
 }
 interface Ssh2Client extends NodeJS.EventEmitter {
-  connect(config: object): void
   exec(command: string, cb: (err: Error | undefined, channel: Channel) => void): boolean
-  sftp(cb: (err: Error | undefined, sftp: Sftp) => void): boolean
-  forwardOut(
-    srcIP: string,
-    srcPort: number,
-    dstIP: string,
-    dstPort: number,
-    cb: (err: Error | undefined, channel: unknown) => void,
-  ): boolean
-  end(): void
 }
 
 // CommonJS modules: Node's ESM loader sees their exports as one default object.
@@ -178,27 +168,10 @@ class FileAgent extends BaseAgent {
   }
 }
 
-/** A client connected and authenticated, or the error that stopped it (ended: nothing is left open). */
-async function connectClient(config: { privateKeyPath?: string } & Record<string, unknown>): Promise<Ssh2Client> {
-  const { privateKeyPath, ...rest } = config
-  const privateKey = privateKeyPath === undefined ? undefined : await readFile(privateKeyPath, 'utf8')
-  const client = new (Client as new () => Ssh2Client)()
-  try {
-    await new Promise<void>((resolve, reject) => {
-      client.on('error', reject)
-      client.on('close', () => reject(new Error('No response from server')))
-      client.on('ready', () => (client.removeListener('error', reject), resolve()))
-      client.connect({ ...rest, ...(privateKey !== undefined ? { privateKey } : {}) })
-    })
-  } catch (e) {
-    client.end()
-    throw e
-  }
-  return client
-}
-
 /** One connection's state, shared by every view of it (Session.withBecome): its channels, shell and SFTP. */
 interface Link {
+  ssh: NodeSSH
+  /** node-ssh's connection (it forgets it once closed; the session still needs it to say so). */
   client: Ssh2Client
   slots: Slots
   dead?: string
@@ -217,12 +190,13 @@ export class Session {
     private link: Link,
   ) {}
 
-  /** The session of a connected client (it watches the client's end). */
-  static of(target: Connection, client: Ssh2Client, maxSessions: number, changes = { count: 0 }): Session {
+  /** The session of a connected NodeSSH (it watches the connection's end). */
+  static of(target: Connection, ssh: NodeSSH, maxSessions: number, changes = { count: 0 }): Session {
+    const client = ssh.connection as unknown as Ssh2Client
     let lose: (e: Error) => void = () => {}
     const gone = new Promise<never>((_, reject) => (lose = reject))
     gone.catch(() => undefined) // only those racing it care
-    const link: Link = { client, slots: new Slots(maxSessions), gone, changes }
+    const link: Link = { ssh, client, slots: new Slots(maxSessions), gone, changes }
     client.setMaxListeners(0)
     client.on('error', (e: Error) => (link.dead ??= e.message))
     client.on('close', () => {
@@ -313,9 +287,7 @@ export class Session {
    */
   forward(host: string, port: number): Promise<unknown> {
     this.check()
-    return new Promise((resolve, reject) =>
-      this.link.client.forwardOut('127.0.0.1', 0, host, port, (err, channel) => (err ? reject(err) : resolve(channel))),
-    )
+    return this.link.ssh.forwardOut('127.0.0.1', 0, host, port)
   }
 
   /**
@@ -329,7 +301,7 @@ export class Session {
 
   close(): void {
     this.link.dead ??= 'closed'
-    this.link.client.end()
+    this.link.ssh.dispose()
   }
 
   private becomes(become: boolean | undefined): boolean {
@@ -387,18 +359,19 @@ export class Session {
       const release = await link.slots.acquire()
       try {
         this.check()
-        const sftp = await Promise.race([
-          link.gone,
-          new Promise<Sftp>((resolve, reject) => {
-            const attempt = (retries: number) =>
-              link.client.sftp((err, sftp) => {
-                if (err && retries > 0 && !link.dead && /open failed/i.test(err.message))
-                  return void setTimeout(() => attempt(retries - 1), 20)
-                return err ? reject(this.lost(err)) : resolve(sftp)
-              })
-            attempt(50)
-          }),
-        ])
+        const request = async (retries: number): Promise<Sftp> => {
+          try {
+            return (await link.ssh.requestSFTP()) as unknown as Sftp
+          } catch (e) {
+            // sshd counts a closed session until it collects it; a new one can race that: retry shortly.
+            if (retries > 0 && !link.dead && /open failed/i.test((e as Error).message)) {
+              await new Promise((resolve) => setTimeout(resolve, 20))
+              return request(retries - 1)
+            }
+            throw this.lost(e as Error)
+          }
+        }
+        const sftp = await Promise.race([link.gone, request(50)])
         sftp.on('close', () => (release(), (link.sftp = undefined)))
         return sftp
       } catch (e) {
@@ -565,6 +538,16 @@ class Shell {
     return this
   }
 
+  /**
+   * Opens the shell on node-ssh's connection as an exec channel running `exec /bin/sh -s`, not with node-ssh's
+   * requestShell: that asks sshd for a shell session, which starts the account's login shell as a login shell.
+   * It reads /etc/profile and ~/.profile first, so the commands would run with the profile's environment (PATH,
+   * umask, anything it exports or prints) where a command on a channel of its own (the shell busy, input, a
+   * timeout, become) and Ansible's own commands run without it; the login shell need not be POSIX sh (the
+   * framing below is); and a shell that reads its input in blocks (dash) would swallow commands written before
+   * it exec'd a known one, so it would cost a round trip per connection to wait for that. An exec request runs
+   * exactly the command given, as every other command of the engine.
+   */
   start(client: Ssh2Client): Promise<void> {
     return new Promise((resolve, reject) =>
       client.exec('exec /bin/sh -s', (error, channel) => {
@@ -734,12 +717,12 @@ export class Transport {
     let refused: HostKeyError | undefined
     let accepted: Buffer | undefined
     const types = knownKeyTypes(knownHosts, name).flatMap((t) => hostKeyAlgorithms[t] ?? [])
-    let client: Ssh2Client
+    const ssh = new NodeSSH()
     const identity = target.keyFile ?? (this.options.agent || target.password ? undefined : defaultIdentity())
     // ssh2 takes one agent: the identity file is one only when no ssh-agent is in use.
     const fileAgent = identity && !this.options.agent ? await FileAgent.for(identity).catch(() => undefined) : undefined
     try {
-      client = await connectClient({
+      await ssh.connect({
         host: target.host,
         port: target.port,
         username: loginUser(target),
@@ -770,13 +753,14 @@ export class Transport {
           )
           return false
         },
-      })
+      } as Parameters<NodeSSH['connect']>[0])
     } catch (e) {
+      ssh.dispose()
       if (refused) throw refused
       throw new Unreachable(`${name}: ${(e as Error).message}`)
     }
     if (accepted) await appendKnownHost(target.knownHostsFile, name, accepted)
-    return Session.of(target, client, this.options.maxSessions, this.changesOf(target))
+    return Session.of(target, ssh, this.options.maxSessions, this.changesOf(target))
   }
 }
 
