@@ -8,12 +8,14 @@ import { existsSync, readdirSync, statSync } from 'node:fs'
 const root = new URL('../', import.meta.url)
 const stamp = new URL('dist/.stamp', root)
 
+// What the build reads: the TypeScript of these directories and the JSON schemas (a README is not one).
 function distIsCurrent() {
   if (!existsSync(stamp)) return false
   const built = statSync(stamp).mtimeMs
-  for (const dir of ['src', 'facts', 'tasks']) {
+  for (const dir of ['src', 'src/schemas', 'facts', 'tasks']) {
     const base = new URL(`${dir}/`, root)
-    for (const entry of readdirSync(base)) if (statSync(new URL(entry, base)).mtimeMs > built) return false
+    for (const entry of readdirSync(base))
+      if (/\.(ts|json)$/.test(entry) && statSync(new URL(entry, base)).mtimeMs > built) return false
   }
   return true
 }
