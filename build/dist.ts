@@ -10,12 +10,12 @@
 // validators here (ajv's standalone code), so a run does not compile them. dist/.stamp is written last:
 // bin/deploy.js runs dist only when the stamp is newer than every source file.
 import { mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Ajv } from 'ajv'
 import standalone from 'ajv/dist/standalone/index.js'
 import { build, type Plugin } from 'esbuild'
-import { builtinTasks, Registry } from '../src/task.ts'
+import { builtinTasks, Registry, taskManifest } from '../src/task.ts'
 import { readSchema, schemaFiles, schemaKey, schemaPresets, type SchemaPreset } from '../src/yaml.ts'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
@@ -85,7 +85,12 @@ export async function buildDist(): Promise<void> {
     },
     logLevel: 'warning',
   })
-  await buildValidators()
+  const registry = await buildValidators()
+  // dist/tasks/manifest.json: which file holds which task, so that a run loads only those its playbook names.
+  const manifest = Object.fromEntries(
+    registry.names().map((n) => [n, basename(registry.file(n)!).replace(/\.ts$/, '.js')]),
+  )
+  writeFileSync(join(dist, 'tasks', taskManifest), `${JSON.stringify(manifest, null, 2)}\n`)
   for (const dir of ['kernel', 'playbooks', 'templates']) symlinkSync(join('..', dir), join(dist, dir))
   symlinkSync(join('..', '..', 'src', 'schemas'), join(dist, 'src', 'schemas'))
   mkdirSync(dist, { recursive: true })
@@ -96,7 +101,7 @@ export async function buildDist(): Promise<void> {
  * dist/src/validators.cjs: ajv's standalone code for every schema a run may compile (src/schemas/ under both
  * input-file presets, the built-in tasks' args), by schemaKey, each made on first use.
  */
-async function buildValidators(): Promise<void> {
+async function buildValidators(): Promise<Registry> {
   const schemas: [object, SchemaPreset][] = schemaFiles.flatMap((name) => [
     [readSchema(name), 'first'] as [object, SchemaPreset],
     [readSchema(name), 'all'] as [object, SchemaPreset],
@@ -118,6 +123,7 @@ async function buildValidators(): Promise<void> {
     target: 'node20',
     logLevel: 'warning',
   })
+  return registry
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) await buildDist()

@@ -5,7 +5,7 @@
 // A task reads facts on the host (src/fact.ts) and returns the changes it would make; the engine applies them
 // unless --check (settle). A task's run never sees whether it is under --check, so it cannot forget it:
 // --check, --diff and `changed` come from the same Change objects.
-import { readdir } from 'node:fs/promises'
+import { readdir, readFile } from 'node:fs/promises'
 import { extname, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import type { ValidateFunction } from 'ajv'
@@ -339,14 +339,32 @@ function typeScriptLoader(): Promise<unknown> {
   return (loader ??= import('tsx/esm/api').then(({ register }) => register()))
 }
 
+/** dist/tasks/manifest.json, written by the build: each built-in task's name and file. */
+export const taskManifest = 'manifest.json'
+
 /** The tasks found in some directories, each with its compiled schema. */
 export class Registry {
   private tasks = new Map<string, { task: Task; validate: () => ValidateFunction; file: string }>()
-  /** Loads every .ts/.js module of the directories (files starting with `_` are helpers, not tasks). */
-  static async load(dirs: string[]): Promise<Registry> {
+  /** Tasks known by name from a manifest and not loaded yet (Registry.load's `wanted`). */
+  private unloaded = new Map<string, string>()
+
+  /**
+   * Loads every .ts/.js module of the directories (files starting with `_` are helpers, not tasks). With
+   * `wanted`, the built-in tasks' directory, when it has a manifest (dist/), loads only the tasks it accepts:
+   * the others are known by name (names(), duplicates) until loadAll. A start then compiles the few tasks a
+   * playbook uses, not all of them.
+   */
+  static async load(dirs: string[], wanted?: (name: string) => boolean): Promise<Registry> {
     const registry = new Registry()
     const files: string[] = []
     for (const dir of dirs) {
+      const manifest = wanted && dir === builtinTasks ? await readManifest(dir) : undefined
+      if (wanted && manifest) {
+        for (const [name, file] of Object.entries(manifest))
+          if (wanted(name)) files.push(resolve(dir, file))
+          else registry.unloaded.set(name, resolve(dir, file))
+        continue
+      }
       let entries: string[]
       try {
         entries = (await readdir(dir)).sort()
@@ -362,11 +380,27 @@ export class Registry {
         )
           files.push(resolve(dir, entry))
     }
+    await registry.import(files)
+    return registry
+  }
+
+  /** Whether some tasks are known by name only (Registry.load's `wanted`). */
+  get partial(): boolean {
+    return this.unloaded.size > 0
+  }
+
+  /** Loads the tasks known by name only. */
+  async loadAll(): Promise<void> {
+    const files = [...this.unloaded.values()]
+    this.unloaded.clear()
+    await this.import(files)
+  }
+
+  private async import(files: string[]): Promise<void> {
     if (files.some((f) => extname(f) === '.ts')) await typeScriptLoader()
     // Loaded at once (their files read in parallel), added in order.
     const modules = await Promise.all(files.map((f) => import(pathToFileURL(f).href) as Promise<{ default?: Task }>))
-    modules.forEach((module, i) => registry.add(module.default, files[i]))
-    return registry
+    modules.forEach((module, i) => this.add(module.default, files[i]))
   }
 
   add(task: Task | undefined, file = '(added)'): void {
@@ -380,8 +414,8 @@ export class Registry {
       throw new InputError('a task module must default-export { name, schema, run(host, args, ctx) }', file)
     if (!/^[a-z_][a-z0-9_]*$/.test(task.name))
       throw new InputError(`bad task name "${task.name}": lower case, digits and _`, file)
-    const known = this.tasks.get(task.name)
-    if (known) throw new InputError(`task "${task.name}" is defined twice (also in ${known.file})`, file)
+    const known = this.tasks.get(task.name)?.file ?? this.unloaded.get(task.name)
+    if (known) throw new InputError(`task "${task.name}" is defined twice (also in ${known})`, file)
     let validate: () => ValidateFunction
     try {
       validate = compileSchema(task.schema, 'args')
@@ -395,8 +429,13 @@ export class Registry {
     return this.tasks.get(name)?.task
   }
 
+  /** The module a task was loaded from. */
+  file(name: string): string | undefined {
+    return this.tasks.get(name)?.file ?? this.unloaded.get(name)
+  }
+
   names(): string[] {
-    return [...this.tasks.keys()].sort()
+    return [...this.tasks.keys(), ...this.unloaded.keys()].sort()
   }
 
   /** Renames the args given by another name (Task.aliases) in place; a problem when both names are given. */
@@ -446,6 +485,14 @@ export class Registry {
     }
     const described = (error.parentSchema as { description?: string } | undefined)?.description
     return { path, message: described ? `expected ${described}` : (error.message ?? 'invalid') }
+  }
+}
+
+async function readManifest(dir: string): Promise<Record<string, string> | undefined> {
+  try {
+    return JSON.parse(await readFile(resolve(dir, taskManifest), 'utf8')) as Record<string, string>
+  } catch {
+    return undefined
   }
 }
 
