@@ -1,5 +1,5 @@
 // Facts about paths on a host: their type, mode, owner and checksum; a file's content; whether a glob matches.
-import { defineFact } from '../src/fact.ts'
+import { defineFact, type FactCall } from '../src/fact.ts'
 import type { Target } from '../src/task.ts'
 
 export interface RemoteFile {
@@ -17,10 +17,10 @@ export interface RemoteFile {
 /** `stat` (following links) of each path and, for regular files when $1 is 1, their sha256. Args: 0|1 PATH... */
 export const FileStats = defineFact<RemoteFile[]>({
   name: 'file_stats',
-  // Two lines per path: stat's fields (or "absent"), then the sha256 (or "-").
+  // Two lines per path: stat's fields (or "absent"), then sha256sum's line (or "-").
   script: `ck=$1; shift; for p in "$@"; do
   if [ -e "$p" ]; then stat -L -c '%F|%a|%U|%G|%u|%g|%s' -- "$p" || exit 1
-    if [ -f "$p" ] && [ "$ck" = 1 ]; then sha256sum -- "$p" | cut -d' ' -f1; else echo -; fi
+    if [ -f "$p" ] && [ "$ck" = 1 ]; then sha256sum -- "$p" || echo -; else echo -; fi
   else echo absent; echo -; fi
 done`,
   parse(stdout, code, [, ...paths]) {
@@ -28,7 +28,8 @@ done`,
     const lines = stdout.split('\n')
     return paths.map((path, i) => {
       const line = lines[2 * i]
-      const sum = lines[2 * i + 1] ?? '-'
+      // sha256sum's line: the sum, two spaces, the path (a backslash first when the path has one to escape)
+      const sum = (lines[2 * i + 1] ?? '-').replace(/^\\/, '').split(' ')[0]!
       if (line === undefined) throw new Error(`no line for ${path}`)
       if (line === 'absent') return { exists: false }
       const [kind = '', mode, owner, group, uid, gid, size] = line.split('|')
@@ -59,7 +60,12 @@ done`,
 
 /** FileStats for some paths: one remote command whatever their number. */
 export function statFiles(host: Target, paths: string[], checksum = false): Promise<RemoteFile[]> {
-  return host.fact(FileStats, checksum ? '1' : '0', ...paths)
+  return host.gather(statCall(paths, checksum)).then(([stats]) => stats)
+}
+
+/** The call statFiles makes, for a task's `reads`. */
+export function statCall(paths: string[], checksum = false): FactCall<RemoteFile[]> {
+  return [FileStats, checksum ? '1' : '0', ...paths]
 }
 
 /** A file's content, undefined when the path does not exist. Args: PATH. */

@@ -1,7 +1,7 @@
 // `npx deploy`: options → inventory → --limit → tasks → playbook, all checked before anything connects; then
 // the rollout, the report and the exit code (0 all ok, 2 a host failed, 3 a host unreachable and none failed,
 // 4 bad input, 1 internal error).
-import { accessSync, constants, existsSync, realpathSync } from 'node:fs'
+import { accessSync, constants, existsSync, readFileSync, realpathSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -10,7 +10,7 @@ import { loadSources } from './inventory-sources.ts'
 import { loadAnsibleConfig, type AnsibleSettings } from './ansible-config.ts'
 import { completeConnection, describeConnection, varOrigin } from './connection-defaults.ts'
 import { askPassword, passwordFile, redacting, setVaultSecrets, vaultId, type VaultSecret } from './vault.ts'
-import { flatTasks, loadPlaybook, parseExtraVars } from './playbook.ts'
+import { flatTasks, loadPlaybook, parseExtraVars, type Playbook } from './playbook.ts'
 import { checkJsonPath, Reporter, writeJsonReport } from './report.ts'
 import { planPlays, rollout, shouldRun, type Plan } from './rollout.ts'
 import { builtinTasks, Registry } from './task.ts'
@@ -134,12 +134,23 @@ export async function main(argv: string[], out = process.stdout, err = process.s
       out.write(`${JSON.stringify(toAnsibleList(inventory), null, 4)}\n`)
       return 0
     }
-    const registry = await Registry.load([builtinTasks, ...(values['module-path'] ?? []).map((d) => resolve(d))])
-    const playbook = await loadPlaybook(
-      playbookFile,
-      registry,
-      settings.rolesPath ? { rolesPath: settings.rolesPath.value } : {},
+    // Only the built-in tasks whose names the playbook's text holds are loaded (and gather_facts' facts); a
+    // playbook that names one otherwise (a key written with escapes, a task in a role's or an included file)
+    // fails to parse, and is parsed again with all of them.
+    const text = readText(playbookFile)
+    const registry = await Registry.load(
+      [builtinTasks, ...(values['module-path'] ?? []).map((d) => resolve(d))],
+      (name) => name === 'facts' || text.includes(name),
     )
+    const roles = settings.rolesPath ? { rolesPath: settings.rolesPath.value } : {}
+    let playbook: Playbook
+    try {
+      playbook = await loadPlaybook(playbookFile, registry, roles)
+    } catch (e) {
+      if (!(e instanceof InputError) || !registry.partial) throw e
+      await registry.loadAll()
+      playbook = await loadPlaybook(playbookFile, registry, roles)
+    }
     const extraVars = parseExtraVars(values['extra-vars'] ?? [])
     checkVarTemplates(inventory, extraVars)
     const tags = splitTags(values.tags)
@@ -274,14 +285,23 @@ function checkKeyFiles(plan: Plan, inventoryFile: string): void {
     }
 }
 
+/** A file's text, or '' when it cannot be read (its reader says why). */
+function readText(file: string): string {
+  try {
+    return readFileSync(file, 'utf8')
+  } catch {
+    return ''
+  }
+}
+
 function defaultPlaybook(): string {
   const local = resolve('playbooks/deploy.yml')
   return existsSync(local) ? local : resolve(packageRoot, 'playbooks/deploy.yml')
 }
 
-// Run when started as bin/deploy.js (npx deploy, a symlink to it) or as src/cli.ts; not when imported.
+// Run when started as this file (`tsx src/cli.ts`); bin/deploy.js imports it and calls main itself.
 const started = process.argv[1] && existsSync(process.argv[1]) ? realpathSync(process.argv[1]) : ''
-if ([fileURLToPath(import.meta.url), resolve(packageRoot, 'bin/deploy.js')].includes(started)) {
+if (started === fileURLToPath(import.meta.url)) {
   process.exitCode = await main(process.argv.slice(2))
 }
 

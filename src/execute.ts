@@ -15,6 +15,7 @@ import { type RolloutEvent, type Status, type TaskRecord } from './report.ts'
 import { BecomeError, ExecTimeout, HostKeyError, Transport, Unreachable, type Session } from './ssh.ts'
 import {
   makeTarget,
+  ReadAhead,
   RemoteError,
   type FileDiff,
   type Registry,
@@ -27,6 +28,7 @@ import {
 } from './task.ts'
 import { evaluateCondition, hostvarsOf, render, renderValue, TemplateError } from './template.ts'
 import { type Connection } from './connection.ts'
+import type { FactCall } from './fact.ts'
 import { InputError, plain, type Vars } from './util.ts'
 
 /** A host through the run: its facts, registered vars, notified handlers, whether it failed, its session. */
@@ -44,6 +46,8 @@ export interface HostState {
   /** What the host's last task registered (or would have): ansible_failed_result in a rescue section. */
   lastResult?: Vars
   session?: Promise<Session>
+  /** Facts gathered on its session for the tasks ahead (Task.reads). */
+  ahead: ReadAhead
 }
 
 /**
@@ -87,6 +91,8 @@ export interface RunContext {
   emit: (event: RolloutEvent) => void
   factsOf: (host: string) => Vars | undefined
   scope?: Scope
+  /** The plain tasks after this one at its block level (none for a handler): their reads are gathered with its. */
+  ahead?: PlayTask[]
 }
 
 /** One task on the live hosts of a batch; marks hosts down; returns one record per host. */
@@ -244,6 +250,8 @@ async function prepare(
     const started = Date.now()
     const vars = hostVars(m, rc, task, check)
     delete m.lastResult
+    // Reads gathered ahead for other tasks go here: the walk left the order they were gathered for.
+    const held = m.ahead.enter(task)
     try {
       let items: unknown[] | undefined
       let args: Record<string, unknown> | undefined
@@ -267,12 +275,10 @@ async function prepare(
       }
       const session = await hostSession(rc, m)
       // The batch phase and run see the same target: delegate_to's connection, the task's become.
-      const target = makeTarget(
-        m.host.name,
-        vars,
-        m.facts,
-        items ? session : await executionSession(task, vars, m, session, rc),
-      )
+      const execution = items ? session : await executionSession(task, vars, m, session, rc)
+      // Facts gathered ahead are read on the host's own session only (not delegated, the host's own become).
+      if (args && !held && execution === session) await readAhead(m, task, args, session, rc)
+      const target = makeTarget(m.host.name, vars, m.facts, execution, m.ahead)
       ready.push({ m, vars, ...(args ? { args } : {}), ...(items ? { items } : {}), session, target, started })
     } catch (e) {
       finish(m, failure(e, task, started))
@@ -280,6 +286,43 @@ async function prepare(
   })
 
   return ready
+}
+
+/**
+ * Gathers in one remote command what this task and the plain tasks after it at its block level read first
+ * (Task.reads), up to the first that does not say, loops, runs elsewhere (delegate_to, another become) or
+ * whose args do not render yet. A guess that turns out wrong (a `when` that skips, a var registered
+ * meanwhile) costs only the reading: ReadAhead serves a fact only to the same call on the same session, while
+ * nothing may have changed the host, and only to the tasks it was gathered for.
+ */
+async function readAhead(
+  m: HostState,
+  task: PlayTask,
+  args: Record<string, unknown>,
+  session: Session,
+  rc: RunContext,
+): Promise<void> {
+  const baseDir = dirname(resolve(rc.playbook.file))
+  const calls: FactCall[] = []
+  const tasks: PlayTask[] = []
+  for (const [t, i] of [task, ...(rc.ahead ?? [])].map((t, i) => [t, i] as const)) {
+    const reads = rc.registry.get(t.action)?.reads
+    if (!reads || t.loop || t.delegateTo !== undefined) break
+    try {
+      let tArgs = args
+      if (i > 0) {
+        const vars = hostVars(m, rc, t, t.checkMode ?? rc.check)
+        const rendered = renderArgs(t, vars, rc)
+        if (typeof rendered === 'string' || (await executionSession(t, vars, m, session, rc)) !== session) break
+        tArgs = rendered
+      }
+      calls.push(...reads(tArgs, { baseDir }))
+      tasks.push(t)
+    } catch {
+      break
+    }
+  }
+  if (calls.length) await m.ahead.fill(session, calls, tasks)
 }
 
 /** As Ansible: a task skipped by `when` still registers, and replaces what the name held. */

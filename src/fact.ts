@@ -5,14 +5,15 @@
 //
 // Facts are reads: they change nothing, so they run under --check too. Several facts of one host run as one
 // remote command (gather), because a round trip costs more than the scripts: each fact's output is framed by
-// a random marker line that carries its exit code.
+// a random marker line that carries its exit code. Each script runs in a subshell of that command with its
+// arguments as $1...: its `exit` and variables are its own, and it costs a fork rather than a new shell.
 import { randomBytes } from 'node:crypto'
 import { quote } from './util.ts'
 
 export interface Fact<T> {
   /** Names the fact in errors and in test/facts/fixtures/<name>/. */
   name: string
-  /** Run as `sh -c SCRIPT sh ARGS...`. */
+  /** Run in a subshell with ARGS as $1... (as `sh -c SCRIPT sh ARGS...` would, without starting a shell). */
   script: string
   /** Turns the script's stdout and exit code into the fact; throws when the output is not what it expects. */
   parse(stdout: string, exitCode: number, args: string[]): T
@@ -37,7 +38,7 @@ export function gatherCommand(calls: readonly FactCall[]): { command: string; sp
   const command = calls
     .map(
       ([fact, ...args]) =>
-        `printf '%s\\n' ${mark}; sh -c ${quote(fact.script)} sh ${args.map(quote).join(' ')}; printf '\\n%s %s\\n' ${mark} "$?"`,
+        `printf '%s\\n' ${mark}; (set -- ${args.map(quote).join(' ')}\n${fact.script}\n); printf '\\n%s %s\\n' ${mark} "$?"`,
     )
     .join('\n')
   return {
@@ -75,7 +76,15 @@ export class FactError extends Error {
 export async function gather<const C extends readonly FactCall[]>(exec: Exec, ...calls: C): Promise<Results<C>> {
   const { command, split } = gatherCommand(calls)
   const result = await exec(command)
-  const outputs = split(result.stdout)
+  return parseFacts(calls, split(result.stdout), result)
+}
+
+/** Parses each call's output (as gatherCommand's split gives them), saying what the command said if one is off. */
+export function parseFacts<const C extends readonly FactCall[]>(
+  calls: C,
+  outputs: (FactOutput | undefined)[],
+  result: { code: number; stderr: string },
+): Results<C> {
   return calls.map(([fact, ...args], i) => {
     const output = outputs[i]
     if (!output) {

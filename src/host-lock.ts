@@ -1,6 +1,6 @@
 // One controller at a time on a host. When a run first connects to a host it takes flock(1) on
-// /run/lock/hbmon-deploy.lock in a remote session that stays open as long as the connection (its input never
-// ends), and writes who holds it into that file. Two controllers therefore never work on the same host at
+// /run/lock/hbmon-deploy.lock in the connection's shell (ssh.ts), which lives as long as the connection, and
+// writes who holds it into that file. Two controllers therefore never work on the same host at
 // once; the second waits up to --lock-wait seconds, then fails that host with the holder's pid, machine, user
 // and start time. The lock goes with the connection: a controller killed (even with SIGKILL) closes its
 // TCP connections, sshd ends the session and the kernel drops the flock — no stale lock to clear by hand. A
@@ -12,18 +12,20 @@ import { hostname, userInfo } from 'node:os'
 import type { Session } from './ssh.ts'
 import { quote } from './util.ts'
 
-// $1: seconds to wait; $2: this controller, written into the file once it holds the lock.
-const lockScript = `
-command -v flock >/dev/null || { echo "HBMON-NOLOCK flock(1) is not installed"; exit 3; }
+// Run in the connection's shell itself (Session.hold), so descriptor 9 and its flock live as long as the
+// connection. $1: seconds to wait; $2: this controller, written into the file once it holds the lock. It
+// returns rather than exits, and opens the file only once it knows it can (a failed `exec` redirection would
+// end the shell).
+const lockScript = `hbmon_lock() {
+command -v flock >/dev/null || { echo "HBMON-NOLOCK flock(1) is not installed"; return 3; }
 d=/run/lock; mkdir -p "$d" 2>/dev/null; [ -w "$d" ] || d=/tmp
 f=$d/hbmon-deploy.lock
-[ -e "$f" ] || : >>"$f"
-exec 9<>"$f" 2>/dev/null || exec 9<"$f" || { echo "HBMON-NOLOCK cannot open $f"; exit 3; }
-if ! flock -w "$1" 9; then echo "HBMON-BUSY $(head -c 300 "$f" | tr -d '\\n')"; exit 1; fi
+[ -e "$f" ] || (: >>"$f") 2>/dev/null
+if [ -w "$f" ]; then exec 9<>"$f"; elif [ -r "$f" ]; then exec 9<"$f"; else echo "HBMON-NOLOCK cannot open $f"; return 3; fi
+if ! flock -w "$1" 9; then echo "HBMON-BUSY $(head -c 300 "$f" | tr -d '\\n')"; return 1; fi
 printf '%s\\n' "$2" >"$f" 2>/dev/null
 echo HBMON-LOCKED
-exec cat >/dev/null
-`
+}`
 
 const started = new Date(Date.now() - process.uptime() * 1000).toISOString()
 
@@ -38,7 +40,8 @@ export class HostLocked extends Error {
 
 /** Takes the host's deploy lock on `session`, waiting at most `waitSeconds`; HostLocked names the holder. */
 export async function lockHost(session: Session, waitSeconds: number): Promise<Session> {
-  const { line } = await session.hold(`sh -c ${quote(lockScript)} sh ${String(waitSeconds)} ${quote(holder())}`)
+  const result = await session.hold(`${lockScript}\nhbmon_lock ${String(waitSeconds)} ${quote(holder())} </dev/null`)
+  const line = (result.stdout.split('\n')[0] ?? '').trim() || result.stderr.trim()
   if (line === 'HBMON-LOCKED') return session
   const busy = /^HBMON-BUSY (.*)$/.exec(line)
   if (busy)

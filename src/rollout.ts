@@ -47,7 +47,7 @@ import {
 import { failHost, runInclude, runTask, type HostState, type RunContext, type Scope } from './execute.ts'
 import { emptyStats, exitCodeOf, tally, type BatchRecord, type RolloutEvent, type RunReport } from './report.ts'
 import { Transport, type TransportOptions } from './ssh.ts'
-import { type Registry } from './task.ts'
+import { ReadAhead, type Registry } from './task.ts'
 import { isTemplated } from './template.ts'
 import { type Connection, connectionVars, resolveConnection } from './connection.ts'
 import { InputError, type Vars } from './util.ts'
@@ -243,7 +243,8 @@ export async function rollout(options: RolloutOptions): Promise<RunReport> {
   const states = new Map<string, HostState>()
   const state = (host: Host): HostState => {
     let s = states.get(host.name)
-    if (!s) states.set(host.name, (s = { host, facts: {}, registered: {}, notified: new Set() }))
+    if (!s)
+      states.set(host.name, (s = { host, facts: {}, registered: {}, notified: new Set(), ahead: new ReadAhead() }))
     return s
   }
   const ran = new Set<string>()
@@ -336,7 +337,7 @@ async function runBatch(
   if (!stop && !live.length)
     stop = `play ${play.index} batch ${b + 1}: every host of the batch failed or was unreachable`
   await Promise.all(batch.map((h) => transport.close(h.name)))
-  for (const m of members) delete m.session // the next batch or play connects again
+  for (const m of members) (delete m.session, m.ahead.clear()) // the next batch or play connects again
   if (stop) {
     record.stopped = live.map((m) => m.host.name)
     report.stopReason = stop
@@ -365,7 +366,7 @@ async function runSteps(
   scope: Scope,
   handler: boolean,
 ): Promise<string | undefined> {
-  for (const step of steps) {
+  for (const [i, step] of steps.entries()) {
     const here = hosts.filter((m) => !m.down && !m.failing)
     if (!here.length) return undefined
     const stop = isBlock(step)
@@ -374,10 +375,23 @@ async function runSteps(
         ? await runIncluded(walk, step, here, scope)
         : isFlush(step)
           ? await flushHandlers(walk, here, scope)
-          : await runStep(walk, step, here, scope, handler)
+          : await runStep(walk, step, here, scope, handler, handler ? [] : plainAfter(steps, i))
     if (stop) return stop
   }
   return undefined
+}
+
+/**
+ * The plain tasks after steps[i], up to the next block, include or handler flush (each runs other tasks in
+ * between): the tasks whose reads may be gathered ahead.
+ */
+function plainAfter(steps: Step[], i: number): PlayTask[] {
+  const after: PlayTask[] = []
+  for (const step of steps.slice(i + 1)) {
+    if (isBlock(step) || isInclude(step) || isFlush(step)) break
+    after.push(step)
+  }
+  return after
 }
 
 async function runBlock(walk: Walk, block: Block, hosts: HostState[], scope: Scope): Promise<string | undefined> {
@@ -485,6 +499,7 @@ async function runStep(
   here: HostState[],
   scope: Scope,
   handler: boolean,
+  ahead: PlayTask[],
 ): Promise<string | undefined> {
   const { rc, report, record, members } = walk
   const notified = handler ? here.filter((m) => task.listen.some((n) => m.notified.has(n))) : here
@@ -493,7 +508,7 @@ async function runStep(
   // failure fails every host of the batch, counted once.
   const live = task.runOnce ? notified.slice(0, 1) : notified
   rc.emit({ type: 'task', play: rc.play.index, batch: rc.batch, task, handler, hosts: live.map((m) => m.host.name) })
-  const records = await runTask(task, handler, live, { ...rc, scope })
+  const records = await runTask(task, handler, live, { ...rc, scope, ahead })
   for (const r of records) {
     report.results.push(r)
     tally(report.stats, r)

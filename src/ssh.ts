@@ -12,12 +12,16 @@
 // Errors: Unreachable when the host cannot be reached or the connection dies (Ansible's UNREACHABLE);
 // HostKeyError when its key is unknown, changed or revoked (a failure, not unreachable: see rollout.ts);
 // ExecTimeout when a command outlives its timeout. A command that exits non-zero is not an error here.
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash, createPrivateKey, randomBytes, sign, type KeyObject } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { readFile, writeFile } from 'node:fs/promises'
 import { homedir, userInfo } from 'node:os'
 import { join } from 'node:path'
 import { NodeSSH } from 'node-ssh'
+// For FileAgent only (node-ssh has no agent of its own): ssh2's agent base class and key parser. Their types:
+// ssh2.d.ts.
+import agent from 'ssh2/lib/agent.js'
+import keyParser from 'ssh2/lib/protocol/keyParser.js'
 import { appendKnownHost, checkHostKey, keyType, knownHostName, knownKeyTypes, readKnownHosts } from './known-hosts.ts'
 import type { Connection } from './connection.ts'
 import { quote } from './util.ts'
@@ -37,6 +41,8 @@ export interface ExecOptions {
   timeoutMs?: number
   /** Run through sudo as the become user (default: the host's ansible_become). */
   become?: boolean
+  /** The command only reads the host (facts): it does not count as a change (Session.changes). */
+  reads?: boolean
 }
 
 export interface ExecResult {
@@ -71,6 +77,15 @@ class Slots {
   async acquire(): Promise<() => void> {
     if (this.free > 0) this.free--
     else await new Promise<void>((resolve) => this.waiting.push(resolve))
+    return this.releaser()
+  }
+  /** A slot if one is free now, else undefined. */
+  tryAcquire(): (() => void) | undefined {
+    if (this.free <= 0) return undefined
+    this.free--
+    return this.releaser()
+  }
+  private releaser(): () => void {
     let released = false
     return () => {
       if (released) return
@@ -85,6 +100,7 @@ class Slots {
 // Minimal view of ssh2's types (node-ssh's typings refer to ssh2's, which are not installed).
 interface Channel extends NodeJS.EventEmitter {
   stderr: NodeJS.EventEmitter
+  write(data: string | Buffer): boolean
   end(data?: Buffer): void
   close(): void
 }
@@ -92,97 +108,166 @@ interface Sftp {
   fastPut(local: string, remote: string, options: { mode?: number }, cb: (err?: Error | null) => void): void
   fastGet(remote: string, local: string, cb: (err?: Error | null) => void): void
   writeFile(remote: string, data: Buffer, options: { mode?: number }, cb: (err?: Error | null) => void): void
-  end(): void
+  on(event: 'close', listener: () => void): void
 }
 interface Ssh2Client extends NodeJS.EventEmitter {
   exec(command: string, cb: (err: Error | undefined, channel: Channel) => void): boolean
-  sftp(cb: (err: Error | undefined, sftp: Sftp) => void): boolean
-  end(): void
+}
+
+// CommonJS modules: Node's ESM loader sees their exports as one default object.
+const { BaseAgent } = agent
+const { parseKey } = keyParser
+
+/**
+ * An identity file as an agent in this process, one per file for the whole run. Given the file itself, ssh2
+ * parses it again for every connection and signs with its PEM text, which OpenSSL 3 decodes again at every
+ * signature (~2 ms of CPU per host); this signs with the key decoded once. Undefined for a key ssh2 cannot
+ * read without a passphrase: that one goes to ssh2 as a file, which says why it cannot use it.
+ */
+class FileAgent extends BaseAgent {
+  private static agents = new Map<string, Promise<FileAgent | undefined>>()
+
+  static for(path: string): Promise<FileAgent | undefined> {
+    let agent = FileAgent.agents.get(path)
+    if (!agent) {
+      agent = readFile(path, 'utf8').then((text) => {
+        const key = parseKey(text) as { type: string; getPrivatePEM(): string } | Error
+        return key instanceof Error ? undefined : new FileAgent(key, createPrivateKey(key.getPrivatePEM()))
+      })
+      FileAgent.agents.set(path, agent)
+    }
+    return agent
+  }
+
+  private constructor(
+    private key: { type: string },
+    private keyObject: KeyObject,
+  ) {
+    super()
+  }
+
+  getIdentities(cb: (err: Error | null, keys: unknown[]) => void): void {
+    cb(null, [this.key])
+  }
+
+  sign(_key: unknown, data: Buffer, options: { hash?: string }, cb: (err: Error | null, signature?: Buffer) => void) {
+    // The digest each key type signs with (ssh2's keyParser): none for Ed25519, the curve's for ECDSA, the one
+    // negotiated (rsa-sha2-256/512) or SHA-1 for RSA.
+    const curve = /^ecdsa-sha2-nistp(\d+)$/.exec(this.key.type)?.[1]
+    const hash =
+      this.key.type === 'ssh-ed25519'
+        ? null
+        : curve
+          ? { '256': 'sha256', '384': 'sha384', '521': 'sha512' }[curve]!
+          : (options?.hash ?? 'sha1')
+    try {
+      cb(null, sign(hash, data, this.keyObject))
+    } catch (e) {
+      cb(e as Error)
+    }
+  }
+}
+
+/** One connection's state, shared by every view of it (Session.withBecome): its channels, shell and SFTP. */
+interface Link {
+  ssh: NodeSSH
+  /** node-ssh's connection (it forgets it once closed; the session still needs it to say so). */
+  client: Ssh2Client
+  slots: Slots
+  dead?: string
+  /** Rejects when the connection goes: an answer that never comes (SFTP, the shell) must not hang the run. */
+  gone: Promise<never>
+  shell?: Shell | false
+  sftp?: Promise<Sftp>
+  /** Counts what may change the host (Session.changes); shared by the connections to one address. */
+  changes: { count: number }
 }
 
 /** One authenticated connection to one host. */
 export class Session {
-  private dead?: string
-  private slots: Slots
-  /** Rejects when the connection goes: an SFTP request whose answer never comes must not hang the run. */
-  private gone: Promise<never>
-
-  constructor(
+  private constructor(
     readonly target: Connection,
-    private ssh: NodeSSH,
-    maxSessions: number,
-  ) {
-    this.slots = new Slots(maxSessions)
-    const client = this.client
-    client.setMaxListeners(0)
-    let lose: (e: Error) => void
-    this.gone = new Promise<never>((_, reject) => (lose = reject))
-    this.gone.catch(() => undefined) // only those racing it care
-    client.on('error', (e: Error) => (this.dead ??= e.message))
-    client.on('close', () => {
-      this.dead ??= 'connection closed'
-      lose(new Unreachable(`${this.target.host}: connection lost: ${this.dead}`))
-    })
-  }
+    private link: Link,
+  ) {}
 
-  private get client(): Ssh2Client {
-    return this.ssh.connection as unknown as Ssh2Client
+  /** The session of a connected NodeSSH (it watches the connection's end). */
+  static of(target: Connection, ssh: NodeSSH, maxSessions: number, changes = { count: 0 }): Session {
+    const client = ssh.connection as unknown as Ssh2Client
+    let lose: (e: Error) => void = () => {}
+    const gone = new Promise<never>((_, reject) => (lose = reject))
+    gone.catch(() => undefined) // only those racing it care
+    const link: Link = { ssh, client, slots: new Slots(maxSessions), gone, changes }
+    client.setMaxListeners(0)
+    client.on('error', (e: Error) => (link.dead ??= e.message))
+    client.on('close', () => {
+      link.dead ??= 'connection closed'
+      lose(new Unreachable(`${target.host}: connection lost: ${link.dead}`))
+    })
+    return new Session(target, link)
   }
 
   get alive(): boolean {
-    return !this.dead
+    return !this.link.dead
   }
 
-  /** Runs a shell command line on the host; resolves with its output and exit code, whatever the code. */
+  /**
+   * How many times something that may change the host (a command that is not a read, a put, the lock) started
+   * or ended on this connection, through any view of it, or on another connection of this transport to the
+   * same address (two inventory names for one machine): facts read when it was N are still what the host says
+   * while it is N (ReadAhead, task.ts).
+   */
+  get changes(): number {
+    return this.link.changes.count
+  }
+
+  /**
+   * Runs a shell command line on the host; resolves with its output and exit code, whatever the code. A plain
+   * command (no input, timeout or become) goes to the connection's shell when that is idle (see Shell); any
+   * other, or one that comes while the shell is busy, gets a channel of its own.
+   */
   async exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
-    const result = await this.run(command, options)
+    const result = await this.changing(!options.reads, async () => {
+      const plain = options.input === undefined && !options.timeoutMs && !this.becomes(options.become)
+      const shell = plain ? await this.idleShell() : undefined
+      return shell
+        ? await this.inShell(shell, `/bin/sh -c ${quote(command)} </dev/null 9>&-`)
+        : await this.run(command, options)
+    })
     return { stdout: result.stdout.toString('utf8'), stderr: result.stderr.toString('utf8'), code: result.code }
   }
 
   /**
-   * Runs `command` as the login user on a channel whose input stays open until this connection closes, for
-   * a lock the host drops when the connection dies (the controller killed, the link cut). Resolves with the
-   * first line it prints; or, if it exits first, with everything it printed. Holds one channel slot.
+   * Runs `script` in the connection's shell itself, not in a command of its own, so that what it opens (a file
+   * descriptor holding a flock) stays open as long as the connection: a lock the host drops when the
+   * connection dies (the controller killed, the link cut). The commands the shell runs later do not inherit
+   * descriptor 9. `script` must neither exit nor read its input (that would end the shell).
    */
-  async hold(command: string): Promise<{ line: string; exited: boolean }> {
-    const release = await this.slots.acquire()
-    this.check()
-    return new Promise((resolve, reject) =>
-      this.client.exec(command, (error, channel) => {
-        if (error) return (release(), reject(this.lost(error)))
-        let out = ''
-        let done = false
-        const settle = (exited: boolean) => {
-          if (done) return
-          done = true
-          resolve({ line: exited ? out.trim() : out.slice(0, out.indexOf('\n')), exited })
-        }
-        channel.on('data', (chunk: Buffer) => ((out += chunk.toString('utf8')), out.includes('\n') && settle(false)))
-        channel.stderr.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')))
-        channel.on('close', () => {
-          release()
-          if (!done && this.dead) return reject(new Unreachable(`${this.target.host}: connection lost: ${this.dead}`))
-          settle(true)
-        })
-      }),
-    )
+  async hold(script: string): Promise<ExecResult> {
+    const result = await this.changing(true, async () => {
+      const shell = await this.idleShell()
+      if (!shell) throw new Error(`${this.target.host}: no channel is free for the connection's shell`)
+      return this.inShell(shell, script)
+    })
+    return { stdout: result.stdout.toString('utf8'), stderr: result.stderr.toString('utf8'), code: result.code }
   }
 
   /** Writes a local file or a buffer to `remote` (mode applies to a newly created file). */
-  async put(source: string | Buffer, remote: string, options: { mode?: number; become?: boolean } = {}): Promise<void> {
-    if (this.becomes(options.become)) {
-      // SFTP runs as the login user: write through sudo instead.
-      const data = typeof source === 'string' ? await readFile(source) : source
-      const mode = options.mode === undefined ? '' : `umask ${(~options.mode & 0o777).toString(8)}; `
-      const result = await this.run(`${mode}cat > ${quote(remote)}`, { input: data, become: true })
-      if (result.code !== 0) throw new Error(`cannot write ${remote}: ${result.stderr.toString().trim()}`)
-      return
-    }
-    await this.withSftp((sftp, done) => {
-      const mode = options.mode === undefined ? {} : { mode: options.mode }
-      if (typeof source === 'string') sftp.fastPut(source, remote, mode, done)
-      else sftp.writeFile(remote, source, mode, done)
-    }, `cannot write ${remote}`)
+  put(source: string | Buffer, remote: string, options: { mode?: number; become?: boolean } = {}): Promise<void> {
+    return this.changing(true, async () => {
+      if (this.becomes(options.become)) {
+        // SFTP runs as the login user: write through sudo instead.
+        const data = typeof source === 'string' ? await readFile(source) : source
+        const mode = options.mode === undefined ? '' : `umask ${(~options.mode & 0o777).toString(8)}; `
+        const result = await this.run(`${mode}cat > ${quote(remote)}`, { input: data, become: true })
+        if (result.code !== 0) throw new Error(`cannot write ${remote}: ${result.stderr.toString().trim()}`)
+        return
+      }
+      await this.withSftp((sftp, done) => {
+        const mode = options.mode === undefined ? {} : { mode: options.mode }
+        if (typeof source === 'string') sftp.fastPut(source, remote, mode, done)
+        else sftp.writeFile(remote, source, mode, done)
+      }, `cannot write ${remote}`)
+    })
   }
 
   /** Copies `remote` to the local path `local`. */
@@ -202,65 +287,109 @@ export class Session {
    */
   forward(host: string, port: number): Promise<unknown> {
     this.check()
-    return this.ssh.forwardOut('127.0.0.1', 0, host, port)
+    return this.link.ssh.forwardOut('127.0.0.1', 0, host, port)
   }
 
   /**
-   * This connection with other become settings (a play's, block's or task's `become`): the same channels and
-   * slots, only the target's become and become user differ.
+   * This connection with other become settings (a play's, block's or task's `become`): the same channels,
+   * slots, shell and SFTP session; only the target's become and become user differ.
    */
   withBecome(become: Pick<Connection, 'become' | 'becomeUser'>): Session {
     if (become.become === this.target.become && become.becomeUser === this.target.becomeUser) return this
-    const view = Object.create(this) as Session
-    Object.defineProperty(view, 'target', { value: { ...this.target, ...become }, enumerable: true })
-    return view
+    return new Session({ ...this.target, ...become }, this.link)
   }
 
   close(): void {
-    this.dead ??= 'closed'
-    this.ssh.dispose()
+    this.link.dead ??= 'closed'
+    this.link.ssh.dispose()
   }
 
   private becomes(become: boolean | undefined): boolean {
     return (become ?? this.target.become) && this.target.becomeUser !== loginUser(this.target)
   }
 
-  private async withSftp(work: (sftp: Sftp, done: (err?: Error | null) => void) => void, what: string): Promise<void> {
-    const release = await this.slots.acquire()
+  /** `work`, counted as a change of the host (before it starts and once it ends) when `changes` is true. */
+  private async changing<T>(changes: boolean, work: () => Promise<T>): Promise<T> {
+    if (!changes) return work()
+    this.link.changes.count++
     try {
-      this.check()
-      const sftp = await Promise.race([
-        this.gone,
-        new Promise<Sftp>((resolve, reject) => {
-          const attempt = (retries: number) =>
-            this.client.sftp((err, sftp) => {
-              if (err && retries > 0 && !this.dead && /open failed/i.test(err.message))
-                return void setTimeout(() => attempt(retries - 1), 20)
-              return err ? reject(this.lost(err)) : resolve(sftp)
-            })
-          attempt(50)
-        }),
-      ])
-      try {
-        await Promise.race([
-          new Promise<void>((resolve, reject) => work(sftp, (err) => (err ? reject(this.lost(err, what)) : resolve()))),
-          this.gone,
-        ])
-      } finally {
-        sftp.end()
-      }
+      return await work()
     } finally {
-      release()
+      this.link.changes.count++
     }
   }
 
+  /** The shell, started on first use with a channel slot of its own for good; undefined if busy or no slot. */
+  private async idleShell(): Promise<Shell | undefined> {
+    const link = this.link
+    if (link.shell === undefined) {
+      const release = link.slots.tryAcquire()
+      if (!release) return undefined
+      link.shell = new Shell(this.target.host, release, () => link.dead)
+      try {
+        this.check()
+        await link.shell.start(link.client)
+      } catch (e) {
+        link.shell = false
+        release()
+        throw this.lost(e as Error)
+      }
+    }
+    // Taken in the same tick as it is found idle: a command started meanwhile would find it busy.
+    return link.shell && link.shell.idle ? link.shell.claim() : undefined
+  }
+
+  private inShell(shell: Shell, line: string): Promise<{ stdout: Buffer; stderr: Buffer; code: number }> {
+    return Promise.race([shell.run(line), this.link.gone])
+  }
+
+  /** Runs `work` on the connection's SFTP session, opened on first use and kept (as the shell, a slot for good). */
+  private async withSftp(work: (sftp: Sftp, done: (err?: Error | null) => void) => void, what: string): Promise<void> {
+    this.check()
+    const sftp = await (this.link.sftp ??= this.openSftp())
+    await Promise.race([
+      new Promise<void>((resolve, reject) => work(sftp, (err) => (err ? reject(this.lost(err, what)) : resolve()))),
+      this.link.gone,
+    ])
+  }
+
+  private openSftp(): Promise<Sftp> {
+    const link = this.link
+    const opened = (async () => {
+      const release = await link.slots.acquire()
+      try {
+        this.check()
+        const request = async (retries: number): Promise<Sftp> => {
+          try {
+            return (await link.ssh.requestSFTP()) as unknown as Sftp
+          } catch (e) {
+            // sshd counts a closed session until it collects it; a new one can race that: retry shortly.
+            if (retries > 0 && !link.dead && /open failed/i.test((e as Error).message)) {
+              await new Promise((resolve) => setTimeout(resolve, 20))
+              return request(retries - 1)
+            }
+            throw this.lost(e as Error)
+          }
+        }
+        const sftp = await Promise.race([link.gone, request(50)])
+        sftp.on('close', () => (release(), (link.sftp = undefined)))
+        return sftp
+      } catch (e) {
+        release()
+        throw e
+      }
+    })()
+    opened.catch(() => (link.sftp = undefined))
+    return opened
+  }
+
   private check(): void {
-    if (this.dead) throw new Unreachable(`${this.target.host}: connection lost: ${this.dead}`)
+    if (this.link.dead) throw new Unreachable(`${this.target.host}: connection lost: ${this.link.dead}`)
   }
 
   /** An error while the connection is gone means the host is gone; otherwise it is the operation's own. */
   private lost(err: Error, what?: string): Error {
-    if (this.dead) return new Unreachable(`${this.target.host}: connection lost: ${this.dead}`)
+    if (this.link.dead) return new Unreachable(`${this.target.host}: connection lost: ${this.link.dead}`)
     return what ? new Error(`${what}: ${err.message}`) : err
   }
 
@@ -276,15 +405,15 @@ export class Session {
       : marker
         ? `sudo -S -p ${quote(prompt)} -u ${quote(this.target.becomeUser)} -- sh -c ${quote(`echo ${marker}; ${command}`)}`
         : `sudo -n -u ${quote(this.target.becomeUser)} -- sh -c ${quote(command)}`
-    const release = await this.slots.acquire()
+    const release = await this.link.slots.acquire()
     try {
       this.check()
       // Listeners go on inside exec's callback: ssh2 may handle the command's output, exit status and close
       // in the same tick as the callback, and an 'exit' emitted before a listener exists is lost.
       const running = new Promise<{ stdout: Buffer; stderr: Buffer; code: number }>((resolve, reject) => {
         const attempt = (retries: number) =>
-          this.client.exec(line, (error, channel) => {
-            if (error && retries > 0 && !this.dead && /open failed/i.test(error.message))
+          this.link.client.exec(line, (error, channel) => {
+            if (error && retries > 0 && !this.link.dead && /open failed/i.test(error.message))
               // sshd counts a closed session until it collects it; a new one can race that: retry shortly.
               return void setTimeout(() => attempt(retries - 1), 20)
             if (error) return reject(this.lost(error))
@@ -292,7 +421,7 @@ export class Session {
           })
         attempt(50)
       })
-      return await Promise.race([running, this.gone])
+      return await Promise.race([running, this.link.gone])
     } finally {
       release()
     }
@@ -355,8 +484,8 @@ export class Session {
       channel.on('exit', (c: number | null, sig?: string) => ((code = c ?? undefined), (signal = sig)))
       channel.on('close', () => {
         clearTimeout(timer)
-        if (code === undefined && this.dead)
-          return reject(new Unreachable(`${this.target.host}: connection lost: ${this.dead}`))
+        if (code === undefined && this.link.dead)
+          return reject(new Unreachable(`${this.target.host}: connection lost: ${this.link.dead}`))
         const stderr = Buffer.concat(err)
         // Killed by a signal: a shell would say 128+N; we say 255 and name the signal.
         resolve({
@@ -370,10 +499,119 @@ export class Session {
   }
 }
 
+/**
+ * One long-lived shell per connection that runs plain commands one after another: a command then costs one
+ * write and its output, where a channel of its own costs ten packets (open, exec, eof, exit status, close),
+ * each encrypted, and a session that sshd forks with a login shell. Each command runs as Ansible runs its
+ * own, `/bin/sh -c COMMAND` (so `exit`, `cd` and `$$` are its own), with /dev/null as input; its output and exit
+ * code come back framed by a random marker on stdout, and the marker ends its stderr too. The shell reads its
+ * script from the channel, so a command is parsed only as one quoted word: nothing in it reaches the loop.
+ */
+class Shell {
+  private pending?: {
+    mark: string
+    out: Buffer[]
+    err: Buffer[]
+    code?: number
+    errDone: boolean
+    resolve: (r: { stdout: Buffer; stderr: Buffer; code: number }) => void
+    reject: (e: Error) => void
+  }
+  private channel?: Channel
+  private ended?: string
+
+  constructor(
+    private host: string,
+    private release: () => void,
+    private dead: () => string | undefined,
+  ) {}
+
+  private claimed = false
+
+  get idle(): boolean {
+    return !this.claimed && !this.ended && !!this.channel
+  }
+
+  /** Marks the shell busy until the next command run has answered. */
+  claim(): this {
+    this.claimed = true
+    return this
+  }
+
+  /**
+   * Opens the shell on node-ssh's connection as an exec channel running `exec /bin/sh -s`, not with node-ssh's
+   * requestShell: that asks sshd for a shell session, which starts the account's login shell as a login shell.
+   * It reads /etc/profile and ~/.profile first, so the commands would run with the profile's environment (PATH,
+   * umask, anything it exports or prints) where a command on a channel of its own (the shell busy, input, a
+   * timeout, become) and Ansible's own commands run without it; the login shell need not be POSIX sh (the
+   * framing below is); and a shell that reads its input in blocks (dash) would swallow commands written before
+   * it exec'd a known one, so it would cost a round trip per connection to wait for that. An exec request runs
+   * exactly the command given, as every other command of the engine.
+   */
+  start(client: Ssh2Client): Promise<void> {
+    return new Promise((resolve, reject) =>
+      client.exec('exec /bin/sh -s', (error, channel) => {
+        if (error) return reject(error)
+        this.channel = channel
+        channel.on('data', (chunk: Buffer) => this.data(chunk, false))
+        channel.stderr.on('data', (chunk: Buffer) => this.data(chunk, true))
+        channel.on('close', () => {
+          this.ended = this.dead() ?? 'the shell ended'
+          this.release()
+          this.pending?.reject(
+            this.dead()
+              ? new Unreachable(`${this.host}: connection lost: ${this.dead()}`)
+              : new Error(`${this.host}: the remote shell ended while running a command`),
+          )
+          this.pending = undefined
+        })
+        resolve()
+      }),
+    )
+  }
+
+  /** Runs `line` in the shell (a command of its own, or, for hold, what the shell itself does). */
+  run(line: string): Promise<{ stdout: Buffer; stderr: Buffer; code: number }> {
+    const mark = `HBMON-${randomBytes(8).toString('hex')}`
+    return new Promise((resolve, reject) => {
+      this.pending = { mark, out: [], err: [], errDone: false, resolve, reject }
+      this.channel!.write(`${line}\nprintf '%s %s\\n' ${mark} "$?"; printf '%s\\n' ${mark} >&2\n`)
+    })
+  }
+
+  /** Output of the running command: everything before its marker (stdout: `MARK CODE\n`, stderr: `MARK\n`). */
+  private data(chunk: Buffer, stderr: boolean): void {
+    const p = this.pending
+    if (!p) return
+    const parts = stderr ? p.err : p.out
+    parts.push(chunk)
+    // The marker may straddle chunks: look in the last chunks' tail and this one.
+    const tail = Buffer.concat(parts.length > 1 ? [parts.at(-2)!.subarray(-64), chunk] : [chunk])
+    const at = tail.indexOf(stderr ? `${p.mark}\n` : `${p.mark} `)
+    if (at < 0) return
+    const whole = Buffer.concat(parts)
+    const start = whole.length - tail.length + at
+    if (stderr) {
+      p.err = [whole.subarray(0, start)]
+      p.errDone = true
+    } else {
+      const eol = whole.indexOf('\n', start)
+      if (eol < 0) return // the code is still to come
+      p.code = Number(whole.subarray(start + p.mark.length + 1, eol).toString())
+      p.out = [whole.subarray(0, start)]
+    }
+    if (p.code === undefined || !p.errDone) return
+    this.pending = undefined
+    this.claimed = false
+    p.resolve({ stdout: Buffer.concat(p.out), stderr: Buffer.concat(p.err), code: p.code })
+  }
+}
+
 /** Connections by host, made once and shared by every task; jump hosts are shared between their targets. */
 export class Transport {
   private sessions = new Map<string, Promise<Session>>()
   private jumps = new Map<string, Promise<Session>>()
+  private changes = new Map<string, { count: number }>()
   private options: Required<Omit<TransportOptions, 'agent'>> & { agent?: string }
 
   constructor(options: TransportOptions = {}) {
@@ -413,6 +651,14 @@ export class Transport {
         )
       }
     await Promise.all(closing)
+  }
+
+  /** The change count of the connections to target's address (Session.changes). */
+  private changesOf(target: Connection): { count: number } {
+    const key = `${target.host}:${target.port}`
+    let changes = this.changes.get(key)
+    if (!changes) this.changes.set(key, (changes = { count: 0 }))
+    return changes
   }
 
   async closeAll(): Promise<void> {
@@ -473,13 +719,15 @@ export class Transport {
     const types = knownKeyTypes(knownHosts, name).flatMap((t) => hostKeyAlgorithms[t] ?? [])
     const ssh = new NodeSSH()
     const identity = target.keyFile ?? (this.options.agent || target.password ? undefined : defaultIdentity())
+    // ssh2 takes one agent: the identity file is one only when no ssh-agent is in use.
+    const fileAgent = identity && !this.options.agent ? await FileAgent.for(identity).catch(() => undefined) : undefined
     try {
       await ssh.connect({
         host: target.host,
         port: target.port,
         username: loginUser(target),
         ...(sock ? { sock } : {}),
-        ...(identity ? { privateKeyPath: identity } : {}),
+        ...(fileAgent ? { agent: fileAgent } : identity ? { privateKeyPath: identity } : {}),
         ...(this.options.agent ? { agent: this.options.agent } : {}),
         ...(target.password !== undefined ? { password: target.password } : {}),
         readyTimeout: this.options.connectTimeoutMs,
@@ -512,7 +760,7 @@ export class Transport {
       throw new Unreachable(`${name}: ${(e as Error).message}`)
     }
     if (accepted) await appendKnownHost(target.knownHostsFile, name, accepted)
-    return new Session(target, ssh, this.options.maxSessions)
+    return Session.of(target, ssh, this.options.maxSessions, this.changesOf(target))
   }
 }
 

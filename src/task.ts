@@ -5,16 +5,16 @@
 // A task reads facts on the host (src/fact.ts) and returns the changes it would make; the engine applies them
 // unless --check (settle). A task's run never sees whether it is under --check, so it cannot forget it:
 // --check, --diff and `changed` come from the same Change objects.
-import { readdir } from 'node:fs/promises'
+import { readdir, readFile } from 'node:fs/promises'
 import { extname, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { Ajv, type ValidateFunction } from 'ajv'
-import { gather, type Exec, type Fact, type FactCall } from './fact.ts'
+import type { ValidateFunction } from 'ajv'
+import { gather, gatherCommand, parseFacts, type Exec, type Fact, type FactCall, type FactOutput } from './fact.ts'
 import { Unreachable, type ExecResult, type Session } from './ssh.ts'
 import { render } from './template.ts'
 import type { Connection } from './connection.ts'
 import { InputError, quote, type Vars } from './util.ts'
-import { pickError, schemaErrorPath } from './yaml.ts'
+import { compileSchema, pickError, schemaErrorPath } from './yaml.ts'
 
 export interface Task<Args = any> {
   /** The playbook key that selects it: `copy:`. Lower case, digits and `_`. */
@@ -41,6 +41,12 @@ export interface Task<Args = any> {
   checkInputs?(args: Args, ctx: { baseDir: string; searchPath?: string[] }): void
   /** Reads the host and returns what it would change (TaskResult.changes); throwing is a failure. */
   run(host: Target, args: Args, ctx: TaskContext): Promise<TaskResult>
+  /**
+   * Optional: the facts `run` reads first for these args (the same calls, same arguments). The engine gathers
+   * those of the tasks ahead in one remote command (ReadAhead), so checking N tasks that change nothing costs
+   * one round trip rather than N.
+   */
+  reads?(args: Args, ctx: { baseDir: string }): FactCall[]
 }
 
 export interface BatchTarget<Args> {
@@ -208,8 +214,76 @@ export interface Target {
   render(text: string, vars?: Vars): string
 }
 
-/** Builds the Target for a host from its session. */
-export function makeTarget(name: string, vars: Vars, facts: Vars, session: Session): Target {
+/**
+ * Facts gathered ahead on one host for the tasks to come (Task.reads), each served once to the task that reads
+ * it with the same arguments, on the session it was gathered on. They are only ever what the host says after
+ * the last thing that could have changed it: anything run on that connection or another to the same address
+ * that is not a read (a command, a put, through any become or delegation: Session.changes) forgets them, and so
+ * does any task they were not gathered for starting on the host (a rescue, an always section, a handler, a
+ * task after a block: the walk left the planned order, and time may have passed).
+ */
+export class ReadAhead {
+  private outputs = new Map<string, FactOutput>()
+  private planned = new Set<object>()
+  private session?: Session
+  private changes = 0
+
+  /**
+   * A task starts on the host: forgets everything unless it was gathered for this task and nothing changed
+   * the host since. True when reads are still held.
+   */
+  enter(task: object): boolean {
+    if (!this.planned.has(task) || !this.fresh(this.session)) this.clear()
+    return this.outputs.size > 0
+  }
+
+  /** Gathers the calls in one remote command, for the tasks given (the one starting and those ahead). */
+  async fill(session: Session, calls: readonly FactCall[], tasks: readonly object[]): Promise<void> {
+    this.clear()
+    const changes = session.changes
+    const { command, split } = gatherCommand(calls)
+    const result = await session.exec(command, { reads: true })
+    // Something that may have changed the host ran while it was read: keep nothing.
+    if (session.changes !== changes) return
+    split(result.stdout).forEach((output, i) => this.outputs.set(callKey(calls[i]!), output))
+    this.planned = new Set(tasks)
+    this.session = session
+    this.changes = changes
+  }
+
+  /**
+   * The gathered output of every call, each taken once; undefined (nothing taken) unless all were gathered on
+   * this session and nothing changed the host since.
+   */
+  take(session: Session, calls: readonly FactCall[]): FactOutput[] | undefined {
+    if (!this.fresh(session)) return void this.clear()
+    const keys = calls.map(callKey)
+    if (!keys.every((k) => this.outputs.has(k))) return undefined
+    return keys.map((k) => {
+      const output = this.outputs.get(k)!
+      this.outputs.delete(k)
+      return output
+    })
+  }
+
+  clear(): void {
+    this.outputs.clear()
+    this.planned.clear()
+    this.session = undefined
+  }
+
+  private fresh(session: Session | undefined): boolean {
+    return !!session && session === this.session && session.changes === this.changes
+  }
+}
+
+const callKey = ([fact, ...args]: FactCall) => JSON.stringify([fact.name, fact.script, ...args])
+
+/**
+ * Builds the Target for a host from its session; its facts are served from `ahead` when they were gathered
+ * there on this session and are still good (ReadAhead).
+ */
+export function makeTarget(name: string, vars: Vars, facts: Vars, session: Session, ahead?: ReadAhead): Target {
   const shell = (options: RemoteOptions): RemoteShell =>
     ((first: TemplateStringsArray | RemoteOptions, ...values: unknown[]) => {
       if (!Array.isArray(first)) return shell({ ...options, ...(first as RemoteOptions) })
@@ -229,15 +303,20 @@ export function makeTarget(name: string, vars: Vars, facts: Vars, session: Sessi
           return result
         })
     }) as RemoteShell
-  const exec: Exec = (command) => session.exec(command)
+  const exec: Exec = (command) => session.exec(command, { reads: true })
+  // Facts gathered ahead are served as the command that gathers them would have answered.
+  const read = <const C extends readonly FactCall[]>(calls: C) => {
+    const outputs = ahead?.take(session, calls)
+    return outputs ? Promise.resolve(parseFacts(calls, outputs, { code: 0, stderr: '' })) : gather(exec, ...calls)
+  }
   return {
     name,
     vars,
     facts,
     connection: session.target,
     $: shell({}),
-    fact: async (fact, ...args) => (await gather(exec, [fact, ...args]))[0],
-    gather: (...calls) => gather(exec, ...calls),
+    fact: async (fact, ...args) => (await read([[fact, ...args]]))[0],
+    gather: (...calls) => read(calls),
     put: (source, remote, options) => session.put(source, remote, options),
     get: (remote, local) => session.get(remote, local),
     render: (text, given) => render(text, given ?? vars),
@@ -256,42 +335,75 @@ export function defineTask<Args>(task: Task<Args>): Task<Args> {
   return task
 }
 
+// Compiled (dist/), the engine runs without tsx; a `-M` directory's TypeScript modules load through it still.
+let loader: Promise<unknown> | undefined
+function typeScriptLoader(): Promise<unknown> {
+  if (import.meta.url.endsWith('.ts')) return Promise.resolve()
+  return (loader ??= import('tsx/esm/api').then(({ register }) => register()))
+}
+
+/** dist/tasks/manifest.json, written by the build: each built-in task's name and file. */
+export const taskManifest = 'manifest.json'
+
 /** The tasks found in some directories, each with its compiled schema. */
 export class Registry {
-  private tasks = new Map<string, { task: Task; validate: ValidateFunction; file: string }>()
-  private ajv = new Ajv({
-    allErrors: true,
-    verbose: true,
-    strict: true,
-    strictRequired: false,
-    allowUnionTypes: true,
-    useDefaults: true,
-  })
+  private tasks = new Map<string, { task: Task; validate: () => ValidateFunction; file: string }>()
+  /** Tasks known by name from a manifest and not loaded yet (Registry.load's `wanted`). */
+  private unloaded = new Map<string, string>()
 
-  /** Loads every .ts/.js module of the directories (files starting with `_` are helpers, not tasks). */
-  static async load(dirs: string[]): Promise<Registry> {
+  /**
+   * Loads every .ts/.js module of the directories (files starting with `_` are helpers, not tasks). With
+   * `wanted`, the built-in tasks' directory, when it has a manifest (dist/), loads only the tasks it accepts:
+   * the others are known by name (names(), duplicates) until loadAll. A start then compiles the few tasks a
+   * playbook uses, not all of them.
+   */
+  static async load(dirs: string[], wanted?: (name: string) => boolean): Promise<Registry> {
     const registry = new Registry()
+    const files: string[] = []
     for (const dir of dirs) {
+      const manifest = wanted && dir === builtinTasks ? await readManifest(dir) : undefined
+      if (wanted && manifest) {
+        for (const [name, file] of Object.entries(manifest))
+          if (wanted(name)) files.push(resolve(dir, file))
+          else registry.unloaded.set(name, resolve(dir, file))
+        continue
+      }
       let entries: string[]
       try {
         entries = (await readdir(dir)).sort()
       } catch (e) {
         throw new InputError(`cannot read the task directory: ${(e as Error).message}`, dir)
       }
-      for (const entry of entries) {
+      for (const entry of entries)
         if (
-          !['.ts', '.js', '.mjs'].includes(extname(entry)) ||
-          entry.startsWith('_') ||
-          entry.endsWith('.d.ts') ||
-          entry.endsWith('.test.ts')
+          ['.ts', '.js', '.mjs'].includes(extname(entry)) &&
+          !entry.startsWith('_') &&
+          !entry.endsWith('.d.ts') &&
+          !entry.endsWith('.test.ts')
         )
-          continue
-        const file = resolve(dir, entry)
-        const module = (await import(pathToFileURL(file).href)) as { default?: Task }
-        registry.add(module.default, file)
-      }
+          files.push(resolve(dir, entry))
     }
+    await registry.import(files)
     return registry
+  }
+
+  /** Whether some tasks are known by name only (Registry.load's `wanted`). */
+  get partial(): boolean {
+    return this.unloaded.size > 0
+  }
+
+  /** Loads the tasks known by name only. */
+  async loadAll(): Promise<void> {
+    const files = [...this.unloaded.values()]
+    this.unloaded.clear()
+    await this.import(files)
+  }
+
+  private async import(files: string[]): Promise<void> {
+    if (files.some((f) => extname(f) === '.ts')) await typeScriptLoader()
+    // Loaded at once (their files read in parallel), added in order.
+    const modules = await Promise.all(files.map((f) => import(pathToFileURL(f).href) as Promise<{ default?: Task }>))
+    modules.forEach((module, i) => this.add(module.default, files[i]))
   }
 
   add(task: Task | undefined, file = '(added)'): void {
@@ -305,11 +417,11 @@ export class Registry {
       throw new InputError('a task module must default-export { name, schema, run(host, args, ctx) }', file)
     if (!/^[a-z_][a-z0-9_]*$/.test(task.name))
       throw new InputError(`bad task name "${task.name}": lower case, digits and _`, file)
-    const known = this.tasks.get(task.name)
-    if (known) throw new InputError(`task "${task.name}" is defined twice (also in ${known.file})`, file)
-    let validate: ValidateFunction
+    const known = this.tasks.get(task.name)?.file ?? this.unloaded.get(task.name)
+    if (known) throw new InputError(`task "${task.name}" is defined twice (also in ${known})`, file)
+    let validate: () => ValidateFunction
     try {
-      validate = this.ajv.compile(task.schema)
+      validate = compileSchema(task.schema, 'args')
     } catch (e) {
       throw new InputError(`the schema of task "${task.name}" is invalid: ${(e as Error).message}`, file)
     }
@@ -320,8 +432,13 @@ export class Registry {
     return this.tasks.get(name)?.task
   }
 
+  /** The module a task was loaded from. */
+  file(name: string): string | undefined {
+    return this.tasks.get(name)?.file ?? this.unloaded.get(name)
+  }
+
   names(): string[] {
-    return [...this.tasks.keys()].sort()
+    return [...this.tasks.keys(), ...this.unloaded.keys()].sort()
   }
 
   /** Renames the args given by another name (Task.aliases) in place; a problem when both names are given. */
@@ -350,9 +467,10 @@ export class Registry {
     const entry = this.tasks.get(name)!
     const aliased = this.resolveAliases(name, args)
     if (aliased) return aliased
-    if (entry.validate(args)) return undefined
+    const validate = entry.validate()
+    if (validate(args)) return undefined
     const pathOf = (e: { instancePath: string }) => schemaErrorPath(e).map(String)
-    const errors = entry.validate.errors!.filter((e) => !ignore?.(pathOf(e)))
+    const errors = validate.errors!.filter((e) => !ignore?.(pathOf(e)))
     const error = pickError(errors)
     if (!error) return undefined
     const path = pathOf(error)
@@ -370,6 +488,14 @@ export class Registry {
     }
     const described = (error.parentSchema as { description?: string } | undefined)?.description
     return { path, message: described ? `expected ${described}` : (error.message ?? 'invalid') }
+  }
+}
+
+async function readManifest(dir: string): Promise<Record<string, string> | undefined> {
+  try {
+    return JSON.parse(await readFile(resolve(dir, taskManifest), 'utf8')) as Record<string, string>
+  } catch {
+    return undefined
   }
 }
 

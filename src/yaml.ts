@@ -1,7 +1,9 @@
 // YAML as Ansible reads it (PyYAML's YAML 1.1 rules), with the line and column of every key and value for
 // errors, and the JSON Schema helpers that turn an ajv error into "file:line: path: expected X, got Y".
+import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
+import { createRequire } from 'node:module'
+import type { Ajv, ErrorObject, Options, ValidateFunction } from 'ajv'
 import {
   LineCounter,
   parseDocument,
@@ -352,21 +354,85 @@ class Converter {
 
 // Schema
 
+/**
+ * The ajv options of the project's validators: input files checked to the first error or to all of them, and
+ * task args (every error, defaults filled in).
+ */
+export const schemaPresets = {
+  first: { allErrors: false, verbose: true, strict: true, allowUnionTypes: true },
+  all: { allErrors: true, verbose: true, strict: true, allowUnionTypes: true },
+  args: {
+    allErrors: true,
+    verbose: true,
+    strict: true,
+    strictRequired: false,
+    allowUnionTypes: true,
+    useDefaults: true,
+  },
+} satisfies Record<string, Options>
+export type SchemaPreset = keyof typeof schemaPresets
+
+/**
+ * The validators src/schemas/ gives: a file's whole schema, or one of its definitions (`pointer`, as
+ * "/definitions/tasks": a file of tasks). The build compiles each with both input-file presets.
+ */
+export const schemaFiles: { name: string; pointer?: string }[] = [
+  { name: 'inventory.schema.json' },
+  { name: 'playbook.schema.json' },
+  { name: 'playbook.schema.json', pointer: '/definitions/tasks' },
+]
+
+const require = createRequire(import.meta.url)
+let precompiled: Record<string, () => ValidateFunction> | undefined
+
+/** Which validator a schema compiles to under a preset: the key of the build's precompiled ones. */
+export function schemaKey(schema: object, preset: SchemaPreset): string {
+  return `${preset}-${createHash('sha1').update(JSON.stringify(schema)).digest('hex')}`
+}
+
+/**
+ * A JSON Schema's validator, made on first call: the one `npm run build` compiled for the same schema and preset
+ * (dist/src/validators.cjs, ajv's standalone code: compiling costs a run more than its YAML), else compiled
+ * now, so that an invalid schema throws here. Running from the sources, or for a schema the build did not see
+ * (a `-M` task's), it compiles.
+ */
+export function compileSchema(schema: object, preset: SchemaPreset): () => ValidateFunction {
+  precompiled ??= loadPrecompiled()
+  const made = precompiled[schemaKey(schema, preset)]
+  let validate: ValidateFunction | undefined
+  if (!made) {
+    const { Ajv } = require('ajv') as typeof import('ajv')
+    validate = (ajvs[preset] ??= new Ajv(schemaPresets[preset])).compile(schema)
+  }
+  return () => (validate ??= made!())
+}
+const ajvs: Partial<Record<SchemaPreset, Ajv>> = {}
+
+function loadPrecompiled(): Record<string, () => ValidateFunction> {
+  try {
+    return require('./validators.cjs')
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND') return {}
+    throw e
+  }
+}
+
+/** A JSON Schema of src/schemas/, parsed; with `pointer`, a schema of that definition (its siblings kept for $refs). */
+export function readSchema(name: string, pointer?: string): object {
+  const schema = JSON.parse(readFileSync(new URL(`./schemas/${name}`, import.meta.url), 'utf8'))
+  if (!pointer) return schema
+  const { $schema, $id, definitions } = schema
+  return { $schema, $id: `${$id}${pointer}`, definitions, $ref: `#${pointer}` }
+}
+
 /** A JSON Schema from src/schemas/ (or one of its definitions: `pointer` "/definitions/x"), compiled on first use. */
 export function schemaValidator(
   name: string,
   options: { allErrors: boolean },
   pointer?: string,
 ): () => ValidateFunction {
-  let validate: ValidateFunction | undefined
-  return () => {
-    if (!validate) {
-      const schema = JSON.parse(readFileSync(new URL(`./schemas/${name}`, import.meta.url), 'utf8'))
-      const ajv = new Ajv({ allErrors: options.allErrors, verbose: true, strict: true, allowUnionTypes: true })
-      validate = pointer ? ajv.addSchema(schema).getSchema(`${schema.$id}#${pointer}`)! : ajv.compile(schema)
-    }
-    return validate
-  }
+  let validate: (() => ValidateFunction) | undefined
+  return () => (validate ??= compileSchema(readSchema(name, pointer), options.allErrors ? 'all' : 'first'))()
 }
 
 /** Where an ajv error points, as YAML keys. */

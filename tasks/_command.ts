@@ -1,5 +1,6 @@
 // What command and shell share: their args, creates/removes decided on the host, and running the line.
 import { GlobMatches } from '../facts/files.ts'
+import type { FactCall } from '../src/fact.ts'
 import type { Target, TaskResult } from '../src/task.ts'
 import { quote as quoteWord, splitWords } from '../src/util.ts'
 
@@ -22,9 +23,16 @@ export const commonProperties = {
   stdin: { type: 'string', description: 'text for the standard input' },
 }
 
+/** What runCommand reads (for the `reads` of command and shell): the creates and removes globs. */
+export function commandReads(args: CommandArgs): FactCall[] {
+  return [args.creates, args.removes].flatMap((glob) => (glob ? [globCall(glob, args)] : []))
+}
+
+const globCall = (glob: string, args: CommandArgs) => [GlobMatches, glob, args.chdir ?? ''] as const
+
 /** creates/removes, decided on the host; the shared part of command and shell. Running is the change. */
 export async function runCommand(host: Target, line: string, args: CommandArgs): Promise<TaskResult> {
-  const matches = (glob: string) => host.fact(GlobMatches, glob, args.chdir ?? '')
+  const matches = async (glob: string) => (await host.gather(globCall(glob, args)))[0]
   if (args.creates && (await matches(args.creates)))
     return { changed: false, msg: `Did not run: ${args.creates} exists` }
   if (args.removes && !(await matches(args.removes)))

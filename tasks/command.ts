@@ -5,7 +5,7 @@
 import { Environment } from '../facts/system.ts'
 import { defineTask } from '../src/task.ts'
 import { isTemplated } from '../src/template.ts'
-import { commonProperties, quoteWord, runCommand, splitWords, type CommandArgs } from './_command.ts'
+import { commandReads, commonProperties, quoteWord, runCommand, splitWords, type CommandArgs } from './_command.ts'
 
 // Ansible's command module expands $VAR, ${VAR} and a leading ~ in each word (expand_argument_vars, on by
 // default) with Python's os.path.expandvars/expanduser, in the environment the command runs in: unknown
@@ -25,6 +25,8 @@ function expandUser(word: string, env: Record<string, string>): string {
   return (env.HOME.replace(/\/+$/, '') || '/') + word.slice(end)
 }
 
+const expands = (words: string[]) => words.some((w) => w.includes('$') || w.startsWith('~'))
+
 export default defineTask<CommandArgs>({
   name: 'command',
   description: 'run a program (no shell); changed unless creates/removes say otherwise',
@@ -41,9 +43,13 @@ export default defineTask<CommandArgs>({
   checkInputs(args) {
     if (args.cmd !== undefined && !isTemplated(args.cmd)) splitWords(args.cmd)
   },
+  reads: (args) => [
+    ...(expands(args.argv ?? splitWords(args.cmd!)) ? [[Environment] as const] : []),
+    ...commandReads(args),
+  ],
   async run(host, args) {
     let words = args.argv ?? splitWords(args.cmd!)
-    if (words.some((w) => w.includes('$') || w.startsWith('~'))) {
+    if (expands(words)) {
       const env = await host.fact(Environment)
       words = words.map((w) => expandUser(expandVars(w, env), env))
     }

@@ -4,7 +4,7 @@
 import { basename } from 'node:path'
 import { defineTask } from '../src/task.ts'
 import { isTemplated, pyJson, toText } from '../src/template.ts'
-import { checkDest, findLocal, attributeSchemas, parseMode, putFile } from './_files.ts'
+import { checkDest, findLocal, attributeSchemas, parseMode, putFile, destStat } from './_files.ts'
 
 // Ansible's copy action: a list or dict is written as json.dumps() gives it; other values as Python's str().
 function contentText(content: unknown): string {
@@ -44,6 +44,7 @@ export default defineTask<CopyArgs>({
     if (!isTemplated(args.dest)) checkDest(args.dest)
     if (args.src !== undefined && !isTemplated(args.src)) findLocal(ctx, args.src, 'files')
   },
+  reads: (args) => [destStat(args.dest)],
   async run(host, args, ctx) {
     const source =
       args.content !== undefined ? Buffer.from(contentText(args.content)) : findLocal(ctx, args.src!, 'files')

@@ -2,9 +2,10 @@
 // missing, times updated: always changed, as in Ansible), file (must exist; attributes only) — and its
 // mode/owner/group.
 import { defineTask } from '../src/task.ts'
+import { quote } from '../src/util.ts'
 import { posix } from 'node:path'
 import type { Change, Target } from '../src/task.ts'
-import { statFiles, type RemoteFile } from '../facts/files.ts'
+import { statCall, statFiles, type RemoteFile } from '../facts/files.ts'
 import { attributeChanges, attributeSchemas, parseMode } from './_files.ts'
 
 /** The ancestors of path that do not exist yet, outermost first. */
@@ -15,6 +16,8 @@ async function missingAncestors(host: Target, path: string): Promise<string[]> {
   const found = await statFiles(host, ancestors)
   return ancestors.filter((_, i) => !found[i]!.exists)
 }
+
+const trimSlashes = (path: string) => path.replace(/(.)\/+$/, '$1')
 
 interface FileArgs {
   path: string
@@ -37,9 +40,10 @@ export default defineTask<FileArgs>({
       ...attributeSchemas,
     },
   },
+  reads: (args) => [statCall([trimSlashes(args.path)])],
   async run(host, args) {
     const state = args.state ?? 'file'
-    const path = args.path.replace(/(.)\/+$/, '$1')
+    const path = trimSlashes(args.path)
     const [file] = (await statFiles(host, [path])) as [RemoteFile]
     const mode = parseMode(args.mode)
     const want = {
@@ -77,12 +81,14 @@ export default defineTask<FileArgs>({
     const change: Change = {
       describe: `${path}: ${what.join(', ')}`,
       async apply() {
-        if (state === 'directory' && create) {
-          await host.$`mkdir -p -- ${path}`
-          for (const dir of made) await attributes.apply(host, dir)
-        }
-        if (state === 'touch') await host.$`touch -- ${path}`
-        await attributes.apply(host, path)
+        // One command: make the path, then set the attributes of each directory made and of the path.
+        const steps = [
+          ...(state === 'directory' && create ? [`mkdir -p -- ${quote(path)}`] : []),
+          ...(state === 'directory' && create ? made.map((dir) => attributes.command(dir)) : []),
+          ...(state === 'touch' ? [`touch -- ${quote(path)}`] : []),
+          attributes.command(path),
+        ].filter((step): step is string => !!step)
+        if (steps.length) await host.$`sh -c ${steps.join(' && ')}`
       },
     }
     if (create) change.diff = { path, before: 'absent\n', after: `${state === 'directory' ? 'directory' : 'file'}\n` }

@@ -8,7 +8,7 @@ import { basename } from 'node:path'
 import { readFileSync } from 'node:fs'
 import { defineTask } from '../src/task.ts'
 import { checkTemplate, isTemplated, TemplateError } from '../src/template.ts'
-import { checkDest, findLocal, attributeSchemas, parseMode, putFile } from './_files.ts'
+import { checkDest, findLocal, attributeSchemas, parseMode, putFile, destStat } from './_files.ts'
 
 interface TemplateArgs {
   src: string
@@ -43,6 +43,7 @@ export default defineTask<TemplateArgs>({
       throw inFile(file, e)
     }
   },
+  reads: (args) => [destStat(args.dest)],
   async run(host, args, ctx) {
     const file = findLocal(ctx, args.src, 'templates')
     let text: string

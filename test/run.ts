@@ -19,6 +19,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir, userInfo } from 'node:os'
 import { join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { buildDist } from '../build/dist.ts'
 import { ensurePackages } from '../lab/packages.ts'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
@@ -245,6 +246,9 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
 
 // On a fresh machine `npm test` is the first command: the Debian packages come first, saying so.
 ensurePackages((line) => process.stdout.write(`${line}\n`))
+// The tests run what users run: bin/deploy.js runs dist/, so build it from the sources as they are now (not
+// again in a runner a test starts: its parent built it).
+if (!process.env.HBMON_TEST_MARK) await buildDist()
 
 let passed = 0
 let failed = 0

@@ -1,9 +1,11 @@
 // What a task sees: host.$ quotes every interpolated value for POSIX sh and throws on non-zero unless nothrow;
-// the registry refuses malformed task modules.
+// the registry refuses malformed task modules; facts read ahead are never served stale.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import type { Session } from '../src/ssh.ts'
-import { makeTarget, RemoteError, Registry, settle, type Change } from '../src/task.ts'
+import { execFile } from 'node:child_process'
+import type { Fact } from '../src/fact.ts'
+import type { ExecOptions, Session } from '../src/ssh.ts'
+import { makeTarget, ReadAhead, RemoteError, Registry, settle, type Change } from '../src/task.ts'
 import { InputError } from '../src/util.ts'
 
 function fakeSession(code = 0) {
@@ -123,6 +125,83 @@ test('settle applies in order; outcomes refine the result; a failure stops the r
   assert.equal([threw.failed, threw.changed, threw.msg], [true, true, 'disk full (after: a)'])
   const first = await settle({ changed: false, changes: changes([], { name: 'a', throws: 'no' }) }, false)
   assert.equal([first.failed, first.changed, first.msg], [true, false, 'no'])
+})
+
+/**
+ * A host that is this machine's sh: a file of its own holds the "state" facts read. Every command that is not
+ * a read counts as a change, as Session.changes counts them.
+ */
+function shSession() {
+  const state = { changes: 0, reads: 0, value: 'one' }
+  const session = {
+    target: { host: 'h', port: 22, become: false, becomeUser: 'root' },
+    get changes() {
+      return state.changes
+    },
+    exec: (command: string, options: ExecOptions = {}) => {
+      if (options.reads) state.reads++
+      else state.changes++
+      return new Promise((resolve) =>
+        execFile('sh', ['-c', command], { env: { VALUE: state.value } }, (_e, stdout, stderr) =>
+          resolve({ stdout, stderr, code: 0 }),
+        ),
+      )
+    },
+  }
+  return { session: session as unknown as Session, state }
+}
+
+const Value: Fact<string> = { name: 'value', script: 'echo "$VALUE $1"', parse: (out) => out.trim() }
+const planned = { name: 'planned' }
+const next = { name: 'next' }
+
+test('facts read ahead: served once, to the same call, on the same session, only to the tasks they were for', async () => {
+  const { session, state } = shSession()
+  const ahead = new ReadAhead()
+  await ahead.fill(
+    session,
+    [
+      [Value, 'a'],
+      [Value, 'b'],
+    ],
+    [planned, next],
+  )
+  assert.is(state.reads, 1)
+  state.value = 'two' // what the host says now is not what was read: only a change on it may do that (below)
+  assert.ok(ahead.enter(planned))
+  const host = makeTarget('h', {}, {}, session, ahead)
+  assert.is(await host.fact(Value, 'a'), 'one a', 'served from the reads gathered ahead')
+  assert.is(await host.fact(Value, 'a'), 'two a', 'once: read again')
+  assert.is(await host.fact(Value, 'c'), 'two c', 'another call is read')
+  assert.is(state.reads, 3)
+  // Another session (a become view, a delegated host) is never served.
+  const other = shSession()
+  other.state.value = 'other'
+  assert.is(await makeTarget('h', {}, {}, other.session, ahead).fact(Value, 'b'), 'other b')
+  // A task the reads were not gathered for (a rescue, a handler) forgets them.
+  await ahead.fill(session, [[Value, 'b']], [planned])
+  state.value = 'three'
+  assert.not.ok(ahead.enter({ name: 'rescue' }))
+  assert.is(await host.fact(Value, 'b'), 'three b')
+})
+
+test('facts read ahead: anything that may change the host forgets them, before or while they are read', async () => {
+  const { session, state } = shSession()
+  const ahead = new ReadAhead()
+  await ahead.fill(session, [[Value, 'a']], [planned])
+  state.value = 'two'
+  const host = makeTarget('h', {}, {}, session, ahead)
+  await host.$`true`
+  assert.is(await host.fact(Value, 'a'), 'two a', 'a command ran since: read again')
+  await ahead.fill(session, [[Value, 'a']], [planned])
+  state.changes++ // another view of the connection (become), or a connection to the same address
+  assert.not.ok(ahead.enter(planned))
+  // A change that starts while the reads run: nothing is kept.
+  const racing = { ...shSession(), ahead: new ReadAhead() }
+  const filling = racing.ahead.fill(racing.session, [[Value, 'a']], [planned])
+  racing.state.changes++
+  await filling
+  assert.not.ok(racing.ahead.enter(planned))
 })
 
 test.run()

@@ -107,10 +107,11 @@ test('copy: same checksum is no change; other content is one change that writes 
     other.commands.some((c) => /^put \/etc\/\.motd\.hbmon-[0-9a-f]+\.tmp$/.test(c)),
     other.commands.join('\n'),
   )
-  // The rename, then the temp files of earlier copies to /etc/motd that died half-way.
+  // The attributes, the rename and the removal of earlier copies' temp files (copies to /etc/motd that died
+  // half-way) are one command: one round trip.
   assert.match(
     other.commands.at(-1)!,
-    /^mv -f -- \/etc\/\.motd\.hbmon-[0-9a-f]+\.tmp \/etc\/motd && find \/etc -maxdepth 1 -type f -name \.motd\.hbmon-\*\.tmp -delete$/,
+    /^sh -c chown root:root -- (\/etc\/\.motd\.hbmon-[0-9a-f]+\.tmp) && chmod 644 -- \1 && mv -f -- \1 \/etc\/motd && find \/etc -maxdepth 1 -type f -name '\.motd\.hbmon-\*\.tmp' -delete$/,
   )
 })
 
