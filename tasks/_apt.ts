@@ -96,7 +96,8 @@ export function checkAptArgs(args: AptArgs, task = 'apt'): void {
   for (const spec of packageList(args.name)) {
     if (isTemplated(spec)) continue
     if (spec === '*') throw new Error(`${task}: name "*" (upgrade every package) is not supported`)
-    if (/[*?[\]!]/.test(spec.split('=')[0]!)) throw new Error(`${task}: wildcards in package names are not supported: ${spec}`)
+    if (/[*?[\]!]/.test(spec.split('=')[0]!))
+      throw new Error(`${task}: wildcards in package names are not supported: ${spec}`)
     if (spec.includes('>=')) throw new Error(`${task}: ">=" version specs are not supported: ${spec}`)
   }
 }
@@ -186,9 +187,12 @@ async function planInstall(host: Target, specs: string[], state: AptState, upgra
   for (const spec of specs) {
     const [name, version] = split(spec)
     const s = await packageStatus(host, name, version, state.packages.get(name), true)
-    if (!s.versionInstalled && !s.installable) return { install, fail: `no available installation candidate for ${spec}` }
+    if (!s.versionInstalled && !s.installable)
+      return { install, fail: `no available installation candidate for ${spec}` }
     if (s.installable && (!s.installed || upgrade || !s.versionInstalled))
-      install.push(s.installable !== true ? `${name}=${s.installable}` : version !== undefined ? `${name}=${version}` : name)
+      install.push(
+        s.installable !== true ? `${name}=${s.installable}` : version !== undefined ? `${name}=${version}` : name,
+      )
     else if (s.versionInstalled && s.installable && version !== undefined) install.push(`${name}=${version}`)
   }
   return { install }
@@ -215,8 +219,7 @@ function parseDiff(output: string): { prepared: string } {
   return { prepared: lines.slice(start, end).join('\n') }
 }
 
-const env =
-  'DEBIAN_FRONTEND=noninteractive DEBIAN_PRIORITY=critical LANG=C LC_ALL=C LC_MESSAGES=C LC_CTYPE=C'
+const env = 'DEBIAN_FRONTEND=noninteractive DEBIAN_PRIORITY=critical LANG=C LC_ALL=C LC_MESSAGES=C LC_CTYPE=C'
 
 const lines = (text: string) => text.split(/\r?\n|\r/).filter((l, i, all) => l !== '' || i < all.length - 1)
 
@@ -327,8 +330,14 @@ export async function runApt(host: Target, args: AptArgs, ctx: TaskContext): Pro
   // present, latest
   const upgrade = state === 'latest'
   const recommends =
-    args.install_recommends === undefined ? [] : ['-o', `APT::Install-Recommends=${args.install_recommends ? 'yes' : 'no'}`]
-  const install = async (plan: Plan, now: AptState, cache: ReturnType<typeof cacheData>): Promise<Partial<TaskResult>> => {
+    args.install_recommends === undefined
+      ? []
+      : ['-o', `APT::Install-Recommends=${args.install_recommends ? 'yes' : 'no'}`]
+  const install = async (
+    plan: Plan,
+    now: AptState,
+    cache: ReturnType<typeof cacheData>,
+  ): Promise<Partial<TaskResult>> => {
     if (plan.fail) return { failed: true, msg: plan.fail, data: cache }
     let result: Partial<TaskResult> = { changed: false, data: cache }
     if (plan.install.length) {
@@ -336,7 +345,9 @@ export async function runApt(host: Target, args: AptArgs, ctx: TaskContext): Pro
       if (r.code !== 0) {
         const packages = plan.install.map((p) => `'${p}'`).join(' ')
         const recommendsText =
-          args.install_recommends === undefined ? '' : ` -o APT::Install-Recommends=${args.install_recommends ? 'yes' : 'no'}`
+          args.install_recommends === undefined
+            ? ''
+            : ` -o APT::Install-Recommends=${args.install_recommends ? 'yes' : 'no'}`
         const cmd = `/usr/bin/apt-get -y ${optionText}       install ${packages}${recommendsText}`
         return {
           failed: true,
@@ -382,6 +393,10 @@ export async function runApt(host: Target, args: AptArgs, ctx: TaskContext): Pro
   if (plan.install.length)
     changes.push({ describe: `installed ${plan.install.join(', ')}`, apply: () => install(plan, facts, cache) })
   else if (marks.length)
-    changes.push({ describe: `marked ${marks.join(', ')} manually installed`, quiet: true, apply: () => install(plan, facts, cache) })
+    changes.push({
+      describe: `marked ${marks.join(', ')} manually installed`,
+      quiet: true,
+      apply: () => install(plan, facts, cache),
+    })
   return { changed: false, data: cache, changes }
 }

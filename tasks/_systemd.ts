@@ -54,7 +54,8 @@ export function checkSystemdArgs(args: SystemdArgs): void {
   if (!(['state', 'enabled', 'masked', 'daemon_reload', 'daemon_reexec'] as const).some(given))
     throw new Error('one of the following is required: state, enabled, masked, daemon_reload, daemon_reexec')
   for (const k of ['state', 'enabled', 'masked'] as const)
-    if (args[k] !== undefined && args.name === undefined) throw new Error(`missing parameter(s) required by '${k}': name`)
+    if (args[k] !== undefined && args.name === undefined)
+      throw new Error(`missing parameter(s) required by '${k}': name`)
 }
 
 const validEnabledStates = [
