@@ -5,6 +5,7 @@
 import { templateCases } from './cases-templates.ts'
 import type { Case } from './oracle.ts'
 import { moduleCases } from './cases-modules.ts'
+import { packageCases } from './cases-packages.ts'
 import { playlangCases } from './cases-playlang.ts'
 
 /** A play over all hosts with gather_facts off; `tasks` is YAML, indented by 4. $D exists already (the
@@ -783,8 +784,8 @@ export const cases: Case[] = [
   },
   {
     name: 'refuse-unknown-module',
-    refused: /unknown task "service"/,
-    playbook: play(`    - service: {name: ssh, state: started}\n`),
+    refused: /unknown task "pip"/,
+    playbook: play(`    - pip: {name: requests}\n`),
   },
   {
     name: 'refuse-task-connection-var',
@@ -804,5 +805,6 @@ export const cases: Case[] = [
     playbook: play(''),
   },
   ...moduleCases,
+  ...packageCases,
   ...playlangCases,
 ]
