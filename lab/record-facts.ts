@@ -8,6 +8,8 @@ import { gatherCommand, type Fact } from '../src/fact.ts'
 import { loadInventory } from '../src/inventory.ts'
 import { Transport } from '../src/ssh.ts'
 import { FileContent, FileStats, GlobMatches, PathStat } from '../facts/files.ts'
+import { AptPackages, PackageManager } from '../facts/packages.ts'
+import { ServiceManager, SystemdUnit } from '../facts/services.ts'
 import { HbmonHost, ModuleCheck, ModuleStatus, ReleaseHistory, ReleaseManifest } from '../facts/hbmon.ts'
 import {
   Environment,
@@ -46,6 +48,12 @@ export const samples: { case: string; fact: Fact<unknown>; args: string[] }[] = 
   { case: 'absent', fact: UserEntryFact, args: ['no-such-user'] },
   { case: 'mixed', fact: UserIds, args: ['root', 'nobody', 'no-such-user'] },
   { case: 'mixed', fact: InstalledPackages, args: ['openssh-server', 'no-such-package', 'rsyslog'] },
+  { case: 'mixed', fact: AptPackages, args: ['openssh-server', 'no-such-package', 'mail-transport-agent', 'hello'] },
+  { case: 'cache', fact: AptPackages, args: [] },
+  { case: 'default', fact: PackageManager, args: [] },
+  { case: 'default', fact: ServiceManager, args: [] },
+  { case: 'ssh', fact: SystemdUnit, args: ['ssh'] },
+  { case: 'absent', fact: SystemdUnit, args: ['no-such-unit'] },
   { case: 'default', fact: HbmonHost, args: [] },
   { case: 'all', fact: ModuleStatus, args: ['all'] },
   { case: 'default', fact: ModuleCheck, args: [] },
