@@ -1,5 +1,5 @@
-// Differential cases for apt and package (issue 13 part 6), on light hosts: each is an overlay of this
-// machine's /, so apt-get installs from Debian's mirror into the host's own upper layer (its /var/lib/dpkg,
+// Differential cases for apt and package (issue 13 part 6), and what systemd and service refuse. On light
+// hosts: each is an overlay of this machine's /, so apt-get installs from Debian's mirror into the host's own upper layer (its /var/lib/dpkg,
 // /var/cache/apt, /usr), never into the machine's. Each case works on packages no other case touches (cases
 // run three at a time, and Ansible's apt-get fails at once on a dpkg lock another case holds, so each case has
 // a host of its own: h1 to h4). Small packages without daemons: hello, sl, cowsay, cmatrix, tree, pv.
@@ -139,5 +139,21 @@ ${installed(['cmatrix', 'kbd', 'tree'])}    - copy:
     name: 'refuse-package-use',
     refused: /auto or apt/,
     playbook: play(`    - package: {name: hello, use: yum}\n`),
+  },
+  // systemd and service run against a real systemd in test/vm/services.test.ts; here, what is refused.
+  {
+    name: 'refuse-systemd-user-scope',
+    refused: /user and global scopes are not supported/,
+    playbook: play(`    - systemd: {name: app, state: started, scope: user}\n`),
+  },
+  {
+    name: 'refuse-service-sysv-pattern',
+    refused: /unknown argument "pattern" for service/,
+    playbook: play(`    - service: {name: app, state: started, pattern: /usr/bin/app}\n`),
+  },
+  {
+    name: 'refuse-systemd-nothing-to-do',
+    refused: /one of the following is required: state, enabled, masked, daemon_reload, daemon_reexec/,
+    playbook: play(`    - systemd: {name: app}\n`),
   },
 ]
