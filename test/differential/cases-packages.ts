@@ -1,8 +1,9 @@
 // Differential cases for apt and package (issue 13 part 6), and what systemd and service refuse. On light
-// hosts: each is an overlay of this machine's /, so apt-get installs from Debian's mirror into the host's own upper layer (its /var/lib/dpkg,
-// /var/cache/apt, /usr), never into the machine's. Each case works on packages no other case touches (cases
-// run three at a time, and Ansible's apt-get fails at once on a dpkg lock another case holds, so each case has
-// a host of its own: h1 to h4). Small packages without daemons: hello, sl, cowsay, cmatrix, tree, pv.
+// hosts: each is an overlay of this machine's /, so apt-get installs from Debian's mirror into the host's
+// own upper layer (its /var/lib/dpkg, /var/cache/apt, /usr), never into the machine's. Each case works on
+// packages no other case touches (cases run three at a time, and Ansible's apt-get fails at once on a dpkg
+// lock another case holds, so each case has a host of its own: h1 to h4). Small packages without daemons:
+// hello, sl, cowsay, cmatrix, tree, pv.
 import type { Case } from './oracle.ts'
 
 const play = (tasks: string) => `- hosts: all\n  gather_facts: false\n  tasks:\n${tasks}`
