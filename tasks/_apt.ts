@@ -89,7 +89,12 @@ export function packageList(name: AptArgs['name']): string[] {
 /** The refusals that can be decided from the args alone (called before connecting and again per host). */
 export function checkAptArgs(args: AptArgs, task = 'apt'): void {
   for (const [key, inert] of Object.entries(unsupported))
-    if (key in args && args[key] !== inert && !(typeof args[key] === 'string' && isTemplated(args[key])))
+    if (
+      key in args &&
+      args[key] !== inert &&
+      !(inert === 'no' && args[key] === false) && // upgrade: no, which YAML reads as false
+      !(typeof args[key] === 'string' && isTemplated(args[key]))
+    )
       throw new Error(`${task}: "${key}" is not supported by npx deploy (packages come from the host's repositories)`)
   if (args.name === undefined && args.update_cache === undefined)
     throw new Error('one of the following is required: autoremove, deb, package, update_cache, upgrade')
