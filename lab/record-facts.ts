@@ -9,6 +9,8 @@ import { loadInventory } from '../src/inventory.ts'
 import { Transport } from '../src/ssh.ts'
 import { FileContent, FileStats, GlobMatches, PathStat } from '../facts/files.ts'
 import { HbmonHost, KernelModules, ModuleCheck, ModuleStatus, ReleaseHistory, ReleaseManifest } from '../facts/hbmon.ts'
+import { AptPackages, PackageManager } from '../facts/packages.ts'
+import { ServiceManager, SystemdUnit } from '../facts/services.ts'
 import {
   Environment,
   GroupEntries,
@@ -48,6 +50,12 @@ export const samples: { case: string; fact: Fact<unknown>; args: string[] }[] = 
   { case: 'mixed', fact: UserIds, args: ['root', 'nobody', 'no-such-user'] },
   { case: 'mixed', fact: InstalledPackages, args: ['openssh-server', 'no-such-package', 'rsyslog'] },
   { case: 'default', fact: InstalledKernels, args: [] },
+  { case: 'mixed', fact: AptPackages, args: ['openssh-server', 'no-such-package', 'mail-transport-agent', 'hello'] },
+  { case: 'cache', fact: AptPackages, args: [] },
+  { case: 'default', fact: PackageManager, args: [] },
+  { case: 'default', fact: ServiceManager, args: [] },
+  { case: 'ssh', fact: SystemdUnit, args: ['ssh'] },
+  { case: 'absent', fact: SystemdUnit, args: ['no-such-unit'] },
   { case: 'default', fact: HbmonHost, args: [] },
   { case: 'every', fact: KernelModules, args: [] },
   { case: 'absent', fact: KernelModules, args: ['0.0.0-none'] },

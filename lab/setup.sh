@@ -10,6 +10,7 @@ packages=(
   openssh-server openssh-client
   util-linux iproute2 nftables # light hosts (namespaces) and cutting a host's SSH port
   ansible-core                 # the differential inventory tests and the benchmarks' peer
+  python3-apt                  # Ansible's apt module on light hosts (this machine's python3) in the apt cases
   gcc make libc6-dev sparse linux-headers-amd64  # compile checks of kernel/ against Debian 12 headers
   kmod                         # depmod and modinfo for the kernel hook's test on a light host
   python3 sudo time            # sudo: the become tests; time: the benchmarks' CPU times

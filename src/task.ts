@@ -94,6 +94,12 @@ export interface Change {
    */
   unpredictable?: string
   /**
+   * Set for work that must be done but is not a change in the result's sense unless its apply says so
+   * (`changed: true`): apt's cache update when packages are named (Ansible reports it as cache_updated, not
+   * changed), systemd's daemon-reload. It is applied like any change; under --check it counts for nothing.
+   */
+  quiet?: boolean
+  /**
    * Makes the change. It may refine the result (data from what it ran; `failed` with a msg, which stops the
    * changes after it; `changed: false` when it turned out to change nothing). Throwing fails the task.
    */
@@ -136,11 +142,13 @@ export interface BatchContext extends TaskContext {
 export async function settle(result: TaskResult, check: boolean): Promise<TaskResult> {
   const { changes = [], ...rest } = result
   if (!changes.length) return rest
-  const diff = [...(rest.diff ?? []), ...changes.flatMap((c) => (c.diff ? [c.diff] : []))]
+  const counted = changes.filter((c) => !c.quiet)
+  const diff = [...(rest.diff ?? []), ...counted.flatMap((c) => (c.diff ? [c.diff] : []))]
+  const msg = rest.msg ?? (counted.map((c) => c.describe).join('; ') || undefined)
   const settled: TaskResult = {
     ...rest,
-    changed: true,
-    msg: rest.msg ?? changes.map((c) => c.describe).join('; '),
+    changed: counted.length > 0 || rest.changed,
+    ...(msg !== undefined ? { msg } : {}),
     ...(diff.length ? { diff } : {}),
   }
   if (check) {
@@ -159,7 +167,7 @@ export async function settle(result: TaskResult, check: boolean): Promise<TaskRe
       const why = e instanceof Error ? e.message : String(e)
       return { ...settled, changed: i > 0, failed: true, msg: done.length ? `${why} (after: ${done.join('; ')})` : why }
     }
-    changed ||= outcome?.changed !== false
+    changed ||= change.quiet ? outcome?.changed === true : outcome?.changed !== false
     Object.assign(settled, outcome ?? {}, { changed })
     if (outcome?.failed) return settled
   }

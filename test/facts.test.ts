@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url'
 import { FileStats } from '../facts/files.ts'
 import { bootProblems, HbmonHost, KernelModules, ModuleStatus, parseManifest, ReleaseManifest } from '../facts/hbmon.ts'
 import { compareReleases, InstalledKernels } from '../facts/system.ts'
+import { AptPackages } from '../facts/packages.ts'
+import { parseSystemctlShow, ServiceManager, SystemdUnit } from '../facts/services.ts'
 import { defineFact, FactError, gather, gatherCommand } from '../src/fact.ts'
 import { samples, toJson, type FactFixture } from '../lab/record-facts.ts'
 import { $ } from 'zx'
@@ -192,6 +194,59 @@ test('a parser that does not understand its output fails the fact, naming it', a
     assert.instance(e, FactError)
     assert.match((e as Error).message, /fact file_stats did not run/)
   }
+})
+
+test('packages and services as recorded: systemd on the VMs, sshd as PID 1 on a light host, apt and dpkg', () => {
+  const parsed = (
+    fact: { parse(s: string, c: number, a: string[]): unknown },
+    name: string,
+    kase: string,
+    host: string,
+  ) => {
+    const f = fixture(name, kase, host)
+    return fact.parse(f.stdout, f.code, f.args) as any
+  }
+  for (const host of ['debian12', 'debian13']) {
+    assert.is(parsed(ServiceManager, 'service_manager', 'default', host), 'systemd')
+    const ssh = parsed(SystemdUnit, 'systemd_unit', 'ssh', host)
+    assert.equal(
+      [ssh.booted, ssh.show.properties.LoadState, ssh.show.properties.ActiveState],
+      [true, 'loaded', 'active'],
+    )
+    assert.equal(parsed(SystemdUnit, 'systemd_unit', 'absent', host).show.properties.LoadState, 'not-found')
+  }
+  assert.is(parsed(ServiceManager, 'service_manager', 'default', 'light01'), 'sshd')
+  const light = parsed(SystemdUnit, 'systemd_unit', 'ssh', 'light01')
+  assert.equal([light.booted, light.show.code, light.sysv], [false, 1, true])
+  const apt = parsed(AptPackages, 'apt_packages', 'mixed', 'light01')
+  const sshd = apt.packages.get('openssh-server')
+  assert.equal(
+    [sshd.status, sshd.installed === sshd.candidate, apt.packages.get('no-such-package').known],
+    ['installed', true, false],
+  )
+  assert.ok(apt.packages.get('mail-transport-agent').providers.includes('postfix'), 'a virtual package has providers')
+  assert.ok(
+    apt.packages.get('hello').candidate && !apt.packages.get('hello').installed,
+    'hello: available, not installed',
+  )
+})
+
+test('parse_systemctl_show: only Exec* values span lines', () => {
+  assert.equal(
+    parseSystemctlShow([
+      'Id=x.service',
+      'ExecStart={ path=/bin/sleep ; argv[]=/bin/sleep',
+      '  infinity ; }',
+      'Description={ not multi',
+      'A=b=c',
+    ]),
+    {
+      Id: 'x.service',
+      ExecStart: '{ path=/bin/sleep ; argv[]=/bin/sleep\n  infinity ; }',
+      Description: '{ not multi',
+      A: 'b=c',
+    },
+  )
 })
 
 test.run()

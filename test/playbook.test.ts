@@ -36,6 +36,7 @@ test('the built-in tasks are registered from tasks/', () => {
     'verify',
   ].map((t) => `hbmon_${t}`)
   assert.equal(registry.names(), [
+    'apt',
     'assert',
     'blockinfile',
     'command',
@@ -49,10 +50,13 @@ test('the built-in tasks are registered from tasks/', () => {
     'group',
     ...hbmon,
     'lineinfile',
+    'package',
     'pause',
+    'service',
     'set_fact',
     'shell',
     'stat',
+    'systemd',
     'template',
     'user',
     'wait_for',
@@ -109,7 +113,7 @@ test('unknown task, with file:line and the list of tasks', () => {
   assert.is(e.line, 4)
   assert.match(
     e.message,
-    /site\.yml:4:7: 0\.tasks\.0\.cpoy: unknown task "cpoy" \(known: assert, blockinfile, command, copy/,
+    /site\.yml:4:7: 0\.tasks\.0\.cpoy: unknown task "cpoy" \(known: apt, assert, blockinfile, command, copy/,
   )
 })
 

@@ -18,6 +18,9 @@ import hbmonRelease from '../tasks/hbmon_release.ts'
 import command from '../tasks/command.ts'
 import hbmonStatus from '../tasks/hbmon_status.ts'
 import { kernelChoice, targetKernels } from '../tasks/_hbmon.ts'
+import apt from '../tasks/apt.ts'
+import systemd from '../tasks/systemd.ts'
+import type { AptPackage } from '../facts/packages.ts'
 
 const recorded = (fact: string, kase: string, host: string) =>
   JSON.parse(readFileSync(new URL(`facts/fixtures/${fact}/${kase}.${host}.json`, import.meta.url), 'utf8')) as {
@@ -300,6 +303,123 @@ test('command: runs only when applied; creates that exists is no change; undecid
     msg: 'would run: touch /tmp/x (commands do not run under --check)',
   })
   assert.equal(plain.commands, [])
+})
+
+const aptPackage = (p: Partial<AptPackage>): AptPackage => ({
+  status: '',
+  installed: '',
+  candidate: '',
+  versions: [],
+  known: true,
+  providers: [],
+  auto: false,
+  hasFiles: false,
+  ...p,
+})
+const aptState = (packages: Record<string, Partial<AptPackage>>, cacheTime = 1000, now = 2000) => ({
+  apt_packages: (args: string[]) => ({
+    cacheTime,
+    now,
+    packages: new Map(args.map((a) => [a, aptPackage(packages[a] ?? { known: false })])),
+  }),
+})
+
+test('apt: present leaves an older installed version; latest installs the candidate, pinned to its version', async () => {
+  const old = { status: 'installed', installed: '1.0-1', candidate: '1.1-1', versions: ['1.1-1', '1.0-1'] }
+  const present = scripted(aptState({ hello: old }))
+  const kept = await run(apt, present.host, { name: 'hello' })
+  assert.is(kept.changes?.length ?? 0, 0)
+  const latest = scripted(aptState({ hello: old }))
+  const r = await run(apt, latest.host, { name: 'hello', state: 'latest', install_recommends: false })
+  assert.equal(
+    r.changes!.map((c) => c.describe),
+    ['installed hello=1.1-1'],
+  )
+  await settle(r, false)
+  // (the recorder joins an interpolated array with commas)
+  assert.match(latest.commands[0]!, /DPkg::Lock::Timeout=60,-y,.*,install,hello=1\.1-1,-o,APT::Install-Recommends=no$/)
+  // name=VERSION with a wildcard: the newest matching version; the installed one matching is no change.
+  const pinned = await run(apt, scripted(aptState({ hello: old })).host, { name: 'hello=1.0*' })
+  assert.is(pinned.changes?.length ?? 0, 0)
+})
+
+test('apt: a stale cache with packages named updates quietly (cache_updated, not changed, under --check)', async () => {
+  const s = scripted(aptState({ hello: { status: 'installed', installed: '1', candidate: '1', versions: ['1'] } }, 0))
+  const r = await run(apt, s.host, { name: 'hello', update_cache: true })
+  assert.equal(r.data, { cache_updated: true, cache_update_time: 0 })
+  const checked = await settle(r, true)
+  assert.is(checked.changed, false)
+  const fresh = await run(apt, scripted(aptState({}, 1000, 1500)).host, { update_cache: true, cache_valid_time: 600 })
+  assert.equal(
+    [fresh.changed, fresh.changes, fresh.data],
+    [false, undefined, { cache_updated: false, cache_update_time: 1000 }],
+  )
+})
+
+test("apt: unknown and virtual names, as the module's package_status", async () => {
+  const s = scripted(aptState({ 'mail-transport-agent': { providers: ['postfix', 'exim4'] } }))
+  const r = await run(apt, s.host, { name: 'mail-transport-agent' })
+  assert.equal(
+    r.changes!.map((c) => c.describe),
+    ['installed mail-transport-agent'],
+  )
+  try {
+    await run(apt, scripted(aptState({})).host, { name: 'nope' })
+    assert.unreachable('an unknown package must fail')
+  } catch (e) {
+    assert.is((e as Error).message, "No package matching 'nope' is available")
+  }
+  const none = await run(apt, scripted(aptState({ x: { versions: ['1'] } })).host, { name: 'x=2' })
+  assert.equal([none.failed, none.msg], [true, 'no available installation candidate for x=2'])
+})
+
+const unit = (active: string, enabled: string, code = enabled === 'enabled' || enabled === 'static' ? 0 : 1) => ({
+  systemd_unit: () => ({
+    booted: true,
+    systemctl: true,
+    show: { code: 0, stderr: '', properties: { Id: 'x.service', LoadState: 'loaded', ActiveState: active } },
+    isEnabled: { code, out: enabled },
+    sysv: false,
+    sysvEnabled: false,
+  }),
+})
+
+test('systemd: decides from ActiveState and is-enabled; registered status is the unit before the task', async () => {
+  const same = await run(systemd, scripted(unit('active', 'enabled')).host, {
+    name: 'x',
+    state: 'started',
+    enabled: true,
+  })
+  assert.equal([same.changes, same.data!.state, same.data!.enabled], [undefined, 'started', true])
+  const s = scripted(unit('inactive', 'disabled'))
+  const r = await run(systemd, s.host, { name: 'x', state: 'restarted', enabled: true })
+  assert.equal([r.data!.state, r.data!.enabled, (r.data!.status as any).ActiveState], ['started', true, 'inactive'])
+  const checked = await settle(r, true)
+  assert.equal([checked.changed, s.commands], [true, []])
+  await settle(r, false)
+  assert.equal(s.commands, ['systemctl  enable,x', 'systemctl  start,x'])
+  const stopped = await run(systemd, scripted(unit('deactivating', 'enabled')).host, { name: 'x', state: 'stopped' })
+  assert.is(stopped.changes!.length, 1)
+  const reload = await run(systemd, scripted(unit('active', 'enabled')).host, { name: 'x', daemon_reload: true })
+  assert.equal([reload.changes![0]!.quiet, (await settle(reload, true)).changed], [true, false])
+})
+
+test('systemd: a host not running systemd fails saying so', async () => {
+  const host = scripted({
+    systemd_unit: () => ({
+      booted: false,
+      systemctl: true,
+      show: { code: 1, stderr: 'System has not been booted with systemd', properties: {} },
+      isEnabled: { code: 0, out: 'enabled' },
+      sysv: true,
+      sysvEnabled: true,
+    }),
+  }).host
+  const r = await run(systemd, host, { name: 'ssh', state: 'started' })
+  assert.equal(
+    [r.failed, r.msg],
+    [true, 'systemd: this host is not running systemd (no /run/systemd/system); npx deploy manages systemd only'],
+  )
 })
 
 test.run()

@@ -116,6 +116,10 @@ export const moduleCases: Case[] = [
   },
   {
     name: 'group',
+    // Hosts of its own: its gids (2345, 2346) raise the next gid groupadd picks, so the user case's uid == gid
+    // would depend on which of the two ran first on each side (Ansible runs them in one playbook, in order;
+    // deploy runs cases three at a time).
+    inventory: 'all:\n  hosts:\n    h3:\n    h4:\n',
     playbook: play(String.raw`    - group: {name: hbdiff, gid: 2345}
       register: g1
     - group: {name: hbdiff, gid: 2345}

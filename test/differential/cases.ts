@@ -5,6 +5,7 @@
 import { templateCases } from './cases-templates.ts'
 import type { Case } from './oracle.ts'
 import { moduleCases } from './cases-modules.ts'
+import { packageCases } from './cases-packages.ts'
 import { playlangCases } from './cases-playlang.ts'
 import { roleCases } from './cases-roles.ts'
 
@@ -779,8 +780,8 @@ export const cases: Case[] = [
   },
   {
     name: 'refuse-unknown-module',
-    refused: /unknown task "service"/,
-    playbook: play(`    - service: {name: ssh, state: started}\n`),
+    refused: /unknown task "pip"/,
+    playbook: play(`    - pip: {name: requests}\n`),
   },
   {
     name: 'refuse-task-connection-var',
@@ -800,6 +801,7 @@ export const cases: Case[] = [
     playbook: play(''),
   },
   ...moduleCases,
+  ...packageCases,
   ...playlangCases,
   ...roleCases,
 ]

@@ -36,6 +36,8 @@ export interface Case {
   deliberate?: string
   /** Text that deploy must not print (no_log results). */
   notPrinted?: string[]
+  /** How long each tool may run before it is killed (default 120 s): apt-get from the mirror takes longer. */
+  seconds?: number
 }
 
 export interface Outcome {
@@ -193,7 +195,7 @@ export class Oracle {
 
   async ansible(c: Case): Promise<Outcome> {
     const dir = this.prepare(c, 'ansible')
-    const r = await this.runAnsible(dir, this.args(c, 0))
+    const r = await this.runAnsible(dir, this.args(c, 0), c.seconds)
     const stats: Outcome['stats'] = {}
     for (const [host, s] of Object.entries(r.recap?.stats ?? {})) stats[host] = counts(s)
     return { code: r.code, stdout: r.stdout, stderr: r.stderr, stats, files: this.files(c, 0) }
@@ -225,7 +227,7 @@ export class Oracle {
       mkdirSync(join(dir, path, '..'), { recursive: true })
       writeFileSync(join(dir, path), this.addresses(text, 0))
     }
-    const r = await this.runAnsible(dir, this.args(first, 0))
+    const r = await this.runAnsible(dir, this.args(first, 0), Math.max(...group.map((c) => c.seconds ?? 120)))
     if (r.code !== 0 || !r.recap) return undefined
     const total: Record<string, Record<string, number>> = {}
     const byCase = new Map<string, Outcome['stats']>(group.map((c) => [c.name, {}]))
@@ -257,7 +259,7 @@ export class Oracle {
     )
   }
 
-  private async runAnsible(dir: string, args: string[]) {
+  private async runAnsible(dir: string, args: string[], seconds = 120) {
     const statsFile = join(dir, 'stats.json')
     const env = {
       ...ansibleEnv(),
@@ -272,7 +274,7 @@ export class Oracle {
       ANSIBLE_FORKS: '20',
       ANSIBLE_SSH_ARGS: '-o ControlMaster=auto -o ControlPersist=60s',
     }
-    const r = await run('ansible-playbook', ['-i', 'inventory.yml', 'playbook.yml', ...args], dir, env)
+    const r = await run('ansible-playbook', ['-i', 'inventory.yml', 'playbook.yml', ...args], dir, env, seconds)
     type Counts = Record<string, number>
     const recap = existsSync(statsFile)
       ? (JSON.parse(readFileSync(statsFile, 'utf8')) as {
@@ -315,6 +317,7 @@ export class Oracle {
       ],
       dir,
       { ...process.env, CI: '1', SSH_AUTH_SOCK: '' },
+      c.seconds,
     )
     const stats: Outcome['stats'] = {}
     if (existsSync(json)) {
@@ -451,6 +454,7 @@ function run(
   args: string[],
   cwd: string,
   env: NodeJS.ProcessEnv,
+  seconds = 120,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const started = Date.now()
   return new Promise((resolve) => {
@@ -459,7 +463,7 @@ function run(
     let stderr = ''
     child.stdout.on('data', (c: Buffer) => (stdout += c))
     child.stderr.on('data', (c: Buffer) => (stderr += c))
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000)
+    const timer = setTimeout(() => child.kill('SIGKILL'), seconds * 1000)
     child.on('close', (code) => {
       clearTimeout(timer)
       if (process.env.HBMON_DIFF_TIMES)
