@@ -9,7 +9,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs'
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path'
 import type { Loop } from './playbook.ts'
 import { render, renderValue } from './template.ts'
-import { describe, type Vars } from './util.ts'
+import { describe, fnmatchRegExp, type Vars } from './util.ts'
 
 /** The items of a loop for one host (its vars); throws when they are not what the loop takes. `baseDirs`: where
  * with_fileglob looks (the task's role and file directories, then the playbook's). */
@@ -44,32 +44,12 @@ export function fileglob(pattern: string, baseDirs: string | string[]): string[]
     : [baseDirs].flat().flatMap((base) => [join(base, 'files', dir), join(base, dir)])
   const found = candidates.find((d) => existsSync(d) && statSync(d).isDirectory())
   if (!found) return []
-  const match = globRegExp(basename(pattern))
+  const match = fnmatchRegExp(basename(pattern))
   return readdirSync(found)
     .filter((name) => match.test(name) && (name[0] !== '.' || basename(pattern)[0] === '.'))
     .map((name) => resolve(found, name))
     .filter((path) => statSync(path).isFile())
     .sort()
-}
-
-// fnmatch: * ? [seq] [!seq].
-function globRegExp(pattern: string): RegExp {
-  let re = ''
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i]!
-    if (c === '*') re += '.*'
-    else if (c === '?') re += '.'
-    else if (c === '[') {
-      const end = pattern.indexOf(']', i + 2)
-      if (end < 0) re += '\\['
-      else {
-        const body = pattern.slice(i + 1, end)
-        re += `[${body[0] === '!' ? `^${body.slice(1)}` : body.replace(/\\/g, '\\\\')}]`
-        i = end
-      }
-    } else re += c.replace(/[.+^${}()|\\/]/g, '\\$&')
-  }
-  return new RegExp(`^${re}$`, 's')
 }
 
 /** The vars an iteration sees: the loop var, ansible_loop_var, and the index var when loop_control names one. */

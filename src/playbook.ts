@@ -592,24 +592,10 @@ function includeKey(raw: object): string | undefined {
   return Object.keys(raw).find((k) => includeActions.includes(k.replace(/^ansible\.(?:builtin|legacy)\./, '')))
 }
 
-// A role entry's keywords (RoleDefinition's field attributes we support); its other keys are the role's params.
-const roleEntryKeywords = new Set([
-  'role',
-  'name',
-  'when',
-  'tags',
-  'vars',
-  'become',
-  'become_user',
-  'ignore_errors',
-  'any_errors_fatal',
-  'run_once',
-  'delegate_to',
-  'no_log',
-  'check_mode',
-])
 // What an import may carry (its tasks inherit it) and what a dynamic include may (it applies to the include).
 const importKeywords = new Set([...blockKeywords].filter((k) => !['block', 'rescue', 'always'].includes(k)))
+// A role entry's keywords (RoleDefinition's field attributes we support); its other keys are the role's params.
+const roleEntryKeywords = new Set(['role', ...importKeywords])
 const includeKeywords = new Set(['name', 'when', 'tags', 'vars', 'args', ...Object.keys(loopKeys), 'loop_control'])
 
 /** A role entry (`- x`, `- role: x` with keywords and params, a meta dependency) made an instance. */
@@ -917,15 +903,7 @@ function parseInclude(
     runOnce: false,
     anyErrorsFatal: inherited.anyErrorsFatal ?? false,
     noLog: false,
-    ...(inherited.role
-      ? {
-          role: inherited.role.name,
-          rolePath: inherited.role.dirs[0]!,
-          roleDefaults: inherited.role.defaults,
-          roleVars: inherited.role.vars,
-        }
-      : {}),
-    ...(inherited.role || inherited.params ? { params: { ...inherited.role?.params, ...inherited.params } } : {}),
+    ...fromRole(inherited),
     searchPath: searchPath(yaml, inherited),
     file: yaml.file,
     line: yaml.locate(path).line,
@@ -959,6 +937,15 @@ function taskFile(ctx: Ctx, yaml: Yaml, path: (string | number)[], name: string,
   const found = dirs.map((d) => resolve(d, name)).find((f) => existsSync(f) && statSync(f).isFile())
   if (!found) yaml.fail(path, `cannot find the task file "${name}" (looked in ${[...new Set(dirs)].join(', ')})`)
   return parseYaml(readInput(found, 'the task file'), found)
+}
+
+/** The fields a task or include takes from the role it is in and the params of the includes around it. */
+function fromRole(inherited: Inherited): Pick<PlayTask, 'role' | 'rolePath' | 'roleDefaults' | 'roleVars' | 'params'> {
+  const role = inherited.role
+  return {
+    ...(role ? { role: role.name, rolePath: role.dirs[0]!, roleDefaults: role.defaults, roleVars: role.vars } : {}),
+    ...(role || inherited.params ? { params: { ...role?.params, ...inherited.params } } : {}),
+  }
 }
 
 /** Where a task's relative src is looked for before the playbook's directory: its role's directory (and its
@@ -1097,15 +1084,7 @@ function parseTask(
     runOnce: settled.runOnce ?? false,
     anyErrorsFatal: settled.anyErrorsFatal ?? false,
     noLog: settled.noLog ?? false,
-    ...(inherited.role
-      ? {
-          role: inherited.role.name,
-          rolePath: inherited.role.dirs[0]!,
-          roleDefaults: inherited.role.defaults,
-          roleVars: inherited.role.vars,
-        }
-      : {}),
-    ...(inherited.role || inherited.params ? { params: { ...inherited.role?.params, ...inherited.params } } : {}),
+    ...fromRole(inherited),
     searchPath: searchPath(yaml, inherited),
     file: yaml.file,
     line: yaml.locate(path).line,

@@ -138,6 +138,35 @@ export function splitWords(line: string): string[] {
 // --- Python's re, as far as playbooks reach it ---------------------------------------------------------
 
 /**
+ * Python's fnmatch.translate, case-sensitive as on POSIX: `*`, `?`, `[seq]`, `[!seq]`; the rest is literal. For
+ * with_fileglob's names and apt's `name=VERSION` wildcards.
+ */
+export function fnmatchRegExp(pattern: string): RegExp {
+  let re = ''
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!
+    if (c === '*') re += '.*'
+    else if (c === '?') re += '.'
+    else if (c === '[') {
+      // As Python finds the end: a ']' first in the set (after a '!') belongs to it.
+      let j = i + 1
+      if (pattern[j] === '!') j++
+      if (pattern[j] === ']') j++
+      while (j < pattern.length && pattern[j] !== ']') j++
+      if (j >= pattern.length) re += '\\['
+      else {
+        let body = pattern.slice(i + 1, j).replace(/[\\\]]/g, '\\$&')
+        if (body[0] === '!') body = `^${body.slice(1)}`
+        else if (body[0] === '^') body = `\\${body}`
+        re += `[${body}]`
+        i = j
+      }
+    } else re += c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')
+  }
+  return new RegExp(`^(?:${re})$`, 's')
+}
+
+/**
  * A Python regular expression as a JavaScript one: named groups (?P<name>...) and (?P=name), \A and \Z;
  * inline flags at the start ((?i), (?m), (?s)) become flags. A pattern JavaScript cannot compile throws an
  * Error naming the pattern. (Python's \d and \w also match non-ASCII digits and letters; JavaScript's do not.)

@@ -8,6 +8,7 @@
 import { AptPackages, type AptPackage, type AptState } from '../facts/packages.ts'
 import type { Change, Target, TaskContext, TaskResult } from '../src/task.ts'
 import { isTemplated } from '../src/template.ts'
+import { fnmatchRegExp } from '../src/util.ts'
 
 export interface AptArgs {
   name?: string | string[]
@@ -108,25 +109,7 @@ export function checkAptArgs(args: AptArgs, task = 'apt'): void {
 }
 
 /** Python's fnmatch.fnmatch (POSIX: case-sensitive). */
-function fnmatch(text: string, pattern: string): boolean {
-  let re = ''
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i]!
-    if (c === '*') re += '.*'
-    else if (c === '?') re += '.'
-    else if (c === '[') {
-      const end = pattern.indexOf(']', i + 2)
-      if (end < 0) re += '\\['
-      else {
-        let body = pattern.slice(i + 1, end).replace(/\\/g, '\\\\')
-        if (body.startsWith('!')) body = `^${body.slice(1)}`
-        re += `[${body}]`
-        i = end
-      }
-    } else re += c.replace(/[.+^${}()|\\/]/g, '\\$&')
-  }
-  return new RegExp(`^(?:${re})$`, 's').test(text)
-}
+const fnmatch = (text: string, pattern: string) => fnmatchRegExp(pattern).test(text)
 
 interface Status {
   installed: boolean

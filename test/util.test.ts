@@ -1,7 +1,16 @@
 // The bottom layer: Ansible's two booleans (they are different functions in Ansible too), shell words, Python regexps.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { ansibleBoolean, jinjaBool, PyFloat, pyExpand, pyRegExp, quote, splitWords } from '../src/util.ts'
+import {
+  ansibleBoolean,
+  fnmatchRegExp,
+  jinjaBool,
+  PyFloat,
+  pyExpand,
+  pyRegExp,
+  quote,
+  splitWords,
+} from '../src/util.ts'
 
 test('ansibleBoolean is convert_bool.boolean: y/t count, other numbers and strings do not', () => {
   for (const v of [true, 1, new PyFloat(1), 'y', 'YES', ' on ', '1', 'True', 't'])
@@ -34,6 +43,27 @@ test("pyRegExp and pyExpand: Python's named groups, inline flags and backreferen
   assert.is(pyExpand('\\3', pyRegExp('(a)(b)?(c)?').exec('a')!), '', 'an unmatched group is empty, as in Python 3.5+')
   assert.throws(() => pyExpand('\\g<nope>', m), /invalid group reference/)
   assert.throws(() => pyRegExp('(unclosed'), /bad regular expression "\(unclosed"/)
+})
+
+test("fnmatchRegExp is Python's fnmatch.fnmatchcase (each expectation from Python 3.11)", () => {
+  const cases: [string, string, boolean][] = [
+    ['a.conf', '*.conf', true],
+    ['.hidden', '*', true],
+    ['b', '[!a]', true],
+    ['a', '[!a]', false],
+    [']', '[]]', true],
+    ['x', '[!]]', true],
+    [']', '[!]]', false],
+    ['a[b', 'a[b', true],
+    ['^', '[^]', true],
+    ['1.2-3', '1.2*', true],
+    ['1x2', '1.2', false],
+    ['a\\b', 'a[\\]b', true],
+    ['c', '[a-c]', true],
+    ['ab', 'a?', true],
+  ]
+  for (const [text, pattern, expected] of cases)
+    assert.is(fnmatchRegExp(pattern).test(text), expected, `${JSON.stringify(text)} ~ ${JSON.stringify(pattern)}`)
 })
 
 test.run()
