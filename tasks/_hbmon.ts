@@ -336,9 +336,11 @@ export async function installedManifest(host: Target, kernel: string, others: st
   )
 }
 
-// Writes the history and the pointer atomically (temp + rename), then removes releases beyond the last KEEP.
+// Writes the history and the pointer atomically (temp + rename), then removes releases beyond the last KEEP. A
+// write that fails (a full disk) takes its temporary file with it.
 const writePointerScript = `set -e
 cd ${stateDir}
+trap 'rm -f history.tmp current.tmp' EXIT
 printf '%s\\n' "$@" | awk 'NF' > history.tmp && mv -f history.tmp history
 printf '%s\\n' "$CURRENT" > current.tmp && mv -f current.tmp current
 keep=$(tail -n "$KEEP" history)
@@ -351,15 +353,20 @@ export async function writeHistory(host: Target, ids: string[], current: string,
 }
 
 // Copies each file of the manifest into releases/ID/files/PATH (cp -p keeps the mode), then the manifest;
-// the folder appears under its name only when complete.
+// the folder appears under its name only when complete. A copy that fails (a full disk) removes the partial
+// folder; one whose shell died (a host that lost power, a cut connection) is removed by the next record: the
+// host lock makes sure no other run is writing one.
 const recordScript = `set -e
 id=$1; shift
 dir=${releasesDir}/$id
 [ -f "$dir/manifest" ] && exit 0
-rm -rf "$dir.tmp"; mkdir -p "$dir.tmp/files"
+rm -rf ${releasesDir}/*.tmp
+trap 'rm -rf "$dir.tmp"' EXIT
+mkdir -p "$dir.tmp/files"
 for p in "$@"; do mkdir -p "$dir.tmp/files\${p%/*}"; cp -p -- "$p" "$dir.tmp/files$p"; done
 cat > "$dir.tmp/manifest"
-rm -rf "$dir"; mv "$dir.tmp" "$dir"`
+rm -rf "$dir"; mv "$dir.tmp" "$dir"
+trap - EXIT`
 
 export async function recordRelease(host: Target, entries: ManifestEntry[]): Promise<string> {
   const manifest = formatManifest(entries)
