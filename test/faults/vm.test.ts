@@ -428,7 +428,10 @@ mount -t tmpfs -o size=$((used + 64))k hbfull ${rel}; cp -a /run/hbfull/. ${rel}
 
 test('a .ko built for another kernel planted in the artifact cache: insmod refuses it, the host is rolled back; a rebuild converges', async () => {
   const arch = 'x86_64'
-  const from = join(cache, sourceHash(sources[on]!).slice(0, 16), `${kernels.debian12}-${arch}`)
+  // The build of the version debian13 does not run: its srcversion differs from the loaded module's, so the
+  // deploy must load it, and insmod meets the foreign vermagic. (The running version's build would carry the
+  // loaded srcversion: no reload, and Verify would catch the file's vermagic instead.)
+  const from = join(cache, sourceHash(sources[other()]!).slice(0, 16), `${kernels.debian12}-${arch}`)
   const into = join(cache, sourceHash(sources.v5!).slice(0, 16), `${kernels.debian13}-${arch}`)
   assert.ok(existsSync(from), from)
   mkdirSync(join(into, '..'), { recursive: true })
