@@ -82,7 +82,8 @@ export interface ModuleState {
   loaded: string // srcversion of the loaded module, '' if none
   file: string // srcversion of the file modprobe would load, '' if none
   refcnt: number
-  holders: { pid: number; comm: string }[]
+  /** Every process with /dev/hbmon open; `unit` is its systemd service when it runs in one ('' otherwise). */
+  holders: { pid: number; comm: string; unit: string }[]
 }
 
 /**
@@ -98,6 +99,8 @@ echo "refcnt=$(cat /sys/module/hbmon/refcnt 2>/dev/null || echo 0)"
 if [ -n "$loaded" ] && [ "$loaded" != "$file" -o "$1" = all ]; then
   find /proc/[0-9]*/fd -maxdepth 1 -lname /dev/hbmon 2>/dev/null | cut -d/ -f3 | sort -u | while read -r pid; do
     echo "holder=$pid $(cat /proc/$pid/comm 2>/dev/null)"
+    cg=$(sed -n 's|^0::||p' /proc/$pid/cgroup 2>/dev/null)
+    case $cg in /user.slice/*) ;; *.service) echo "unit=$pid \${cg##*/}" ;; esac
   done
 fi; true`,
   parse(stdout) {
@@ -110,7 +113,12 @@ fi; true`,
       if (key === 'refcnt') state.refcnt = Number(value) || 0
       if (key === 'holder') {
         const [pid, ...comm] = value.split(' ')
-        state.holders.push({ pid: Number(pid), comm: comm.join(' ') })
+        state.holders.push({ pid: Number(pid), comm: comm.join(' '), unit: '' })
+      }
+      if (key === 'unit') {
+        const [pid, unit] = value.split(' ')
+        const holder = state.holders.find((h) => h.pid === Number(pid))
+        if (holder && unit) holder.unit = unit
       }
     }
     return state

@@ -213,14 +213,32 @@ export function cachedBuilds(cacheRoot: string, hash: string, arch: string, dist
 // ---- module state ----------------------------------------------------------------------------------------
 
 export const describeHolders = (holders: ModuleState['holders']): string =>
-  holders.map((h) => `${h.pid} (${h.comm})`).join(', ')
+  holders.map((h) => `${h.pid} (${h.comm}${h.unit ? `, ${h.unit}` : ''})`).join(', ')
 
-/** Stops the processes that hold /dev/hbmon: TERM, then KILL after 5 s (their supervisors restart them). */
+/**
+ * The services a reload stopped, started again once a module is loaded (by the reload itself, or by whatever
+ * loads one next: a rollback, or the next run after a controller died). Kept on the host, not in the controller.
+ */
+const stoppedUnits = `${stateDir}/stopped-units`
+const startStoppedUnits = `start_stopped() {
+  [ -s ${stoppedUnits} ] || return 0
+  systemctl reset-failed $(cat ${stoppedUnits}) 2>/dev/null; systemctl start $(cat ${stoppedUnits}) 2>&1
+  rm -f ${stoppedUnits}
+}`
+
+// TERM, then KILL whatever still runs after 5 s. $pids: the processes.
+const killPids = `if [ -n "$pids" ]; then
+  kill -TERM $pids 2>/dev/null
+  for i in $(seq 50); do
+    alive=; for p in $pids; do kill -0 $p 2>/dev/null && alive=1; done
+    [ -n "$alive" ] || break; sleep 0.1
+  done
+  kill -KILL $pids 2>/dev/null; sleep 0.2
+fi`
+
+/** Stops the processes that hold /dev/hbmon for good (uninstall): TERM, then KILL after 5 s. */
 export async function stopHolders(host: Target, holders: ModuleState['holders']): Promise<void> {
-  const pids = holders.map((h) => String(h.pid))
-  await host.$({
-    nothrow: true,
-  })`sh -c ${'kill -TERM "$@" 2>/dev/null; for i in $(seq 50); do kill -0 "$@" 2>/dev/null || exit 0; sleep 0.1; done; kill -KILL "$@" 2>/dev/null; sleep 0.2'} sh ${pids}`
+  await host.$({ nothrow: true })`sh -c ${`pids="$*"\n${killPids}`} sh ${holders.map((h) => String(h.pid))}`
 }
 
 /**
@@ -245,10 +263,7 @@ export async function loadChange(host: Target, restartHolders: boolean): Promise
   }
   return {
     describe: `reloaded ${state.loaded} → ${state.file}${state.holders.length ? ` (stopped ${describeHolders(state.holders)})` : ''}`,
-    async apply() {
-      if (state.holders.length) await stopHolders(host, state.holders)
-      await reload(host)
-    },
+    apply: () => reload(host, state.holders),
   }
 }
 
@@ -260,21 +275,49 @@ export async function ensureLoaded(host: Target, restartHolders: boolean): Promi
 /** Raised when the module is busy: the running module is untouched, so the caller need not reload anything. */
 export class HoldersError extends Error {}
 
-// rmmod and modprobe in one remote command, deaf to the hangup and the closed pipe of a controller that dies
-// between them: a host is never left without the module because its controller was killed mid-reload.
+// The holders stopped, rmmod and modprobe in one remote command, deaf to the hangup and the closed pipe of a
+// controller that dies in between: a host is never left without the module because its controller was killed
+// mid-reload. A holder that runs in a service with a unit file is stopped through systemd, so that Restart=
+// does not spin against a missing /dev/hbmon (and hit its start limit) during a reload or a rollback, and is
+// started again once a module is loaded; other holders (a transient unit would vanish when stopped) get TERM,
+// then KILL, and their supervisor restarts them. Args: PID=UNIT (UNIT may be empty).
 const reloadScript = `trap '' HUP PIPE
-rmmod hbmon 2>&1 || exit 3
-modprobe hbmon 2>&1 || exit 4`
+${startStoppedUnits}
+units=; pids=
+for holder; do
+  unit=\${holder#*=}
+  if [ -n "$unit" ] && [ "$(systemctl show -p Transient --value "$unit" 2>/dev/null)" = no ]; then
+    units="$units $unit"
+  else
+    pids="$pids \${holder%%=*}"
+  fi
+done
+if [ -n "$units" ]; then
+  mkdir -p ${stateDir}
+  { cat ${stoppedUnits} 2>/dev/null; printf '%s\\n' $units; } | sort -u >${stoppedUnits}.tmp &&
+    mv ${stoppedUnits}.tmp ${stoppedUnits}
+  systemctl stop $units 2>&1
+fi
+${killPids}
+rmmod hbmon 2>&1 || { start_stopped; exit 3; }
+modprobe hbmon 2>&1 || exit 4
+start_stopped`
 
-async function reload(host: Target): Promise<void> {
-  const r = await host.$({ nothrow: true })`sh -c ${reloadScript}`
+async function reload(host: Target, holders: ModuleState['holders']): Promise<void> {
+  const args = holders.map((h) => `${h.pid}=${h.unit}`)
+  const r = await host.$({ nothrow: true })`sh -c ${reloadScript} sh ${args}`
   const why = (r.stderr || r.stdout).trim()
   if (r.code === 3) throw new HoldersError(`rmmod hbmon failed: ${why}`)
   if (r.code !== 0) throw new Error(`modprobe hbmon failed: ${why}`)
 }
 
+// A load where none is loaded: the services an interrupted reload stopped come back with it.
+const modprobeScript = `${startStoppedUnits}
+modprobe hbmon 2>&1 || exit 4
+start_stopped`
+
 async function modprobe(host: Target): Promise<void> {
-  const r = await host.$({ nothrow: true })`modprobe hbmon`
+  const r = await host.$({ nothrow: true })`sh -c ${modprobeScript}`
   if (r.code !== 0) throw new Error(`modprobe hbmon failed: ${(r.stderr || r.stdout).trim()}`)
 }
 

@@ -71,6 +71,19 @@ test('the recorded facts say what we know of each host', () => {
   )
 })
 
+test('module status: each holder with its systemd service, none for a session (the script prints unit= after holder=)', () => {
+  const stdout = 'loaded=AAA\nfile=BBB\nrefcnt=2\nholder=812 hbctl\nunit=812 hbwatch.service\nholder=901 my app\n'
+  assert.equal(ModuleStatus.parse(stdout, 0, ['when-reloading']), {
+    loaded: 'AAA',
+    file: 'BBB',
+    refcnt: 2,
+    holders: [
+      { pid: 812, comm: 'hbctl', unit: 'hbwatch.service' },
+      { pid: 901, comm: 'my app', unit: '' },
+    ],
+  })
+})
+
 test('installed kernels: images in /boot and the running one, oldest first; the next boot from GRUB or /vmlinuz', () => {
   const lines = [
     'running=6.1.0-56-amd64',

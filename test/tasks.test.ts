@@ -153,13 +153,15 @@ test('hbmon_load: same srcversion needs nothing; absent loads; in use without le
     ['loaded B'],
   )
   const busy = scripted({
-    module_status: () => module({ loaded: 'A', file: 'B', refcnt: 1, holders: [{ pid: 42, comm: 'app' }] }),
+    module_status: () => module({ loaded: 'A', file: 'B', refcnt: 1, holders: [{ pid: 42, comm: 'app', unit: '' }] }),
   })
   const r = await run(hbmonLoad, busy.host, {})
   assert.is(r.failed, true)
   assert.match(r.changes![0]!.describe, /in use by 42 \(app\); not reloading it .*; roll back to the current release/)
   const allowed = scripted(
-    { module_status: () => module({ loaded: 'A', file: 'B', refcnt: 1, holders: [{ pid: 42, comm: 'app' }] }) },
+    {
+      module_status: () => module({ loaded: 'A', file: 'B', refcnt: 1, holders: [{ pid: 42, comm: 'app', unit: '' }] }),
+    },
     { hbmon_restart_holders: 'yes' },
   )
   assert.equal(
@@ -210,14 +212,15 @@ test('hbmon_uninstall: nothing installed is no change; a module in use is refuse
   const busy = scripted({
     hbmon_host: () => debian12,
     release_history: () => ({ current: '', ids: [] }),
-    module_status: () => module({ loaded: 'A', file: 'A', refcnt: 2, holders: [{ pid: 7, comm: 'db' }] }),
+    module_status: () =>
+      module({ loaded: 'A', file: 'A', refcnt: 2, holders: [{ pid: 7, comm: 'db', unit: 'db.service' }] }),
     file_stats: (args) => args.slice(1).map(() => ({ exists: true, type: 'file' })),
     installed_kernels: () => oneKernel,
   })
   const r = await run(hbmonUninstall, busy.host, {})
   assert.is(r.failed, true)
   assert.is(r.changes, undefined)
-  assert.match(r.msg!, /in use by 7 \(db\)/)
+  assert.match(r.msg!, /in use by 7 \(db, db\.service\)/)
 })
 
 test('hbmon_kernels: the running kernel always; installed adds every other, next the next boot; a bad value is refused', () => {

@@ -152,11 +152,21 @@ grep -Eq '^[0-9]+ [0-9]+ hbctl watched ' /proc/hbmon 2>/dev/null && echo watched
 const describe = (s: HostState) =>
   `module ${s.loaded || 'none'}, release ${s.current || 'none'}, selftest ${s.selftest ? 'ok' : 'FAILED'}, client ${s.watched ? 'watched' : 'NOT watched'}${s.leftovers.length ? `, leftovers: ${s.leftovers.join(' ')}` : ''}`
 
-/** A heartbeat client under systemd (Restart=always), as an application would run; it holds /dev/hbmon open. */
+/**
+ * A heartbeat client under systemd (a unit file, Restart=always), as an application would run; it holds
+ * /dev/hbmon open. A reload stops it through systemd and starts it once a module is loaded again.
+ */
+const clientUnit = `[Unit]
+Description=hbmon heartbeat client (fault suite)
+[Service]
+ExecStart=/usr/local/sbin/hbctl demo --timeout 5000 --name watched
+Restart=always
+RestartSec=1
+`
 async function startClient(host: string): Promise<void> {
   await sh(
     host,
-    `systemctl reset-failed hbwatch 2>/dev/null; systemctl is-active -q hbwatch || systemd-run -q --unit=hbwatch -p Restart=always -p RestartSec=1 /usr/local/sbin/hbctl demo --timeout 5000 --name watched`,
+    `printf '%s' ${quote(clientUnit)} >/etc/systemd/system/hbwatch.service.tmp && mv /etc/systemd/system/hbwatch.service.tmp /etc/systemd/system/hbwatch.service && systemctl daemon-reload && systemctl reset-failed hbwatch 2>/dev/null; systemctl is-active -q hbwatch || systemctl start hbwatch`,
   )
   await waitWatched(host)
 }
@@ -480,7 +490,7 @@ test('the controller is SIGKILLed mid-reload: the module is loaded on the host a
   assert.ok(versions[loaded], `debian12 runs a whole module after the controller died (found '${loaded}')`)
   const s = await state('debian12')
   assert.ok(s.selftest, '/dev/hbmon works')
-  assert.ok(await waitWatched('debian12'), 'the client is watched again (systemd restarted it)')
+  assert.ok(await waitWatched('debian12'), 'the client is watched again (the reload script started its service)')
   const again = await converged('controller-killed-rerun', to, ['--lock-wait', '30'])
   for (const h of vmNames) assert.is(built(again, h), 'cached')
   note(
