@@ -1,5 +1,5 @@
-// Exec → first connection, on its own and without a lab: `tsx bench/start.ts [RUNS] [ADDRESS]` (default 15 runs,
-// 127.0.151.2). The same measure as bench/fleet.ts's startTime (the benchmark's playbook against one host whose
+// Exec → first connection, on its own and without a lab: `tsx bench/start.ts [RUNS] [ADDRESS] [BIN...]` (default
+// 15 runs, 127.0.151.2, this checkout's bin/deploy.js; several BINs, as another checkout's, are compared in turn). The same measure as bench/fleet.ts's startTime (the benchmark's playbook against one host whose
 // address is a listener noting the TCP connect), with the floors measured in the same run, interleaved with
 // deploy's runs so that the machine's load weighs on all of them alike:
 //   - `node -e 0`: exec → exit of a bare Node;
@@ -17,7 +17,7 @@ const root = fileURLToPath(new URL('..', import.meta.url))
 const runs = Number(process.argv[2] ?? 15)
 const address = process.argv[3] ?? '127.0.151.2'
 const port = 2222
-const bin = process.env.HBMON_START_BIN ?? join(root, 'bin/deploy.js')
+const bins = process.argv.length > 4 ? process.argv.slice(4) : [join(root, 'bin/deploy.js')]
 
 const work = mkdtempSync(join(tmpdir(), 'hbmon-start-'))
 for (const file of ['site.yml', 'bench.conf.j2']) copyFileSync(join(root, 'bench/fleet', file), join(work, file))
@@ -49,17 +49,15 @@ async function once(args: string[], connect: boolean): Promise<number> {
   return result
 }
 
-const series = {
-  'node -e 0 (exit)': [] as number[],
-  'bare connect': [] as number[],
-  deploy: [] as number[],
-}
+const series: Record<string, number[]> = { 'node -e 0 (exit)': [], 'bare connect': [] }
+for (const bin of bins) series[bins.length > 1 ? bin : 'deploy'] = []
 const bare = `require('net').connect(${port}, '${address}').on('error', () => {}).on('close', () => {})`
 try {
   for (let i = 0; i < runs; i++) {
-    series['node -e 0 (exit)'].push(await once(['-e', '0'], false))
-    series['bare connect'].push(await once(['-e', bare], true))
-    series.deploy.push(await once([bin, '-i', inventory, 'site.yml'], true))
+    series['node -e 0 (exit)']!.push(await once(['-e', '0'], false))
+    series['bare connect']!.push(await once(['-e', bare], true))
+    for (const bin of bins)
+      series[bins.length > 1 ? bin : 'deploy']!.push(await once([bin, '-i', inventory, 'site.yml'], true))
   }
 } finally {
   server.close()
@@ -68,5 +66,5 @@ try {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 for (const [name, xs] of Object.entries(series))
   console.log(
-    `${name.padEnd(18)} fastest ${Math.min(...xs).toFixed(0)} ms, median ${median(xs).toFixed(0)} ms  (${runs} runs)`,
+    `${name.padEnd(28)} fastest ${Math.min(...xs).toFixed(0)} ms, median ${median(xs).toFixed(0)} ms  (${runs} runs)`,
   )
