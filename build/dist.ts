@@ -45,6 +45,21 @@ const ssh2ClientOnly: Plugin = {
   },
 }
 
+// make-dir (node-ssh's) loads semver (~40 regular expressions built at load, ~3-5 ms of a start) for one
+// question, whether Node is 10.12 or later: package.json's engines says it is.
+const makeDirSemver: Plugin = {
+  name: 'make-dir-semver',
+  setup(b) {
+    b.onResolve({ filter: /^semver$/ }, (args) =>
+      args.importer.includes('/node_modules/make-dir/') ? { path: 'semver', namespace: 'make-dir-semver' } : undefined,
+    )
+    b.onLoad({ filter: /.*/, namespace: 'make-dir-semver' }, () => ({
+      contents: 'module.exports = { satisfies: () => true }',
+      loader: 'js',
+    }))
+  },
+}
+
 /** The bundle: dist/src/deploy.cjs, next to what the sources in src/ find from their import.meta.url. */
 export const bundleFile = join(dist, 'src', 'deploy.cjs')
 
@@ -57,13 +72,26 @@ export async function buildDist(): Promise<void> {
   const files = [...ts('src'), ...ts('facts'), ...ts('tasks')]
   const js = (file: string) => file.replace(/\.ts$/, '.js')
   const lazy = (f: string) => `  ${JSON.stringify(js(f))}: () => import(${JSON.stringify(`./${f}`)}),`
+  const work = mkdtempSync(join(tmpdir(), 'hbmon-build-'))
+  const validators = join(work, 'validators.cjs')
+  const registry = await buildValidators(validators)
   // The entry: the CLI, and every module by its dist path, each initialized when first imported (a start
-  // initializes what the CLI imports and the tasks its playbook names). The built-in tasks are handed to the
-  // registry from here, so that it does not import a second copy of the engine with them.
+  // initializes what the CLI imports and the tasks its playbook names). The built-in tasks, the validators and
+  // nunjucks are handed to the engine from here, in the bundle (the validators and nunjucks are CommonJS: each
+  // runs when first required), so that it neither imports a second copy of the engine with the tasks nor
+  // compiles the others' files at every start.
   const entry = [
     "export { main } from './src/cli.ts'",
     "export { setModuleImporter } from './src/util.ts'",
     "import { bundleTasks } from './src/task.ts'",
+    "import { bundleNunjucks } from './src/template.ts'",
+    "import { bundleValidators } from './src/yaml.ts'",
+    `bundleValidators(() => require(${JSON.stringify(validators)}))`,
+    'bundleNunjucks(() => ({',
+    ...['nodes', 'lexer', 'parser', 'transformer', 'compiler', 'runtime'].map(
+      (m) => `  ${m}: require('nunjucks/src/${m}.js'),`,
+    ),
+    '}))',
     'export const modules = {',
     ...files.map(lazy),
     '}',
@@ -81,7 +109,7 @@ export async function buildDist(): Promise<void> {
     format: 'cjs',
     platform: 'node',
     target: 'node20',
-    plugins: [ssh2ClientOnly],
+    plugins: [ssh2ClientOnly, makeDirSemver],
     // ssh2's optional native crypto is built by an install script we do not run (it falls back to JS); tsx
     // loads a -M directory's TypeScript and finds its own files by path.
     external: ['cpu-features', '*.node', 'tsx', 'tsx/*', 'zx'],
@@ -91,6 +119,7 @@ export async function buildDist(): Promise<void> {
     banner: { js: "const __hbmonUrl = require('node:url').pathToFileURL(__filename).href;" },
     logLevel: 'warning',
   })
+  rmSync(work, { recursive: true, force: true })
   // dist/src/*.js, dist/facts/*.js, dist/tasks/*.js: ES modules that re-export the bundle's instance of each
   // module (package.json's exports: a -M task's `hbmon/task` is the engine's own, its classes the same).
   for (const dir of sourceDirs) mkdirSync(join(dist, dir), { recursive: true })
@@ -110,7 +139,6 @@ export async function buildDist(): Promise<void> {
       ].join('\n'),
     )
   }
-  const registry = await buildValidators()
   // dist/tasks/manifest.json: which file holds which task, so that a run loads only those its playbook names.
   const manifest = Object.fromEntries(
     registry.names().map((n) => [n, basename(registry.file(n)!).replace(/\.ts$/, '.js')]),
@@ -165,10 +193,10 @@ async function warmCodeCache(): Promise<void> {
 }
 
 /**
- * dist/src/validators.cjs: ajv's standalone code for every schema a run may compile (src/schemas/ under both
+ * `file`: ajv's standalone code for every schema a run may compile (src/schemas/ under both
  * input-file presets, the built-in tasks' args), by schemaKey, each made on first use.
  */
-async function buildValidators(): Promise<Registry> {
+async function buildValidators(file: string): Promise<Registry> {
   const schemas: [object, SchemaPreset][] = schemaFiles.flatMap(({ name, pointer }) => [
     [readSchema(name, pointer), 'first'] as [object, SchemaPreset],
     [readSchema(name, pointer), 'all'] as [object, SchemaPreset],
@@ -183,7 +211,7 @@ async function buildValidators(): Promise<Registry> {
   })
   await build({
     stdin: { contents: entries.join(''), resolveDir: root, sourcefile: 'validators.cjs', loader: 'js' },
-    outfile: join(dist, 'src', 'validators.cjs'),
+    outfile: file,
     bundle: true,
     format: 'cjs',
     platform: 'node',

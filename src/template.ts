@@ -152,8 +152,23 @@ interface Nunjucks {
   compiler: { Compiler: new (name: string, strict: boolean) => Emitter }
   runtime: Record<string, unknown> & { Frame: FrameClass; SafeString: new (s: string) => object }
 }
-const require = createRequire(import.meta.url)
 let nunjucks: Nunjucks | undefined
+let loadNunjucks = (): Nunjucks => {
+  const require = createRequire(import.meta.url)
+  return {
+    nodes: require('nunjucks/src/nodes.js'),
+    lexer: require('nunjucks/src/lexer.js'),
+    parser: require('nunjucks/src/parser.js'),
+    transformer: require('nunjucks/src/transformer.js'),
+    compiler: require('nunjucks/src/compiler.js'),
+    runtime: require('nunjucks/src/runtime.js'),
+  }
+}
+
+/** Called by the engine's bundle (build/dist.ts): nunjucks' modules from the bundle, compiled with it. */
+export function bundleNunjucks(load: () => Nunjucks): void {
+  loadNunjucks = load
+}
 
 /**
  * nunjucks' modules, loaded when the first template is compiled (their CommonJS costs ~10 ms: a run whose
@@ -162,14 +177,7 @@ let nunjucks: Nunjucks | undefined
  */
 function nj(): Nunjucks {
   if (nunjucks) return nunjucks
-  nunjucks = {
-    nodes: require('nunjucks/src/nodes.js'),
-    lexer: require('nunjucks/src/lexer.js'),
-    parser: require('nunjucks/src/parser.js'),
-    transformer: require('nunjucks/src/transformer.js'),
-    compiler: require('nunjucks/src/compiler.js'),
-    runtime: require('nunjucks/src/runtime.js'),
-  }
+  nunjucks = loadNunjucks()
   const base = nunjucks.runtime.Frame
   /** Jinja's scopes: a `{% set %}` inside a loop or macro stays there (nunjucks would write to the outer one). */
   class Frame extends base {

@@ -384,6 +384,19 @@ export const schemaFiles: { name: string; pointer?: string }[] = [
 
 const require = createRequire(import.meta.url)
 let precompiled: Record<string, () => ValidateFunction> | undefined
+let loadPrecompiled = (): Record<string, () => ValidateFunction> => {
+  try {
+    return require('./validators.cjs')
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND') return {}
+    throw e
+  }
+}
+
+/** Called by the engine's bundle (build/dist.ts): the precompiled validators are in the bundle. */
+export function bundleValidators(load: () => Record<string, () => ValidateFunction>): void {
+  loadPrecompiled = load
+}
 
 /** Which validator a schema compiles to under a preset: the key of the build's precompiled ones. */
 export function schemaKey(schema: object, preset: SchemaPreset): string {
@@ -407,15 +420,6 @@ export function compileSchema(schema: object, preset: SchemaPreset): () => Valid
   return () => (validate ??= made!())
 }
 const ajvs: Partial<Record<SchemaPreset, Ajv>> = {}
-
-function loadPrecompiled(): Record<string, () => ValidateFunction> {
-  try {
-    return require('./validators.cjs')
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND') return {}
-    throw e
-  }
-}
 
 /** A JSON Schema of src/schemas/, parsed; with `pointer`, a schema of that definition (its siblings kept for $refs). */
 export function readSchema(name: string, pointer?: string): object {
