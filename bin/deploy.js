@@ -3,23 +3,26 @@
 // costs no TypeScript compilation. When dist/ is missing or older than a source file (a checkout edited since
 // its last build), runs the TypeScript sources through tsx instead, so `npx deploy` always runs the sources as
 // they are.
-import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import Module, { createRequire } from 'node:module'
-import { dirname } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import vm from 'node:vm'
+//
+// CommonJS (bin/package.json): an ES module entry would start Node's ES module loader, ~5-10 ms of a start
+// that loads no ES module until it meets a -M task.
+'use strict'
+const { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } = require('node:fs')
+const Module = require('node:module')
+const { dirname, join } = require('node:path')
+const vm = require('node:vm')
 
-const root = new URL('../', import.meta.url)
-const stamp = new URL('dist/.stamp', root)
+const root = join(__dirname, '..')
+const stamp = join(root, 'dist/.stamp')
 
 // What the build reads: the TypeScript of these directories and the JSON schemas (a README is not one).
 function distIsCurrent() {
   if (!existsSync(stamp)) return false
   const built = statSync(stamp).mtimeMs
   for (const dir of ['src', 'src/schemas', 'facts', 'tasks']) {
-    const base = new URL(`${dir}/`, root)
+    const base = join(root, dir)
     for (const entry of readdirSync(base))
-      if (/\.(ts|json)$/.test(entry) && statSync(new URL(entry, base)).mtimeMs > built) return false
+      if (/\.(ts|json)$/.test(entry) && statSync(join(base, entry)).mtimeMs > built) return false
   }
   return true
 }
@@ -33,7 +36,7 @@ function distIsCurrent() {
  * cannot import() on Node 20: the bundle imports what it finds at run time (-M tasks, tsx, zx) through ours.
  */
 function loadBundle() {
-  const file = fileURLToPath(new URL('dist/src/deploy.cjs', root))
+  const file = join(root, 'dist/src/deploy.cjs')
   const cacheFile = `${file}.${process.version}-${process.arch}.v8cache`
   let cachedData
   try {
@@ -46,7 +49,7 @@ function loadBundle() {
   const module = new Module(file)
   module.filename = file
   module.paths = Module._nodeModulePaths(dirname(file))
-  const require = createRequire(file)
+  const require = Module.createRequire(file)
   // The bundle's modules for the dist/ files that re-export them (a -M task's `hbmon/task`): this instance.
   require.cache[file] = module
   script.runInThisContext().call(module.exports, module.exports, require, module, file, dirname(file))
@@ -65,14 +68,18 @@ function loadBundle() {
   return { bundle: module.exports, saveCache }
 }
 
-if (distIsCurrent()) {
-  const { bundle, saveCache } = loadBundle()
-  process.exitCode = await bundle.main(process.argv.slice(2))
-  // After the run: the cache then holds the functions it compiled too.
-  saveCache()
-} else {
-  const { register } = await import('tsx/esm/api')
-  register()
-  const cli = await import('../src/cli.ts')
-  process.exitCode = await cli.main(process.argv.slice(2))
+async function run() {
+  if (distIsCurrent()) {
+    const { bundle, saveCache } = loadBundle()
+    process.exitCode = await bundle.main(process.argv.slice(2))
+    // After the run: the cache then holds the functions it compiled too.
+    saveCache()
+  } else {
+    const { register } = await import('tsx/esm/api')
+    register()
+    const cli = await import('../src/cli.ts')
+    process.exitCode = await cli.main(process.argv.slice(2))
+  }
 }
+// A rejection is unhandled: Node prints it and exits 1, as it did for the ES module's top-level await.
+run()
