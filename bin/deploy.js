@@ -48,7 +48,6 @@ function loadBundle() {
   )
   const module = new Module(file)
   module.filename = file
-  module.paths = Module._nodeModulePaths(dirname(file))
   const require = Module.createRequire(file)
   // The bundle's modules for the dist/ files that re-export them (a -M task's `hbmon/task`): this instance.
   require.cache[file] = module

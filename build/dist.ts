@@ -185,7 +185,10 @@ async function warmCodeCache(): Promise<void> {
       env: { ...process.env, CI: '1', SSH_AUTH_SOCK: '' },
       stdio: 'ignore',
     })
+    // (Not worth a build's failure: without it, the first run writes the cache.)
+    const timer = setTimeout(() => child.kill(), 30_000)
     await new Promise((done) => child.on('close', done))
+    clearTimeout(timer)
   } finally {
     server.close()
     rmSync(dir, { recursive: true, force: true })
