@@ -34,7 +34,7 @@ test('start time: a listener sees each tool connect', async () => {
   const start = await startTime(dir, '127.0.113.2', 2)
   const { deploy_min_ms, deploy_median_ms, ansible_min_ms, ansible_median_ms, node_min_ms, node_median_ms } = start
   for (const ms of [deploy_min_ms, deploy_median_ms, ansible_min_ms, ansible_median_ms, node_min_ms, node_median_ms])
-    assert.ok(Number.isFinite(ms) && ms > 0, JSON.stringify(start))
+    assert.ok(ms !== undefined && Number.isFinite(ms) && ms > 0, JSON.stringify(start))
 })
 
 test('the chart and the report section are drawn from the results', () => {
