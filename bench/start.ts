@@ -1,5 +1,6 @@
 // Exec → first connection, on its own and without a lab: `tsx bench/start.ts [RUNS] [ADDRESS] [BIN...]` (default
-// 15 runs, 127.0.151.2, this checkout's bin/deploy.js; several BINs, as another checkout's, are compared in turn). The same measure as bench/fleet.ts's startTime (the benchmark's playbook against one host whose
+// 15 runs, 127.0.151.2, this checkout's bin/deploy.js; several BINs, as another checkout's, are compared in turn).
+// The same measure as bench/fleet.ts's startTime (the benchmark's playbook against one host whose
 // address is a listener noting the TCP connect), with the floors measured in the same run, interleaved with
 // deploy's runs so that the machine's load weighs on all of them alike:
 //   - `node -e 0`: exec → exit of a bare Node;

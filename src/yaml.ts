@@ -384,14 +384,8 @@ export const schemaFiles: { name: string; pointer?: string }[] = [
 
 const require = createRequire(import.meta.url)
 let precompiled: Record<string, () => ValidateFunction> | undefined
-let loadPrecompiled = (): Record<string, () => ValidateFunction> => {
-  try {
-    return require('./validators.cjs')
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND') return {}
-    throw e
-  }
-}
+// Running from the sources, none: each schema is compiled.
+let loadPrecompiled = (): Record<string, () => ValidateFunction> => ({})
 
 /** Called by the engine's bundle (build/dist.ts): the precompiled validators are in the bundle. */
 export function bundleValidators(load: () => Record<string, () => ValidateFunction>): void {
@@ -405,7 +399,7 @@ export function schemaKey(schema: object, preset: SchemaPreset): string {
 
 /**
  * A JSON Schema's validator, made on first call: the one `npm run build` compiled for the same schema and preset
- * (dist/src/validators.cjs, ajv's standalone code: compiling costs a run more than its YAML), else compiled
+ * (in the bundle, dist/src/deploy.cjs: ajv's standalone code; compiling costs a run more than its YAML), else compiled
  * now, so that an invalid schema throws here. Running from the sources, or for a schema the build did not see
  * (a `-M` task's), it compiles.
  */
