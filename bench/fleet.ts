@@ -52,6 +52,9 @@ export interface StartMeasure {
   deploy_median_ms: number
   ansible_min_ms: number
   ansible_median_ms: number
+  /** A bare `node -e 0`, exec → exit, in the same runs: the floor of any Node tool on this machine at the time. */
+  node_min_ms?: number
+  node_median_ms?: number
   runs: number
 }
 
@@ -213,14 +216,16 @@ export async function startTime(work: string, address: string, runs: number): Pr
   let arrived: (() => void) | undefined
   const server = createServer((socket) => (arrived?.(), socket.destroy()))
   await new Promise<void>((resolve) => server.listen(2222, address, resolve))
-  const once = async (command: string, args: string[], childEnv: NodeJS.ProcessEnv) => {
+  const once = async (command: string, args: string[], childEnv: NodeJS.ProcessEnv, exit = false) => {
     const started = process.hrtime.bigint()
     const connected = new Promise<number>(
       (resolve) => (arrived = () => resolve(Number(process.hrtime.bigint() - started) / 1e6)),
     )
     const child = spawn(command, args, { cwd: work, env: childEnv, stdio: 'ignore' })
-    const closed = new Promise<number>((resolve) => child.on('close', () => resolve(NaN)))
-    const ms = await Promise.race([connected, closed])
+    const closed = new Promise<number>((resolve) =>
+      child.on('close', () => resolve(exit ? Number(process.hrtime.bigint() - started) / 1e6 : NaN)),
+    )
+    const ms = exit ? await closed : await Promise.race([connected, closed])
     await closed
     return ms
   }
@@ -228,7 +233,9 @@ export async function startTime(work: string, address: string, runs: number): Pr
   try {
     const deploy: number[] = []
     const ansible: number[] = []
+    const node: number[] = []
     for (let i = 0; i < runs; i++) {
+      node.push(await once(process.execPath, ['-e', '0'], process.env, true))
       deploy.push(
         await once(process.execPath, [join(root, 'bin/deploy.js'), '-i', inventory, 'site.yml'], {
           ...process.env,
@@ -244,6 +251,8 @@ export async function startTime(work: string, address: string, runs: number): Pr
       deploy_median_ms: median(deploy),
       ansible_min_ms: Math.min(...ansible),
       ansible_median_ms: median(ansible),
+      node_min_ms: Math.min(...node),
+      node_median_ms: median(node),
       runs,
     }
   } finally {

@@ -150,7 +150,11 @@ function fleet(data: FleetFile): string[] {
       `${points[0]?.hosts} and ${points.at(-1)?.hosts} hosts. From exec to the first connection attempt (the playbook ` +
       `above, one host; a listener notes the TCP connection; fastest of ${st.runs} runs, median in brackets): ` +
       `**deploy ${f(st.deploy_min_ms, 0)} ms** (${f(st.deploy_median_ms, 0)} ms; target ≤ 150 ms), ansible-playbook ` +
-      `${f(st.ansible_min_ms, 0)} ms (${f(st.ansible_median_ms, 0)} ms). Controller CPU is user + system time of the ` +
+      `${f(st.ansible_min_ms, 0)} ms (${f(st.ansible_median_ms, 0)} ms)` +
+      (st.node_min_ms === undefined
+        ? ''
+        : `; a bare \`node -e 0\` (exec → exit, the floor) ${f(st.node_min_ms, 0)} ms (${f(st.node_median_ms!, 0)} ms)`) +
+      '. Controller CPU is user + system time of the ' +
       "tool and what it waited for, plus Ansible's ControlPersist ssh masters (read from /proc before they are ended " +
       "after each run, so each run starts as a new invocation); hosts' CPU is every light host's sshd with the " +
       'sessions it reaped. Every ratio compares runs of the same size measured one after the other in the same run.',

@@ -301,8 +301,9 @@ function defaultPlaybook(): string {
 
 // Run when started as this file (`tsx src/cli.ts`); bin/deploy.js imports it and calls main itself.
 const started = process.argv[1] && existsSync(process.argv[1]) ? realpathSync(process.argv[1]) : ''
+// (No top-level await: the build bundles this module as CommonJS, dist/src/deploy.cjs.)
 if (started === fileURLToPath(import.meta.url)) {
-  process.exitCode = await main(process.argv.slice(2))
+  void main(process.argv.slice(2)).then((code) => (process.exitCode = code))
 }
 
 /** Templates in inventory vars and -e are compiled now too: a bad one is exit 4 at its line, before connecting. */

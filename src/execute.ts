@@ -29,7 +29,7 @@ import {
 import { evaluateCondition, hostvarsOf, render, renderValue, TemplateError } from './template.ts'
 import { type Connection } from './connection.ts'
 import type { FactCall } from './fact.ts'
-import { InputError, plain, type Vars } from './util.ts'
+import { importModule, InputError, plain, type Vars } from './util.ts'
 
 /** A host through the run: its facts, registered vars, notified handlers, whether it failed, its session. */
 export interface HostState {
@@ -676,7 +676,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number | undefined, message: st
 /** Unified diffs with the system's `diff -u`, controller side. */
 export async function unifiedDiff(diffs: FileDiff[]): Promise<string> {
   // zx costs ~0.1 s to import: only a --diff run that has something to show pays for it.
-  const { $ } = await import('zx')
+  const { $ } = await importModule<typeof import('zx')>('zx')
   const parts: string[] = []
   for (const d of diffs) {
     if (d.binary) {

@@ -13,7 +13,7 @@ import { gather, gatherCommand, parseFacts, type Exec, type Fact, type FactCall,
 import { Unreachable, type ExecResult, type Session } from './ssh.ts'
 import { render } from './template.ts'
 import type { Connection } from './connection.ts'
-import { InputError, quote, type Vars } from './util.ts'
+import { importModule, InputError, quote, type Vars } from './util.ts'
 import { compileSchema, pickError, schemaErrorPath } from './yaml.ts'
 
 export interface Task<Args = any> {
@@ -347,7 +347,7 @@ export function defineTask<Args>(task: Task<Args>): Task<Args> {
 let loader: Promise<unknown> | undefined
 function typeScriptLoader(): Promise<unknown> {
   if (import.meta.url.endsWith('.ts')) return Promise.resolve()
-  return (loader ??= import('tsx/esm/api').then(({ register }) => register()))
+  return (loader ??= importModule<typeof import('tsx/esm/api')>('tsx/esm/api').then(({ register }) => register()))
 }
 
 /** dist/tasks/manifest.json, written by the build: each built-in task's name and file. */
@@ -409,8 +409,11 @@ export class Registry {
 
   private async import(files: string[]): Promise<void> {
     if (files.some((f) => extname(f) === '.ts')) await typeScriptLoader()
-    // Loaded at once (their files read in parallel), added in order.
-    const modules = await Promise.all(files.map((f) => import(pathToFileURL(f).href) as Promise<{ default?: Task }>))
+    // Loaded at once (their files read in parallel), added in order; a built-in task from the bundle when the
+    // engine runs as one (bundleTasks).
+    const modules = await Promise.all(
+      files.map((f) => bundled?.get(f)?.() ?? importModule<{ default?: Task }>(pathToFileURL(f).href)),
+    )
     modules.forEach((module, i) => this.add(module.default, files[i]))
   }
 
@@ -509,3 +512,15 @@ async function readManifest(dir: string): Promise<Record<string, string> | undef
 
 /** The package's own tasks/ directory. */
 export const builtinTasks = fileURLToPath(new URL('../tasks/', import.meta.url))
+
+/** The built-in tasks' modules in the engine's bundle (dist/src/deploy.cjs), by file path: bundleTasks. */
+let bundled: Map<string, () => Promise<{ default?: Task }>> | undefined
+
+/**
+ * Called by the bundle's entry (build/dist.ts): the built-in tasks are in the bundle, each initialized when
+ * first imported, by its file name in builtinTasks (what the manifest and the directory list), so that
+ * Registry.load takes them from the bundle instead of importing a second copy of the engine with them.
+ */
+export function bundleTasks(modules: Record<string, () => Promise<{ default?: Task }>>): void {
+  bundled = new Map(Object.entries(modules).map(([file, load]) => [resolve(builtinTasks, file), load]))
+}

@@ -143,20 +143,51 @@ type Emitter = {
   compile(node: Node, frame: unknown): void
   getCode(): string
 }
-const require = createRequire(import.meta.url)
-const nj = {
-  nodes: require('nunjucks/src/nodes.js') as Record<
-    'FunCall' | 'LookupVal' | 'Literal',
-    new (...args: unknown[]) => Node
-  >,
-  lexer: require('nunjucks/src/lexer.js') as { lex(src: string, opts: object): unknown },
-  parser: require('nunjucks/src/parser.js') as { Parser: new (tokens: unknown) => { parseAsRoot(): Node } },
-  transformer: require('nunjucks/src/transformer.js') as { transform(ast: Node, async: string[]): Node },
-  compiler: require('nunjucks/src/compiler.js') as { Compiler: new (name: string, strict: boolean) => Emitter },
-  runtime: require('nunjucks/src/runtime.js') as Record<string, unknown> & {
-    Frame: new () => { topLevel: boolean; lookup(name: string): unknown }
-    SafeString: new (s: string) => object
-  },
+type FrameClass = new () => { topLevel: boolean; lookup(name: string): unknown }
+interface Nunjucks {
+  nodes: Record<'FunCall' | 'LookupVal' | 'Literal', new (...args: unknown[]) => Node>
+  lexer: { lex(src: string, opts: object): unknown }
+  parser: { Parser: new (tokens: unknown) => { parseAsRoot(): Node } }
+  transformer: { transform(ast: Node, async: string[]): Node }
+  compiler: { Compiler: new (name: string, strict: boolean) => Emitter }
+  runtime: Record<string, unknown> & { Frame: FrameClass; SafeString: new (s: string) => object }
+}
+let nunjucks: Nunjucks | undefined
+let loadNunjucks = (): Nunjucks => {
+  const require = createRequire(import.meta.url)
+  return {
+    nodes: require('nunjucks/src/nodes.js'),
+    lexer: require('nunjucks/src/lexer.js'),
+    parser: require('nunjucks/src/parser.js'),
+    transformer: require('nunjucks/src/transformer.js'),
+    compiler: require('nunjucks/src/compiler.js'),
+    runtime: require('nunjucks/src/runtime.js'),
+  }
+}
+
+/** Called by the engine's bundle (build/dist.ts): nunjucks' modules from the bundle, compiled with it. */
+export function bundleNunjucks(load: () => Nunjucks): void {
+  loadNunjucks = load
+}
+
+/**
+ * nunjucks' modules, loaded when the first template is compiled (their CommonJS costs ~10 ms: a run whose
+ * playbook and inventory hold no template reaches its first connection without them); the compiled code's
+ * runtime gets nunjucks' own functions under ours then.
+ */
+function nj(): Nunjucks {
+  if (nunjucks) return nunjucks
+  nunjucks = loadNunjucks()
+  const base = nunjucks.runtime.Frame
+  /** Jinja's scopes: a `{% set %}` inside a loop or macro stays there (nunjucks would write to the outer one). */
+  class Frame extends base {
+    push(): Frame {
+      return new (Frame as unknown as new (parent: Frame, isolateWrites: boolean) => Frame)(this, true)
+    }
+  }
+  for (const [name, value] of Object.entries(nunjucks.runtime)) if (!Object.hasOwn(runtime, name)) runtime[name] = value
+  runtime.Frame = Frame
+  return nunjucks
 }
 
 type Root = (
@@ -227,9 +258,9 @@ function compile(text: string, args: boolean): Compiled {
     throw new TemplateError(`${error.reason} at the end of the template`, before.length, before.at(-1)!.length + 1)
   }
   check(ast)
-  const compiler = Object.assign(new nj.compiler.Compiler('template', false), pythonCompiler)
+  const compiler = Object.assign(new (nj().compiler.Compiler)('template', false), pythonCompiler)
   try {
-    compiler.compile(nj.transformer.transform(ast, []), null)
+    compiler.compile(nj().transformer.transform(ast, []), null)
   } catch (e) {
     throw located(e)
   }
@@ -244,7 +275,7 @@ function compile(text: string, args: boolean): Compiled {
 
 /** nunjucks' parser, with float literals marked (1.0 is a float, as in Python). */
 function parse(source: string): Node {
-  const parser = new nj.parser.Parser(nj.lexer.lex(source, { trimBlocks: true })) as unknown as Parser
+  const parser = new (nj().parser.Parser)(nj().lexer.lex(source, { trimBlocks: true })) as unknown as Parser
   const primary = parser.parsePrimary
   parser.parsePostfix = parsePostfix
   parser.parsePrimary = function (noPostfix?: boolean) {
@@ -272,7 +303,7 @@ type Parser = {
 /** nunjucks' postfix parsing with Jinja's slices (`s[1:]`, `l[::-1]`) and numeric attributes (`l.0`). */
 function parsePostfix(this: Parser, node: Node): Node {
   for (let tok = this.peekToken(); tok; tok = this.peekToken()) {
-    if (tok.type === 'left-paren') node = new nj.nodes.FunCall(tok.lineno, tok.colno, node, this.parseSignature())
+    if (tok.type === 'left-paren') node = new (nj().nodes.FunCall)(tok.lineno, tok.colno, node, this.parseSignature())
     else if (tok.type === 'left-bracket') {
       this.nextToken()
       const parts: (Node | null)[] = []
@@ -289,7 +320,7 @@ function parsePostfix(this: Parser, node: Node): Node {
         ? { typename: 'Slice', lineno: tok.lineno, colno: tok.colno, fields: ['start', 'stop', 'step'] }
         : parts[0]!
       if (slice) [key.start, key.stop, key.step] = parts
-      node = new nj.nodes.LookupVal(tok.lineno, tok.colno, node, key)
+      node = new (nj().nodes.LookupVal)(tok.lineno, tok.colno, node, key)
     } else if (tok.type === 'operator' && tok.value === '.') {
       this.nextToken()
       // `a.0.1` lexes as a . 0.1 and `a.0.b` as a . 0. b: numbers split into lookups.
@@ -298,11 +329,11 @@ function parsePostfix(this: Parser, node: Node): Node {
           this.fail(`expected a name after ".", got ${name?.value ?? 'the end'}`, name?.lineno, name?.colno)
         const parts = name.type === 'symbol' ? [name.value] : name.value.split('.')
         for (const part of parts.filter((p) => p !== ''))
-          node = new nj.nodes.LookupVal(
+          node = new (nj().nodes.LookupVal)(
             tok.lineno,
             tok.colno,
             node,
-            new nj.nodes.Literal(name.lineno, name.colno, name.type === 'symbol' ? part : Number(part)),
+            new (nj().nodes.Literal)(name.lineno, name.colno, name.type === 'symbol' ? part : Number(part)),
           )
         more = name.value.endsWith('.')
         if (more) name = this.nextToken()
@@ -314,7 +345,7 @@ function parsePostfix(this: Parser, node: Node): Node {
 
 function run(root: Root, vars: Vars, depth: number, columnOffset: number): string {
   if (depth > 20) throw new TemplateError('a var refers to itself (recursive template)')
-  const frame = new Frame()
+  const frame = new runtime.Frame!()
   frame.topLevel = true
   let error: unknown
   let out = ''
@@ -529,7 +560,7 @@ const pythonCompiler = {
     const body = node.body
     node.body = { typename: 'IterationScope', body, lineno: node.lineno, colno: node.colno, fields: [] }
     try {
-      baseFor.call(this, node, frame)
+      baseFor().call(this, node, frame)
     } finally {
       node.body = body
     }
@@ -564,7 +595,7 @@ const pythonCompiler = {
   compile(this: Emitter, node: Node, frame: unknown) {
     const at = positioned.has(node.typename)
     if (at) this._emit(`(lineno = ${node.lineno}, colno = ${node.colno}, `)
-    baseCompile.call(this, node, frame)
+    baseCompile().call(this, node, frame)
     if (at) this._emit(')')
   },
   compileFunCall(this: Emitter, node: Node, frame: unknown) {
@@ -609,9 +640,9 @@ const pythonCompiler = {
   ),
 }
 
-const baseCompile = (nj.compiler.Compiler.prototype as Emitter).compile
-const baseFor = (nj.compiler.Compiler.prototype as unknown as { compileFor: (node: Node, frame: unknown) => void })
-  .compileFor
+const baseCompile = () => (nj().compiler.Compiler.prototype as Emitter).compile
+const baseFor = () =>
+  (nj().compiler.Compiler.prototype as unknown as { compileFor: (node: Node, frame: unknown) => void }).compileFor
 const positioned = new Set(['Symbol', 'LookupVal', 'Filter', 'Is', 'Compare', 'In', 'Add', 'Sub', 'Mul', 'Div', 'Mod'])
 
 function testName(node: Node): string {
@@ -746,16 +777,11 @@ function isNode(value: unknown): value is Node {
 
 const scopes = new WeakMap<object, Vars>()
 
-/** Jinja's scopes: a `{% set %}` inside a loop or macro stays there (nunjucks would write to the outer one). */
-class Frame extends nj.runtime.Frame {
-  push(): Frame {
-    return new (Frame as unknown as new (parent: Frame, isolateWrites: boolean) => Frame)(this, true)
-  }
-}
-
-const runtime = {
-  ...nj.runtime,
-  Frame,
+// nunjucks' runtime and the Frame class are added by nj(), before any code is compiled.
+const runtime: Record<string, unknown> & {
+  Frame?: FrameClass
+  memberLookup(o: unknown, k: unknown, b: string): unknown
+} = {
   contextOrFrameLookup(context: Context, frame: { lookup(name: string): unknown }, name: string): unknown {
     const local = frame.lookup(name)
     if (local !== undefined) return local
@@ -778,12 +804,12 @@ const runtime = {
     if (fn instanceof Undefined) fn.fail()
     if (typeof fn !== 'function') throw new TemplateError(`${name} is not callable`)
     const result = (fn as (...a: unknown[]) => unknown).apply(context, args)
-    return result instanceof nj.runtime.SafeString ? String(result) : result
+    return result instanceof nj().runtime.SafeString ? String(result) : result
   },
   suppressValue(value: unknown): string {
     // Ansible's finalize: None prints as ''.
     if (value === null || value === undefined) return ''
-    if (value instanceof nj.runtime.SafeString) return String(value)
+    if (value instanceof nj().runtime.SafeString) return String(value)
     if (value instanceof Undefined) value.fail()
     return toText(value)
   },

@@ -198,3 +198,21 @@ export function pyExpand(template: string, match: RegExpExecArray): string {
     return value ?? ''
   })
 }
+
+// ---- modules found at run time ----------------------------------------------------------------------------
+
+let importer = (specifier: string): Promise<unknown> => import(specifier)
+
+/**
+ * import() of a module known at run time only (a -M task, tsx, zx). The engine's bundle, compiled from V8's
+ * code cache by bin/deploy.js, cannot import() itself on Node 20 (a script from the cache loses its import
+ * callback): the launcher hands it its own import() with setModuleImporter.
+ */
+export function importModule<T>(specifier: string): Promise<T> {
+  return importer(specifier) as Promise<T>
+}
+
+/** How importModule imports (bin/deploy.js: its own import()). */
+export function setModuleImporter(f: (specifier: string) => Promise<unknown>): void {
+  importer = f
+}

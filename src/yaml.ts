@@ -384,6 +384,13 @@ export const schemaFiles: { name: string; pointer?: string }[] = [
 
 const require = createRequire(import.meta.url)
 let precompiled: Record<string, () => ValidateFunction> | undefined
+// Running from the sources, none: each schema is compiled.
+let loadPrecompiled = (): Record<string, () => ValidateFunction> => ({})
+
+/** Called by the engine's bundle (build/dist.ts): the precompiled validators are in the bundle. */
+export function bundleValidators(load: () => Record<string, () => ValidateFunction>): void {
+  loadPrecompiled = load
+}
 
 /** Which validator a schema compiles to under a preset: the key of the build's precompiled ones. */
 export function schemaKey(schema: object, preset: SchemaPreset): string {
@@ -392,7 +399,7 @@ export function schemaKey(schema: object, preset: SchemaPreset): string {
 
 /**
  * A JSON Schema's validator, made on first call: the one `npm run build` compiled for the same schema and preset
- * (dist/src/validators.cjs, ajv's standalone code: compiling costs a run more than its YAML), else compiled
+ * (in the bundle, dist/src/deploy.cjs: ajv's standalone code; compiling costs a run more than its YAML), else compiled
  * now, so that an invalid schema throws here. Running from the sources, or for a schema the build did not see
  * (a `-M` task's), it compiles.
  */
@@ -407,15 +414,6 @@ export function compileSchema(schema: object, preset: SchemaPreset): () => Valid
   return () => (validate ??= made!())
 }
 const ajvs: Partial<Record<SchemaPreset, Ajv>> = {}
-
-function loadPrecompiled(): Record<string, () => ValidateFunction> {
-  try {
-    return require('./validators.cjs')
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND') return {}
-    throw e
-  }
-}
 
 /** A JSON Schema of src/schemas/, parsed; with `pointer`, a schema of that definition (its siblings kept for $refs). */
 export function readSchema(name: string, pointer?: string): object {

@@ -8,6 +8,7 @@ import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { InstalledPackages } from '../facts/system.ts'
 import { defineTask } from '../src/task.ts'
+import { importModule } from '../src/util.ts'
 
 interface DebArgs {
   packages: string[]
@@ -26,7 +27,7 @@ function cacheDir(args: DebArgs): string {
 
 /** The newest cached .deb of each package, downloading the missing ones. */
 async function fetchDebs(args: DebArgs): Promise<Deb[]> {
-  const { $ } = await import('zx') // imported when used: every run loads every task module
+  const { $ } = await importModule<typeof import('zx')>('zx') // imported when used: every run loads every task module
   const dir = cacheDir(args)
   mkdirSync(dir, { recursive: true })
   const cached = (name: string) =>
