@@ -197,7 +197,10 @@ export class RemoteError extends Error {
     readonly result: ExecResult,
   ) {
     const detail = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-5).join('\n')
-    super(`\`${command}\` exited with ${result.code}${detail ? `: ${detail}` : ''}`)
+    // A script's first line stands for it: the recap shows why it failed, not its text (`command` keeps it all).
+    const first = command.split('\n')[0]!
+    const shown = first.length > 80 || first !== command ? `${first.slice(0, 80)} …` : command
+    super(`\`${shown}\` exited with ${result.code}${detail ? `: ${detail}` : ''}`)
   }
 }
 

@@ -40,9 +40,17 @@ test('host.$ throws RemoteError on non-zero; nothrow and options pass through', 
     assert.is((e as RemoteError).result.code, 3)
     assert.match((e as Error).message, /`false` exited with 3: err/)
   }
+  try {
+    await host.$`sh -c ${'set -e\nmkdir /var/lib/x'}`
+    assert.unreachable()
+  } catch (e) {
+    // A script is named by its first line: the recap shows why it failed, not the script.
+    assert.is((e as Error).message, "`sh -c 'set -e …` exited with 3: err")
+    assert.is((e as RemoteError).command, "sh -c 'set -e\nmkdir /var/lib/x'")
+  }
   const r = await host.$({ nothrow: true, input: 'in', timeoutMs: 5 })`cat`
   assert.is(r.code, 3)
-  assert.equal(commands[1]!.options, { input: 'in', timeoutMs: 5 })
+  assert.equal(commands[2]!.options, { input: 'in', timeoutMs: 5 })
   assert.is(host.render('{{ v | default(2) }}'), '2')
 })
 
