@@ -46,6 +46,14 @@ function heartbeat(data: { machine: Machine; vms: HeartbeatResult[] }): string[]
     row(`hbmon: deadline → signal, p50 / p99 / max (${s.latency.count} clients, staggered; target p99 ≤ 10 ms)`, (r) =>
       lat(r.latency),
     ),
+    row('hbmon p99 of every round (ms)', (r) => r.latencyRounds?.beat.map((p) => f(p, 1)).join(', ') ?? '—'),
+    row(`floor: the same clients sleeping to the same deadlines, no hbmon (clock_nanosleep), p50 / p99 / max`, (r) =>
+      r.sleepLatency ? lat(r.sleepLatency) : 'not measured',
+    ),
+    row('floor p99 of every round (ms)', (r) => r.latencyRounds?.sleep.map((p) => f(p, 1)).join(', ') ?? '—'),
+    row("**hbmon p99 − floor p99** (what hbmon adds to the VM's own wake-up tail)", (r) =>
+      r.ratios.hbmon_p99_over_floor_ms === undefined ? '—' : `**${f(r.ratios.hbmon_p99_over_floor_ms, 2)} ms**`,
+    ),
     row(`systemd WatchdogSec=: deadline → SIGABRT, p50 / p99 / max (${s.sdLatency.count} services)`, (r) =>
       lat(r.sdLatency),
     ),
@@ -71,7 +79,10 @@ function heartbeat(data: { machine: Machine; vms: HeartbeatResult[] }): string[]
       "child process draining the socket (on one vCPU its reads are part of the price, as PID 1's would be). Hang " +
       'latency: each client (a process) blocks SIGUSR1, registers at a common start, beats once 100 ms later and ' +
       'stops (so the timer, armed at REGISTER, takes the lazy re-arm before the deadline); the deadline is its ' +
-      'clock before that beat plus its timeout, the delivery is `sigtimedwait()` returning. systemd: ' +
+      'clock before that beat plus its timeout, the delivery is `sigtimedwait()` returning; hbmon and the floor ' +
+      'alternate for several rounds and each shows its round with the lowest p99. The floor runs the same ' +
+      'processes on the same deadlines with `clock_nanosleep()` to each deadline and no hbmon: the tail the VM ' +
+      '(a vCPU thread on a shared host) puts on any timer wake-up. systemd: ' +
       'transient `Type=notify` services (`systemd-run -p WatchdogSec=`) send `READY=1\\nWATCHDOG=1` once; the deadline ' +
       'is the clock before that send plus WatchdogSec, the delivery is the SIGABRT handler running. Idle: the ' +
       "VM's CPU time that was not idle (wall − /proc/stat idle, exact under NO_HZ; the tick-sampled user/system " +

@@ -10,11 +10,13 @@
  *	(a new socket, SO_SNDBUF, sendmsg to $NOTIFY_SOCKET, close), plus the
  *	same datagram on one reused socket. A child process drains the socket.
  *	The kinds alternate within each round; the median round is reported.
- *   hbbench latency [--clients N] [--timeout-ms T] [--spread-ms S]
+ *   hbbench latency [--clients N] [--timeout-ms T] [--spread-ms S] [--mode beat|sleep]
  *	N processes register with SIGUSR1 at timeouts T + i*S/N at the same
  *	moment, beat once 100 ms later and stop; each measures its deadline
  *	(time before its beat + timeout) to the signal's delivery (sigtimedwait
- *	returning).
+ *	returning). With --mode sleep, the floor: the same processes, no hbmon,
+ *	each sleeping to the same deadline (clock_nanosleep, absolute); what the
+ *	machine itself adds between a timer and a process running again.
  *   hbbench sd-latency [--services N] [--watchdog-ms T] [--spread-ms S]
  *	The same for systemd's WatchdogSec=: N transient Type=notify services
  *	(systemd-run) send READY=1 and WATCHDOG=1 once and stop; each measures
@@ -285,7 +287,7 @@ static int read_full(int fd, void *buf, size_t len)
  * 100 ms later and stop. The timer, armed at REGISTER, fires at the stale
  * deadline and follows the beat (the lazy re-arm) before the real one.
  */
-static void latency_child(int i, int timeout_ms, int ready, int go, int out, int done)
+static void latency_child(int i, int timeout_ms, int ready, int go, int out, int done, int sleep_only)
 {
 	struct timespec wait = { .tv_sec = timeout_ms / 1000 + 30 };
 	struct late res = { .index = i };
@@ -298,21 +300,29 @@ static void latency_child(int i, int timeout_ms, int ready, int go, int out, int
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &set, NULL);
-	fd = hbmon_open();
+	fd = sleep_only ? -1 : hbmon_open();
 	if (write(ready, &c, 1) != 1)
 		_exit(2);
 	/* Everyone starts at once: the parent closes the pipe. */
 	if (read(go, &c, 1) < 0)
 		res.err = errno;
-	if (!res.err)
+	if (!res.err && !sleep_only)
 		res.err = fd < 0 ? -fd : -hbmon_register(fd, NULL, (unsigned int)timeout_ms, SIGUSR1, 0);
 	if (!res.err) {
 		usleep(100000);
 		t = now_ns();
-		res.err = -hbmon_beat(fd);
+		if (!sleep_only)
+			res.err = -hbmon_beat(fd);
 	}
-	if (!res.err && sigtimedwait(&set, &si, &wait) != SIGUSR1)
+	if (!res.err && sleep_only) {
+		struct timespec at = { .tv_sec = (t + timeout_ms * 1000000LL) / 1000000000LL,
+				       .tv_nsec = (t + timeout_ms * 1000000LL) % 1000000000LL };
+
+		while ((res.err = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, NULL)) == EINTR)
+			;
+	} else if (!res.err && sigtimedwait(&set, &si, &wait) != SIGUSR1) {
 		res.err = errno ? errno : EIO;
+	}
 	res.late_ns = now_ns() - (t + timeout_ms * 1000000LL);
 	if (write(out, &res, sizeof(res)) != sizeof(res))
 		_exit(2);
@@ -328,7 +338,7 @@ static void latency_child(int i, int timeout_ms, int ready, int go, int out, int
 	_exit(0);
 }
 
-static int cmd_latency(int clients, int timeout_ms, int spread_ms)
+static int cmd_latency(int clients, int timeout_ms, int spread_ms, int sleep_only)
 {
 	struct late *res = calloc(clients, sizeof(*res));
 	int go[2], out[2], ready[2], done[2], i;
@@ -347,7 +357,7 @@ static int cmd_latency(int clients, int timeout_ms, int spread_ms)
 			close(ready[0]);
 			close(done[1]);
 			latency_child(i, timeout_ms + (int)((long long)spread_ms * i / clients), ready[1], go[0],
-				      out[1], done[0]);
+				      out[1], done[0], sleep_only);
 		}
 	}
 	close(go[0]);
@@ -370,7 +380,7 @@ static int cmd_latency(int clients, int timeout_ms, int spread_ms)
 	while (wait(NULL) > 0)
 		;
 	snprintf(extra, sizeof(extra), ",\"timeout_ms\":%d,\"spread_ms\":%d", timeout_ms, spread_ms);
-	report_latency("latency", res, clients, extra);
+	report_latency(sleep_only ? "sleep-latency" : "latency", res, clients, extra);
 	free(res);
 	return 0;
 }
@@ -586,7 +596,7 @@ int main(int argc, char **argv)
 		{ "mode", 1, NULL, 'm' },	{ NULL, 0, NULL, 0 },
 	};
 	long iterations = 100000;
-	int rounds = 7, clients = 1000, timeout = -1, spread = 5000, seconds = 60, hz = 10, beat = 1, o;
+	int rounds = 7, clients = 1000, timeout = -1, spread = 5000, seconds = 60, hz = 10, beat = 1, sleep = 0, o;
 	const char *cmd = argc > 1 ? argv[1] : "";
 
 	if (!strcmp(cmd, "sd-client") && argc == 4)
@@ -603,7 +613,10 @@ int main(int argc, char **argv)
 		case 's': spread = atoi(optarg); break;
 		case 'S': seconds = atoi(optarg); break;
 		case 'z': hz = atoi(optarg); break;
-		case 'm': beat = strcmp(optarg, "none") != 0; break;
+		case 'm':
+			beat = strcmp(optarg, "none") != 0;
+			sleep = !strcmp(optarg, "sleep");
+			break;
 		default: return 2;
 		}
 	}
@@ -614,7 +627,7 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "cost"))
 		return cmd_cost(iterations, rounds);
 	if (!strcmp(cmd, "latency"))
-		return cmd_latency(clients, timeout < 0 ? 2000 : timeout, spread);
+		return cmd_latency(clients, timeout < 0 ? 2000 : timeout, spread, sleep);
 	if (!strcmp(cmd, "sd-latency")) {
 		char self[512];
 		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);

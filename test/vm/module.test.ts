@@ -218,7 +218,7 @@ test('hbbench at a tiny size: BEAT, VERSION and sd_notify costs, hang latencies 
     await buildHbbench(sh, name, src)
     const started = Date.now()
     const r = await heartbeatBench(sh, name, tinySize)
-    const { cost, latency, sdLatency, idle } = r
+    const { cost, latency, sleepLatency, sdLatency, idle } = r
     console.log(
       `  ${name}: ${((Date.now() - started) / 1000).toFixed(1)} s; beat ${cost.beat_ns} ns, floor ${cost.floor_ns} ns, ` +
         `sd_notify ${cost.sd_notify_ns} ns; hang p99 ${latency.p99_ms} ms, systemd p99 ${sdLatency.p99_ms} ms`,
@@ -227,7 +227,7 @@ test('hbbench at a tiny size: BEAT, VERSION and sd_notify costs, hang latencies 
       assert.ok(cost[k]! > 0 && cost[k]! < 10_000_000, `${name}: ${k} ${cost[k]}`)
     // Three syscalls and a datagram against one ioctl.
     assert.ok(cost.sd_notify_ns > cost.beat_ns, JSON.stringify(cost))
-    for (const l of [latency, sdLatency]) {
+    for (const l of [latency, sleepLatency!, sdLatency]) {
       assert.equal([l.received, l.errors], [l.count, 0], JSON.stringify(l))
       // Never before the deadline (that would be a false hang), and not a whole second after it.
       assert.ok(l.min_ms >= 0 && l.max_ms < 1000 && l.min_ms <= l.p50_ms && l.p99_ms <= l.max_ms, JSON.stringify(l))
