@@ -53,6 +53,22 @@ const ssh2ClientOnly: Plugin = {
   },
 }
 
+// ssh2's native crypto (AES-GCM and ChaCha20-Poly1305 in C, one socket write per packet) is built into its
+// own folder by its install script; its `require('./crypto/build/Release/sshcrypto.node')`, relative to the
+// bundle, would find nothing in dist/ and ssh2 would fall back to JavaScript crypto: a cipher object per packet
+// and four socket writes per packet. The require goes to the package's file instead (still optional: ssh2
+// falls back when it is missing).
+const ssh2Binding: Plugin = {
+  name: 'ssh2-native-crypto',
+  setup(b) {
+    b.onResolve({ filter: /\/sshcrypto\.node$/ }, (args) =>
+      args.importer.includes('/node_modules/ssh2/')
+        ? { path: 'ssh2/lib/protocol/crypto/build/Release/sshcrypto.node', external: true }
+        : undefined,
+    )
+  },
+}
+
 export async function buildDist(): Promise<void> {
   rmSync(dist, { recursive: true, force: true })
   const ts = (dir: string, keep: (f: string) => boolean = () => true) =>
@@ -69,9 +85,9 @@ export async function buildDist(): Promise<void> {
     format: 'esm',
     platform: 'node',
     target: 'node20',
-    plugins: [keepRelative, ssh2ClientOnly],
-    // ssh2's optional native crypto is built by an install script we do not run (it falls back to JS); tsx
-    // loads a -M directory's TypeScript and finds its own files by path.
+    plugins: [keepRelative, ssh2ClientOnly, ssh2Binding],
+    // Native addons load from their packages (cpu-features, ssh2's crypto above); tsx loads a -M directory's
+    // TypeScript and finds its own files by path.
     external: ['cpu-features', '*.node', 'tsx', 'tsx/*'],
     // The bundled CommonJS packages (ajv, ssh2) call require() and read __dirname.
     banner: {
