@@ -58,7 +58,7 @@ const ssh2ClientOnly: Plugin = {
 // ssh2's native crypto (AES-GCM and ChaCha20-Poly1305 in C, one socket write per packet) is built into its
 // own folder by its install script; its `require('./crypto/build/Release/sshcrypto.node')`, relative to the
 // bundle, would find nothing in dist/ and ssh2 would fall back to JavaScript crypto: a cipher object per packet
-// and four socket writes per packet. The require goes to the package's file instead (still optional: ssh2
+// and three socket writes per packet. The require goes to the package's file instead (still optional: ssh2
 // falls back when it is missing).
 const ssh2Binding: Plugin = {
   name: 'ssh2-native-crypto',
@@ -74,7 +74,7 @@ const ssh2Binding: Plugin = {
 /**
  * Builds ssh2's native crypto when its install script could not. That script runs node-gyp without saying where
  * Node's headers are, so node-gyp downloads them from nodejs.org (or fails offline, or when npm skips install
- * scripts), and ssh2 then falls back to its JavaScript crypto without a word: a cipher object and four socket
+ * scripts), and ssh2 then falls back to its JavaScript crypto without a word: a cipher object and three socket
  * writes per packet (30 light hosts, a cold rollout: 1.8 s wall with it, 2.5 s without). Node 20 from
  * NodeSource's Debian package or from nodejs.org's tarball carries its headers beside itself (PREFIX/include/
  * node), so node-gyp is pointed there: no download. Needs g++, make and python3 (lab/setup.sh installs them);
