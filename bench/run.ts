@@ -30,8 +30,13 @@ const tiny = process.env.HBMON_BENCH_SIZE === 'tiny'
 const sizes = args.filter((a) => /^\d+$/.test(a)).map(Number)
 const fleetSizes = sizes.length ? sizes : tiny ? [2] : [10, 50, 100, 200]
 const work = mkdtempSync(join(tmpdir(), 'hbmon-bench-'))
-// The light hosts take 127.0.110.2 and up; the start-time listener sits on a /24 of its own.
-const lab = new Lab({ dir: join(work, 'lab'), net: '127.0.110', log: (line) => console.log(`  ${line}`) })
+// The light hosts take 127.0.110.2 and up (or $HBMON_LAB_NET's, beside another lab); the start-time listener
+// sits on a /24 of its own.
+const lab = new Lab({
+  dir: join(work, 'lab'),
+  net: process.env.HBMON_LAB_NET ?? '127.0.110',
+  log: (line) => console.log(`  ${line}`),
+})
 const startAddress = '127.0.119.2'
 const results = join(root, 'bench/results')
 const src = '/root/hbmon-src'

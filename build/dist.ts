@@ -11,8 +11,18 @@
 // directories that hold data are symlinks back to the source tree. The JSON schemas are compiled to
 // validators here (ajv's standalone code), so a run does not compile them. dist/.stamp is written last:
 // bin/deploy.js runs dist only when the stamp is newer than every source file.
-import { spawn } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { spawn, spawnSync } from 'node:child_process'
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs'
+import { createRequire } from 'node:module'
 import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join, relative } from 'node:path'
@@ -63,7 +73,79 @@ const makeDirSemver: Plugin = {
 /** The bundle: dist/src/deploy.cjs, next to what the sources in src/ find from their import.meta.url. */
 export const bundleFile = join(dist, 'src', 'deploy.cjs')
 
+// ssh2's native crypto (AES-GCM and ChaCha20-Poly1305 in C, one socket write per packet) is built into its
+// own folder by its install script; its `require('./crypto/build/Release/sshcrypto.node')`, relative to the
+// bundle, would find nothing in dist/ and ssh2 would fall back to JavaScript crypto: a cipher object per packet
+// and three socket writes per packet. The require goes to the package's file instead (still optional: ssh2
+// falls back when it is missing).
+const ssh2Binding: Plugin = {
+  name: 'ssh2-native-crypto',
+  setup(b) {
+    b.onResolve({ filter: /\/sshcrypto\.node$/ }, (args) =>
+      args.importer.includes('/node_modules/ssh2/')
+        ? { path: 'ssh2/lib/protocol/crypto/build/Release/sshcrypto.node', external: true }
+        : undefined,
+    )
+  },
+}
+
+/**
+ * Builds ssh2's native crypto when its install script could not. That script runs node-gyp without saying where
+ * Node's headers are, so node-gyp downloads them from nodejs.org (or fails offline, or when npm skips install
+ * scripts), and ssh2 then falls back to its JavaScript crypto without a word: a cipher object and three socket
+ * writes per packet (30 light hosts, a cold rollout: 1.8 s wall with it, 2.5 s without). Node 20 from
+ * NodeSource's Debian package or from nodejs.org's tarball carries its headers beside itself (PREFIX/include/
+ * node), so node-gyp is pointed there: no download. Needs g++, make and python3 (lab/setup.sh installs them);
+ * without them, or without the headers, it says so and the build goes on (SSH works, slower).
+ */
+export function buildSsh2Crypto(): void {
+  let dir: string
+  try {
+    dir = join(dirname(createRequire(import.meta.url).resolve('ssh2/package.json')), 'lib/protocol/crypto')
+  } catch {
+    return
+  }
+  const binding = join(dir, 'build/Release/sshcrypto.node')
+  if (existsSync(binding)) return
+  const prefix = dirname(dirname(process.execPath))
+  const gyp = [
+    process.env.npm_config_node_gyp, // npm's own, in its scripts (npm ci's prepare)
+    join(prefix, 'lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js'),
+  ].find((f) => f && existsSync(f))
+  let headers = ''
+  try {
+    headers = readFileSync(join(prefix, 'include/node/node_version.h'), 'utf8')
+  } catch {}
+  const version = ['MAJOR', 'MINOR', 'PATCH'].map(
+    (p) => new RegExp(`#define NODE_${p}_VERSION (\\d+)`).exec(headers)?.[1],
+  )
+  const tools = ['c++', 'make', 'python3'].filter(
+    (t) => spawnSync('sh', ['-c', `command -v ${t}`], { stdio: 'ignore' }).status !== 0,
+  )
+  let why =
+    version.join('.') !== process.versions.node
+      ? `no headers of Node ${process.versions.node} in ${join(prefix, 'include/node')}`
+      : !gyp
+        ? 'no node-gyp (it comes with npm)'
+        : tools.length
+          ? `${tools.join(', ')} not installed (npm run setup)`
+          : ''
+  if (!why) {
+    const openssl = /^\d+/.exec(process.versions.openssl)![0]
+    const r = spawnSync(process.execPath, [gyp!, 'rebuild', `--nodedir=${prefix}`, `--real_openssl_major=${openssl}`], {
+      cwd: dir,
+      encoding: 'utf8',
+      // node-gyp reads npm_config_* itself: an empty nodedir from npm's config would override the flag.
+      env: Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_config_nodedir$/i.test(k))),
+    })
+    if (existsSync(binding)) return console.log(`build: built ssh2's native crypto against ${prefix}/include/node`)
+    why = `node-gyp failed: ${`${r.stderr}${r.stdout}`.trim().split('\n').slice(-3).join(' / ')}`
+  }
+  console.warn(`build: ssh2's native crypto is not built (${why}); SSH uses its slower JavaScript crypto`)
+}
+
 export async function buildDist(): Promise<void> {
+  buildSsh2Crypto()
   rmSync(dist, { recursive: true, force: true })
   const ts = (dir: string, keep: (f: string) => boolean = () => true) =>
     readdirSync(join(root, dir))
@@ -109,9 +191,9 @@ export async function buildDist(): Promise<void> {
     format: 'cjs',
     platform: 'node',
     target: 'node20',
-    plugins: [ssh2ClientOnly, makeDirSemver],
-    // ssh2's optional native crypto is built by an install script we do not run (it falls back to JS); tsx
-    // loads a -M directory's TypeScript and finds its own files by path.
+    plugins: [ssh2ClientOnly, makeDirSemver, ssh2Binding],
+    // Native addons load from their packages (cpu-features, ssh2's crypto above); tsx loads a -M directory's
+    // TypeScript and finds its own files by path.
     external: ['cpu-features', '*.node', 'tsx', 'tsx/*', 'zx'],
     // One bundle stands for every module: a module's import.meta.url is the bundle's, in dist/src/ as
     // dist/src/*.js were (src/ finds ./schemas/ and ../tasks/ from it, tasks/ ../kernel/: dist/ either way).

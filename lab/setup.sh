@@ -12,6 +12,7 @@ packages=(
   ansible-core                 # the differential inventory tests and the benchmarks' peer
   python3-apt                  # Ansible's apt module on light hosts (this machine's python3) in the apt cases
   gcc make libc6-dev sparse linux-headers-amd64  # compile checks of kernel/ against Debian 12 headers
+  g++                          # node-gyp: ssh2's native crypto (build/dist.ts builds it if npm ci could not)
   kmod                         # depmod and modinfo for the kernel hook's test on a light host
   python3 sudo time            # sudo: the become tests; time: the benchmarks' CPU times
   python3-prometheus-client prometheus chromium  # hbmon-monitor's tests: its client library, the scraper, the page's browser

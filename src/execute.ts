@@ -608,19 +608,36 @@ function hostVars(m: HostState, rc: RunContext, task: PlayTask, check: boolean):
     ansible_play_hosts_all: rc.hosts.map((h) => h.name),
     ansible_play_hosts: rc.hosts.map((h) => h.name).filter((h) => inPlay(rc.states.get(h))),
     ansible_play_batch: rc.batchHosts.filter((h) => inPlay(rc.states.get(h))),
-    // As Ansible's hostvars: each host's vars without the play's (inventory, facts, registered, extra).
-    hostvars: hostvarsOf([...rc.inventory.hosts.keys()], (name) => {
-      const host = rc.inventory.hosts.get(name)!
-      const s = rc.states.get(name)
+    hostvars: hostvarsView(rc),
+  }
+}
+
+const hostvarsViews = new WeakMap<Map<string, HostState>, { made: unknown[]; hostvars: Record<string, Vars> }>()
+
+/**
+ * As Ansible's hostvars: each host's vars without the play's (inventory, facts, registered, extra). A lazy view
+ * (each host's vars are made when read, from its state then), so one serves every host and task of the run
+ * context's hosts: made per host and task it cost N getters each time, N² per task (10 000 at 100 hosts).
+ */
+function hostvarsView(rc: RunContext): Record<string, Vars> {
+  const made = [rc.inventory, rc.inventory.hosts.size, rc.extraVars, rc.playbook]
+  let view = hostvarsViews.get(rc.states)
+  if (!view || view.made.some((m, i) => m !== made[i])) {
+    const { inventory, states, extraVars } = rc
+    const hostvars = hostvarsOf([...inventory.hosts.keys()], (name) => {
+      const host = inventory.hosts.get(name)!
+      const s = states.get(name)
       return {
         ...host.vars,
         ...factVars(s?.facts ?? {}),
         ...s?.registered,
-        ...rc.extraVars,
+        ...extraVars,
         ...magicVars(host, rc),
       }
-    }),
+    })
+    hostvarsViews.set(rc.states, (view = { made, hostvars }))
   }
+  return view.hostvars
 }
 
 function factVars(facts: Vars): Vars {

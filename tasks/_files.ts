@@ -202,9 +202,11 @@ export async function putFile(host: Target, args: PutFileArgs, ctx: Pick<TaskCon
           await host.put(source, tmp, { mode: 0o600 })
           const attributes = attributeChanges({ exists: true, mode: 0o600 }, want).command(tmp)
           // The rename, then the temporary files of copies to dest that died half-way (a host that lost power, a
-          // controller killed): the host lock makes sure no other run is writing one now.
-          const orphans = `.${posix.basename(dest).replace(/[*?[\\]/g, '\\$&')}.hbmon-*.tmp`
-          const rename = `mv -f -- ${quote(tmp)} ${quote(dest)} && find ${quote(dir)} -maxdepth 1 -type f -name ${quote(orphans)} -delete`
+          // controller killed): the host lock makes sure no other run is writing one now. The shell's glob finds
+          // them (regular files, not symlinks, in dir itself, as `find DIR -maxdepth 1 -type f -name` would)
+          // without starting find on every put: nothing starts when there are none.
+          const orphans = `${quote(posix.join(dir, `.${posix.basename(dest)}.hbmon-`))}*.tmp`
+          const rename = `mv -f -- ${quote(tmp)} ${quote(dest)} && for f in ${orphans}; do if [ -f "$f" ] && [ ! -L "$f" ]; then rm -f -- "$f"; fi; done`
           if (args.validate) {
             if (attributes) await host.$`sh -c ${attributes}`
             const command = args.validate.replace(/%s/g, quote(tmp))

@@ -1,9 +1,9 @@
 // The transport's pure parts: the login user (which decides whether become needs sudo), and the shell words.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { loginUser } from '../src/ssh.ts'
+import { loginUser, ownShell } from '../src/ssh.ts'
 import { type Connection } from '../src/connection.ts'
-import { splitWords } from '../src/util.ts'
+import { quote, splitWords } from '../src/util.ts'
 
 const target = (user?: string): Connection => ({
   host: 'h',
@@ -32,6 +32,15 @@ test('without ansible_user the login user is the local user, as with ssh (so bec
 test('shell words: quotes and backslashes, nothing expanded; an unclosed quote is an error', () => {
   assert.equal(splitWords(`a 'b c' "d \\"e\\"" f\\ g $HOME`), ['a', 'b c', 'd "e"', 'f g', '$HOME'])
   assert.throws(() => splitWords(`echo 'oops`), /unterminated '/)
+})
+
+test("the connection's shell gives /bin/sh -c a task's `sh -c WORD` as WORD, and any other command quoted whole", () => {
+  const script = `printf '%s\\n' "$1" && mv -f -- a b`
+  assert.is(ownShell(`sh -c ${quote(script)}`), quote(script))
+  assert.is(ownShell("sh -c 'uname -r'"), "'uname -r'")
+  // Not one quoted word after sh -c: the whole line is the command.
+  for (const command of ["sh -c 'a' 'b'", "sh -c 'a'; rm x", 'sh -c uname', 'ls -l', "sh -c 'a''b'", "bash -c 'a'"])
+    assert.is(ownShell(command), quote(command))
 })
 
 test.run()

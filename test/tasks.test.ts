@@ -114,7 +114,7 @@ test('copy: same checksum is no change; other content is one change that writes 
   // half-way) are one command: one round trip.
   assert.match(
     other.commands.at(-1)!,
-    /^sh -c chown root:root -- (\/etc\/\.motd\.hbmon-[0-9a-f]+\.tmp) && chmod 644 -- \1 && mv -f -- \1 \/etc\/motd && find \/etc -maxdepth 1 -type f -name '\.motd\.hbmon-\*\.tmp' -delete$/,
+    /^sh -c chown root:root -- (\/etc\/\.motd\.hbmon-[0-9a-f]+\.tmp) && chmod 644 -- \1 && mv -f -- \1 \/etc\/motd && for f in \/etc\/\.motd\.hbmon-\*\.tmp; do if \[ -f "\$f" \] && \[ ! -L "\$f" \]; then rm -f -- "\$f"; fi; done$/,
   )
 })
 
