@@ -648,7 +648,10 @@ function writeAll(
  * playbook runs four per host.
  */
 export function ownShell(command: string): string {
-  return /^sh -c '(?:[^']|'\\'')*'$/.test(command) ? command.slice('sh -c '.length) : quote(command)
+  // One word: single-quoted (quote()'s '\'' inside), or one quote() leaves bare (`sh -c true`).
+  return /^sh -c (?:'(?:[^']|'\\'')*'|[A-Za-z0-9_@%+=:,./-]+)$/.test(command)
+    ? command.slice('sh -c '.length)
+    : quote(command)
 }
 
 /** Connections by host, made once and shared by every task; jump hosts are shared between their targets. */

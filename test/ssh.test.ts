@@ -38,8 +38,19 @@ test("the connection's shell gives /bin/sh -c a task's `sh -c WORD` as WORD, and
   const script = `printf '%s\\n' "$1" && mv -f -- a b`
   assert.is(ownShell(`sh -c ${quote(script)}`), quote(script))
   assert.is(ownShell("sh -c 'uname -r'"), "'uname -r'")
+  // A word quote() leaves bare (the benchmark's no-op task: `command: "true"`).
+  assert.is(ownShell('sh -c true'), 'true')
+  assert.is(ownShell('sh -c uname'), 'uname')
   // Not one quoted word after sh -c: the whole line is the command.
-  for (const command of ["sh -c 'a' 'b'", "sh -c 'a'; rm x", 'sh -c uname', 'ls -l', "sh -c 'a''b'", "bash -c 'a'"])
+  for (const command of [
+    "sh -c 'a' 'b'",
+    "sh -c 'a'; rm x",
+    'sh -c a b',
+    'sh -c $x',
+    'ls -l',
+    "sh -c 'a''b'",
+    "bash -c 'a'",
+  ])
     assert.is(ownShell(command), quote(command))
 })
 
