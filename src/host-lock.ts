@@ -18,7 +18,7 @@ import { quote } from './util.ts'
 // end the shell).
 const lockScript = `hbmon_lock() {
 command -v flock >/dev/null || { echo "HBMON-NOLOCK flock(1) is not installed"; return 3; }
-d=/run/lock; mkdir -p "$d" 2>/dev/null; [ -w "$d" ] || d=/tmp
+d=/run/lock; [ -d "$d" ] || mkdir -p "$d" 2>/dev/null; [ -w "$d" ] || d=/tmp
 f=$d/hbmon-deploy.lock
 [ -e "$f" ] || (: >>"$f") 2>/dev/null
 if [ -w "$f" ]; then exec 9<>"$f"; elif [ -r "$f" ]; then exec 9<"$f"; else echo "HBMON-NOLOCK cannot open $f"; return 3; fi
