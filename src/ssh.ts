@@ -24,7 +24,7 @@ import agent from 'ssh2/lib/agent.js'
 import keyParser from 'ssh2/lib/protocol/keyParser.js'
 import { appendKnownHost, checkHostKey, keyType, knownHostName, knownKeyTypes, readKnownHosts } from './known-hosts.ts'
 import type { Connection } from './connection.ts'
-import { quote } from './util.ts'
+import { isBareWord, quote } from './util.ts'
 
 export interface TransportOptions {
   /** Add the keys of hosts absent from known_hosts instead of refusing them (ssh's accept-new). */
@@ -649,9 +649,8 @@ function writeAll(
  */
 export function ownShell(command: string): string {
   // One word: single-quoted (quote()'s '\'' inside), or one quote() leaves bare (`sh -c true`).
-  return /^sh -c (?:'(?:[^']|'\\'')*'|[A-Za-z0-9_@%+=:,./-]+)$/.test(command)
-    ? command.slice('sh -c '.length)
-    : quote(command)
+  const word = command.startsWith('sh -c ') ? command.slice('sh -c '.length) : ''
+  return /^'(?:[^']|'\\'')*'$/.test(word) || isBareWord(word) ? word : quote(command)
 }
 
 /** Connections by host, made once and shared by every task; jump hosts are shared between their targets. */

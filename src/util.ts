@@ -104,8 +104,11 @@ export function jinjaBool(value: unknown): boolean | null {
  * (zx's own quote() emits bash's $'...' form, which dash reads as a literal `$` — so it is not used remotely.)
  */
 export function quote(word: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`
+  return isBareWord(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`
 }
+
+/** A word the shell reads as itself without quotes: quote() leaves it bare. */
+export const isBareWord = (word: string): boolean => /^[A-Za-z0-9_@%+=:,./-]+$/.test(word)
 
 /** Splits a command line into words like sh (quotes and backslashes), without expanding anything. */
 export function splitWords(line: string): string[] {
