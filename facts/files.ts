@@ -14,27 +14,47 @@ export interface RemoteFile {
   sha256?: string
 }
 
-/** `stat` (following links) of each path and, for regular files when $1 is 1, their sha256. Args: 0|1 PATH... */
+/**
+ * `stat` (following links) of each path and, for a readable regular file asked with 1, its sha256: one `stat`
+ * and one `sha256sum` for all the paths, however many (each costs a process start on the host, more than the
+ * reading). Args: pairs 0|1 PATH; every call of it in one gather runs as one (perItem).
+ */
 export const FileStats = defineFact<RemoteFile[]>({
   name: 'file_stats',
-  // Two lines per path: stat's fields (or "absent"), then sha256sum's line (or "-").
-  script: `ck=$1; shift; for p in "$@"; do
-  if [ -e "$p" ]; then stat -L -c '%F|%a|%U|%G|%u|%g|%s' -- "$p" || exit 1
-    if [ -f "$p" ] && [ "$ck" = 1 ]; then sha256sum -- "$p" || echo -; else echo -; fi
-  else echo absent; echo -; fi
-done`,
-  parse(stdout, code, [, ...paths]) {
+  perItem: 2,
+  // Prints a line of one flag per path (- absent, e exists, f exists and summed), stat's line for each
+  // existing path, then sha256sum's line for each summed one. The positional parameters are rebuilt in place:
+  // the paths that exist, then of those the ones to sum.
+  script: `fl=; ex=; n=$(($# / 2))
+while [ "$n" -gt 0 ]; do
+  if [ ! -e "$2" ]; then fl=$fl-
+  elif [ "$1" = 1 ] && [ -f "$2" ] && [ -r "$2" ]; then fl=\${fl}f; ex=\${ex}f; set -- "$@" "$2"
+  else fl=\${fl}e; ex=\${ex}e; set -- "$@" "$2"; fi
+  shift 2; n=$((n - 1))
+done
+printf '%s\n' "$fl"
+[ $# = 0 ] || stat -L -c '%F|%a|%U|%G|%u|%g|%s' -- "$@" || exit 1
+n=$#
+while [ "$n" -gt 0 ]; do case $ex in f*) set -- "$@" "$1" ;; esac; ex=\${ex#?}; shift; n=$((n - 1)); done
+[ $# = 0 ] || sha256sum -- "$@" || exit 1`,
+  parse(stdout, code, args) {
     if (code !== 0) throw new Error(`stat failed (exit ${code})`)
-    const lines = stdout.split('\n')
+    const paths = args.filter((_, i) => i % 2 === 1)
+    const [flags = '', ...lines] = stdout.split('\n')
+    if (!new RegExp(`^[-ef]{${paths.length}}$`).test(flags))
+      throw new Error(`unexpected first line for ${paths.join(' ')}: ${flags}`)
+    const stats = lines.slice(0, flags.replace(/-/g, '').length)
+    // sha256sum's line: the sum, two spaces, the path (a backslash first when the path has one to escape)
+    const sums = lines.slice(stats.length).map((line) => line.replace(/^\\/, '').split(' ')[0]!)
     return paths.map((path, i) => {
-      const line = lines[2 * i]
-      // sha256sum's line: the sum, two spaces, the path (a backslash first when the path has one to escape)
-      const sum = (lines[2 * i + 1] ?? '-').replace(/^\\/, '').split(' ')[0]!
+      if (flags[i] === '-') return { exists: false }
+      const line = stats.shift()
       if (line === undefined) throw new Error(`no line for ${path}`)
-      if (line === 'absent') return { exists: false }
       const [kind = '', mode, owner, group, uid, gid, size] = line.split('|')
       if (size === undefined || !/^[0-7]+$/.test(mode ?? ''))
         throw new Error(`unexpected stat line for ${path}: ${line}`)
+      const sum = flags[i] === 'f' ? sums.shift() : undefined
+      if (flags[i] === 'f' && !/^[0-9a-f]{64}$/.test(sum ?? '')) throw new Error(`no sha256 for ${path}`)
       const type =
         kind === 'regular file' || kind === 'regular empty file'
           ? 'file'
@@ -52,7 +72,7 @@ done`,
         uid: Number(uid),
         gid: Number(gid),
         size: Number(size),
-        ...(sum !== '-' ? { sha256: sum } : {}),
+        ...(sum !== undefined ? { sha256: sum } : {}),
       }
     })
   },
@@ -65,7 +85,7 @@ export function statFiles(host: Target, paths: string[], checksum = false): Prom
 
 /** The call statFiles makes, for a task's `reads`. */
 export function statCall(paths: string[], checksum = false): FactCall<RemoteFile[]> {
-  return [FileStats, checksum ? '1' : '0', ...paths]
+  return [FileStats, ...paths.flatMap((path) => [checksum ? '1' : '0', path])]
 }
 
 /** A file's content, undefined when the path does not exist. Args: PATH. */

@@ -27,9 +27,13 @@ export const samples: { case: string; fact: Fact<unknown>; args: string[] }[] = 
   {
     case: 'mixed',
     fact: FileStats,
-    args: ['1', '/etc/hostname', '/etc', '/nonexistent', '/dev/null', '/etc/os-release', '/etc/ssh/sshd_config'],
+    // Pairs 0|1 PATH: every kind of path, summed or not (/etc/os-release, a link to a file, is not).
+    args: ['1', '/etc/hostname', '1', '/etc', '1', '/nonexistent', '1', '/dev/null', '0', '/etc/os-release'].concat([
+      '1',
+      '/etc/ssh/sshd_config',
+    ]),
   },
-  { case: 'no-checksum', fact: FileStats, args: ['0', '/etc/hostname', '/usr/bin'] },
+  { case: 'no-checksum', fact: FileStats, args: ['0', '/etc/hostname', '0', '/usr/bin'] },
   { case: 'present', fact: FileContent, args: ['/etc/hostname'] },
   { case: 'file', fact: PathStat, args: ['0', 'sha1', '1', '1', '/etc/hostname'] },
   { case: 'link', fact: PathStat, args: ['0', 'sha256', '1', '1', '/bin'] },
@@ -90,7 +94,11 @@ export async function recordFacts(
     for (const host of inventory.hosts.values()) {
       if (hostNames && !hostNames.includes(host.name)) continue
       const session = await transport.session(host.name, host.connection)
-      const { command, split } = gatherCommand(chosen.map((s) => [s.fact, ...s.args] as const))
+      // Each sample's own output, as its fact prints it for those args alone.
+      const { command, split } = gatherCommand(
+        chosen.map((s) => [s.fact, ...s.args] as const),
+        { merge: false },
+      )
       const outputs = split((await session.exec(command)).stdout)
       for (const [i, sample] of chosen.entries()) {
         const { stdout, code } = outputs[i]!

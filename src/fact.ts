@@ -17,6 +17,12 @@ export interface Fact<T> {
   script: string
   /** Turns the script's stdout and exit code into the fact; throws when the output is not what it expects. */
   parse(stdout: string, exitCode: number, args: string[]): T
+  /**
+   * Set when the args are items of this many args each and the fact an array of one entry per item (the
+   * paths of FileStats): the calls of one gather then run as one, with every distinct item once, and each call
+   * is given the entries of its own items. A script's start costs more than its items.
+   */
+  perItem?: number
 }
 
 /** Identity, for typing a fact module's exports. */
@@ -32,12 +38,37 @@ type Results<C extends readonly FactCall[]> = { [K in keyof C]: C[K] extends Fac
 /** What a gather needs from a host: run one command and get its stdout, stderr and exit code. */
 export type Exec = (command: string) => Promise<{ code: number; stdout: string; stderr: string }>
 
-/** The command that runs several facts in one go, and the parser that splits its output back. */
-export function gatherCommand(calls: readonly FactCall[]): { command: string; split(stdout: string): FactOutput[] } {
+/**
+ * The command that runs several facts in one go, and the parser that splits its output back into one output per
+ * call. With `merge` (the default), the calls of a perItem fact run as one, where the first of them is.
+ */
+export function gatherCommand(
+  calls: readonly FactCall[],
+  { merge = true }: { merge?: boolean } = {},
+): { command: string; split(stdout: string): (FactOutput | undefined)[] } {
   const mark = `--hbmon-fact-${randomBytes(8).toString('hex')}--`
-  const command = calls
+  // What runs: each call, or for a perItem fact the union of its calls' items (indexed by the first call).
+  const runs: { fact: Fact<unknown>; args: string[]; merged: boolean }[] = []
+  const runOf: number[] = []
+  const byFact = new Map<Fact<unknown>, number>()
+  for (const [fact, ...args] of calls) {
+    const width = merge ? fact.perItem : undefined
+    const at = width ? byFact.get(fact) : undefined
+    if (width && at !== undefined) {
+      const run = runs[at]!
+      const have = new Set(items(run.args, width).map((item) => item.join('\0')))
+      for (const item of items(args, width)) if (!have.has(item.join('\0'))) run.args.push(...item)
+      run.merged = true
+      runOf.push(at)
+    } else {
+      if (width) byFact.set(fact, runs.length)
+      runOf.push(runs.length)
+      runs.push({ fact, args: [...args], merged: false })
+    }
+  }
+  const command = runs
     .map(
-      ([fact, ...args]) =>
+      ({ fact, args }) =>
         `printf '%s\\n' ${mark}; (set -- ${args.map(quote).join(' ')}\n${fact.script}\n); printf '\\n%s %s\\n' ${mark} "$?"`,
     )
     .join('\n')
@@ -46,7 +77,7 @@ export function gatherCommand(calls: readonly FactCall[]): { command: string; sp
     split(stdout) {
       const outputs: FactOutput[] = []
       let rest = stdout
-      for (let i = 0; i < calls.length; i++) {
+      for (const run of runs) {
         const start = rest.indexOf(`${mark}\n`)
         const end = rest.indexOf(`\n${mark} `, start)
         if (start < 0 || end < 0) break
@@ -54,17 +85,27 @@ export function gatherCommand(calls: readonly FactCall[]): { command: string; sp
         outputs.push({
           stdout: rest.slice(start + mark.length + 1, end),
           code: Number(rest.slice(end + mark.length + 2, eol < 0 ? undefined : eol)),
+          ...(run.merged ? { args: run.args } : {}),
         })
         rest = rest.slice(eol < 0 ? rest.length : eol + 1)
       }
-      return outputs
+      return runOf.map((i) => outputs[i])
     },
   }
+}
+
+/** Args in items of `width`. */
+function items(args: readonly string[], width: number): string[][] {
+  const out: string[][] = []
+  for (let i = 0; i < args.length; i += width) out.push(args.slice(i, i + width))
+  return out
 }
 
 export interface FactOutput {
   stdout: string
   code: number
+  /** The args the script ran with, when it ran for several calls of a perItem fact at once. */
+  args?: string[]
 }
 
 /** A fact whose script ran but whose output did not parse, or that did not run at all. */
@@ -92,7 +133,12 @@ export function parseFacts<const C extends readonly FactCall[]>(
       throw new FactError(`fact ${fact.name} did not run: ${why}`)
     }
     try {
-      return fact.parse(output.stdout, output.code, args)
+      if (!output.args) return fact.parse(output.stdout, output.code, args)
+      // A run for several calls: this call's entries, by its items' places among the run's.
+      const width = fact.perItem!
+      const ran = items(output.args, width).map((item) => item.join('\0'))
+      const all = fact.parse(output.stdout, output.code, output.args) as unknown[]
+      return items(args, width).map((item) => all[ran.indexOf(item.join('\0'))])
     } catch (e) {
       const stderr = result.stderr.trim().split('\n').slice(-3).join(' | ')
       throw new FactError(`fact ${fact.name}: ${(e as Error).message}${stderr ? ` (stderr: ${stderr})` : ''}`)

@@ -253,10 +253,10 @@ export class ReadAhead {
     this.clear()
     const changes = session.changes
     const { command, split } = gatherCommand(calls)
-    const result = await session.exec(command, { reads: true })
+    const result = await session.exec(command, { reads: true, script: true })
     // Something that may have changed the host ran while it was read: keep nothing.
     if (session.changes !== changes) return
-    split(result.stdout).forEach((output, i) => this.outputs.set(callKey(calls[i]!), output))
+    split(result.stdout).forEach((output, i) => output && this.outputs.set(callKey(calls[i]!), output))
     this.planned = new Set(tasks)
     this.session = session
     this.changes = changes
@@ -314,7 +314,7 @@ export function makeTarget(name: string, vars: Vars, facts: Vars, session: Sessi
           return result
         })
     }) as RemoteShell
-  const exec: Exec = (command) => session.exec(command, { reads: true })
+  const exec: Exec = (command) => session.exec(command, { reads: true, script: true })
   // Facts gathered ahead are served as the command that gathers them would have answered.
   const read = <const C extends readonly FactCall[]>(calls: C) => {
     const outputs = ahead?.take(session, calls)

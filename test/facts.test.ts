@@ -3,16 +3,19 @@
 // Debian 12, no module support). No host is needed here. Plus the gather framing and the parsers' refusals.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { readdirSync, readFileSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { FileStats } from '../facts/files.ts'
+import { FileStats, statCall } from '../facts/files.ts'
 import { bootProblems, HbmonHost, KernelModules, ModuleStatus, parseManifest, ReleaseManifest } from '../facts/hbmon.ts'
 import { compareReleases, InstalledKernels } from '../facts/system.ts'
 import { AptPackages } from '../facts/packages.ts'
 import { parseSystemctlShow, ServiceManager, SystemdUnit } from '../facts/services.ts'
-import { defineFact, FactError, gather, gatherCommand } from '../src/fact.ts'
+import { defineFact, FactError, gather, gatherCommand, parseFacts } from '../src/fact.ts'
 import { samples, toJson, type FactFixture } from '../lab/record-facts.ts'
+import { shellLine } from '../src/ssh.ts'
 import { $ } from 'zx'
 
 const root = fileURLToPath(new URL('facts/fixtures/', import.meta.url))
@@ -195,8 +198,9 @@ test('gather frames each fact: output with and without a final newline, exit cod
 })
 
 test('a parser that does not understand its output fails the fact, naming it', async () => {
-  assert.throws(() => FileStats.parse('garbage\n-\n', 0, ['0', '/x']), /unexpected stat line for \/x/)
+  assert.throws(() => FileStats.parse('e\ngarbage\n', 0, ['0', '/x']), /unexpected stat line for \/x/)
   assert.throws(() => FileStats.parse('', 0, ['0', '/x']), /for \/x/)
+  assert.throws(() => FileStats.parse('f\nregular file|644|root|root|0|0|1\n', 0, ['1', '/x']), /no sha256 for \/x/)
   assert.throws(() => parseManifest('abc 0644 /x\n'), /not a manifest line/)
   assert.throws(() => ReleaseManifest.parse('', 1, ['0123456789ab']), /release 0123456789ab has no manifest/)
   const broken = async () => ({ code: 0, stdout: 'regular file|644\n', stderr: '' })
@@ -207,6 +211,108 @@ test('a parser that does not understand its output fails the fact, naming it', a
     assert.instance(e, FactError)
     assert.match((e as Error).message, /fact file_stats did not run/)
   }
+})
+
+test("every fact's script parses in a gather, with dash and with bash as /bin/sh (it runs in the connection's shell)", async () => {
+  const { command } = gatherCommand(samples.map((s) => [s.fact, ...s.args] as const))
+  const line = shellLine(command, true)
+  for (const shell of [
+    ['dash', '-n'],
+    ['bash', '--posix', '-n'],
+  ]) {
+    const r = await $({ nothrow: true, input: line })`${shell}`
+    assert.is(r.exitCode, 0, `${shell.join(' ')}: ${r.stderr}`)
+  }
+  // And the check can fail: a script with a syntax error does not parse.
+  const bad = await $({ nothrow: true, input: shellLine('if true; then echo', true) })`dash -n`
+  assert.is.not(bad.exitCode, 0)
+})
+
+test('FileStats: every call of one gather runs as one stat and one sha256sum, each call given its own paths', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hbmon-stats-'))
+  try {
+    // Names sha256sum escapes (a backslash, a newline) and one a shell would split.
+    const [plain, odd, spaced] = ['a.txt', 'b\\c\nd', 'e f'].map((name) => join(dir, name))
+    for (const [file, text] of [
+      [plain!, 'a\n'],
+      [odd!, 'b'],
+      [spaced!, ''],
+    ] as const)
+      writeFileSync(file, text)
+    symlinkSync(plain!, join(dir, 'link'))
+    symlinkSync(join(dir, 'nowhere'), join(dir, 'dangling'))
+    const sha = (text: string) => createHash('sha256').update(text).digest('hex')
+    let runs = 0
+    const exec = async (command: string) => {
+      runs++
+      const r = await $({ nothrow: true })`sh -c ${command}`
+      return { code: r.exitCode ?? 255, stdout: r.stdout, stderr: r.stderr }
+    }
+    const calls = [
+      statCall([dir]),
+      statCall([plain!, dir], true),
+      statCall([odd!, join(dir, 'absent'), plain!], true),
+      statCall([join(dir, 'link'), join(dir, 'dangling'), spaced!, plain!]),
+    ] as const
+    assert.is(gatherCommand(calls).command.split('sha256sum --').length - 1, 1, 'the script runs once')
+    const [d, a, b, c] = await gather(exec, ...calls)
+    assert.is(runs, 1)
+    assert.equal(
+      d.map((s) => s.type),
+      ['directory'],
+    )
+    assert.equal(
+      a.map((s) => s.sha256),
+      [sha('a\n'), undefined],
+    )
+    assert.equal(
+      b.map((s) => [s.exists, s.sha256]),
+      [
+        [true, sha('b')],
+        [false, undefined],
+        [true, sha('a\n')],
+      ],
+    )
+    // The same path unsummed in another call: no sum; a link is followed; a dangling one is absent.
+    assert.equal(
+      c.map((s) => [s.type ?? 'absent', s.size, s.sha256]),
+      [
+        ['file', 2, undefined],
+        ['absent', undefined, undefined],
+        ['file', 0, undefined],
+        ['file', 2, undefined],
+      ],
+    )
+    // Recording runs each call alone: the output of the fact for those args only.
+    const alone = gatherCommand(calls, { merge: false })
+    assert.is(alone.command.split('sha256sum --').length - 1, 4)
+    const outputs = alone.split((await exec(alone.command)).stdout)
+    assert.equal(FileStats.parse(outputs[2]!.stdout, outputs[2]!.code, calls[2].slice(1) as string[]), b)
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('gather: an output missing part-way leaves every later call without one, merged or not', () => {
+  const echo = defineFact({ name: 'echo', script: 'printf "$1"', parse: (stdout) => stdout })
+  const { command, split } = gatherCommand([statCall(['/a']), [echo, 'x'], statCall(['/b'])])
+  const mark = command.split('\n')[0]!.match(/--hbmon-fact-[0-9a-f]+--/)![0]
+  // Only the first run (FileStats, for the first and third calls) answered.
+  const outputs = split(`${mark}\n--\n${mark} 0\n`)
+  assert.equal(
+    outputs.map((o) => o?.args),
+    [['0', '/a', '0', '/b'], undefined, ['0', '/a', '0', '/b']],
+  )
+  assert.equal(
+    parseFacts([statCall(['/a']), statCall(['/b'])], [outputs[0], outputs[2]], { code: 0, stderr: '' }).map((stats) =>
+      stats.map((s) => s.exists),
+    ),
+    [[false], [false]],
+  )
+  assert.throws(
+    () => parseFacts([[echo, 'x']] as const, [outputs[1]], { code: 1, stderr: 'cut' }),
+    /fact echo did not run: cut/,
+  )
 })
 
 test('packages and services as recorded: systemd on the VMs, sshd as PID 1 on a light host, apt and dpkg', () => {

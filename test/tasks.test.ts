@@ -180,7 +180,7 @@ test('hbmon_load: same srcversion needs nothing; absent loads; in use without le
 test('hbmon_release: the current release is no change; new files are one change naming the previous', async () => {
   const manifestStats = (sum: string) => (args: string[]) => [
     { exists: true, type: 'file', mode: 0o644, sha256: sum },
-    ...args.slice(2).map(() => ({ exists: false })),
+    ...args.slice(2).flatMap((_, i) => (i % 2 ? [{ exists: false }] : [])),
   ]
   const current = scripted({
     file_stats: manifestStats('a'.repeat(64)),
@@ -205,7 +205,7 @@ test('hbmon_uninstall: nothing installed is no change; a module in use is refuse
     hbmon_host: () => debian12,
     release_history: () => ({ current: '', ids: [] }),
     module_status: () => module({}),
-    file_stats: (args) => args.slice(1).map(() => ({ exists: false })),
+    file_stats: (args) => args.flatMap((_, i) => (i % 2 ? [{ exists: false }] : [])),
     installed_kernels: () => oneKernel,
   })
   assert.equal(await run(hbmonUninstall, clean.host, {}), { changed: false, msg: 'hbmon is not installed' })
@@ -214,7 +214,7 @@ test('hbmon_uninstall: nothing installed is no change; a module in use is refuse
     release_history: () => ({ current: '', ids: [] }),
     module_status: () =>
       module({ loaded: 'A', file: 'A', refcnt: 2, holders: [{ pid: 7, comm: 'db', unit: 'db.service' }] }),
-    file_stats: (args) => args.slice(1).map(() => ({ exists: true, type: 'file' })),
+    file_stats: (args) => args.flatMap((_, i) => (i % 2 ? [{ exists: true, type: 'file' }] : [])),
     installed_kernels: () => oneKernel,
   })
   const r = await run(hbmonUninstall, busy.host, {})
