@@ -15,8 +15,9 @@ import { quote } from './util.ts'
 // Run in the connection's shell itself (Session.hold), so descriptor 9 and its flock live as long as the
 // connection. $1: seconds to wait; $2: this controller, written into the file once it holds the lock. It
 // returns rather than exits, and opens the file only once it knows it can (a failed `exec` redirection would
-// end the shell).
+// end the shell). It unsets itself first: the commands that shell runs later (shellLine) see no function.
 const lockScript = `hbmon_lock() {
+unset -f hbmon_lock
 command -v flock >/dev/null || { echo "HBMON-NOLOCK flock(1) is not installed"; return 3; }
 d=/run/lock; [ -d "$d" ] || mkdir -p "$d" 2>/dev/null; [ -w "$d" ] || d=/tmp
 f=$d/hbmon-deploy.lock

@@ -24,7 +24,7 @@ import agent from 'ssh2/lib/agent.js'
 import keyParser from 'ssh2/lib/protocol/keyParser.js'
 import { appendKnownHost, checkHostKey, keyType, knownHostName, knownKeyTypes, readKnownHosts } from './known-hosts.ts'
 import type { Connection } from './connection.ts'
-import { isBareWord, quote } from './util.ts'
+import { isQuotedLine, isQuotedWord, quote } from './util.ts'
 
 export interface TransportOptions {
   /** Add the keys of hosts absent from known_hosts instead of refusing them (ssh's accept-new). */
@@ -43,6 +43,8 @@ export interface ExecOptions {
   become?: boolean
   /** The command only reads the host (facts): it does not count as a change (Session.changes). */
   reads?: boolean
+  /** The command is one the engine wrote from scripts the tests parse (a gather): see shellLine. */
+  script?: boolean
 }
 
 export interface ExecResult {
@@ -233,9 +235,7 @@ export class Session {
     const result = await this.changing(!options.reads, async () => {
       const plain = options.input === undefined && !options.timeoutMs && !this.becomes(options.become)
       const shell = plain ? await this.idleShell() : undefined
-      return shell
-        ? await this.inShell(shell, `/bin/sh -c ${ownShell(command)} </dev/null 9>&-`)
-        : await this.run(command, options)
+      return shell ? await this.inShell(shell, shellLine(command, options.script)) : await this.run(command, options)
     })
     return { stdout: result.stdout.toString('utf8'), stderr: result.stderr.toString('utf8'), code: result.code }
   }
@@ -641,17 +641,32 @@ function writeAll(
 }
 
 /**
- * The word the connection's shell gives `/bin/sh -c` for a command. A task's compound command comes as
- * `sh -c WORD` (host.$ quotes WORD as one single-quoted word): that is already a shell of its own, so WORD goes
- * to /bin/sh -c itself rather than to a /bin/sh that starts `sh` again. dash does not exec the last command of
- * `-c`, so the other way every such command would start two shells on the host; a cold run of the benchmark's
- * playbook runs four per host.
+ * The line the connection's shell runs for a command: a shell of its own, `/bin/sh -c WORD`, as Ansible runs
+ * its commands (so `exit`, `cd`, `$$` and a syntax error are the command's own), with /dev/null as input and
+ * without the lock's descriptor. Three shortcuts spare the host a process or two (dash does not exec the last
+ * command of `-c`: `/bin/sh -c 'uname -r'` starts dash, which forks uname):
+ * - a task's compound command comes as `sh -c WORD` (host.$ quotes WORD as one word): WORD goes to /bin/sh -c
+ *   itself rather than to a /bin/sh that starts `sh` again;
+ * - a command of plain words (quote()'s, the first not a reserved word: `uname -r`, the command module's argv,
+ *   also as `sh -c WORD`) runs in a subshell of the connection's shell, which execs it: nothing in such a line
+ *   is expanded or read as syntax, so it does there what it does in a shell of its own;
+ * - so does `script`, a command the engine wrote from its own scripts (a gather: every fact's script is
+ *   parsed in the tests, since a syntax error would end the connection's shell; none reads `$$`).
  */
-export function ownShell(command: string): string {
-  // One word: single-quoted (quote()'s '\'' inside), or one quote() leaves bare (`sh -c true`).
+export function shellLine(command: string, script = false): string {
+  const tail = ' </dev/null 9>&-'
+  if (script) return `(\n${command}\n)${tail}`
   const word = command.startsWith('sh -c ') ? command.slice('sh -c '.length) : ''
-  return /^'(?:[^']|'\\'')*'$/.test(word) || isBareWord(word) ? word : quote(command)
+  const own = isQuotedWord(word)
+  const body = !own ? command : word.startsWith("'") ? word.slice(1, -1).replace(/'\\''/g, "'") : word
+  if (isQuotedLine(body) && !reserved.has(body.split(' ')[0]!)) return `( ${body} )${tail}`
+  return `/bin/sh -c ${own ? word : quote(command)}${tail}`
 }
+
+// Words that are syntax in command position (POSIX's, and bash's as /bin/sh).
+const reserved = new Set(
+  'case do done elif else esac fi for if in then until while function select time coproc'.split(' '),
+)
 
 /** Connections by host, made once and shared by every task; jump hosts are shared between their targets. */
 export class Transport {

@@ -107,8 +107,20 @@ export function quote(word: string): string {
   return isBareWord(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`
 }
 
+const bareWord = /[A-Za-z0-9_@%+=:,./-]+/.source
+const quotedWord = `(?:${bareWord}|'(?:[^']|'\\\\'')*')` // quote()'s: bare, or single quotes with '\'' inside
+const bareWordOnly = new RegExp(`^${bareWord}$`)
+const quotedWordOnly = new RegExp(`^${quotedWord}$`)
+const quotedLine = new RegExp(`^${quotedWord}(?: ${quotedWord})*$`)
+
 /** A word the shell reads as itself without quotes: quote() leaves it bare. */
-export const isBareWord = (word: string): boolean => /^[A-Za-z0-9_@%+=:,./-]+$/.test(word)
+export const isBareWord = (word: string): boolean => bareWordOnly.test(word)
+
+/** One word as quote() writes it. */
+export const isQuotedWord = (word: string): boolean => quotedWordOnly.test(word)
+
+/** Words as quote() writes them, one space apart: a line in which the shell expands nothing. */
+export const isQuotedLine = (line: string): boolean => quotedLine.test(line)
 
 /** Splits a command line into words like sh (quotes and backslashes), without expanding anything. */
 export function splitWords(line: string): string[] {
