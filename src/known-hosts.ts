@@ -65,7 +65,8 @@ export function matchesHost(entry: KnownHost, name: string): boolean {
     }
     const negated = pattern.startsWith('!')
     const glob = negated ? pattern.slice(1) : pattern
-    if (wildcard(glob).test(name)) {
+    // A pattern without wildcards (most are) is compared as text: a RegExp per entry per host is quadratic.
+    if (/[*?]/.test(glob) ? wildcard(glob).test(name) : glob.toLowerCase() === name.toLowerCase()) {
       if (negated) return false // a matching negation excludes the host from the whole line
       matched = true
     }
