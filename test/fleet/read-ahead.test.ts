@@ -1,6 +1,6 @@
 // Facts read ahead (Task.reads, ReadAhead) on a light host: what a task changed is what the next one reads —
 // after its own change, a loop's, a rescued block's, a handler's, and a change made by another inventory name
-// for the same machine between the read and the task that uses it.
+// for the same machine between the read and the task that uses it. And what reading ahead costs the host.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parse } from 'yaml'
 import { Lab, lightName } from '../../lab/lab.ts'
+import { prepare } from '../../bench/fleet.ts'
 import { deploy, statuses } from './_fleet.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'hbmon-fleet-read-ahead-'))
@@ -105,6 +106,24 @@ test('a change by another inventory name for the same machine is seen by a read 
   assert.is(r.code, 0, r.stdout + r.stderr)
   assert.equal(statuses(r.report, 'twin_b'), ['Look=ok', 'A writes=skipped', 'B writes unless it is there=ok'])
   assert.is((await lab.ssh(host, 'cat /root/twins')).stdout, 'from a\n')
+})
+
+test("the benchmark's playbook with nothing to change costs the host 4 processes more than one no-op task", async () => {
+  // Processes started on the light host (its own PID namespace: /proc/loadavg ends with the last PID given),
+  // less what the ssh that reads it costs. The four: the gather's subshell and its FileStats subshell, one
+  // `stat` and one `sha256sum` for the three tasks' paths, and `uname` (forked by the connection's shell).
+  prepare(dir, 1)
+  const lastPid = async () => Number((await lab.ssh(host, 'cat /proc/loadavg')).stdout.trim().split(' ').at(-1))
+  const processes = async (playbook: string) => {
+    const [a, b] = [await lastPid(), await lastPid()]
+    const r = await deploy(['-i', lab.inventoryPath, join(dir, playbook), '--limit', host])
+    assert.is(r.code, 0, r.stdout + r.stderr)
+    return (await lastPid()) - b - (b - a)
+  }
+  await processes('site.yml')
+  const noChange = await processes('site.yml')
+  const noop = await processes('noop.yml')
+  assert.ok(noop > 0 && noChange - noop <= 4, `no change: ${noChange} processes, one no-op task: ${noop}`)
 })
 
 test('the lab is down', async () => {
