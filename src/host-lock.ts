@@ -1,4 +1,4 @@
-// One controller at a time on a host. When a run first connects to a host it takes flock(1) on
+// One controller at a time on a host. With the first command a run sends to a host it takes flock(1) on
 // /run/lock/hbmon-deploy.lock in the connection's shell (ssh.ts), which lives as long as the connection, and
 // writes who holds it into that file. Two controllers therefore never work on the same host at
 // once; the second waits up to --lock-wait seconds, then fails that host with the holder's pid, machine, user
@@ -12,7 +12,7 @@ import { hostname, userInfo } from 'node:os'
 import type { Session } from './ssh.ts'
 import { quote } from './util.ts'
 
-// Run in the connection's shell itself (Session.hold), so descriptor 9 and its flock live as long as the
+// Run in the connection's shell itself (Session.prelude), so descriptor 9 and its flock live as long as the
 // connection. $1: seconds to wait; $2: this controller, written into the file once it holds the lock. It
 // returns rather than exits, and opens the file only once it knows it can (a failed `exec` redirection would
 // end the shell). It unsets itself first: the commands that shell runs later (shellLine) see no function.
@@ -39,15 +39,21 @@ export class HostLocked extends Error {
   override name = 'HostLocked'
 }
 
-/** Takes the host's deploy lock on `session`, waiting at most `waitSeconds`; HostLocked names the holder. */
-export async function lockHost(session: Session, waitSeconds: number): Promise<Session> {
-  const result = await session.hold(`${lockScript}\nhbmon_lock ${String(waitSeconds)} ${quote(holder())} </dev/null`)
-  const line = (result.stdout.split('\n')[0] ?? '').trim() || result.stderr.trim()
-  if (line === 'HBMON-LOCKED') return session
-  const busy = /^HBMON-BUSY (.*)$/.exec(line)
-  if (busy)
-    throw new HostLocked(
-      `another controller is rolling out to this host: ${busy[1] || 'holder unknown'}; waited ${waitSeconds} s (--lock-wait)`,
-    )
-  throw new HostLocked(`cannot take the deploy lock: ${line.replace(/^HBMON-NOLOCK /, '') || 'no answer'}`)
+/**
+ * Makes the host's deploy lock the prelude of `session` (Session.prelude): it is taken, waiting at most
+ * `waitSeconds`, with the first command run on the connection, in the same round trip; that command and every
+ * later operation fail with HostLocked, naming the holder, when it cannot be taken.
+ */
+export function lockHost(session: Session, waitSeconds: number): Session {
+  session.prelude(`${lockScript}\nhbmon_lock ${String(waitSeconds)} ${quote(holder())} </dev/null`, (result) => {
+    const line = (result.stdout.split('\n')[0] ?? '').trim() || result.stderr.trim()
+    if (line === 'HBMON-LOCKED') return
+    const busy = /^HBMON-BUSY (.*)$/.exec(line)
+    if (busy)
+      throw new HostLocked(
+        `another controller is rolling out to this host: ${busy[1] || 'holder unknown'}; waited ${waitSeconds} s (--lock-wait)`,
+      )
+    throw new HostLocked(`cannot take the deploy lock: ${line.replace(/^HBMON-NOLOCK /, '') || 'no answer'}`)
+  })
+  return session
 }

@@ -187,6 +187,20 @@ interface Link {
   sftp?: Promise<Sftp>
   /** Counts what may change the host (Session.changes); shared by the connections to one address. */
   changes: { count: number }
+  prelude?: Prelude
+}
+
+/**
+ * What must have succeeded in the connection's shell before anything else runs on the connection (the host
+ * lock): it goes in the same write as the first command the shell runs, which runs only if it succeeded (one
+ * round trip for both), or alone before any other first operation (a channel of its own, SFTP).
+ */
+interface Prelude {
+  script: string
+  /** Throws when the script's output says it did not succeed. */
+  check(result: ExecResult): void
+  /** Set once the script is sent; settles once it has run and been checked, rejecting as check threw. */
+  done?: Promise<void>
 }
 
 /** One authenticated connection to one host. */
@@ -235,29 +249,84 @@ export class Session {
     const result = await this.changing(!options.reads, async () => {
       const plain = options.input === undefined && !options.timeoutMs && !this.becomes(options.become)
       const shell = plain ? await this.idleShell() : undefined
-      return shell ? await this.inShell(shell, shellLine(command, options.script)) : await this.run(command, options)
+      if (!shell) {
+        await this.afterPrelude()
+        return await this.run(command, options)
+      }
+      const prelude = this.link.prelude
+      if (prelude && !prelude.done) return await this.withPrelude(shell, prelude, shellLine(command, options.script))
+      // Sent on this shell before, so done by the time the shell is idle: this only rethrows a failure.
+      await this.afterPrelude().catch((e) => (shell.unclaim(), Promise.reject(e)))
+      return await this.inShell(shell, shellLine(command, options.script))
     })
     return { stdout: result.stdout.toString('utf8'), stderr: result.stderr.toString('utf8'), code: result.code }
   }
 
   /**
-   * Runs `script` in the connection's shell itself, not in a command of its own, so that what it opens (a file
-   * descriptor holding a flock) stays open as long as the connection: a lock the host drops when the
-   * connection dies (the controller killed, the link cut). The commands the shell runs later do not inherit
-   * descriptor 9. `script` must neither exit nor read its input (that would end the shell).
+   * Makes `script` the connection's prelude (Prelude): run in the connection's shell itself, not in a command of
+   * its own, so that what it opens (a file descriptor holding a flock) stays open as long as the connection, a
+   * lock the host drops when the connection dies (the controller killed, the link cut). The commands the shell
+   * runs later do not inherit descriptor 9. `script` must neither exit nor read its input (that would end the
+   * shell), and its last command's status says whether it succeeded; `check` reads its output.
    */
-  async hold(script: string): Promise<ExecResult> {
-    const result = await this.changing(true, async () => {
-      const shell = await this.idleShell()
-      if (!shell) throw new Error(`${this.target.host}: no channel is free for the connection's shell`)
-      return this.inShell(shell, script)
-    })
-    return { stdout: result.stdout.toString('utf8'), stderr: result.stderr.toString('utf8'), code: result.code }
+  prelude(script: string, check: (result: ExecResult) => void): void {
+    this.link.prelude = { script, check }
+  }
+
+  /** Runs the prelude alone unless it was sent; resolves once it has succeeded, rejects as it failed. */
+  private async afterPrelude(): Promise<void> {
+    const prelude = this.link.prelude
+    if (!prelude) return
+    // The shell may be starting or busy for another first operation, which then sends the prelude.
+    for (let shell: Shell | undefined; !prelude.done; await new Promise((resolve) => setTimeout(resolve, 5))) {
+      this.check()
+      if (this.link.shell === false || this.link.shell?.over)
+        throw new Error(`${this.target.host}: the connection's shell ended: its prelude cannot run`)
+      shell = await this.idleShell()
+      if (shell && prelude.done) shell.unclaim()
+      else if (shell) return this.changing(true, () => this.withPrelude(shell!, prelude, ':')).then(() => undefined)
+    }
+    return prelude.done
+  }
+
+  /** `line` in the shell once the prelude has succeeded, in one write: the prelude's result is checked. */
+  private async withPrelude(
+    shell: Shell,
+    prelude: Prelude,
+    line: string,
+  ): Promise<{ stdout: Buffer; stderr: Buffer; code: number }> {
+    let settle: (error?: Error) => void = () => {}
+    prelude.done = new Promise<void>((resolve, reject) => (settle = (e) => (e ? reject(e) : resolve())))
+    prelude.done.catch(() => undefined) // only those waiting for it care
+    const mark = `HBMON-PRELUDE-${randomBytes(8).toString('hex')}`
+    try {
+      const r = await this.inShell(
+        shell,
+        `${prelude.script}\nhbmon_prelude=$?; printf '%s %s\\n' ${mark} "$hbmon_prelude"; ` +
+          `printf '%s\\n' ${mark} >&2; [ "$hbmon_prelude" = 0 ] && ${line}`,
+      )
+      const out = r.stdout.indexOf(`${mark} `)
+      const eol = r.stdout.indexOf('\n', out)
+      const err = r.stderr.indexOf(`${mark}\n`)
+      if (out < 0 || eol < 0 || err < 0)
+        throw new Error(`${this.target.host}: the connection's shell did not run its prelude`)
+      prelude.check({
+        stdout: r.stdout.subarray(0, out).toString('utf8'),
+        stderr: r.stderr.subarray(0, err).toString('utf8'),
+        code: Number(r.stdout.subarray(out + mark.length + 1, eol).toString()),
+      })
+      settle()
+      return { stdout: r.stdout.subarray(eol + 1), stderr: r.stderr.subarray(err + mark.length + 1), code: r.code }
+    } catch (e) {
+      settle(e as Error)
+      throw e
+    }
   }
 
   /** Writes a local file or a buffer to `remote` (mode applies to a newly created file). */
   put(source: string | Buffer, remote: string, options: { mode?: number; become?: boolean } = {}): Promise<void> {
     return this.changing(true, async () => {
+      await this.afterPrelude()
       if (this.becomes(options.become)) {
         // SFTP runs as the login user: write through sudo instead.
         const data = typeof source === 'string' ? await readFile(source) : source
@@ -276,6 +345,7 @@ export class Session {
 
   /** Copies `remote` to the local path `local`. */
   async get(remote: string, local: string, options: { become?: boolean } = {}): Promise<void> {
+    await this.afterPrelude()
     if (this.becomes(options.become)) {
       const result = await this.run(`cat ${quote(remote)}`, { become: true })
       if (result.code !== 0) throw new Error(`cannot read ${remote}: ${result.stderr.toString().trim()}`)
@@ -536,10 +606,20 @@ class Shell {
     return !this.claimed && !this.ended && !!this.channel
   }
 
+  /** The shell has ended: it runs nothing more. */
+  get over(): boolean {
+    return !!this.ended
+  }
+
   /** Marks the shell busy until the next command run has answered. */
   claim(): this {
     this.claimed = true
     return this
+  }
+
+  /** Gives back a shell claimed for nothing. */
+  unclaim(): void {
+    this.claimed = false
   }
 
   /**
