@@ -28,7 +28,10 @@ test('two hosts: both tools cold, with no change, and the no-op floor, each run 
   // The floor alternates with the no-change run, three rounds; each round has its ratio.
   const rounds = point.nochange_per_noop_rounds ?? []
   assert.is(rounds.length, 3)
-  assert.ok(rounds.every((r) => Number.isFinite(r) && r > 0), String(rounds))
+  assert.ok(
+    rounds.every((r) => Number.isFinite(r) && r > 0),
+    String(rounds),
+  )
   // The cold run wrote the playbook's files on the hosts; the no-change run found them.
   const r = await lab.ssh('light01', 'sha256sum /srv/bench/payload.bin && cat /srv/bench/bench.conf')
   assert.match(r.stdout, /greeting = hello/)
