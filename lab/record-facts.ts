@@ -28,10 +28,14 @@ export const samples: { case: string; fact: Fact<unknown>; args: string[] }[] = 
     case: 'mixed',
     fact: FileStats,
     // Pairs 0|1 PATH: every kind of path, summed or not (/etc/os-release, a link to a file, is not).
-    args: ['1', '/etc/hostname', '1', '/etc', '1', '/nonexistent', '1', '/dev/null', '0', '/etc/os-release'].concat([
-      '1',
-      '/etc/ssh/sshd_config',
-    ]),
+    args: [
+      ['1', '/etc/hostname'],
+      ['1', '/etc'],
+      ['1', '/nonexistent'],
+      ['1', '/dev/null'],
+      ['0', '/etc/os-release'],
+      ['1', '/etc/ssh/sshd_config'],
+    ].flat(),
   },
   { case: 'no-checksum', fact: FileStats, args: ['0', '/etc/hostname', '0', '/usr/bin'] },
   { case: 'present', fact: FileContent, args: ['/etc/hostname'] },

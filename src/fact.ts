@@ -56,8 +56,12 @@ export function gatherCommand(
     const at = width ? byFact.get(fact) : undefined
     if (width && at !== undefined) {
       const run = runs[at]!
-      const have = new Set(items(run.args, width).map((item) => item.join('\0')))
-      for (const item of items(args, width)) if (!have.has(item.join('\0'))) run.args.push(...item)
+      const have = new Set(itemKeys(run.args, width))
+      for (const key of itemKeys(args, width)) {
+        if (have.has(key)) continue
+        have.add(key)
+        run.args.push(...key.split('\0'))
+      }
       run.merged = true
       runOf.push(at)
     } else {
@@ -94,11 +98,11 @@ export function gatherCommand(
   }
 }
 
-/** Args in items of `width`. */
-function items(args: readonly string[], width: number): string[][] {
-  const out: string[][] = []
-  for (let i = 0; i < args.length; i += width) out.push(args.slice(i, i + width))
-  return out
+/** Each item of `args` (`width` args, joined by NUL, which no argument can hold). */
+function itemKeys(args: readonly string[], width: number): string[] {
+  const keys: string[] = []
+  for (let i = 0; i < args.length; i += width) keys.push(args.slice(i, i + width).join('\0'))
+  return keys
 }
 
 export interface FactOutput {
@@ -136,9 +140,9 @@ export function parseFacts<const C extends readonly FactCall[]>(
       if (!output.args) return fact.parse(output.stdout, output.code, args)
       // A run for several calls: this call's entries, by its items' places among the run's.
       const width = fact.perItem!
-      const ran = items(output.args, width).map((item) => item.join('\0'))
+      const ran = itemKeys(output.args, width)
       const all = fact.parse(output.stdout, output.code, output.args) as unknown[]
-      return items(args, width).map((item) => all[ran.indexOf(item.join('\0'))])
+      return itemKeys(args, width).map((key) => all[ran.indexOf(key)])
     } catch (e) {
       const stderr = result.stderr.trim().split('\n').slice(-3).join(' | ')
       throw new FactError(`fact ${fact.name}: ${(e as Error).message}${stderr ? ` (stderr: ${stderr})` : ''}`)

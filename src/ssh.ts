@@ -302,8 +302,7 @@ export class Session {
     try {
       const r = await this.inShell(
         shell,
-        `${prelude.script}\nhbmon_prelude=$?; printf '%s %s\\n' ${mark} "$hbmon_prelude"; ` +
-          `printf '%s\\n' ${mark} >&2; [ "$hbmon_prelude" = 0 ] && ${line}`,
+        `${prelude.script}\nhbmon_prelude=$?; ${endMarks(mark, '"$hbmon_prelude"')}; [ "$hbmon_prelude" = 0 ] && ${line}`,
       )
       const out = r.stdout.indexOf(`${mark} `)
       const eol = r.stdout.indexOf('\n', out)
@@ -659,7 +658,7 @@ class Shell {
     const mark = `HBMON-${randomBytes(8).toString('hex')}`
     return new Promise((resolve, reject) => {
       this.pending = { mark, out: [], err: [], errDone: false, resolve, reject }
-      this.channel!.write(`${line}\nprintf '%s %s\\n' ${mark} "$?"; printf '%s\\n' ${mark} >&2\n`)
+      this.channel!.write(`${line}\n${endMarks(mark, '"$?"')}\n`)
     })
   }
 
@@ -689,6 +688,11 @@ class Shell {
     this.claimed = false
     p.resolve({ stdout: Buffer.concat(p.out), stderr: Buffer.concat(p.err), code: p.code })
   }
+}
+
+/** The shell's end of a command's output: `MARK STATUS` on stdout, `MARK` on stderr (Shell.data reads them). */
+function endMarks(mark: string, status: string): string {
+  return `printf '%s %s\\n' ${mark} ${status}; printf '%s\\n' ${mark} >&2`
 }
 
 /**

@@ -114,7 +114,7 @@ const quotedWordOnly = new RegExp(`^${quotedWord}$`)
 const quotedLine = new RegExp(`^${quotedWord}(?: ${quotedWord})*$`)
 
 /** A word the shell reads as itself without quotes: quote() leaves it bare. */
-export const isBareWord = (word: string): boolean => bareWordOnly.test(word)
+const isBareWord = (word: string): boolean => bareWordOnly.test(word)
 
 /** One word as quote() writes it. */
 export const isQuotedWord = (word: string): boolean => quotedWordOnly.test(word)
